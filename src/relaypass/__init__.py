@@ -1,0 +1,74 @@
+"""relaypass: token authority and gatekeeper for real-time media platforms."""
+
+from relaypass._alg import Algorithm
+from relaypass._b64 import b64decode, b64encode
+from relaypass._cache import VerifiedTokenCache
+from relaypass._claims import ClaimsPolicy
+from relaypass._clock import Clock, SystemClock
+from relaypass._keys import Key, is_valid_kid
+from relaypass._keyset import KeySet
+from relaypass._tokens import Minter, VerifiedToken, Verifier, sign_jwt
+from relaypass.errors import (
+    AlgorithmMismatchError,
+    ClaimsError,
+    ErrorCode,
+    ExpiredTokenError,
+    ImmatureTokenError,
+    InvalidApiKeyError,
+    InvalidClaimError,
+    InvalidEntryClaimError,
+    InvalidKeyError,
+    InvalidPermissionsError,
+    InvalidRequestError,
+    InvalidSignatureError,
+    InvalidTokenError,
+    KeyNotFoundError,
+    MalformedTokenError,
+    MissingClaimError,
+    RelaypassError,
+    RevokedTokenError,
+    UnauthorizedParticipantError,
+    UnauthorizedRoomError,
+    UnsupportedHeaderError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Algorithm",
+    "AlgorithmMismatchError",
+    "ClaimsError",
+    "ClaimsPolicy",
+    "Clock",
+    "ErrorCode",
+    "ExpiredTokenError",
+    "ImmatureTokenError",
+    "InvalidApiKeyError",
+    "InvalidClaimError",
+    "InvalidEntryClaimError",
+    "InvalidKeyError",
+    "InvalidPermissionsError",
+    "InvalidRequestError",
+    "InvalidSignatureError",
+    "InvalidTokenError",
+    "Key",
+    "KeyNotFoundError",
+    "KeySet",
+    "MalformedTokenError",
+    "Minter",
+    "MissingClaimError",
+    "RelaypassError",
+    "RevokedTokenError",
+    "SystemClock",
+    "UnauthorizedParticipantError",
+    "UnauthorizedRoomError",
+    "UnsupportedHeaderError",
+    "VerifiedToken",
+    "VerifiedTokenCache",
+    "Verifier",
+    "__version__",
+    "b64decode",
+    "b64encode",
+    "is_valid_kid",
+    "sign_jwt",
+]

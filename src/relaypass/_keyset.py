@@ -1,0 +1,112 @@
+"""Key sets (JWKS): ``kid`` -> key, with the selection rules of the verifier."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import final
+
+from relaypass import _json
+from relaypass._keys import MAX_JWK_BYTES, Key, is_valid_kid
+from relaypass.errors import AlgorithmMismatchError, InvalidKeyError, KeyNotFoundError
+
+__all__ = ["KeySet"]
+
+MAX_KEYS = 256
+
+
+@final
+class KeySet:
+    """An immutable set of keys, selected by exact ``kid``.
+
+    Rules (refused at build time): no duplicate kids; either every key holds
+    secret/private material or none does (RFC 8725 and Wycheproof's
+    ``MixedKeySet``: a set mixing public keys with secrets invites key
+    confusion). A token without ``kid`` is accepted only when the set holds
+    exactly one key.
+    """
+
+    __slots__ = ("_by_kid", "_only")
+
+    def __init__(self, keys: Iterable[Key]) -> None:
+        by_kid: dict[str, Key] = {}
+        for key in keys:
+            if key.kid in by_kid:
+                msg = "duplicate kid in key set"
+                raise InvalidKeyError(msg)
+            by_kid[key.kid] = key
+        if len(by_kid) > MAX_KEYS:
+            msg = f"a key set holds at most {MAX_KEYS} keys"
+            raise InvalidKeyError(msg)
+        if len({key.has_private for key in by_kid.values()}) > 1:
+            msg = "a key set may not mix public keys with private keys or secrets"
+            raise InvalidKeyError(msg)
+        self._by_kid = by_kid
+        self._only = next(iter(by_kid.values())) if len(by_kid) == 1 else None
+
+    @classmethod
+    def from_jwks(cls, jwks: Mapping[str, object] | str | bytes) -> KeySet:
+        """Parse ``{"keys": [...]}`` strictly."""
+        if isinstance(jwks, str | bytes):
+            raw = jwks.encode("utf-8") if isinstance(jwks, str) else jwks
+            if len(raw) > MAX_JWK_BYTES * 16:
+                msg = "JWKS too large"
+                raise InvalidKeyError(msg)
+            try:
+                obj: Mapping[str, object] = _json.loads_object(raw)
+            except ValueError:
+                msg = "JWKS is not a strict JSON object"
+                raise InvalidKeyError(msg) from None
+        else:
+            obj = jwks
+        keys = obj.get("keys")
+        if not isinstance(keys, list):
+            msg = "JWKS must hold a 'keys' list"
+            raise InvalidKeyError(msg)
+        parsed = []
+        for item in keys:
+            if not isinstance(item, dict):
+                msg = "JWKS keys must be objects"
+                raise InvalidKeyError(msg)
+            parsed.append(Key.from_jwk(item))
+        return cls(parsed)
+
+    def to_jwks(self) -> dict[str, object]:
+        """The public JWKS (refuses a set of HMAC secrets)."""
+        return {"keys": [key.to_jwk(private=False) for key in self._by_kid.values()]}
+
+    def select(self, kid: str | None, alg: str) -> Key:
+        """The key for a token header's ``kid`` and ``alg``, or an error."""
+        if kid is None:
+            key = self._only
+            if key is None:
+                msg = "token has no kid and the key set holds more than one key"
+                raise KeyNotFoundError(msg)
+        else:
+            found = self._by_kid.get(kid)
+            if found is None:
+                msg = "unknown kid" if is_valid_kid(kid) else "malformed kid"
+                raise KeyNotFoundError(msg)
+            key = found
+        if key.alg != alg:
+            msg = "header alg differs from the key's algorithm"
+            raise AlgorithmMismatchError(msg)
+        if not key.can_verify:
+            msg = "key_ops forbid verifying with this key"
+            raise KeyNotFoundError(msg)
+        return key
+
+    def get(self, kid: str) -> Key | None:
+        """The key with ``kid``, if any."""
+        return self._by_kid.get(kid)
+
+    def __contains__(self, kid: object) -> bool:
+        return kid in self._by_kid
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._by_kid.values())
+
+    def __len__(self) -> int:
+        return len(self._by_kid)
+
+    def __repr__(self) -> str:
+        return f"KeySet(kids={sorted(self._by_kid)!r})"

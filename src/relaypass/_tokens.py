@@ -1,0 +1,224 @@
+"""Sign and verify JWTs: :class:`Verifier` -> :class:`VerifiedToken`.
+
+Token identity
+    :attr:`VerifiedToken.token_id` is the SHA-256 of the JWS *signing input*
+    (header and payload segments), not of the whole string. Our base64url and
+    JSON are canonical, so a given header and claims set has exactly one
+    signing input; ECDSA signatures, though, are malleable (``s`` and
+    ``n - s`` both verify, and peers emit either), so an identity that
+    included the signature could be dodged by re-signing nothing at all.
+    Revocation by token therefore keys on ``token_id`` (or on ``jti``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final, final
+
+from relaypass import _b64, _json
+from relaypass._claims import ClaimsPolicy, check_registered_claims
+from relaypass._clock import SYSTEM_CLOCK, Clock
+from relaypass._jws import (
+    DEFAULT_MAX_TOKEN_BYTES,
+    decode_signature,
+    encode_header,
+    parse_header,
+    sign_compact,
+    split,
+)
+from relaypass._keys import Key
+from relaypass._keyset import KeySet
+from relaypass.errors import (
+    InvalidRequestError,
+    InvalidSignatureError,
+    MalformedTokenError,
+)
+
+if TYPE_CHECKING:
+    from relaypass._cache import VerifiedTokenCache
+
+__all__ = ["Minter", "VerifiedToken", "Verifier", "sign_jwt"]
+
+MAX_CLAIMS_DEPTH: Final = 8
+_CONSTRUCT = object()
+_DEFAULT_POLICY = ClaimsPolicy()
+
+
+@final
+class VerifiedToken:
+    """Claims that passed verification. Only a :class:`Verifier` creates one."""
+
+    __slots__ = ("_id", "_signing_input", "alg", "claims", "kid")
+
+    alg: str
+    kid: str
+    claims: Mapping[str, object]
+
+    def __init__(
+        self, guard: object, claims: dict[str, object], kid: str, alg: str, signing_input: bytes
+    ) -> None:
+        """Internal: only the verifier may construct a verified token."""
+        if guard is not _CONSTRUCT:
+            msg = "VerifiedToken is created by Verifier.verify only"
+            raise TypeError(msg)
+        self.claims = MappingProxyType(claims)
+        self.kid = kid
+        self.alg = alg
+        self._signing_input = signing_input
+        self._id: str | None = None
+
+    @property
+    def token_id(self) -> str:
+        """SHA-256 (hex) of the signing input: the token's stable identity."""
+        if self._id is None:
+            self._id = hashlib.sha256(self._signing_input).hexdigest()
+        return self._id
+
+    @property
+    def subject(self) -> str | None:
+        """``sub``, if present."""
+        sub = self.claims.get("sub")
+        return sub if isinstance(sub, str) else None
+
+    @property
+    def expires_at(self) -> float | None:
+        """``exp`` in Unix seconds, if present."""
+        exp = self.claims.get("exp")
+        return float(exp) if isinstance(exp, int | float) else None
+
+    @property
+    def jti(self) -> str | None:
+        """``jti``, if present."""
+        jti = self.claims.get("jti")
+        return jti if isinstance(jti, str) else None
+
+    def __repr__(self) -> str:
+        return (
+            f"VerifiedToken(kid={self.kid!r}, alg={self.alg!r}, sub={self.subject!r}, "
+            f"jti={self.jti!r}, exp={self.expires_at!r})"
+        )
+
+
+@final
+class Verifier:
+    """Verifies compact JWTs against a key or key set.
+
+    The order of checks: size and structure, header (allow-list), key by
+    ``kid``, ``alg`` equal to the key's, signature, payload (canonical
+    base64url, strict JSON object), registered claims against the clock.
+    Every failure is an :class:`~relaypass.errors.InvalidTokenError`.
+    """
+
+    __slots__ = ("_cache", "_clock", "_keys", "_max_bytes", "_policy")
+
+    def __init__(
+        self,
+        keys: Key | KeySet,
+        *,
+        policy: ClaimsPolicy = _DEFAULT_POLICY,
+        clock: Clock = SYSTEM_CLOCK,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        cache: VerifiedTokenCache | None = None,
+    ) -> None:
+        self._keys = keys if isinstance(keys, KeySet) else KeySet([keys])
+        self._policy = policy
+        self._clock = clock
+        self._max_bytes = max_token_bytes
+        self._cache = cache
+
+    @property
+    def keys(self) -> KeySet:
+        """The key set this verifier trusts."""
+        return self._keys
+
+    @property
+    def policy(self) -> ClaimsPolicy:
+        """The registered-claims policy."""
+        return self._policy
+
+    def verify(self, token: str) -> VerifiedToken:
+        """Verify ``token`` or raise :class:`~relaypass.errors.InvalidTokenError`."""
+        cache = self._cache
+        if cache is not None:
+            hit = cache.lookup(token, self._clock.now())
+            if hit is not None:
+                return hit
+        header_segment, payload_segment, signature_segment = split(token, self._max_bytes)
+        header = parse_header(header_segment)
+        key = self._keys.select(header.kid, header.alg)
+        signature = decode_signature(signature_segment)
+        signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+        if not key._verifier.verify(signing_input, signature):  # noqa: SLF001 - hot path
+            msg = "signature does not verify"
+            raise InvalidSignatureError(msg)
+        try:
+            claims = _json.loads_object(
+                _b64.b64decode_alphabet_checked(payload_segment), MAX_CLAIMS_DEPTH
+            )
+        except ValueError:
+            msg = "payload is not canonical base64url of a strict JSON object"
+            raise MalformedTokenError(msg) from None
+        now = self._clock.now()
+        not_before, not_after = check_registered_claims(claims, self._policy, now)
+        verified = VerifiedToken(_CONSTRUCT, claims, key.kid, header.alg, signing_input)
+        if cache is not None:
+            cache.store(token, verified, not_before, not_after, now)
+        return verified
+
+
+def sign_jwt(claims: Mapping[str, object], key: Key, *, typ: str | None = "JWT") -> str:
+    """Sign ``claims`` exactly as given (no claim is added)."""
+    return sign_compact(_json.dumps(dict(claims)), key, encode_header(key, typ))
+
+
+@final
+class Minter:
+    """Issues short-lived tokens: stamps ``iat``, ``exp`` and ``jti``, caps the TTL."""
+
+    __slots__ = ("_clock", "_header", "_key", "default_ttl_seconds", "issuer", "max_ttl_seconds")
+
+    def __init__(
+        self,
+        key: Key,
+        *,
+        default_ttl_seconds: int = 3600,
+        max_ttl_seconds: int = 86_400,
+        issuer: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if not key.can_sign:
+            msg = "the minting key cannot sign"
+            raise InvalidRequestError(msg)
+        if not 0 < default_ttl_seconds <= max_ttl_seconds:
+            msg = "need 0 < default_ttl_seconds <= max_ttl_seconds"
+            raise InvalidRequestError(msg)
+        self._key = key
+        self._header = encode_header(key)
+        self._clock = clock
+        self.default_ttl_seconds = default_ttl_seconds
+        self.max_ttl_seconds = max_ttl_seconds
+        self.issuer = issuer
+
+    @property
+    def key(self) -> Key:
+        """The signing key."""
+        return self._key
+
+    def mint(self, claims: Mapping[str, object], *, ttl_seconds: int | None = None) -> str:
+        """A signed token carrying ``claims`` plus ``iss``, ``iat``, ``exp``, ``jti``."""
+        ttl = self.default_ttl_seconds if ttl_seconds is None else ttl_seconds
+        if type(ttl) is not int or not 0 < ttl <= self.max_ttl_seconds:
+            msg = f"ttl_seconds must be an integer in [1, {self.max_ttl_seconds}]"
+            raise InvalidRequestError(msg)
+        now = int(self._clock.now())
+        body: dict[str, object] = {}
+        if self.issuer is not None:
+            body["iss"] = self.issuer
+        body.update(claims)
+        body["iat"] = now
+        body["exp"] = now + ttl
+        body.setdefault("jti", uuid.uuid4().hex)
+        return sign_compact(_json.dumps(body), self._key, self._header)

@@ -1,0 +1,237 @@
+"""The one exception tree of relaypass, with stable error codes.
+
+Every refusal carries an :class:`ErrorCode`. Codes are part of the public
+contract: they are added, never renamed. Subclasses add precision for logs and
+``except`` clauses; clients only ever see the coarse code, so an
+``INVALID_TOKEN`` never says whether the signature, the ``kid`` or the expiry
+failed. The precise reason is :attr:`RelaypassError.reason`, meant for logs.
+
+Messages never contain token, key or secret bytes.
+
+::
+
+    RelaypassError                      (base; code set per class)
+    ├── InvalidTokenError               INVALID_TOKEN
+    │   ├── MalformedTokenError         structure, base64url, JSON, size
+    │   ├── UnsupportedHeaderError      alg none, crit, jku, jwk, x5u, x5c, b64 ...
+    │   ├── KeyNotFoundError            unknown or malformed kid
+    │   ├── AlgorithmMismatchError      header alg differs from the key's
+    │   ├── InvalidSignatureError       signature does not verify
+    │   └── ClaimsError                 registered claims
+    │       ├── ExpiredTokenError       past exp (+ leeway)
+    │       ├── ImmatureTokenError      before nbf / iat in the future
+    │       ├── MissingClaimError       a required claim is absent
+    │       ├── InvalidClaimError       wrong type or value (iss, aud, ...)
+    │       └── RevokedTokenError       revoked jti / kid / subject
+    ├── InvalidKeyError                 INVALID_KEY
+    ├── InvalidApiKeyError              INVALID_API_KEY
+    ├── InvalidPermissionsError         INVALID_PERMISSIONS
+    ├── UnauthorizedRoomError           UNAUTHORIZED_ROOM
+    ├── UnauthorizedParticipantError    UNAUTHORIZED_PARTICIPANT
+    ├── InvalidEntryClaimError          INVALID_ENTRY_CLAIM
+    └── InvalidRequestError             INVALID_REQUEST (mint-time policy, bad input)
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import ClassVar, final
+
+__all__ = [
+    "HTTP_STATUS",
+    "AlgorithmMismatchError",
+    "ClaimsError",
+    "ErrorCode",
+    "ExpiredTokenError",
+    "ImmatureTokenError",
+    "InvalidApiKeyError",
+    "InvalidClaimError",
+    "InvalidEntryClaimError",
+    "InvalidKeyError",
+    "InvalidPermissionsError",
+    "InvalidRequestError",
+    "InvalidSignatureError",
+    "InvalidTokenError",
+    "KeyNotFoundError",
+    "MalformedTokenError",
+    "MissingClaimError",
+    "RelaypassError",
+    "RevokedTokenError",
+    "UnauthorizedParticipantError",
+    "UnauthorizedRoomError",
+    "UnsupportedHeaderError",
+]
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable, client-visible error codes."""
+
+    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 - an error code, not a secret
+    INVALID_API_KEY = "INVALID_API_KEY"
+    INVALID_PERMISSIONS = "INVALID_PERMISSIONS"
+    UNAUTHORIZED_ROOM = "UNAUTHORIZED_ROOM"
+    UNAUTHORIZED_PARTICIPANT = "UNAUTHORIZED_PARTICIPANT"
+    INVALID_ENTRY_CLAIM = "INVALID_ENTRY_CLAIM"
+    INVALID_KEY = "INVALID_KEY"
+    INVALID_REQUEST = "INVALID_REQUEST"
+
+
+#: The one table from code to HTTP status.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_TOKEN: 401,
+    ErrorCode.INVALID_API_KEY: 401,
+    ErrorCode.INVALID_PERMISSIONS: 403,
+    ErrorCode.UNAUTHORIZED_ROOM: 403,
+    ErrorCode.UNAUTHORIZED_PARTICIPANT: 403,
+    ErrorCode.INVALID_ENTRY_CLAIM: 400,
+    ErrorCode.INVALID_KEY: 400,
+    ErrorCode.INVALID_REQUEST: 400,
+}
+
+_PUBLIC_MESSAGE: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_TOKEN: "The token is missing, malformed, badly signed or expired.",
+    ErrorCode.INVALID_API_KEY: "The API key is unknown, revoked or malformed.",
+    ErrorCode.INVALID_PERMISSIONS: "The grant does not permit this action.",
+    ErrorCode.UNAUTHORIZED_ROOM: "The token is not valid for this room.",
+    ErrorCode.UNAUTHORIZED_PARTICIPANT: "The token is not valid for this participant.",
+    ErrorCode.INVALID_ENTRY_CLAIM: "The entry policy conflicts with the grant.",
+    ErrorCode.INVALID_KEY: "The key is malformed or not allowed.",
+    ErrorCode.INVALID_REQUEST: "The request is not allowed.",
+}
+
+
+class RelaypassError(Exception):
+    """Base of every relaypass error.
+
+    ``reason`` is the precise cause, for logs; ``public_message`` is what a
+    client may be shown. ``claim`` names the offending claim, when there is one.
+    """
+
+    code: ClassVar[ErrorCode] = ErrorCode.INVALID_REQUEST
+
+    def __init__(self, reason: str, *, claim: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.claim = claim
+
+    @property
+    def public_message(self) -> str:
+        """The message a client may see: the code's fixed text only."""
+        return _PUBLIC_MESSAGE[self.code]
+
+    @property
+    def http_status(self) -> int:
+        """The HTTP status for this error's code."""
+        return HTTP_STATUS[self.code]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code.value!r}, reason={self.reason!r})"
+
+
+class InvalidTokenError(RelaypassError):
+    """The token cannot be accepted. Clients see only ``INVALID_TOKEN``."""
+
+    code = ErrorCode.INVALID_TOKEN
+
+
+@final
+class MalformedTokenError(InvalidTokenError):
+    """Structure, encoding, JSON or size is wrong."""
+
+
+@final
+class UnsupportedHeaderError(InvalidTokenError):
+    """The header asks for something refused: ``none``, ``crit``, ``jku`` ..."""
+
+
+@final
+class KeyNotFoundError(InvalidTokenError):
+    """No usable key for the token's ``kid``."""
+
+
+@final
+class AlgorithmMismatchError(InvalidTokenError):
+    """The header ``alg`` is not the key's algorithm."""
+
+
+@final
+class InvalidSignatureError(InvalidTokenError):
+    """The signature does not verify under the selected key."""
+
+
+class ClaimsError(InvalidTokenError):
+    """A registered claim is wrong."""
+
+
+@final
+class ExpiredTokenError(ClaimsError):
+    """``exp`` has passed (beyond the leeway)."""
+
+
+@final
+class ImmatureTokenError(ClaimsError):
+    """``nbf`` or ``iat`` lies in the future (beyond the leeway)."""
+
+
+@final
+class MissingClaimError(ClaimsError):
+    """A required claim is absent."""
+
+
+@final
+class InvalidClaimError(ClaimsError):
+    """A claim has the wrong type or value."""
+
+
+@final
+class RevokedTokenError(ClaimsError):
+    """The token, its key, its subject or its tenant was revoked."""
+
+
+@final
+class InvalidKeyError(RelaypassError):
+    """A key is malformed, too weak, or used for what it may not do."""
+
+    code = ErrorCode.INVALID_KEY
+
+
+@final
+class InvalidApiKeyError(RelaypassError):
+    """The API key is unknown, revoked, expired or malformed."""
+
+    code = ErrorCode.INVALID_API_KEY
+
+
+@final
+class InvalidPermissionsError(RelaypassError):
+    """The grant does not permit the attempted action."""
+
+    code = ErrorCode.INVALID_PERMISSIONS
+
+
+@final
+class UnauthorizedRoomError(RelaypassError):
+    """The token's room is not the room being joined."""
+
+    code = ErrorCode.UNAUTHORIZED_ROOM
+
+
+@final
+class UnauthorizedParticipantError(RelaypassError):
+    """The token's participant is not the identity being joined."""
+
+    code = ErrorCode.UNAUTHORIZED_PARTICIPANT
+
+
+@final
+class InvalidEntryClaimError(RelaypassError):
+    """``joinPolicy`` conflicts with the grant (``ask`` with ``canModerate``)."""
+
+    code = ErrorCode.INVALID_ENTRY_CLAIM
+
+
+@final
+class InvalidRequestError(RelaypassError):
+    """A request breaks a mint-time policy or carries bad input."""
+
+    code = ErrorCode.INVALID_REQUEST

@@ -1,0 +1,1 @@
+"""Token profiles: one module per wire format. Wire names appear only here."""
