@@ -6,7 +6,6 @@ boolean). ``exp`` is required unless a policy says otherwise.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -21,7 +20,7 @@ __all__ = ["DEFAULT_LEEWAY_SECONDS", "ClaimsPolicy", "check_registered_claims"]
 
 DEFAULT_LEEWAY_SECONDS: Final = 60.0
 MAX_STRING_CLAIM: Final = 1024
-_INF: Final = math.inf
+_INF: Final = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,73 +44,81 @@ class ClaimsPolicy:
             raise ValueError(msg)
 
 
-def _number(claims: dict[str, object], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        if name in claims:
-            msg = f"{name} must be a number"
-            raise InvalidClaimError(msg, claim=name)
-        return None
-    kind = type(value)
-    if kind is int or kind is float:
-        number = float(value)  # type: ignore[arg-type]
-        if math.isfinite(number) and number >= 0:
-            return number
+_MISSING: Final = object()
+_STRING_CLAIMS: Final = ("iss", "sub", "jti")
+
+
+def _bad_number(name: str) -> InvalidClaimError:
     msg = f"{name} must be a non-negative JSON number"
-    raise InvalidClaimError(msg, claim=name)
+    return InvalidClaimError(msg, claim=name)
 
 
-def _string(claims: dict[str, object], name: str) -> str | None:
-    value = claims.get(name)
-    if value is None and name not in claims:
-        return None
-    if type(value) is not str or not value or len(value) > MAX_STRING_CLAIM:
-        msg = f"{name} must be a non-empty string"
-        raise InvalidClaimError(msg, claim=name)
-    return value
-
-
-def check_registered_claims(
+def check_registered_claims(  # noqa: C901, PLR0912 - flat on purpose, see docstring
     claims: dict[str, object], policy: ClaimsPolicy, now: float
 ) -> tuple[float, float]:
     """Check ``claims`` at time ``now``; return the validity window.
 
     The window ``(not_before, not_after)`` already includes the leeway: the
-    token stays acceptable for any ``not_before <= t < not_after``.
+    token stays acceptable for any ``not_before <= t < not_after``. Written
+    flat on purpose: this runs on every fresh verify.
     """
+    get = claims.get
     leeway = policy.leeway_seconds
-    exp = _number(claims, "exp")
-    nbf = _number(claims, "nbf")
-    iat = _number(claims, "iat")
-    if exp is None:
+    # A number is an int or float (type() is exact, so bool is refused), >= 0
+    # and finite; NaN fails both comparisons.
+    exp = get("exp", _MISSING)
+    if exp is _MISSING:
         if policy.require_exp:
             msg = "exp is required"
             raise MissingClaimError(msg, claim="exp")
         not_after = _INF
     else:
-        not_after = exp + leeway
+        kind = type(exp)
+        if not ((kind is int or kind is float) and 0 <= exp < _INF):  # type: ignore[operator]
+            raise _bad_number("exp")
+        not_after = exp + leeway  # type: ignore[operator]
         if now >= not_after:
             msg = "token has expired"
             raise ExpiredTokenError(msg, claim="exp")
     not_before = -_INF
-    if nbf is not None:
-        not_before = nbf - leeway
+    nbf = get("nbf", _MISSING)
+    if nbf is not _MISSING:
+        kind = type(nbf)
+        if not ((kind is int or kind is float) and 0 <= nbf < _INF):  # type: ignore[operator]
+            raise _bad_number("nbf")
+        not_before = nbf - leeway  # type: ignore[operator]
         if now < not_before:
             msg = "token is not valid yet (nbf)"
             raise ImmatureTokenError(msg, claim="nbf")
-    if iat is not None:
-        if now < iat - leeway:
+    iat = get("iat", _MISSING)
+    if iat is not _MISSING:
+        kind = type(iat)
+        if not ((kind is int or kind is float) and 0 <= iat < _INF):  # type: ignore[operator]
+            raise _bad_number("iat")
+        issued = iat - leeway  # type: ignore[operator]
+        if now < issued:
             msg = "token was issued in the future (iat)"
             raise ImmatureTokenError(msg, claim="iat")
-        not_before = max(not_before, iat - leeway)
-    _check_identity(claims, policy)
+        not_before = max(not_before, issued)
+    for name in _STRING_CLAIMS:
+        value = get(name, _MISSING)
+        if value is not _MISSING and not (
+            type(value) is str and 0 < len(value) <= MAX_STRING_CLAIM
+        ):
+            msg = f"{name} must be a non-empty string"
+            raise InvalidClaimError(msg, claim=name)
+    if (
+        policy.issuer is not None
+        or policy.audience is not None
+        or policy.required
+        or "aud" in claims
+    ):
+        _check_policy(claims, policy)
     return not_before, not_after
 
 
-def _check_identity(claims: dict[str, object], policy: ClaimsPolicy) -> None:
-    iss = _string(claims, "iss")
-    _string(claims, "sub")
-    _string(claims, "jti")
+def _check_policy(claims: dict[str, object], policy: ClaimsPolicy) -> None:
+    iss = claims.get("iss")
     if policy.issuer is not None:
         accepted = policy.issuer
         if iss is None or (iss != accepted if isinstance(accepted, str) else iss not in accepted):

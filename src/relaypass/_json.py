@@ -75,7 +75,7 @@ def loads_object(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, o
             msg = "not strict JSON"
             raise StrictJSONError(msg) from exc
     # Cheap bound first: depth can't exceed the number of opening brackets.
-    if data.count(b"{") + data.count(b"[") > max_depth:
+    if len(data) - len(data.translate(None, b"{[")) > max_depth:
         _depth(value, max_depth)
     return value
 

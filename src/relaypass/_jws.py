@@ -1,7 +1,8 @@
 """Compact JWS (RFC 7515), strict by construction (RFC 8725).
 
-- Compact serialization only: exactly three non-empty segments of canonical
-  base64url (see :mod:`relaypass._b64`); the whole token is capped in size.
+- Compact serialization only: three segments of canonical base64url (see
+  :mod:`relaypass._b64`; the payload may be empty at this layer, a JWT's never
+  is); the whole token is capped in size.
 - The header is a strict JSON object with an allow-list of members: ``alg``,
   ``kid``, ``typ``. ``none`` in any spelling, ``crit``, ``b64``, ``jku``,
   ``jwk``, ``x5u``, ``x5c``, ``cty`` and everything else is refused.
@@ -10,7 +11,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -30,7 +30,6 @@ __all__ = ["DEFAULT_MAX_TOKEN_BYTES", "Header", "parse_header", "sign_compact", 
 
 DEFAULT_MAX_TOKEN_BYTES: Final = 8 * 1024
 MAX_HEADER_CHARS: Final = 1024
-_COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 _ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})
 _ALGS = frozenset(a.value for a in Algorithm)
 _HEADER_CACHE_MAX = 512
@@ -49,18 +48,25 @@ _header_cache: dict[str, Header] = {}
 
 
 def split(token: object, max_bytes: int) -> tuple[str, str, str]:
-    """Split a compact token into its three alphabet-checked segments."""
+    """Split a compact token into its three segments.
+
+    Only structure and size are checked here; each segment's alphabet and
+    canonical form are checked when it is decoded.
+    """
     if type(token) is not str:
         msg = "token must be a string"
         raise MalformedTokenError(msg)
     if len(token) > max_bytes:
         msg = "token exceeds the size limit"
         raise MalformedTokenError(msg)
-    match = _COMPACT.fullmatch(token)
-    if match is None:
+    if not token.isascii() or token.count(".") != 2:  # noqa: PLR2004 - three segments
         msg = "not a compact JWS of three base64url segments"
         raise MalformedTokenError(msg)
-    return match.group(1), match.group(2), match.group(3)
+    header, payload, signature = token.split(".")
+    if not header or not signature:
+        msg = "not a compact JWS of three base64url segments"
+        raise MalformedTokenError(msg)
+    return header, payload, signature
 
 
 def parse_header(segment: str) -> Header:
@@ -68,11 +74,11 @@ def parse_header(segment: str) -> Header:
     cached = _header_cache.get(segment)
     if cached is not None:
         return cached
-    if len(segment) > MAX_HEADER_CHARS:
+    if not segment or len(segment) > MAX_HEADER_CHARS:
         msg = "header too large"
         raise MalformedTokenError(msg)
     try:
-        obj = _json.loads_object(_b64.b64decode_alphabet_checked(segment), max_depth=2)
+        obj = _json.loads_object(_b64.decode_segment(segment), max_depth=2)
     except ValueError:
         msg = "header is not canonical base64url of a strict JSON object"
         raise MalformedTokenError(msg) from None
@@ -114,7 +120,7 @@ def _check_header(obj: dict[str, object]) -> Header:
 def decode_signature(segment: str) -> bytes:
     """Canonical base64url signature bytes."""
     try:
-        return _b64.b64decode_alphabet_checked(segment)
+        return _b64.decode_segment(segment)
     except ValueError:
         msg = "signature is not canonical base64url"
         raise MalformedTokenError(msg) from None
@@ -139,20 +145,31 @@ def verify_compact(token: str, key: Key, max_bytes: int = DEFAULT_MAX_TOKEN_BYTE
         msg = "signature does not verify"
         raise InvalidSignatureError(msg)
     try:
-        return _b64.b64decode_alphabet_checked(payload_segment)
+        return _b64.decode_segment(payload_segment)
     except ValueError:
         msg = "payload is not canonical base64url"
         raise MalformedTokenError(msg) from None
 
 
+_encoded_headers: dict[tuple[str, str, str | None], str] = {}
+
+
 def encode_header(key: Key, typ: str | None = "JWT") -> str:
-    """The header segment for ``key``, in moq-token's member order."""
+    """The header segment for ``key``, in moq-token's member order (memoised)."""
+    memo = (key.alg.value, key.kid, typ)
+    cached = _encoded_headers.get(memo)
+    if cached is not None:
+        return cached
     header: dict[str, str] = {}
     if typ is not None:
         header["typ"] = typ
     header["alg"] = key.alg.value
     header["kid"] = key.kid
-    return _b64.b64encode(_json.dumps(header))
+    segment = _b64.b64encode(_json.dumps(header))
+    if len(_encoded_headers) >= _HEADER_CACHE_MAX:
+        _encoded_headers.clear()
+    _encoded_headers[memo] = segment
+    return segment
 
 
 def sign_compact(payload: bytes, key: Key, header_segment: str | None = None) -> str:

@@ -13,21 +13,20 @@ Token identity
 from __future__ import annotations
 
 import hashlib
-import uuid
+import os
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, final
 
-from relaypass import _b64, _json
+from relaypass import _json
+from relaypass._b64 import decode_segment
 from relaypass._claims import ClaimsPolicy, check_registered_claims
 from relaypass._clock import SYSTEM_CLOCK, Clock
 from relaypass._jws import (
     DEFAULT_MAX_TOKEN_BYTES,
-    decode_signature,
     encode_header,
     parse_header,
     sign_compact,
-    split,
 )
 from relaypass._keys import Key
 from relaypass._keyset import KeySet
@@ -146,20 +145,31 @@ class Verifier:
             hit = cache.lookup(token, self._clock.now())
             if hit is not None:
                 return hit
-        header_segment, payload_segment, signature_segment = split(token, self._max_bytes)
+        # Structure and size (the same checks as _jws.split, inlined: hot path).
+        if type(token) is not str or len(token) > self._max_bytes or not token.isascii():
+            msg = "token is not an ASCII string within the size limit"
+            raise MalformedTokenError(msg)
+        parts = token.split(".")
+        if len(parts) != 3:  # noqa: PLR2004 - header, payload, signature
+            msg = "not a compact JWS of three base64url segments"
+            raise MalformedTokenError(msg)
+        header_segment, payload_segment, signature_segment = parts
         header = parse_header(header_segment)
         key = self._keys.select(header.kid, header.alg)
-        signature = decode_signature(signature_segment)
+        try:
+            signature = decode_segment(signature_segment)
+            payload = decode_segment(payload_segment)
+        except ValueError:
+            msg = "payload or signature is not canonical base64url"
+            raise MalformedTokenError(msg) from None
         signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
         if not key._verifier.verify(signing_input, signature):  # noqa: SLF001 - hot path
             msg = "signature does not verify"
             raise InvalidSignatureError(msg)
         try:
-            claims = _json.loads_object(
-                _b64.b64decode_alphabet_checked(payload_segment), MAX_CLAIMS_DEPTH
-            )
+            claims = _json.loads_object(payload, MAX_CLAIMS_DEPTH)
         except ValueError:
-            msg = "payload is not canonical base64url of a strict JSON object"
+            msg = "payload is not a strict JSON object"
             raise MalformedTokenError(msg) from None
         now = self._clock.now()
         not_before, not_after = check_registered_claims(claims, self._policy, now)
@@ -171,7 +181,9 @@ class Verifier:
 
 def sign_jwt(claims: Mapping[str, object], key: Key, *, typ: str | None = "JWT") -> str:
     """Sign ``claims`` exactly as given (no claim is added)."""
-    return sign_compact(_json.dumps(dict(claims)), key, encode_header(key, typ))
+    return sign_compact(
+        _json.dumps(claims if type(claims) is dict else dict(claims)), key, encode_header(key, typ)
+    )
 
 
 @final
@@ -220,5 +232,6 @@ class Minter:
         body.update(claims)
         body["iat"] = now
         body["exp"] = now + ttl
-        body.setdefault("jti", uuid.uuid4().hex)
+        if "jti" not in body:
+            body["jti"] = os.urandom(16).hex()
         return sign_compact(_json.dumps(body), self._key, self._header)
