@@ -1,0 +1,58 @@
+"""Pattern checks: the compiled PatternSet beside an fnmatch loop, N = 1 .. 1000 patterns.
+
+Run: .venv/bin/python bench/scopes.py
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import per_call_us  # noqa: E402
+
+from relaypass._scopes import PatternSet, split_path  # noqa: E402
+
+
+def make_patterns(n: int, rng: random.Random) -> list[str]:
+    out = []
+    for i in range(n):
+        kind = i % 3
+        if kind == 0:
+            out.append(f"voice/sid_{i}/*")
+        elif kind == 1:
+            out.append(f"playback/li_{i}")
+        else:
+            out.append(f"rooms/r{i}/**")
+    rng.shuffle(out)
+    return out
+
+
+def main() -> None:
+    rng = random.Random(7)
+    print("ns per check (best of 5); path = the last pattern's namespace, so a loop scans all")
+    print(f"{'N':>5} {'cold':>9} {'memo':>9} {'fnmatch':>10} {'fnmatch/cold':>13}")
+    for n in (1, 10, 100, 1000):
+        patterns = make_patterns(n, rng)
+        compiled = PatternSet(patterns)
+        target = f"voice/sid_{(n - 1) // 3 * 3}/audio"
+        assert compiled.matches(target)
+        fn_patterns = list(patterns)
+
+        def cold(c: PatternSet = compiled, p: str = target) -> bool:
+            return c.matches_segments(split_path(p))
+
+        def memo(c: PatternSet = compiled, p: str = target) -> bool:
+            return c.matches(p)
+
+        def loop(ps: list[str] = fn_patterns, p: str = target) -> bool:
+            return any(fnmatch.fnmatchcase(p, q) for q in ps)
+
+        c, m, f = (per_call_us(fn) * 1000 for fn in (cold, memo, loop))
+        print(f"{n:>5} {c:9.0f} {m:9.0f} {f:10.0f} {f / c:13.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relaypass._scopes import PathError, PatternSet, split_path
+
+
+def reference_match(pattern: str, path: str) -> bool:
+    """Plain recursive matcher over segments: the specification."""
+    pat = [s for s in pattern.split("/") if s]
+    segs = [s for s in path.split("/") if s]
+
+    def go(i: int, j: int) -> bool:
+        if i == len(pat):
+            return j == len(segs)
+        if pat[i] == "**":
+            return any(go(i + 1, k) for k in range(j, len(segs) + 1))
+        if j == len(segs):
+            return False
+        return (pat[i] == "*" or pat[i] == segs[j]) and go(i + 1, j + 1)
+
+    return go(0, 0)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("voice/sid_xyz/*", "voice/sid_xyz/audio", True),
+        ("voice/sid_xyz/*", "voice/sid_xyz", False),
+        ("voice/sid_xyz/*", "voice/sid_xyz/audio/track", False),
+        ("playback/li_xyz", "playback/li_xyz", True),
+        ("playback/li_xyz", "playback/li_xyzz", False),
+        ("foo", "foobar", False),
+        ("foo/**", "foo", True),
+        ("foo/**", "foo/a/b/c", True),
+        ("foo/**", "foobar/a", False),
+        ("**", "", True),
+        ("**", "anything/at/all", True),
+        ("a/**/z", "a/z", True),
+        ("a/**/z", "a/b/c/z", True),
+        ("a/**/z", "a/b/c/y", False),
+        ("*/cam", "alice/cam", True),
+        ("/a//b/", "a/b", True),
+        ("a/b", "//a/b//", True),
+    ],
+)
+def test_pattern_examples(pattern: str, path: str, expected: bool) -> None:
+    assert PatternSet([pattern]).matches(path) is expected
+    assert reference_match(pattern, path) is expected
+
+
+@pytest.mark.parametrize("bad", ["foo*", "a/b*c", "a/../b", "./a", "a\x00b", "x" * 1025])
+def test_malformed_patterns_are_refused(bad: str) -> None:
+    with pytest.raises(PathError):
+        PatternSet([bad])
+
+
+@pytest.mark.parametrize("bad", ["a/../b", "a/./b", "a\nb", "x" * 1025])
+def test_malformed_paths_never_match(bad: str) -> None:
+    assert not PatternSet(["**"]).matches(bad)
+
+
+def test_split_path_normalises() -> None:
+    assert split_path("/a//b/") == ["a", "b"]
+    assert split_path("") == []
+    assert split_path("///") == []
+
+
+def test_empty_set_matches_nothing() -> None:
+    assert not PatternSet().matches("a")
+    assert not PatternSet().matches("")
+
+
+def test_duplicate_patterns_collapse() -> None:
+    assert PatternSet(["a/b", "/a/b/", "a//b"]).patterns == ("a/b",)
+
+
+segment = st.sampled_from(["a", "b", "c", "live", "x1"])
+pattern_segment = st.one_of(segment, st.just("*"), st.just("**"))
+patterns = st.lists(pattern_segment, max_size=5).map("/".join)
+paths = st.lists(segment, max_size=6).map("/".join)
+
+
+@settings(max_examples=400)
+@given(st.lists(patterns, min_size=1, max_size=6), paths)
+def test_compiled_set_agrees_with_the_reference(pats: list[str], path: str) -> None:
+    compiled = PatternSet(pats)
+    expected = any(reference_match(p, path) for p in pats)
+    assert compiled.matches(path) is expected
+    assert compiled.matches(path) is expected  # memoised answer is the same
+
+
+@given(paths, paths)
+def test_literal_never_covers_a_sibling_prefix(a: str, b: str) -> None:
+    compiled = PatternSet([a]) if a else PatternSet(["x"])
+    if a and split_path(a) != split_path(b):
+        assert not compiled.matches(b)
