@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import per_call_us  # noqa: E402
-
-from relaypass._scopes import PatternSet, split_path  # noqa: E402
+from _timing import per_call_us
+from relaypass._scopes import PatternSet, split_path
 
 
 def make_patterns(n: int, rng: random.Random) -> list[str]:

@@ -79,6 +79,25 @@ class _Node:
         self.closure: tuple[_Node, ...] = ()
 
 
+def _step(node: _Node, seg: str, nodes: list[_Node]) -> _Node:
+    """The trie node after ``seg``, created if new."""
+    if seg == "**":
+        if node.globstar is None:
+            node.globstar = _Node(sticky=True)
+            nodes.append(node.globstar)
+        return node.globstar
+    if seg == "*":
+        if node.star is None:
+            node.star = _Node()
+            nodes.append(node.star)
+        return node.star
+    child = node.children.get(seg)
+    if child is None:
+        child = node.children[seg] = _Node()
+        nodes.append(child)
+    return child
+
+
 @final
 class PatternSet:
     """A compiled, immutable set of patterns."""
@@ -93,22 +112,7 @@ class PatternSet:
             segments = _pattern_segments(pattern)
             node = root
             for seg in segments:
-                if seg == "**":
-                    if node.globstar is None:
-                        node.globstar = _Node(sticky=True)
-                        nodes.append(node.globstar)
-                    node = node.globstar
-                elif seg == "*":
-                    if node.star is None:
-                        node.star = _Node()
-                        nodes.append(node.star)
-                    node = node.star
-                else:
-                    child = node.children.get(seg)
-                    if child is None:
-                        child = node.children[seg] = _Node()
-                        nodes.append(child)
-                    node = child
+                node = _step(node, seg, nodes)
             node.terminal = True
             text = "/".join(segments)
             if text not in normalised:

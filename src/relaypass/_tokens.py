@@ -39,7 +39,7 @@ from relaypass.errors import (
 if TYPE_CHECKING:
     from relaypass._cache import VerifiedTokenCache
 
-__all__ = ["Minter", "VerifiedToken", "Verifier", "sign_jwt"]
+__all__ = ["Minter", "VerifiedToken", "Verifier", "decode_unverified", "sign_jwt"]
 
 MAX_CLAIMS_DEPTH: Final = 8
 _CONSTRUCT = object()
@@ -235,3 +235,28 @@ class Minter:
         if "jti" not in body:
             body["jti"] = os.urandom(16).hex()
         return sign_compact(_json.dumps(body), self._key, self._header)
+
+
+def decode_unverified(
+    token: str, max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
+) -> tuple[str | None, dict[str, object]]:
+    """UNSAFE: the header ``kid`` and the claims, with no signature check.
+
+    Only for choosing which key to verify with (a room token's ``iss``, a
+    service account's tenant); never for deciding anything else. Parsing is
+    as strict as in :meth:`Verifier.verify`.
+    """
+    if type(token) is not str or len(token) > max_token_bytes or not token.isascii():
+        msg = "token is not an ASCII string within the size limit"
+        raise MalformedTokenError(msg)
+    parts = token.split(".")
+    if len(parts) != 3:  # noqa: PLR2004 - header, payload, signature
+        msg = "not a compact JWS of three base64url segments"
+        raise MalformedTokenError(msg)
+    header = parse_header(parts[0])
+    try:
+        claims = _json.loads_object(decode_segment(parts[1]), MAX_CLAIMS_DEPTH)
+    except ValueError:
+        msg = "payload is not canonical base64url of a strict JSON object"
+        raise MalformedTokenError(msg) from None
+    return header.kid, claims

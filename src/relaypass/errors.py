@@ -29,6 +29,8 @@ Messages never contain token, key or secret bytes.
     ├── UnauthorizedRoomError           UNAUTHORIZED_ROOM
     ├── UnauthorizedParticipantError    UNAUTHORIZED_PARTICIPANT
     ├── InvalidEntryClaimError          INVALID_ENTRY_CLAIM
+    ├── UnauthorizedPathError           UNAUTHORIZED_PATH (moq root vs connection path)
+    ├── UnauthorizedOriginError         UNAUTHORIZED_ORIGIN (origin-pinned session tokens)
     └── InvalidRequestError             INVALID_REQUEST (mint-time policy, bad input)
 """
 
@@ -57,7 +59,9 @@ __all__ = [
     "MissingClaimError",
     "RelaypassError",
     "RevokedTokenError",
+    "UnauthorizedOriginError",
     "UnauthorizedParticipantError",
+    "UnauthorizedPathError",
     "UnauthorizedRoomError",
     "UnsupportedHeaderError",
 ]
@@ -74,6 +78,8 @@ class ErrorCode(enum.StrEnum):
     INVALID_ENTRY_CLAIM = "INVALID_ENTRY_CLAIM"
     INVALID_KEY = "INVALID_KEY"
     INVALID_REQUEST = "INVALID_REQUEST"
+    UNAUTHORIZED_PATH = "UNAUTHORIZED_PATH"
+    UNAUTHORIZED_ORIGIN = "UNAUTHORIZED_ORIGIN"
 
 
 #: The one table from code to HTTP status.
@@ -86,6 +92,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_ENTRY_CLAIM: 400,
     ErrorCode.INVALID_KEY: 400,
     ErrorCode.INVALID_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED_PATH: 403,
+    ErrorCode.UNAUTHORIZED_ORIGIN: 403,
 }
 
 _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
@@ -97,6 +105,8 @@ _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.INVALID_ENTRY_CLAIM: "The entry policy conflicts with the grant.",
     ErrorCode.INVALID_KEY: "The key is malformed or not allowed.",
     ErrorCode.INVALID_REQUEST: "The request is not allowed.",
+    ErrorCode.UNAUTHORIZED_PATH: "The token is not valid for this connection path.",
+    ErrorCode.UNAUTHORIZED_ORIGIN: "The token is not valid for this origin.",
 }
 
 
@@ -228,6 +238,20 @@ class InvalidEntryClaimError(RelaypassError):
     """``joinPolicy`` conflicts with the grant (``ask`` with ``canModerate``)."""
 
     code = ErrorCode.INVALID_ENTRY_CLAIM
+
+
+@final
+class UnauthorizedPathError(RelaypassError):
+    """The connection path is neither inside the token's root nor a parent of it."""
+
+    code = ErrorCode.UNAUTHORIZED_PATH
+
+
+@final
+class UnauthorizedOriginError(RelaypassError):
+    """The handshake's Origin is not the one the token is pinned to."""
+
+    code = ErrorCode.UNAUTHORIZED_ORIGIN
 
 
 @final

@@ -2,48 +2,111 @@
 
 Descriptive names in code, short names on the wire, mapped here only:
 
-============  ========  ==========================================
-field         wire      meaning
-============  ========  ==========================================
-root          ``root``  path every grant is relative to
-publish       ``put``   path prefixes the holder may publish under
-subscribe     ``get``   path prefixes the holder may subscribe to
-cluster       cluster   marks a relay-to-relay token
-expires       ``exp``   expiry, Unix seconds
-issued        ``iat``   issue time, Unix seconds
-============  ========  ==========================================
+=========  =========  ==================  ===========================================
+field      wire       legacy wire         meaning
+=========  =========  ==================  ===========================================
+root       ``root``   ``path``            path every grant is relative to
+publish    ``put``    ``pub``             path prefixes the holder may publish under
+subscribe  ``get``    ``sub``             path prefixes the holder may subscribe to
+cluster    cluster                        marks a relay-to-relay token
+expires    ``exp``                        expiry, Unix seconds
+issued     ``iat``                        issue time, Unix seconds
+=========  =========  ==================  ===========================================
 
-``put`` and ``get`` are a string or a list of strings on the wire; we always
-write lists, and ``root`` is always written (never ``aud``), as moq-token does.
+``put``/``get`` items are *prefixes*: ``p`` means the pattern ``p/**`` and
+``""`` means everything under ``root``. The newer ``publish``/``subscribe``
+claims carry patterns of :mod:`relaypass._scopes` directly. The legacy names
+are read only in a legacy token (one that carries ``path``), because ``sub``
+is otherwise the JWT subject.
+
+We always write ``root`` (never ``aud``) and lists, as moq-token does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final, final
 
-from relaypass.errors import InvalidClaimError, InvalidRequestError
+from relaypass._grant import Grant
+from relaypass._scopes import MAX_PATH_CHARS, PathError, PatternSet, split_path
+from relaypass._tokens import VerifiedToken
+from relaypass.errors import InvalidClaimError, InvalidRequestError, UnauthorizedPathError
+from relaypass.profiles._common import str_list
 
-__all__ = ["MoqClaims"]
+__all__ = ["MoqClaims", "rebase_prefixes"]
 
-MAX_PATHS = 256
-MAX_PATH_CHARS = 1024
+MAX_PATHS: Final = 256
 
 
-def _paths(value: object, name: str) -> tuple[str, ...]:
+def _prefixes(value: object, name: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    items = [value] if isinstance(value, str) else value
-    if (
-        not isinstance(items, list)
-        or len(items) > MAX_PATHS
-        or not all(isinstance(item, str) and len(item) <= MAX_PATH_CHARS for item in items)
-    ):
-        msg = f"{name} must be a string or a list of strings"
+    items = str_list(value, name, allow_scalar=True)
+    if len(items) > MAX_PATHS:
+        msg = f"{name} holds too many paths"
         raise InvalidClaimError(msg, claim=name)
-    return tuple(str(item) for item in items)
+    for item in items:
+        try:
+            segments = split_path(item)
+        except PathError:
+            msg = f"{name} holds a malformed path"
+            raise InvalidClaimError(msg, claim=name) from None
+        if any("*" in seg for seg in segments):
+            msg = f"{name} items are literal prefixes: no wildcards"
+            raise InvalidClaimError(msg, claim=name)
+    return items
 
 
+def _patterns(value: object, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = str_list(value, name, allow_scalar=True)
+    try:
+        PatternSet(items)
+    except PathError:
+        msg = f"{name} holds a malformed pattern"
+        raise InvalidClaimError(msg, claim=name) from None
+    return items
+
+
+def rebase_prefixes(
+    root: str, connection_path: str, prefixes: Sequence[str]
+) -> tuple[tuple[str, ...], ...]:
+    """Re-express ``root``-relative prefixes relative to the connection path.
+
+    moq-relay's rule: the connection path may extend ``root`` (grants narrow to
+    what lies under the path) or be a parent of it (grants gain the missing
+    segments); any other path is refused. Returns segment tuples.
+    """
+    try:
+        root_segs = split_path(root)
+        path_segs = split_path(connection_path)
+    except PathError:
+        msg = "malformed root or connection path"
+        raise UnauthorizedPathError(msg) from None
+    out: list[tuple[str, ...]] = []
+    if path_segs[: len(root_segs)] == root_segs:
+        suffix = path_segs[len(root_segs) :]
+        for prefix in prefixes:
+            segs = split_path(prefix)
+            if segs[: len(suffix)] == suffix:
+                out.append(tuple(segs[len(suffix) :]))
+            elif suffix[: len(segs)] == segs:
+                out.append(())  # the grant covers the whole connection path
+        return tuple(dict.fromkeys(out))
+    if root_segs[: len(path_segs)] == path_segs:
+        missing = root_segs[len(path_segs) :]
+        return tuple(dict.fromkeys(tuple(missing + split_path(p)) for p in prefixes))
+    msg = "connection path is neither inside the token's root nor a parent of it"
+    raise UnauthorizedPathError(msg)
+
+
+def _as_patterns(prefixes: Sequence[tuple[str, ...]]) -> list[str]:
+    return ["/".join((*segs, "**")) for segs in prefixes]
+
+
+@final
 @dataclass(frozen=True, slots=True)
 class MoqClaims:
     """The claims of a moq token, by their descriptive names."""
@@ -51,20 +114,29 @@ class MoqClaims:
     root: str = ""
     publish: tuple[str, ...] = ()
     subscribe: tuple[str, ...] = ()
+    publish_patterns: tuple[str, ...] = ()
+    subscribe_patterns: tuple[str, ...] = ()
     cluster: bool = False
     expires: int | None = None
     issued: int | None = None
 
     def to_wire(self) -> dict[str, object]:
         """The JSON claims object, in moq-token's member order."""
-        if not self.publish and not self.subscribe:
+        if not (self.publish or self.subscribe or self.publish_patterns or self.subscribe_patterns):
             msg = "a moq token needs at least one publish or subscribe path"
+            raise InvalidRequestError(msg)
+        if len(self.root) > MAX_PATH_CHARS:
+            msg = "root is too long"
             raise InvalidRequestError(msg)
         wire: dict[str, object] = {"root": self.root}
         if self.publish:
             wire["put"] = list(self.publish)
         if self.subscribe:
             wire["get"] = list(self.subscribe)
+        if self.publish_patterns:
+            wire["publish"] = list(self.publish_patterns)
+        if self.subscribe_patterns:
+            wire["subscribe"] = list(self.subscribe_patterns)
         if self.cluster:
             wire["cluster"] = True
         if self.expires is not None:
@@ -75,23 +147,100 @@ class MoqClaims:
 
     @classmethod
     def from_wire(cls, claims: Mapping[str, object]) -> MoqClaims:
-        """Read the claims; ``root`` defaults to ``""`` as in moq-token's Rust crate."""
-        root = claims.get("root", "")
+        """Read current, legacy (``path``/``pub``/``sub``) and pattern claims."""
+        legacy = "path" in claims and "root" not in claims
+        root = claims.get("path" if legacy else "root", "")
         if not isinstance(root, str) or len(root) > MAX_PATH_CHARS:
             msg = "root must be a string"
             raise InvalidClaimError(msg, claim="root")
+        try:
+            split_path(root)
+        except PathError:
+            msg = "root is a malformed path"
+            raise InvalidClaimError(msg, claim="root") from None
         cluster = claims.get("cluster", False)
         if not isinstance(cluster, bool):
             msg = "cluster must be a boolean"
             raise InvalidClaimError(msg, claim="cluster")
         exp, iat = claims.get("exp"), claims.get("iat")
+        put = claims.get("put", claims.get("pub") if legacy else None)
+        get = claims.get("get", claims.get("sub") if legacy else None)
         return cls(
             root=root,
-            publish=_paths(claims.get("put"), "put"),
-            subscribe=_paths(claims.get("get"), "get"),
+            publish=_prefixes(put, "put"),
+            subscribe=_prefixes(get, "get"),
+            publish_patterns=_patterns(claims.get("publish"), "publish"),
+            subscribe_patterns=_patterns(claims.get("subscribe"), "subscribe"),
             cluster=cluster,
             expires=int(exp)
             if isinstance(exp, int | float) and not isinstance(exp, bool)
             else None,
             issued=int(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
         )
+
+    def grant(self, connection_path: str, verified: VerifiedToken | None = None) -> Grant:
+        """The grant for a session connected at ``connection_path``.
+
+        Paths the session then publishes or subscribes are relative to the
+        connection path, as in moq-relay. Pattern claims are root-relative and
+        follow the same rebase (a pattern that cannot reach below the
+        connection path is dropped).
+        """
+        publish = _as_patterns(rebase_prefixes(self.root, connection_path, self.publish))
+        subscribe = _as_patterns(rebase_prefixes(self.root, connection_path, self.subscribe))
+        publish += _rebase_patterns(self.root, connection_path, self.publish_patterns)
+        subscribe += _rebase_patterns(self.root, connection_path, self.subscribe_patterns)
+        return Grant(
+            profile="moq",
+            subject=_subject(verified),
+            publish=PatternSet(publish),
+            subscribe=PatternSet(subscribe),
+            cluster=self.cluster,
+            expires_at=verified.expires_at if verified is not None else self.expires,
+            kid=verified.kid if verified is not None else None,
+            token_id=verified.token_id if verified is not None else None,
+            jti=verified.jti if verified is not None else None,
+        )
+
+
+def _subject(verified: VerifiedToken | None) -> str | None:
+    if verified is None or "path" in verified.claims:
+        return None
+    return verified.subject
+
+
+def _rebase_patterns(root: str, connection_path: str, patterns: Sequence[str]) -> list[str]:
+    """Rebase root-relative patterns onto the connection path (literal heads only)."""
+    if not patterns:
+        return []
+    root_segs, path_segs = split_path(root), split_path(connection_path)
+    if path_segs[: len(root_segs)] == root_segs:
+        suffix = path_segs[len(root_segs) :]
+        out = []
+        for pattern in patterns:
+            rest = _strip_prefix(split_path(pattern), suffix)
+            if rest is not None:
+                out.append("/".join(rest))
+        return out
+    if root_segs[: len(path_segs)] == path_segs:
+        missing = root_segs[len(path_segs) :]
+        return ["/".join(missing + split_path(p)) for p in patterns]
+    msg = "connection path is neither inside the token's root nor a parent of it"
+    raise UnauthorizedPathError(msg)
+
+
+def _strip_prefix(pattern: list[str], prefix: list[str]) -> list[str] | None:
+    """The pattern that matches ``x`` whenever ``pattern`` matches ``prefix/x``.
+
+    Exact for literal and ``*`` heads; a ``**`` met on the way keeps the rest
+    reachable (``**`` can absorb the remaining prefix). ``None``: no match.
+    """
+    for i, seg in enumerate(prefix):
+        if i >= len(pattern):
+            return None
+        head = pattern[i]
+        if head == "**":
+            return pattern[i:]
+        if head not in ("*", seg):
+            return None
+    return pattern[len(prefix) :]

@@ -1,0 +1,111 @@
+"""The one internal grant every profile maps onto, and that the gate authorizes against.
+
+A :class:`Grant` is built only by a profile from a :class:`VerifiedToken`, so
+``authorize_*`` never sees claims that did not pass verification. Checks are
+allow-lists: an empty pattern set or a missing capability refuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, final
+
+from relaypass._scopes import EMPTY, PatternSet
+from relaypass.errors import (
+    InvalidPermissionsError,
+    UnauthorizedOriginError,
+    UnauthorizedParticipantError,
+    UnauthorizedRoomError,
+)
+
+__all__ = ["Grant", "normalise_origin"]
+
+_SOURCES: Final = frozenset({"camera", "microphone", "screen"})
+
+
+def normalise_origin(origin: str) -> str:
+    """``scheme://host[:port]`` lower-cased, without a trailing slash."""
+    return origin.strip().rstrip("/").lower()
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What one verified token allows.
+
+    ``publish``/``subscribe`` are compiled path patterns; ``capabilities`` are
+    named rights (room flags such as ``room.record``, session scopes such as
+    ``call.dial``); ``publish_sources`` narrows media publishing to some
+    sources (``None``: any). ``room``/``participant``/``origin`` pin the token
+    when set.
+    """
+
+    profile: str
+    tenant: str | None = None
+    subject: str | None = None
+    publish: PatternSet = EMPTY
+    subscribe: PatternSet = EMPTY
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+    publish_sources: frozenset[str] | None = None
+    room: str | None = None
+    participant: str | None = None
+    origin: str | None = None
+    is_viewer: bool = False
+    cluster: bool = False
+    expires_at: float | None = None
+    kid: str | None = None
+    token_id: str | None = None
+    jti: str | None = None
+
+    def authorize_publish(self, path: str, *, source: str | None = None) -> None:
+        """Allow publishing at ``path`` (and from ``source``, for media) or raise."""
+        if not self.publish.matches(path):
+            msg = "publish is not granted for this path"
+            raise InvalidPermissionsError(msg)
+        if source is not None and self.publish_sources is not None:
+            if source not in self.publish_sources:
+                msg = "publishing from this source is not granted"
+                raise InvalidPermissionsError(msg)
+        elif source is not None and source not in _SOURCES:
+            msg = "unknown media source"
+            raise InvalidPermissionsError(msg)
+
+    def authorize_subscribe(self, path: str) -> None:
+        """Allow subscribing at ``path`` or raise."""
+        if not self.subscribe.matches(path):
+            msg = "subscribe is not granted for this path"
+            raise InvalidPermissionsError(msg)
+
+    def can_publish(self, path: str) -> bool:
+        """Non-raising form of :meth:`authorize_publish`."""
+        return self.publish.matches(path)
+
+    def can_subscribe(self, path: str) -> bool:
+        """Non-raising form of :meth:`authorize_subscribe`."""
+        return self.subscribe.matches(path)
+
+    def authorize(self, capability: str) -> None:
+        """Allow a named capability or raise ``INVALID_PERMISSIONS``."""
+        if capability not in self.capabilities:
+            msg = "the grant does not include this capability"
+            raise InvalidPermissionsError(msg)
+
+    def check_room(self, room: str) -> None:
+        """A room-scoped token only joins its own room."""
+        if self.room is not None and self.room != room:
+            msg = "token is scoped to another room"
+            raise UnauthorizedRoomError(msg)
+
+    def check_participant(self, participant: str | None) -> None:
+        """A token that pins an identity only joins as that identity."""
+        if self.participant is not None and participant not in (None, self.participant):
+            msg = "token is pinned to another participant"
+            raise UnauthorizedParticipantError(msg)
+
+    def check_origin(self, origin: str | None) -> None:
+        """An origin-pinned token is only accepted from that origin."""
+        if self.origin is None:
+            return
+        if origin is None or normalise_origin(origin) != self.origin:
+            msg = "token is pinned to another origin"
+            raise UnauthorizedOriginError(msg)
