@@ -5,9 +5,11 @@ from relaypass._b64 import b64decode, b64encode
 from relaypass._cache import VerifiedTokenCache
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import Clock, SystemClock
+from relaypass._grant import Grant
 from relaypass._keys import Key, is_valid_kid
 from relaypass._keyset import KeySet
-from relaypass._tokens import Minter, VerifiedToken, Verifier, sign_jwt
+from relaypass._scopes import PatternSet
+from relaypass._tokens import Minter, VerifiedToken, Verifier, decode_unverified, sign_jwt
 from relaypass.errors import (
     AlgorithmMismatchError,
     ClaimsError,
@@ -44,6 +46,7 @@ __all__ = [
     "Clock",
     "ErrorCode",
     "ExpiredTokenError",
+    "Grant",
     "ImmatureTokenError",
     "InvalidApiKeyError",
     "InvalidClaimError",
@@ -59,6 +62,7 @@ __all__ = [
     "MalformedTokenError",
     "Minter",
     "MissingClaimError",
+    "PatternSet",
     "RelaypassError",
     "RevokedTokenError",
     "SystemClock",
@@ -73,6 +77,7 @@ __all__ = [
     "__version__",
     "b64decode",
     "b64encode",
+    "decode_unverified",
     "is_valid_kid",
     "sign_jwt",
 ]
