@@ -59,10 +59,11 @@ def split(token: object, max_bytes: int) -> tuple[str, str, str]:
     if len(token) > max_bytes:
         msg = "token exceeds the size limit"
         raise MalformedTokenError(msg)
-    if not token.isascii() or token.count(".") != 2:  # noqa: PLR2004 - three segments
+    parts = token.split(".")
+    if not token.isascii() or len(parts) != 3:  # noqa: PLR2004 - three segments
         msg = "not a compact JWS of three base64url segments"
         raise MalformedTokenError(msg)
-    header, payload, signature = token.split(".")
+    header, payload, signature = parts
     if not header or not signature:
         msg = "not a compact JWS of three base64url segments"
         raise MalformedTokenError(msg)
