@@ -1,0 +1,1 @@
+"""The control plane: settings, storage, and (next) the HTTP service."""

@@ -1,0 +1,124 @@
+"""Tables. Times are integer Unix milliseconds, portable across SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Org(Base):
+    """A tenant organisation."""
+
+    __tablename__ = "orgs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKey(Base):
+    """A long-lived API key: only its peppered hash and display parts are kept."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(8))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    display_start: Mapped[str] = mapped_column(String(32))
+    display_end: Mapped[str] = mapped_column(String(8))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    replaced_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class SigningKey(Base):
+    """A per-org signing key; the private JWK is sealed under the KEK."""
+
+    __tablename__ = "signing_keys"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    kid: Mapped[str] = mapped_column(String(128), unique=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sealed_private: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    active_at_ms: Mapped[int] = mapped_column(BigInteger)
+    retiring_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    retired_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ServiceAccount(Base):
+    """A registered service-account public key (seed 003)."""
+
+    __tablename__ = "service_accounts"
+    tenant_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    private_key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    public_key_pem: Mapped[str] = mapped_column(String(4096))
+    role: Mapped[str] = mapped_column(String(8))
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEvent(Base):
+    """Append-only record of admin actions and mints (never a token or secret)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    org_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    target: Mapped[str | None] = mapped_column(String(256))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IdempotencyRecord(Base):
+    """The stored outcome of a create procedure, replayed on retry."""
+
+    __tablename__ = "idempotency"
+    __table_args__ = (UniqueConstraint("org_id", "procedure", "key"),)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    org_id: Mapped[str] = mapped_column(String(64))
+    procedure: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class TenantResource(Base):
+    """Ownership of trunks, calls and event streams (seed 001)."""
+
+    __tablename__ = "tenant_resources"
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(256))
+
+
+Index("ix_audit_org_at", AuditEvent.org_id, AuditEvent.at_ms)

@@ -1,0 +1,577 @@
+"""The store: every control-plane write is one transaction.
+
+A crash or a half-done request therefore leaves either nothing or the whole
+change. Create procedures take an idempotency key; their outcome is recorded
+in the same transaction and replayed on retry (sealed under the KEK, since an
+API key's creation response holds the key once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from relaypass._alg import Algorithm
+from relaypass._apikeys import ApiKeyHasher, NewApiKey, generate_api_key, parse_api_key
+from relaypass._keys import Key
+from relaypass._keyset import KeySet
+from relaypass.errors import InvalidApiKeyError, InvalidKeyError, InvalidRequestError
+from relaypass.server.db import models
+from relaypass.server.db.migrate import upgrade
+from relaypass.server.secrets import KeyEncryptionKey
+
+__all__ = ["KeyState", "Store", "make_engine"]
+
+T = TypeVar("T")
+IDEMPOTENCY_TTL_MS: Final = 24 * 3600 * 1000
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401 - DB-API
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class KeyState:
+    """Signing-key lifecycle states, derived from timestamps (never stored twice)."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    RETIRING = "retiring"
+    RETIRED = "retired"
+    REVOKED = "revoked"
+
+
+def key_state(row: models.SigningKey, now_ms: int) -> str:
+    """Pending -> active -> retiring -> retired, or revoked."""
+    if row.revoked_at_ms is not None:
+        return KeyState.REVOKED
+    if row.retired_at_ms is not None and now_ms >= row.retired_at_ms:
+        return KeyState.RETIRED
+    if row.retiring_at_ms is not None:
+        return KeyState.RETIRING
+    if now_ms < row.active_at_ms:
+        return KeyState.PENDING
+    return KeyState.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """What a verified API key tells the service."""
+
+    id: str
+    org_id: str
+    label: str
+    scopes: tuple[str, ...]
+    environment: str
+
+
+class Store:
+    """All persistent state of the control plane."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        kek: KeyEncryptionKey,
+        hasher: ApiKeyHasher,
+        api_key_prefix: str = "rp",
+        key_propagation_seconds: int = 60,
+        max_token_ttl_seconds: int = 86_400,
+        clock_ms: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._kek = kek
+        self._hasher = hasher
+        self.api_key_prefix = api_key_prefix
+        self.key_propagation_ms = key_propagation_seconds * 1000
+        self.max_token_ttl_ms = max_token_ttl_seconds * 1000
+        self._now = clock_ms
+
+    def migrate(self) -> None:
+        """Apply the packaged migrations."""
+        upgrade(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    # --------------------------------------------------------------- orgs
+
+    def create_org(self, name: str, *, org_id: str | None = None) -> models.Org:
+        """A new organisation."""
+        if not 0 < len(name) <= 200:  # noqa: PLR2004 - column size
+            msg = "org name must be 1-200 characters"
+            raise InvalidRequestError(msg)
+        with self.transaction() as session:
+            org = models.Org(id=org_id or _new_id("org"), name=name, created_at_ms=self._now())
+            session.add(org)
+            self._audit(session, org.id, "system", "org.create", org.id, {"name": name})
+        return org
+
+    def count_orgs(self) -> int:
+        """How many organisations exist."""
+        with self.transaction() as session:
+            return len(session.scalars(select(models.Org.id)).all())
+
+    # ------------------------------------------------------------ API keys
+
+    def create_api_key(
+        self,
+        org_id: str,
+        label: str,
+        scopes: list[str],
+        *,
+        actor: str = "system",
+        environment: str = "live",
+        expires_at_ms: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[ApiKeyRecord, str]:
+        """A new API key: its record and the key string (shown once)."""
+        request = {
+            "label": label,
+            "scopes": sorted(scopes),
+            "env": environment,
+            "exp": expires_at_ms,
+        }
+
+        def create(session: Session) -> dict[str, Any]:
+            new: NewApiKey = generate_api_key(self.api_key_prefix, environment)
+            row = models.ApiKey(
+                id=_new_id("key"),
+                org_id=org_id,
+                label=label,
+                environment=environment,
+                key_hash=self._hasher.digest(new.parsed),
+                display_start=new.parsed.display_start,
+                display_end=new.parsed.display_end,
+                scopes=sorted(set(scopes)),
+                created_at_ms=self._now(),
+                expires_at_ms=expires_at_ms,
+                revoked_at_ms=None,
+                last_used_at_ms=None,
+                replaced_by=None,
+            )
+            session.add(row)
+            self._audit(
+                session,
+                org_id,
+                actor,
+                "api_key.create",
+                row.id,
+                {"label": label, "scopes": row.scopes},
+            )
+            return {"id": row.id, "secret": new.secret}
+
+        out = self._idempotent(org_id, "api_key.create", idempotency_key, request, create)
+        return self.get_api_key(out["id"]), out["secret"]
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord:
+        """The record of one key."""
+        with self.transaction() as session:
+            row = session.get(models.ApiKey, key_id)
+            if row is None:
+                msg = "no such API key"
+                raise InvalidRequestError(msg)
+            return _record(row)
+
+    def list_api_keys(self, org_id: str) -> list[dict[str, Any]]:
+        """Keys of an org, without secrets."""
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.ApiKey)
+                .where(models.ApiKey.org_id == org_id)
+                .order_by(models.ApiKey.created_at_ms)
+            ).all()
+            return [
+                {
+                    "id": r.id,
+                    "label": r.label,
+                    "environment": r.environment,
+                    "display": f"{r.display_start}…{r.display_end}",
+                    "scopes": r.scopes,
+                    "created_at_ms": r.created_at_ms,
+                    "expires_at_ms": r.expires_at_ms,
+                    "revoked_at_ms": r.revoked_at_ms,
+                    "last_used_at_ms": r.last_used_at_ms,
+                }
+                for r in rows
+            ]
+
+    def verify_api_key(self, text: str) -> ApiKeyRecord:
+        """The record for a presented key, or ``INVALID_API_KEY``."""
+        parsed = parse_api_key(text, prefix=self.api_key_prefix)
+        digest = self._hasher.digest(parsed)
+        now = self._now()
+        with self.transaction() as session:
+            row = session.scalars(
+                select(models.ApiKey).where(models.ApiKey.key_hash == digest)
+            ).first()
+            if row is None or not self._hasher.matches(parsed, row.key_hash):
+                msg = "unknown API key"
+                raise InvalidApiKeyError(msg)
+            if row.revoked_at_ms is not None and now >= row.revoked_at_ms:
+                msg = "revoked API key"
+                raise InvalidApiKeyError(msg)
+            if row.expires_at_ms is not None and now >= row.expires_at_ms:
+                msg = "expired API key"
+                raise InvalidApiKeyError(msg)
+            row.last_used_at_ms = now
+            return _record(row)
+
+    def revoke_api_key(self, org_id: str, key_id: str, *, actor: str = "system") -> None:
+        """Revoke now."""
+        with self.transaction() as session:
+            row = self._org_api_key(session, org_id, key_id)
+            if row.revoked_at_ms is None:
+                row.revoked_at_ms = self._now()
+            self._audit(session, org_id, actor, "api_key.revoke", key_id, {})
+
+    def reroll_api_key(
+        self, org_id: str, key_id: str, *, grace_seconds: int = 0, actor: str = "system"
+    ) -> tuple[ApiKeyRecord, str]:
+        """Replace a key: same label and scopes; the old key works ``grace_seconds`` more."""
+        if not 0 <= grace_seconds <= 7 * 86_400:
+            msg = "grace_seconds must be within [0, 604800]"
+            raise InvalidRequestError(msg)
+        with self.transaction() as session:
+            old = self._org_api_key(session, org_id, key_id)
+            if old.revoked_at_ms is not None:
+                msg = "a revoked key cannot be rerolled"
+                raise InvalidRequestError(msg)
+            new: NewApiKey = generate_api_key(self.api_key_prefix, old.environment)
+            row = models.ApiKey(
+                id=_new_id("key"),
+                org_id=org_id,
+                label=old.label,
+                environment=old.environment,
+                key_hash=self._hasher.digest(new.parsed),
+                display_start=new.parsed.display_start,
+                display_end=new.parsed.display_end,
+                scopes=list(old.scopes),
+                created_at_ms=self._now(),
+                expires_at_ms=old.expires_at_ms,
+                revoked_at_ms=None,
+                last_used_at_ms=None,
+                replaced_by=None,
+            )
+            session.add(row)
+            old.revoked_at_ms = self._now() + grace_seconds * 1000
+            old.replaced_by = row.id
+            self._audit(
+                session,
+                org_id,
+                actor,
+                "api_key.reroll",
+                key_id,
+                {"new": row.id, "grace_seconds": grace_seconds},
+            )
+            record = _record(row)
+        return record, new.secret
+
+    @staticmethod
+    def _org_api_key(session: Session, org_id: str, key_id: str) -> models.ApiKey:
+        row = session.get(models.ApiKey, key_id)
+        if row is None or row.org_id != org_id:  # same answer: no existence leak
+            msg = "no such API key"
+            raise InvalidRequestError(msg)
+        return row
+
+    # -------------------------------------------------------- signing keys
+
+    def create_signing_key(
+        self,
+        org_id: str,
+        label: str,
+        *,
+        alg: Algorithm = Algorithm.EdDSA,
+        actor: str = "system",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """A new key: published at once, signing only after the propagation delay."""
+        request = {"label": label, "alg": str(alg)}
+        if Algorithm(alg).startswith("HS"):
+            msg = "signing keys are asymmetric: their public half is published"
+            raise InvalidRequestError(msg)
+
+        def create(session: Session) -> dict[str, Any]:
+            kid = f"rk_{secrets.token_hex(8)}"
+            key = Key.generate(alg, kid=kid)
+            now = self._now()
+            row = models.SigningKey(
+                id=_new_id("sk"),
+                org_id=org_id,
+                kid=kid,
+                alg=key.alg.value,
+                label=label,
+                public_jwk=key.to_jwk(private=key.is_symmetric)
+                if key.is_symmetric
+                else key.to_jwk(),
+                sealed_private=self._kek.seal(
+                    json.dumps(key.to_jwk(private=True)).encode(), f"{org_id}:{kid}"
+                ),
+                created_at_ms=now,
+                active_at_ms=now + self.key_propagation_ms,
+                retiring_at_ms=None,
+                retired_at_ms=None,
+                revoked_at_ms=None,
+            )
+            session.add(row)
+            self._audit(
+                session, org_id, actor, "signing_key.create", kid, {"alg": row.alg, "label": label}
+            )
+            return {"id": row.id, "kid": kid}
+
+        return self._idempotent(org_id, "signing_key.create", idempotency_key, request, create)
+
+    def list_signing_keys(self, org_id: str) -> list[dict[str, Any]]:
+        """Keys of an org with their derived state."""
+        now = self._now()
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.SigningKey)
+                .where(models.SigningKey.org_id == org_id)
+                .order_by(models.SigningKey.created_at_ms)
+            ).all()
+            return [
+                {
+                    "id": r.id,
+                    "kid": r.kid,
+                    "alg": r.alg,
+                    "label": r.label,
+                    "state": key_state(r, now),
+                    "created_at_ms": r.created_at_ms,
+                    "active_at_ms": r.active_at_ms,
+                    "retired_at_ms": r.retired_at_ms,
+                    "revoked_at_ms": r.revoked_at_ms,
+                }
+                for r in rows
+            ]
+
+    def retire_signing_key(self, org_id: str, kid: str, *, actor: str = "system") -> None:
+        """Stop minting with it now; keep verifying until every token it signed expired."""
+        with self.transaction() as session:
+            row = self._org_signing_key(session, org_id, kid)
+            if row.revoked_at_ms is None and row.retiring_at_ms is None:
+                now = self._now()
+                row.retiring_at_ms = now
+                row.retired_at_ms = now + self.max_token_ttl_ms
+            self._audit(session, org_id, actor, "signing_key.retire", kid, {})
+
+    def revoke_signing_key(self, org_id: str, kid: str, *, actor: str = "system") -> None:
+        """Remove it from the published set now; gates cut sessions that used it."""
+        with self.transaction() as session:
+            row = self._org_signing_key(session, org_id, kid)
+            if row.revoked_at_ms is None:
+                row.revoked_at_ms = self._now()
+            self._audit(session, org_id, actor, "signing_key.revoke", kid, {})
+
+    def active_signing_key(self, org_id: str) -> Key:
+        """The newest active key of an org (never a pending one)."""
+        now = self._now()
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.SigningKey)
+                .where(models.SigningKey.org_id == org_id)
+                .order_by(models.SigningKey.active_at_ms.desc())
+            ).all()
+            for row in rows:
+                if key_state(row, now) == KeyState.ACTIVE:
+                    jwk = json.loads(self._kek.open(row.sealed_private, f"{org_id}:{row.kid}"))
+                    return Key.from_jwk(jwk)
+        msg = "the org has no active signing key (a new key signs after the propagation delay)"
+        raise InvalidRequestError(msg)
+
+    def published_keys(self, org_id: str | None = None) -> KeySet:
+        """Public keys gates must know: pending, active and retiring ones."""
+        now = self._now()
+        published = {KeyState.PENDING, KeyState.ACTIVE, KeyState.RETIRING}
+        with self.transaction() as session:
+            query = select(models.SigningKey)
+            if org_id is not None:
+                query = query.where(models.SigningKey.org_id == org_id)
+            rows = session.scalars(query.order_by(models.SigningKey.created_at_ms)).all()
+            return KeySet(
+                Key.from_jwk(r.public_jwk) for r in rows if key_state(r, now) in published
+            )
+
+    @staticmethod
+    def _org_signing_key(session: Session, org_id: str, kid: str) -> models.SigningKey:
+        row = session.scalars(select(models.SigningKey).where(models.SigningKey.kid == kid)).first()
+        if row is None or row.org_id != org_id:
+            msg = "no such signing key"
+            raise InvalidRequestError(msg)
+        return row
+
+    # --------------------------------------------------------------- audit
+
+    def _audit(  # noqa: PLR0917 - one call shape, used throughout this module
+        self,
+        session: Session,
+        org_id: str | None,
+        actor: str,
+        action: str,
+        target: str | None,
+        detail: dict[str, Any],
+    ) -> None:
+        session.add(
+            models.AuditEvent(
+                at_ms=self._now(),
+                org_id=org_id,
+                actor=actor,
+                action=action,
+                target=target,
+                detail=detail,
+            )
+        )
+
+    def record(
+        self,
+        org_id: str | None,
+        actor: str,
+        action: str,
+        target: str | None,
+        detail: dict[str, Any],
+    ) -> None:
+        """Append one audit event (mints, admin actions); never pass a token or secret."""
+        with self.transaction() as session:
+            self._audit(session, org_id, actor, action, target, detail)
+
+    def audit_log(
+        self, org_id: str | None = None, *, action: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Newest first, filterable by org and action."""
+        with self.transaction() as session:
+            query = select(models.AuditEvent)
+            if org_id is not None:
+                query = query.where(models.AuditEvent.org_id == org_id)
+            if action is not None:
+                query = query.where(models.AuditEvent.action == action)
+            rows = session.scalars(
+                query.order_by(models.AuditEvent.id.desc()).limit(min(limit, 1000))
+            ).all()
+            return [
+                {
+                    "id": r.id,
+                    "at_ms": r.at_ms,
+                    "org_id": r.org_id,
+                    "actor": r.actor,
+                    "action": r.action,
+                    "target": r.target,
+                    "detail": r.detail,
+                }
+                for r in rows
+            ]
+
+    # --------------------------------------------------------- idempotency
+
+    def _idempotent(
+        self,
+        org_id: str,
+        procedure: str,
+        key: str | None,
+        request: dict[str, Any],
+        create: Callable[[Session], dict[str, Any]],
+    ) -> dict[str, Any]:
+        if key is None:
+            with self.transaction() as session:
+                return create(session)
+        if not 0 < len(key) <= 128:  # noqa: PLR2004 - column size
+            msg = "idempotency keys are 1-128 characters"
+            raise InvalidRequestError(msg)
+        request_hash = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        aad = f"{org_id}:{procedure}:{key}"
+        replay = self._replay(org_id, procedure, key, request_hash, aad)
+        if replay is not None:
+            return replay
+        try:
+            with self.transaction() as session:
+                out = create(session)
+                session.add(
+                    models.IdempotencyRecord(
+                        org_id=org_id,
+                        procedure=procedure,
+                        key=key,
+                        request_hash=request_hash,
+                        response={"sealed": self._kek.seal(json.dumps(out).encode(), aad).hex()},
+                        created_at_ms=self._now(),
+                    )
+                )
+        except IntegrityError:
+            # A concurrent request with the same key committed first: replay it.
+            replay = self._replay(org_id, procedure, key, request_hash, aad)
+            if replay is None:
+                raise
+            return replay
+        return out
+
+    def _replay(
+        self, org_id: str, procedure: str, key: str, request_hash: str, aad: str
+    ) -> dict[str, Any] | None:
+        with self.transaction() as session:
+            row = session.scalars(
+                select(models.IdempotencyRecord).where(
+                    models.IdempotencyRecord.org_id == org_id,
+                    models.IdempotencyRecord.procedure == procedure,
+                    models.IdempotencyRecord.key == key,
+                )
+            ).first()
+            if row is None:
+                return None
+            if self._now() - row.created_at_ms > IDEMPOTENCY_TTL_MS:
+                session.delete(row)
+                return None
+            if row.request_hash != request_hash:
+                msg = "this idempotency key was used with a different request"
+                raise InvalidRequestError(msg)
+            try:
+                sealed = bytes.fromhex(str(row.response["sealed"]))
+                out: dict[str, Any] = json.loads(self._kek.open(sealed, aad))
+            except (InvalidKeyError, ValueError, KeyError) as exc:
+                msg = "stored idempotent response cannot be read"
+                raise InvalidRequestError(msg) from exc
+            return out
+
+
+def _record(row: models.ApiKey) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        id=row.id,
+        org_id=row.org_id,
+        label=row.label,
+        scopes=tuple(row.scopes),
+        environment=row.environment,
+    )

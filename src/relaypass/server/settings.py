@@ -1,0 +1,41 @@
+"""Control-plane settings from the environment (``RELAYPASS_*``), with embedded defaults.
+
+Nothing is required: with no environment at all the service keeps a SQLite
+file, a generated key-encryption key and a generated API-key pepper in the
+data directory (files with secrets get mode 0600).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "relaypass"
+
+
+class Settings(BaseSettings):
+    """Every setting, read once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAYPASS_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    redis_url: str | None = None
+    kek: str | None = Field(default=None, repr=False)
+    api_key_pepper: str | None = Field(default=None, repr=False)
+    api_key_prefix: str = "rp"
+    key_propagation_seconds: int = Field(default=60, ge=0, le=3600)
+    max_token_ttl_seconds: int = Field(default=86_400, ge=60)
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'relaypass.db'}"

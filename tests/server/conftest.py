@@ -1,0 +1,162 @@
+"""Real databases for the store tests.
+
+PostgreSQL: the server on 127.0.0.1:5432 when one answers; otherwise one is
+started from the installed binaries in a temporary directory, on a free
+loopback port, and stopped afterwards. Each test session gets its own
+database, dropped at the end. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from relaypass._apikeys import ApiKeyHasher
+from relaypass.server.db.store import Store, make_engine
+from relaypass.server.secrets import KeyEncryptionKey
+
+PG_HOST, PG_PORT = "127.0.0.1", int(os.environ.get("RELAYPASS_TEST_PG_PORT", "5432"))
+
+
+def _pg_answers(port: int) -> bool:
+    try:
+        with psycopg.connect(
+            host=PG_HOST, port=port, user="postgres", dbname="postgres", connect_timeout=3
+        ):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((PG_HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for root in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (root / name).exists():
+            return str(root / name)
+    msg = f"PostgreSQL binary {name} is not installed"
+    raise RuntimeError(msg)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[int]:
+    """The port of a running PostgreSQL that trusts 'postgres' on loopback."""
+    if _pg_answers(PG_PORT):
+        yield PG_PORT
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="relaypass-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(workdir, "postgres", "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, port = workdir / "data", _free_port()
+    subprocess.run(  # noqa: S603 - fixed argv
+        [*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-c listen_addresses={PG_HOST} -p {port} -k {workdir}"
+    log = workdir / "postgres.log"
+    # The server's output goes to a log file: a pipe would stay open for its lifetime.
+    subprocess.run(  # noqa: S603 - fixed argv
+        [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _pg_answers(port):
+            if time.monotonic() > deadline:
+                msg = "the PostgreSQL started for the tests did not answer"
+                raise RuntimeError(msg)
+            time.sleep(0.2)
+        yield port
+    finally:
+        subprocess.run(  # noqa: S603 - fixed argv
+            [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server: int) -> Iterator[str]:
+    """A fresh database for this test session (dropped afterwards)."""
+    name = f"relaypass_test_{secrets.token_hex(6)}"
+    admin = {"host": PG_HOST, "port": pg_server, "user": "postgres", "dbname": "postgres"}
+    with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@{PG_HOST}:{pg_server}/{name}"
+    finally:
+        with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class MsClock:
+    """A millisecond clock the tests move by hand."""
+
+    def __init__(self, start_ms: int = 1_800_000_000_000) -> None:
+        self.now_ms = start_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, seconds: float) -> None:
+        self.now_ms += int(seconds * 1000)
+
+
+@pytest.fixture
+def ms_clock() -> MsClock:
+    return MsClock()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each store test runs on SQLite and on a real PostgreSQL (schema reset per test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'relaypass.db'}"
+        return
+    url: str = request.getfixturevalue("pg_database")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def store(database_url: str, ms_clock: MsClock) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    instance = Store(
+        engine,
+        kek=KeyEncryptionKey(secrets.token_bytes(32)),
+        hasher=ApiKeyHasher(secrets.token_bytes(32)),
+        key_propagation_seconds=60,
+        max_token_ttl_seconds=3600,
+        clock_ms=ms_clock,
+    )
+    instance.migrate()
+    yield instance
+    engine.dispose()

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import inspect
+
+from relaypass import InvalidApiKeyError, InvalidRequestError, Key, Verifier, sign_jwt
+from relaypass._apikeys import ApiKeyHasher
+from relaypass.server.db import models
+from relaypass.server.db.migrate import downgrade, upgrade
+from relaypass.server.db.store import KeyState, Store
+from tests.server.conftest import MsClock
+
+
+def test_migrations_create_every_table_and_step_back(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {
+        "orgs",
+        "api_keys",
+        "signing_keys",
+        "service_accounts",
+        "audit_log",
+        "idempotency",
+    } <= tables
+    downgrade(store.engine, "base")
+    assert "api_keys" not in set(inspect(store.engine).get_table_names())
+    upgrade(store.engine)
+    assert "api_keys" in set(inspect(store.engine).get_table_names())
+
+
+def test_api_key_is_shown_once_and_stored_hashed(store: Store) -> None:
+    org = store.create_org("acme")
+    record, secret = store.create_api_key(org.id, "ci", ["tokens.mint"])
+    assert store.verify_api_key(secret) == record
+    with store.engine.connect() as conn:
+        dump = " ".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM api_keys"))
+    assert secret not in dump
+    listed = store.list_api_keys(org.id)
+    assert listed[0]["display"].endswith(secret[-4:])
+    assert secret not in str(listed)
+
+
+def test_unknown_revoked_and_expired_keys_are_invalid_api_key(
+    store: Store, ms_clock: MsClock
+) -> None:
+    org = store.create_org("acme")
+    _, revoked = store.create_api_key(org.id, "a", [])
+    record, _ = store.create_api_key(org.id, "b", [], expires_at_ms=ms_clock.now_ms + 1000)
+    store.revoke_api_key(org.id, store.verify_api_key(revoked).id)
+    with pytest.raises(InvalidApiKeyError):
+        store.verify_api_key(revoked)
+    other_server = Store(store.engine, kek=store._kek, hasher=ApiKeyHasher(b"p" * 32))
+    _, good = store.create_api_key(org.id, "c", [])
+    with pytest.raises(InvalidApiKeyError):  # a different pepper: the key is unknown
+        other_server.verify_api_key(good)
+    ms_clock.advance(2)
+    _, expiring = store.create_api_key(org.id, "d", [], expires_at_ms=ms_clock.now_ms + 1000)
+    ms_clock.advance(1)
+    with pytest.raises(InvalidApiKeyError):
+        store.verify_api_key(expiring)
+    assert record.label == "b"
+
+
+def test_reroll_keeps_the_old_key_for_the_grace_period(store: Store, ms_clock: MsClock) -> None:
+    org = store.create_org("acme")
+    old_record, old = store.create_api_key(org.id, "ci", ["tokens.mint"])
+    new_record, new = store.reroll_api_key(org.id, old_record.id, grace_seconds=60)
+    assert new_record.scopes == ("tokens.mint",)
+    assert store.verify_api_key(old).id == old_record.id
+    assert store.verify_api_key(new).id == new_record.id
+    ms_clock.advance(61)
+    with pytest.raises(InvalidApiKeyError):
+        store.verify_api_key(old)
+    assert store.verify_api_key(new)
+
+
+def test_another_orgs_key_is_not_found(store: Store) -> None:
+    a, b = store.create_org("a"), store.create_org("b")
+    record, _ = store.create_api_key(a.id, "k", [])
+    with pytest.raises(InvalidRequestError, match="no such API key"):
+        store.revoke_api_key(b.id, record.id)
+
+
+def test_idempotent_create_replays_the_same_key(store: Store) -> None:
+    org = store.create_org("acme")
+    first = store.create_api_key(org.id, "ci", ["x"], idempotency_key="req-1")
+    again = store.create_api_key(org.id, "ci", ["x"], idempotency_key="req-1")
+    assert first == again
+    assert len(store.list_api_keys(org.id)) == 1
+    with pytest.raises(InvalidRequestError, match="different request"):
+        store.create_api_key(org.id, "other", ["x"], idempotency_key="req-1")
+
+
+def test_concurrent_idempotent_creates_make_one_key(store: Store) -> None:
+    org = store.create_org("acme")
+    results: list[tuple[object, str]] = []
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            results.append(store.create_api_key(org.id, "ci", ["x"], idempotency_key="same"))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len({secret for _, secret in results}) == 1
+    assert len(store.list_api_keys(org.id)) == 1
+
+
+def test_signing_key_lifecycle(store: Store, ms_clock: MsClock) -> None:
+    org = store.create_org("acme")
+    first = store.create_signing_key(org.id, "first")
+    assert store.list_signing_keys(org.id)[0]["state"] == KeyState.PENDING
+    assert first["kid"] in store.published_keys(org.id)  # gates learn it before it signs
+    with pytest.raises(InvalidRequestError, match="propagation"):
+        store.active_signing_key(org.id)
+    ms_clock.advance(60)
+    key = store.active_signing_key(org.id)
+    assert key.kid == first["kid"]
+    token = sign_jwt({"sub": "t", "exp": 4102444800}, key)
+    assert Verifier(store.published_keys(org.id)).verify(token).kid == first["kid"]
+
+    second = store.create_signing_key(org.id, "second")
+    ms_clock.advance(60)
+    store.retire_signing_key(org.id, first["kid"])
+    states = {k["kid"]: k["state"] for k in store.list_signing_keys(org.id)}
+    assert states == {first["kid"]: KeyState.RETIRING, second["kid"]: KeyState.ACTIVE}
+    assert store.active_signing_key(org.id).kid == second["kid"]
+    assert first["kid"] in store.published_keys(org.id)  # old tokens still verify
+    ms_clock.advance(3600)
+    assert first["kid"] not in store.published_keys(org.id)
+    store.revoke_signing_key(org.id, second["kid"])
+    assert second["kid"] not in store.published_keys(org.id)
+    with pytest.raises(InvalidRequestError):
+        store.active_signing_key(org.id)
+
+
+def test_private_keys_are_sealed_at_rest(store: Store, ms_clock: MsClock) -> None:
+    org = store.create_org("acme")
+    created = store.create_signing_key(org.id, "k")
+    ms_clock.advance(60)
+    private = store.active_signing_key(org.id).to_jwk(private=True)
+    with store.engine.connect() as conn:
+        dump = " ".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM signing_keys"))
+    assert str(private["d"]) not in dump
+    assert created["kid"] in dump
+
+
+def test_hmac_signing_keys_are_refused(store: Store) -> None:
+    org = store.create_org("acme")
+    with pytest.raises(InvalidRequestError):
+        store.create_signing_key(org.id, "k", alg="HS256")  # type: ignore[arg-type]
+
+
+def test_audit_log_records_who_did_what_without_secrets(store: Store) -> None:
+    org = store.create_org("acme")
+    _, secret = store.create_api_key(org.id, "ci", ["x"], actor="key_admin")
+    store.record(org.id, "key_admin", "token.mint", "relay", {"jti": "j1", "ttl": 60})
+    log = store.audit_log(org.id)
+    assert [e["action"] for e in log] == ["token.mint", "api_key.create", "org.create"]
+    assert log[1]["actor"] == "key_admin"
+    assert secret not in str(log)
+    assert [e["action"] for e in store.audit_log(org.id, action="token.mint")] == ["token.mint"]
+
+
+def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    org = store.create_org("acme")
+
+    class HalfDoneError(Exception):
+        pass
+
+    def half_done() -> None:
+        with store.transaction() as session:
+            session.add(models.Org(id="org_half", name="half", created_at_ms=1))
+            session.flush()
+            raise HalfDoneError
+
+    with pytest.raises(HalfDoneError):
+        half_done()
+    assert store.count_orgs() == 1
+    assert org.id
+
+
+def test_signing_key_ids_are_valid_kids(store: Store, ms_clock: MsClock) -> None:
+    org = store.create_org("acme")
+    store.create_signing_key(org.id, "k")
+    ms_clock.advance(60)
+    key = store.active_signing_key(org.id)
+    assert Key.from_jwk(key.to_jwk(private=True)).kid == key.kid
