@@ -33,8 +33,10 @@ app = typer.Typer(
 )
 key_app = typer.Typer(help="Generate and inspect signing keys.", no_args_is_help=True)
 token_app = typer.Typer(help="Sign and verify tokens (moq-token compatible).", no_args_is_help=True)
+admin_app = typer.Typer(help="Administer the control plane's store.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
 app.add_typer(token_app, name="token")
+app.add_typer(admin_app, name="admin")
 
 _out = Console()
 _err = Console(stderr=True)
@@ -233,6 +235,81 @@ def demo(as_json: JsonFlag = False) -> None:
     _out.print(f"Generated EdDSA key [bold]{key.kid}[/]", highlight=False)
     _out.print(f"Minted a moq token ({len(token)} bytes) and verified it:", highlight=False)
     _out.print_json(json.dumps(dict(verified.claims)))
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8700,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+) -> None:
+    """Run the control plane (SQLite in the data directory unless RELAYPASS_DATABASE_URL is set).
+
+    On an empty store the first org and an admin API key are created, and the key
+    is printed once.
+
+    [bold]Examples[/]
+
+      relaypass serve
+      RELAYPASS_DATABASE_URL=postgresql://relaypass@db/relaypass relaypass serve --port 8080
+    """
+    import uvicorn  # noqa: PLC0415 - only the service needs it
+
+    from relaypass.server import logging as rlog  # noqa: PLC0415
+    from relaypass.server.app import bootstrap, create_app, open_store  # noqa: PLC0415
+    from relaypass.server.settings import Settings  # noqa: PLC0415
+
+    rlog.configure()
+    settings = Settings()
+    store = open_store(settings)
+    first = bootstrap(store)
+    if first is not None:
+        org_id, secret = first
+        _err.print(
+            f"Created org [bold]{org_id}[/] and its admin API key (shown once):", highlight=False
+        )
+        sys.stdout.write(secret + "\n")
+        sys.stdout.flush()
+    if workers > 1:
+        _err.print(
+            "[yellow]note[/]: --workers > 1 runs one process per worker via uvicorn's factory"
+        )
+        uvicorn.run(
+            "relaypass.server.app:create_app", factory=True, host=host, port=port, workers=workers
+        )
+        return
+    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="warning")
+
+
+@admin_app.command("bootstrap")
+def admin_bootstrap(
+    org: Annotated[str, typer.Option("--org", help="Name of the first org.")] = "default",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create the first org and an admin API key on an empty store (for scripts).
+
+    [bold]Examples[/]
+
+      relaypass admin bootstrap --json
+    """
+    from relaypass.server.app import bootstrap, open_store  # noqa: PLC0415
+    from relaypass.server.settings import Settings  # noqa: PLC0415
+
+    store = open_store(Settings())
+    first = bootstrap(store, org)
+    store.engine.dispose()
+    if first is None:
+        from relaypass.errors import InvalidRequestError  # noqa: PLC0415
+
+        _fail(InvalidRequestError("the store already has an org: nothing to bootstrap"), as_json)
+    org_id, secret = first
+    if as_json:
+        sys.stdout.write(json.dumps({"orgId": org_id, "apiKey": secret}) + "\n")
+    else:
+        _err.print(
+            f"Created org [bold]{org_id}[/]; its admin API key (shown once):", highlight=False
+        )
+        sys.stdout.write(secret + "\n")
 
 
 def main() -> None:

@@ -87,6 +87,14 @@ def key_state(row: models.SigningKey, now_ms: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _StoreClock:
+    ms: Callable[[], int]
+
+    def now(self) -> float:
+        return self.ms() / 1000
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """What a verified API key tells the service."""
 
@@ -119,6 +127,11 @@ class Store:
         self.key_propagation_ms = key_propagation_seconds * 1000
         self.max_token_ttl_ms = max_token_ttl_seconds * 1000
         self._now = clock_ms
+
+    @property
+    def clock(self) -> _StoreClock:
+        """The store's time as a :class:`~relaypass.Clock`, so minting and lifecycle agree."""
+        return _StoreClock(self._now)
 
     def migrate(self) -> None:
         """Apply the packaged migrations."""

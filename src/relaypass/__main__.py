@@ -1,0 +1,5 @@
+"""``python -m relaypass``."""
+
+from relaypass.cli import main
+
+main()

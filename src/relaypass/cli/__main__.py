@@ -1,0 +1,5 @@
+"""``python -m relaypass.cli``."""
+
+from relaypass.cli import main
+
+main()

@@ -1,0 +1,437 @@
+"""The control-plane HTTP service.
+
+Procedures are ``POST /rpc/<name>`` with a JSON body, named as the seeds name
+them (``streams.apiKeys.create``, ``streams.signingKeys.mintPlaybackToken``,
+``voice.audioBridge.mintBrowserToken``, ...). Every call authenticates with an
+API key (``Authorization: Bearer <key>``) whose scopes must include the
+procedure's. Errors are RFC 7807 ``application/problem+json`` carrying the
+stable code.
+"""
+
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Final
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from relaypass._alg import Algorithm
+from relaypass._apikeys import ApiKeyHasher
+from relaypass.errors import ErrorCode, InvalidApiKeyError, InvalidPermissionsError, RelaypassError
+from relaypass.profiles.relay import RelayMinter
+from relaypass.server import logging as rlog
+from relaypass.server.db.store import ApiKeyRecord, Store, make_engine
+from relaypass.server.secrets import KeyEncryptionKey, load_or_create_secret
+from relaypass.server.settings import Settings
+
+__all__ = ["ALL_SCOPES", "Scope", "create_app", "open_store"]
+
+
+class Scope:
+    """Capability scopes an API key may hold."""
+
+    KEYS_ADMIN = "keys:admin"
+    TOKENS_MINT = "tokens:mint"
+    AUDIT_READ = "audit:read"
+
+
+ALL_SCOPES: Final = (Scope.KEYS_ADMIN, Scope.TOKENS_MINT, Scope.AUDIT_READ)
+_PROBLEM: Final = "application/problem+json"
+_PUBLIC_ONLY: Final = {ErrorCode.INVALID_TOKEN, ErrorCode.INVALID_API_KEY}
+
+
+def open_store(settings: Settings) -> Store:
+    """The store for these settings, migrated."""
+    data_dir = settings.data_dir
+    kek = KeyEncryptionKey(load_or_create_secret(settings.kek, data_dir / "kek.key"))
+    pepper = load_or_create_secret(settings.api_key_pepper, data_dir / "pepper.key")
+    store = Store(
+        make_engine(settings.resolved_database_url()),
+        kek=kek,
+        hasher=ApiKeyHasher(pepper),
+        api_key_prefix=settings.api_key_prefix,
+        key_propagation_seconds=settings.key_propagation_seconds,
+        max_token_ttl_seconds=settings.max_token_ttl_seconds,
+    )
+    store.migrate()
+    return store
+
+
+def problem(code: ErrorCode, status: int, detail: str, **extra: object) -> JSONResponse:
+    """An RFC 7807 body with the stable code."""
+    body: dict[str, object] = {
+        "type": f"https://relaypass.dev/errors/{code.value.lower()}",
+        "title": code.value,
+        "status": status,
+        "code": code.value,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=_PROBLEM)
+
+
+# ------------------------------------------------------------------ bodies
+
+
+class ApiKeyCreate(BaseModel):
+    """``streams.apiKeys.create({ orgId, label, scopes })``."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815 - the seed's wire name
+    label: str = Field(min_length=1, max_length=200)
+    scopes: list[str] = Field(max_length=16)
+    environment: str = Field(default="live", pattern="^(live|test)$")
+    expiresAtMs: int | None = Field(default=None, ge=0)  # noqa: N815
+
+
+class ApiKeyRef(BaseModel):
+    """A key of an org."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    id: str = Field(max_length=64)
+
+
+class ApiKeyReroll(ApiKeyRef):
+    """Reroll with a grace period."""
+
+    graceSeconds: int = Field(default=0, ge=0, le=604_800)  # noqa: N815
+
+
+class OrgRef(BaseModel):
+    """An org."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+
+
+class SigningKeyCreate(BaseModel):
+    """``streams.signingKeys.create({ orgId, label })``."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    label: str = Field(min_length=1, max_length=200)
+    alg: str = Field(default="EdDSA", pattern="^(EdDSA|ES256|ES384|RS256|PS256)$")
+
+
+class SigningKeyRef(BaseModel):
+    """``streams.signingKeys.retire({ id })`` (``id`` is the kid)."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    id: str = Field(max_length=128)
+
+
+class RelayMint(BaseModel):
+    """A relay token for a tenant and namespaces."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    tenant: str = Field(max_length=256)
+    ns: list[str] = Field(min_length=1, max_length=256)
+    ttlSeconds: int | None = Field(default=None, ge=1)  # noqa: N815
+    service: bool = False
+
+
+class PlaybackMint(BaseModel):
+    """``mintPlaybackToken({ inputId, scopes, ttlSeconds })``."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    tenant: str = Field(max_length=256)
+    inputId: str = Field(max_length=256)  # noqa: N815
+    scopes: list[str] | None = Field(default=None, max_length=32)
+    ttlSeconds: int = Field(default=3600, ge=1)  # noqa: N815
+
+
+class BrowserVoiceMint(BaseModel):
+    """``mintBrowserToken({ callSid, ttlSeconds })``."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    tenant: str = Field(max_length=256)
+    callSid: str = Field(max_length=256)  # noqa: N815
+    ttlSeconds: int = Field(default=1800, ge=1)  # noqa: N815
+
+
+class AuditQuery(BaseModel):
+    """Filter the audit log."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    action: str | None = Field(default=None, max_length=100)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+# --------------------------------------------------------------------- app
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:  # noqa: C901, PLR0915 - one place lists every route
+    """Build the service; the store is opened from settings unless given."""
+    settings = settings or Settings()
+    store = store or open_store(settings)
+    log = rlog.get_logger()
+    registry = CollectorRegistry()
+    requests = Counter(
+        "relaypass_requests",
+        "Requests by procedure and outcome",
+        ["procedure", "code"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "relaypass_request_seconds", "Request latency", ["procedure"], registry=registry
+    )
+    mints = Counter("relaypass_tokens_minted", "Tokens minted by kind", ["kind"], registry=registry)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:  # noqa: ANN401 - async generator context
+        yield
+        store.engine.dispose()
+
+    app = FastAPI(
+        title="relaypass control plane",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.store = store
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        procedure = (
+            request.url.path.removeprefix("/rpc/")
+            if request.url.path.startswith("/rpc/")
+            else "other"
+        )
+        latency.labels(procedure).observe(time.perf_counter() - started)
+        requests.labels(procedure, str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(RelaypassError)
+    async def relaypass_error(request: Request, exc: RelaypassError) -> JSONResponse:
+        log.info("refused", path=request.url.path, code=exc.code.value, reason=exc.reason)
+        detail = exc.public_message if exc.code in _PUBLIC_ONLY else exc.reason
+        return problem(exc.code, exc.http_status, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [".".join(str(p) for p in e["loc"][1:]) for e in exc.errors()]
+        log.info("refused", path=request.url.path, code="INVALID_REQUEST", fields=fields)
+        return problem(
+            ErrorCode.INVALID_REQUEST, 400, "the request body is not valid", fields=fields
+        )
+
+    def caller(authorization: Annotated[str | None, Header()] = None) -> ApiKeyRecord:
+        if authorization is None or not authorization.startswith("Bearer "):
+            msg = "missing bearer API key"
+            raise InvalidApiKeyError(msg)
+        return store.verify_api_key(authorization.removeprefix("Bearer ").strip())
+
+    def require(scope: str) -> Callable[..., ApiKeyRecord]:
+        def check(record: Annotated[ApiKeyRecord, Depends(caller)]) -> ApiKeyRecord:
+            if scope not in record.scopes:
+                msg = f"the API key lacks the {scope} scope"
+                raise InvalidPermissionsError(msg)
+            return record
+
+        return check
+
+    def same_org(record: ApiKeyRecord, org_id: str) -> None:
+        if record.org_id != org_id:
+            msg = "the API key belongs to another org"
+            raise InvalidPermissionsError(msg)
+
+    admin = Annotated[ApiKeyRecord, Depends(require(Scope.KEYS_ADMIN))]
+    minter = Annotated[ApiKeyRecord, Depends(require(Scope.TOKENS_MINT))]
+    auditor = Annotated[ApiKeyRecord, Depends(require(Scope.AUDIT_READ))]
+    idem = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+
+    # ----------------------------------------------------------- operations
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        try:
+            with store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/.well-known/jwks.json")
+    def jwks() -> JSONResponse:
+        """Every org's published public keys (pending, active, retiring)."""
+        return JSONResponse(
+            store.published_keys().to_jwks(), headers={"Cache-Control": "public, max-age=30"}
+        )
+
+    @app.post("/rpc/auth.whoami")
+    def whoami(who: Annotated[ApiKeyRecord, Depends(caller)]) -> dict[str, Any]:
+        """The org, key id and scopes of the calling API key."""
+        return {"orgId": who.org_id, "keyId": who.id, "scopes": list(who.scopes)}
+
+    # ------------------------------------------------------------- API keys
+
+    @app.post("/rpc/streams.apiKeys.create")
+    def api_keys_create(
+        body: ApiKeyCreate, who: admin, idempotency_key: idem = None
+    ) -> dict[str, Any]:
+        """Create a key; the key string is in this response only."""
+        same_org(who, body.orgId)
+        unknown = set(body.scopes) - set(ALL_SCOPES)
+        if unknown:
+            return problem(ErrorCode.INVALID_REQUEST, 400, f"unknown scopes: {sorted(unknown)}")  # type: ignore[return-value]
+        record, secret = store.create_api_key(
+            body.orgId,
+            body.label,
+            body.scopes,
+            actor=who.id,
+            environment=body.environment,
+            expires_at_ms=body.expiresAtMs,
+            idempotency_key=idempotency_key,
+        )
+        return {
+            "id": record.id,
+            "key": secret,
+            "scopes": list(record.scopes),
+            "label": record.label,
+        }
+
+    @app.post("/rpc/streams.apiKeys.list")
+    def api_keys_list(body: OrgRef, who: admin) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        return {"keys": store.list_api_keys(body.orgId)}
+
+    @app.post("/rpc/streams.apiKeys.revoke")
+    def api_keys_revoke(body: ApiKeyRef, who: admin) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        store.revoke_api_key(body.orgId, body.id, actor=who.id)
+        return {"revoked": body.id}
+
+    @app.post("/rpc/streams.apiKeys.reroll")
+    def api_keys_reroll(body: ApiKeyReroll, who: admin) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        record, secret = store.reroll_api_key(
+            body.orgId, body.id, grace_seconds=body.graceSeconds, actor=who.id
+        )
+        return {
+            "id": record.id,
+            "key": secret,
+            "replaces": body.id,
+            "graceSeconds": body.graceSeconds,
+        }
+
+    # --------------------------------------------------------- signing keys
+
+    @app.post("/rpc/streams.signingKeys.create")
+    def signing_keys_create(
+        body: SigningKeyCreate, who: admin, idempotency_key: idem = None
+    ) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        created = store.create_signing_key(
+            body.orgId,
+            body.label,
+            alg=Algorithm(body.alg),
+            actor=who.id,
+            idempotency_key=idempotency_key,
+        )
+        return {
+            "id": created["kid"],
+            "state": "pending",
+            "signsAfterSeconds": settings.key_propagation_seconds,
+        }
+
+    @app.post("/rpc/streams.signingKeys.list")
+    def signing_keys_list(body: OrgRef, who: admin) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        return {"keys": store.list_signing_keys(body.orgId)}
+
+    @app.post("/rpc/streams.signingKeys.retire")
+    def signing_keys_retire(body: SigningKeyRef, who: admin) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        store.retire_signing_key(body.orgId, body.id, actor=who.id)
+        return {"retired": body.id}
+
+    @app.post("/rpc/streams.signingKeys.revoke")
+    def signing_keys_revoke(body: SigningKeyRef, who: admin) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        store.revoke_signing_key(body.orgId, body.id, actor=who.id)
+        return {"revoked": body.id}
+
+    # -------------------------------------------------------------- minting
+
+    def relay_minter(org_id: str) -> RelayMinter:
+        return RelayMinter(
+            store.active_signing_key(org_id),
+            issuer="relaypass",
+            max_service_ttl_seconds=settings.max_token_ttl_seconds,
+            clock=store.clock,
+        )
+
+    def minted(kind: str, who: ApiKeyRecord, token: str, detail: dict[str, Any]) -> dict[str, Any]:
+        from relaypass._tokens import decode_unverified  # noqa: PLC0415
+
+        kid, claims = decode_unverified(token)
+        mints.labels(kind).inc()
+        store.record(
+            who.org_id,
+            who.id,
+            "token.mint",
+            kind,
+            {"kid": kid, "jti": claims.get("jti"), "exp": claims.get("exp"), **detail},
+        )
+        return {"token": token, "expiresAt": claims.get("exp"), "kid": kid}
+
+    @app.post("/rpc/tokens.relay.mint")
+    def mint_relay(body: RelayMint, who: minter) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        token = relay_minter(body.orgId).mint(
+            body.tenant, body.ns, ttl_seconds=body.ttlSeconds, service=body.service
+        )
+        return minted("relay", who, token, {"tenant": body.tenant, "ns": body.ns})
+
+    @app.post("/rpc/streams.signingKeys.mintPlaybackToken")
+    def mint_playback(body: PlaybackMint, who: minter) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        token = relay_minter(body.orgId).mint_playback_token(
+            body.tenant, body.inputId, scopes=body.scopes, ttl_seconds=body.ttlSeconds
+        )
+        return minted("playback", who, token, {"tenant": body.tenant, "inputId": body.inputId})
+
+    @app.post("/rpc/voice.audioBridge.mintBrowserToken")
+    def mint_browser_voice(body: BrowserVoiceMint, who: minter) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        token = relay_minter(body.orgId).mint_browser_token(
+            body.tenant, body.callSid, ttl_seconds=body.ttlSeconds
+        )
+        return minted("browser_voice", who, token, {"tenant": body.tenant, "callSid": body.callSid})
+
+    # ----------------------------------------------------------------- audit
+
+    @app.post("/rpc/audit.list")
+    def audit_list(body: AuditQuery, who: auditor) -> dict[str, Any]:
+        same_org(who, body.orgId)
+        return {"events": store.audit_log(body.orgId, action=body.action, limit=body.limit)}
+
+    return app
+
+
+def bootstrap(store: Store, org_name: str = "default") -> tuple[str, str] | None:
+    """On an empty store: the first org and an admin key with every scope. ``None`` otherwise."""
+    if store.count_orgs():
+        return None
+    org = store.create_org(org_name)
+    _, secret = store.create_api_key(org.id, "bootstrap admin", list(ALL_SCOPES), actor="bootstrap")
+    return org.id, secret
