@@ -1,5 +1,5 @@
 # Sourced by the scripts: make .venv and install the project into it.
-# Usage: . scripts/_venv.sh [extra]
+# Usage: VENV_EXTRAS=dev . scripts/_venv.sh   (the caller's own arguments are left alone)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -8,5 +8,6 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${1:+[$1]}"
+extras="${VENV_EXTRAS:-}"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras:+[$extras]}"
 export PATH="$root/.venv/bin:$PATH"
