@@ -160,3 +160,60 @@ def store(database_url: str, ms_clock: MsClock) -> Iterator[Store]:
     instance.migrate()
     yield instance
     engine.dispose()
+
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("RELAYPASS_TEST_REDIS_PORT", "6379"))
+
+
+def _redis_answers(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(host=REDIS_HOST, port=port, socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A real Redis: the one on 127.0.0.1:6379, or one started from redis-server."""
+    if _redis_answers(REDIS_PORT):
+        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        msg = "redis-server is not installed"
+        raise RuntimeError(msg)
+    port = _free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="relaypass-redis-"))
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        [binary, "--bind", REDIS_HOST, "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while not _redis_answers(port):
+            if time.monotonic() > deadline:
+                msg = "the Redis started for the tests did not answer"
+                raise RuntimeError(msg)
+            time.sleep(0.1)
+        yield f"redis://{REDIS_HOST}:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_prefix(redis_server: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"relaypass-test-{secrets.token_hex(4)}"
+    yield prefix
+    client = redis.Redis.from_url(redis_server)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+    client.close()

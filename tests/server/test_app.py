@@ -182,3 +182,28 @@ def test_a_key_of_one_org_cannot_act_on_another(
     response = rpc(http, "streams.apiKeys.list", admin_key, {"orgId": other.id})
     assert response.status_code == 403
     assert response.json()["code"] == "INVALID_PERMISSIONS"
+
+
+def test_signing_key_changes_reach_redis(
+    store: Store, tmp_path: Path, redis_server: str, redis_prefix: str, ms_clock: MsClock
+) -> None:
+    import json
+
+    import redis
+
+    first = bootstrap(store)
+    assert first is not None
+    org_id, admin_key = first
+    settings = Settings(data_dir=tmp_path, redis_url=redis_server, redis_prefix=redis_prefix)
+    http = Http(create_app(settings, store))
+    created = rpc(
+        http, "streams.signingKeys.create", admin_key, {"orgId": org_id, "label": "v1"}
+    ).json()
+    client = redis.Redis.from_url(redis_server, decode_responses=True)
+    document = json.loads(str(client.get(f"{redis_prefix}:jwks")))
+    assert [k["kid"] for k in document["keys"]] == [created["id"]]
+    rpc(http, "streams.signingKeys.revoke", admin_key, {"orgId": org_id, "id": created["id"]})
+    document = json.loads(str(client.get(f"{redis_prefix}:jwks")))
+    assert document["keys"] == []
+    assert f"kid:{created['id']}" in client.hgetall(f"{redis_prefix}:revoked")
+    assert ms_clock.now_ms > 0

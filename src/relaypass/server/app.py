@@ -8,6 +8,7 @@ procedure's. Errors are RFC 7807 ``application/problem+json`` carrying the
 stable code.
 """
 
+import asyncio
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ from relaypass.errors import ErrorCode, InvalidApiKeyError, InvalidPermissionsEr
 from relaypass.profiles.relay import RelayMinter
 from relaypass.server import logging as rlog
 from relaypass.server.db.store import ApiKeyRecord, Store, make_engine
+from relaypass.server.publish import RedisPublisher
 from relaypass.server.secrets import KeyEncryptionKey, load_or_create_secret
 from relaypass.server.settings import Settings
 
@@ -185,9 +187,27 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     mints = Counter("relaypass_tokens_minted", "Tokens minted by kind", ["kind"], registry=registry)
 
+    publisher = (
+        RedisPublisher(settings.redis_url, prefix=settings.redis_prefix)
+        if settings.redis_url
+        else None
+    )
+
+    def republish() -> None:
+        if publisher is not None:
+            publisher.publish_keyset(store.published_keys())
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:  # noqa: ANN401 - async generator context
+        refresher = None
+        if publisher is not None:
+            await asyncio.to_thread(republish)
+            refresher = asyncio.create_task(_refresh_forever(republish, log))
         yield
+        if refresher is not None:
+            refresher.cancel()
+        if publisher is not None:
+            publisher.close()
         store.engine.dispose()
 
     app = FastAPI(
@@ -347,6 +367,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             actor=who.id,
             idempotency_key=idempotency_key,
         )
+        republish()
         return {
             "id": created["kid"],
             "state": "pending",
@@ -362,12 +383,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def signing_keys_retire(body: SigningKeyRef, who: admin) -> dict[str, Any]:
         same_org(who, body.orgId)
         store.retire_signing_key(body.orgId, body.id, actor=who.id)
+        republish()
         return {"retired": body.id}
 
     @app.post("/rpc/streams.signingKeys.revoke")
     def signing_keys_revoke(body: SigningKeyRef, who: admin) -> dict[str, Any]:
         same_org(who, body.orgId)
         store.revoke_signing_key(body.orgId, body.id, actor=who.id)
+        if publisher is not None:
+            publisher.publish_revocation("kid", body.id)
+        republish()
         return {"revoked": body.id}
 
     # -------------------------------------------------------------- minting
@@ -426,6 +451,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return {"events": store.audit_log(body.orgId, action=body.action, limit=body.limit)}
 
     return app
+
+
+REFRESH_SECONDS: Final = 30
+
+
+async def _refresh_forever(republish: Callable[[], None], log: Any) -> None:  # noqa: ANN401
+    """Re-publish every 30 s: time moves keys from pending to active and retiring to retired."""
+    while True:
+        await asyncio.sleep(REFRESH_SECONDS)
+        try:
+            await asyncio.to_thread(republish)
+        except Exception as exc:  # noqa: BLE001 - keep refreshing; Redis may come back
+            log.warning("keyset publication failed", error=type(exc).__name__)
 
 
 def bootstrap(store: Store, org_name: str = "default") -> tuple[str, str] | None:

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = Field(default="relaypass", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     kek: str | None = Field(default=None, repr=False)
     api_key_pepper: str | None = Field(default=None, repr=False)
     api_key_prefix: str = "rp"

@@ -1,0 +1,93 @@
+"""Key-set and revocation publication for gates (seed 000: relays refresh every 30 s).
+
+With Redis configured, the control plane keeps the versioned public key set
+at ``<prefix>:jwks`` (a JSON document ``{"version": n, "keys": [...]}``) and
+announces every change on the channel ``<prefix>:events``: ``{"type":
+"jwks", "version": n}`` after a key-set change and ``{"type": "revoke",
+"kind": "kid", "value": ...}`` when a key is revoked. Revocations are also
+kept in the hash ``<prefix>:revoked`` so a gate that starts later (or missed a
+message) hydrates them. Without Redis, gates read ``/.well-known/jwks.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any, Final, final
+
+import redis
+
+from relaypass._keyset import KeySet
+
+__all__ = ["RedisPublisher"]
+
+DEFAULT_PREFIX: Final = "relaypass"
+
+
+@final
+class RedisPublisher:
+    """Writes the key set and revocations to Redis; idempotent and safe to repeat."""
+
+    __slots__ = ("_client", "_last_digest", "prefix")
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._client: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=5, decode_responses=True
+        )
+        self.prefix = prefix
+        self._last_digest: str | None = None
+
+    @property
+    def jwks_key(self) -> str:
+        """Where the versioned key set lives."""
+        return f"{self.prefix}:jwks"
+
+    @property
+    def channel(self) -> str:
+        """Where changes are announced."""
+        return f"{self.prefix}:events"
+
+    @property
+    def revoked_key(self) -> str:
+        """The hash of standing revocations."""
+        return f"{self.prefix}:revoked"
+
+    def publish_keyset(self, keyset: KeySet, *, force: bool = False) -> int | None:
+        """Store and announce the key set if it changed; the new version, or ``None``."""
+        keys = keyset.to_jwks()["keys"]
+        digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()
+        if not force and digest == self._last_digest:
+            return None
+        current = self._client.get(self.jwks_key)
+        if not force and current is not None:
+            stored = json.loads(current)
+            if stored.get("digest") == digest:
+                self._last_digest = digest
+                return None
+        version = int(self._client.incr(f"{self.jwks_key}:version"))
+        document = {"version": version, "digest": digest, "keys": keys}
+        pipe = self._client.pipeline(transaction=True)
+        pipe.set(self.jwks_key, json.dumps(document))
+        pipe.publish(self.channel, json.dumps({"type": "jwks", "version": version}))
+        pipe.execute()
+        self._last_digest = digest
+        return version
+
+    def publish_revocation(self, kind: str, value: str, *, before: float | None = None) -> None:
+        """Record and announce a revocation (``kid``, ``jti``, ``sub`` or ``tenant``)."""
+        event: dict[str, Any] = {"type": "revoke", "kind": kind, "value": value, "at": time.time()}
+        if before is not None:
+            event["before"] = before
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hset(self.revoked_key, f"{kind}:{value}", json.dumps(event))
+        pipe.publish(self.channel, json.dumps(event))
+        pipe.execute()
+
+    def ping(self) -> bool:
+        """Whether Redis answers."""
+        return bool(self._client.ping())
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._client.close()
