@@ -31,6 +31,7 @@ Messages never contain token, key or secret bytes.
     ├── InvalidEntryClaimError          INVALID_ENTRY_CLAIM
     ├── UnauthorizedPathError           UNAUTHORIZED_PATH (moq root vs connection path)
     ├── UnauthorizedOriginError         UNAUTHORIZED_ORIGIN (origin-pinned session tokens)
+    ├── RateLimitedError                RATE_LIMITED (429, with retry_after_seconds)
     └── InvalidRequestError             INVALID_REQUEST (mint-time policy, bad input)
 """
 
@@ -57,6 +58,7 @@ __all__ = [
     "KeyNotFoundError",
     "MalformedTokenError",
     "MissingClaimError",
+    "RateLimitedError",
     "RelaypassError",
     "RevokedTokenError",
     "UnauthorizedOriginError",
@@ -80,6 +82,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_REQUEST = "INVALID_REQUEST"
     UNAUTHORIZED_PATH = "UNAUTHORIZED_PATH"
     UNAUTHORIZED_ORIGIN = "UNAUTHORIZED_ORIGIN"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 #: The one table from code to HTTP status.
@@ -94,6 +97,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_REQUEST: 400,
     ErrorCode.UNAUTHORIZED_PATH: 403,
     ErrorCode.UNAUTHORIZED_ORIGIN: 403,
+    ErrorCode.RATE_LIMITED: 429,
 }
 
 _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
@@ -107,6 +111,7 @@ _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.INVALID_REQUEST: "The request is not allowed.",
     ErrorCode.UNAUTHORIZED_PATH: "The token is not valid for this connection path.",
     ErrorCode.UNAUTHORIZED_ORIGIN: "The token is not valid for this origin.",
+    ErrorCode.RATE_LIMITED: "Too many requests; retry after the indicated delay.",
 }
 
 
@@ -252,6 +257,17 @@ class UnauthorizedOriginError(RelaypassError):
     """The handshake's Origin is not the one the token is pinned to."""
 
     code = ErrorCode.UNAUTHORIZED_ORIGIN
+
+
+@final
+class RateLimitedError(RelaypassError):
+    """Too many requests for this API key; ``retry_after_seconds`` says when to retry."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, reason: str, *, retry_after_seconds: int) -> None:
+        super().__init__(reason)
+        self.retry_after_seconds = retry_after_seconds
 
 
 @final

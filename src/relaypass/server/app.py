@@ -29,11 +29,18 @@ from sqlalchemy import text
 
 from relaypass._alg import Algorithm
 from relaypass._apikeys import ApiKeyHasher
-from relaypass.errors import ErrorCode, InvalidApiKeyError, InvalidPermissionsError, RelaypassError
+from relaypass.errors import (
+    ErrorCode,
+    InvalidApiKeyError,
+    InvalidPermissionsError,
+    RateLimitedError,
+    RelaypassError,
+)
 from relaypass.profiles.relay import RelayMinter
 from relaypass.server import logging as rlog
 from relaypass.server.db.store import ApiKeyRecord, Store, make_engine
 from relaypass.server.publish import RedisPublisher
+from relaypass.server.ratelimit import InProcessLimiter, RateLimiter, RedisLimiter
 from relaypass.server.secrets import KeyEncryptionKey, load_or_create_secret
 from relaypass.server.settings import Settings
 
@@ -236,7 +243,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def relaypass_error(request: Request, exc: RelaypassError) -> JSONResponse:
         log.info("refused", path=request.url.path, code=exc.code.value, reason=exc.reason)
         detail = exc.public_message if exc.code in _PUBLIC_ONLY else exc.reason
-        return problem(exc.code, exc.http_status, detail)
+        response = problem(exc.code, exc.http_status, detail)
+        if isinstance(exc, RateLimitedError):
+            response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -267,7 +277,27 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             raise InvalidPermissionsError(msg)
 
     admin = Annotated[ApiKeyRecord, Depends(require(Scope.KEYS_ADMIN))]
-    minter = Annotated[ApiKeyRecord, Depends(require(Scope.TOKENS_MINT))]
+    limiter: RateLimiter | None = None
+    if settings.mint_rate_per_minute:
+        limiter = (
+            RedisLimiter(
+                settings.redis_url,
+                settings.mint_rate_per_minute,
+                prefix=settings.redis_prefix,
+                clock=store.clock.now,
+            )
+            if settings.redis_url
+            else InProcessLimiter(settings.mint_rate_per_minute, clock=store.clock.now)
+        )
+
+    def mint_allowed(
+        record: Annotated[ApiKeyRecord, Depends(require(Scope.TOKENS_MINT))],
+    ) -> ApiKeyRecord:
+        if limiter is not None:
+            limiter.hit(record.id)
+        return record
+
+    minter = Annotated[ApiKeyRecord, Depends(mint_allowed)]
     auditor = Annotated[ApiKeyRecord, Depends(require(Scope.AUDIT_READ))]
     idem = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     api_key_prefix: str = "rp"
     key_propagation_seconds: int = Field(default=60, ge=0, le=3600)
     max_token_ttl_seconds: int = Field(default=86_400, ge=60)
+    mint_rate_per_minute: int = Field(default=1200, ge=0)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file in the data directory."""
