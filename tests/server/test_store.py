@@ -193,3 +193,31 @@ def test_signing_key_ids_are_valid_kids(store: Store, ms_clock: MsClock) -> None
     ms_clock.advance(60)
     key = store.active_signing_key(org.id)
     assert Key.from_jwk(key.to_jwk(private=True)).kid == key.kid
+
+
+def test_revocation_through_another_worker_lands_within_the_cache_bound(
+    store: Store, ms_clock: MsClock
+) -> None:
+    org = store.create_org("acme")
+    record, secret = store.create_api_key(org.id, "ci", [])
+    assert store.verify_api_key(secret) == record  # cached here now
+    other_worker = Store(store.engine, kek=store._kek, hasher=store._hasher, clock_ms=ms_clock)
+    other_worker.revoke_api_key(org.id, record.id)
+    with pytest.raises(InvalidApiKeyError):
+        other_worker.verify_api_key(secret)  # at once where it was revoked
+    ms_clock.advance(4.9)
+    assert store.verify_api_key(secret) == record  # within the documented 5 s
+    ms_clock.advance(0.2)
+    with pytest.raises(InvalidApiKeyError):
+        store.verify_api_key(secret)
+
+
+def test_last_used_is_recorded(store: Store, ms_clock: MsClock) -> None:
+    org = store.create_org("acme")
+    _, secret = store.create_api_key(org.id, "ci", [])
+    store.verify_api_key(secret)
+    first = store.list_api_keys(org.id)[0]["last_used_at_ms"]
+    assert first == ms_clock.now_ms
+    ms_clock.advance(61)
+    store.verify_api_key(secret)
+    assert store.list_api_keys(org.id)[0]["last_used_at_ms"] == ms_clock.now_ms

@@ -34,6 +34,9 @@ __all__ = ["KeyState", "Store", "make_engine"]
 
 T = TypeVar("T")
 IDEMPOTENCY_TTL_MS: Final = 24 * 3600 * 1000
+CACHE_MS: Final = 5_000
+CACHE_MAX: Final = 10_000
+LAST_USED_EVERY_MS: Final = 60_000
 
 
 def _now_ms() -> int:
@@ -94,6 +97,14 @@ class _StoreClock:
         return self.ms() / 1000
 
 
+@dataclass(slots=True)
+class _CachedKey:
+    record: ApiKeyRecord
+    valid_until_ms: int
+    dies_at_ms: int
+    last_used_written_ms: int
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """What a verified API key tells the service."""
@@ -127,6 +138,8 @@ class Store:
         self.key_propagation_ms = key_propagation_seconds * 1000
         self.max_token_ttl_ms = max_token_ttl_seconds * 1000
         self._now = clock_ms
+        self._api_key_cache: dict[str, _CachedKey] = {}
+        self._signing_cache: dict[str, tuple[Key, int]] = {}
 
     @property
     def clock(self) -> _StoreClock:
@@ -246,10 +259,25 @@ class Store:
             ]
 
     def verify_api_key(self, text: str) -> ApiKeyRecord:
-        """The record for a presented key, or ``INVALID_API_KEY``."""
+        """The record for a presented key, or ``INVALID_API_KEY``.
+
+        Results are cached in process for ``CACHE_MS`` (5 s): a revocation made
+        through another worker or replica takes effect here within that bound
+        (at once through this one). ``last_used_at_ms`` is written at most once
+        a minute per key.
+        """
         parsed = parse_api_key(text, prefix=self.api_key_prefix)
         digest = self._hasher.digest(parsed)
         now = self._now()
+        cached = self._api_key_cache.get(digest)
+        if cached is not None and now < cached.valid_until_ms:
+            if now >= cached.dies_at_ms:
+                msg = "revoked or expired API key"
+                raise InvalidApiKeyError(msg)
+            if now - cached.last_used_written_ms >= LAST_USED_EVERY_MS:
+                self._touch(cached.record.id, now)
+                cached.last_used_written_ms = now
+            return cached.record
         with self.transaction() as session:
             row = session.scalars(
                 select(models.ApiKey).where(models.ApiKey.key_hash == digest)
@@ -264,7 +292,25 @@ class Store:
                 msg = "expired API key"
                 raise InvalidApiKeyError(msg)
             row.last_used_at_ms = now
-            return _record(row)
+            record = _record(row)
+            ends = [t for t in (row.revoked_at_ms, row.expires_at_ms) if t is not None]
+        if len(self._api_key_cache) >= CACHE_MAX:
+            self._api_key_cache.clear()
+        self._api_key_cache[digest] = _CachedKey(
+            record, now + CACHE_MS, min(ends) if ends else 2**62, now
+        )
+        return record
+
+    def _touch(self, key_id: str, now: int) -> None:
+        with self.transaction() as session:
+            row = session.get(models.ApiKey, key_id)
+            if row is not None:
+                row.last_used_at_ms = now
+
+    def _forget_api_key(self, key_id: str) -> None:
+        for digest, entry in list(self._api_key_cache.items()):
+            if entry.record.id == key_id:
+                self._api_key_cache.pop(digest, None)
 
     def revoke_api_key(self, org_id: str, key_id: str, *, actor: str = "system") -> None:
         """Revoke now."""
@@ -273,6 +319,7 @@ class Store:
             if row.revoked_at_ms is None:
                 row.revoked_at_ms = self._now()
             self._audit(session, org_id, actor, "api_key.revoke", key_id, {})
+        self._forget_api_key(key_id)
 
     def reroll_api_key(
         self, org_id: str, key_id: str, *, grace_seconds: int = 0, actor: str = "system"
@@ -314,6 +361,7 @@ class Store:
                 {"new": row.id, "grace_seconds": grace_seconds},
             )
             record = _record(row)
+        self._forget_api_key(key_id)
         return record, new.secret
 
     @staticmethod
@@ -404,6 +452,7 @@ class Store:
                 row.retiring_at_ms = now
                 row.retired_at_ms = now + self.max_token_ttl_ms
             self._audit(session, org_id, actor, "signing_key.retire", kid, {})
+        self._signing_cache.pop(org_id, None)
 
     def revoke_signing_key(self, org_id: str, kid: str, *, actor: str = "system") -> None:
         """Remove it from the published set now; gates cut sessions that used it."""
@@ -412,10 +461,23 @@ class Store:
             if row.revoked_at_ms is None:
                 row.revoked_at_ms = self._now()
             self._audit(session, org_id, actor, "signing_key.revoke", kid, {})
+        self._signing_cache.pop(org_id, None)
 
     def active_signing_key(self, org_id: str) -> Key:
-        """The newest active key of an org (never a pending one)."""
+        """The newest active key of an org (never a pending one).
+
+        Cached for ``CACHE_MS``: a retirement or revocation made through another
+        worker stops this one signing within that bound.
+        """
         now = self._now()
+        cached = self._signing_cache.get(org_id)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        key = self._load_active_signing_key(org_id, now)
+        self._signing_cache[org_id] = (key, now + CACHE_MS)
+        return key
+
+    def _load_active_signing_key(self, org_id: str, now: int) -> Key:
         with self.transaction() as session:
             rows = session.scalars(
                 select(models.SigningKey)
