@@ -256,14 +256,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             ErrorCode.INVALID_REQUEST, 400, "the request body is not valid", fields=fields
         )
 
-    def caller(authorization: Annotated[str | None, Header()] = None) -> ApiKeyRecord:
+    async def caller(authorization: Annotated[str | None, Header()] = None) -> ApiKeyRecord:
         if authorization is None or not authorization.startswith("Bearer "):
             msg = "missing bearer API key"
             raise InvalidApiKeyError(msg)
         return store.verify_api_key(authorization.removeprefix("Bearer ").strip())
 
     def require(scope: str) -> Callable[..., ApiKeyRecord]:
-        def check(record: Annotated[ApiKeyRecord, Depends(caller)]) -> ApiKeyRecord:
+        async def check(record: Annotated[ApiKeyRecord, Depends(caller)]) -> ApiKeyRecord:
             if scope not in record.scopes:
                 msg = f"the API key lacks the {scope} scope"
                 raise InvalidPermissionsError(msg)
@@ -290,7 +290,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             else InProcessLimiter(settings.mint_rate_per_minute, clock=store.clock.now)
         )
 
-    def mint_allowed(
+    async def mint_allowed(
         record: Annotated[ApiKeyRecord, Depends(require(Scope.TOKENS_MINT))],
     ) -> ApiKeyRecord:
         if limiter is not None:
@@ -450,7 +450,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return {"token": token, "expiresAt": claims.get("exp"), "kid": kid}
 
     @app.post("/rpc/tokens.relay.mint")
-    def mint_relay(body: RelayMint, who: minter) -> dict[str, Any]:
+    async def mint_relay(body: RelayMint, who: minter) -> dict[str, Any]:
         same_org(who, body.orgId)
         token = relay_minter(body.orgId).mint(
             body.tenant, body.ns, ttl_seconds=body.ttlSeconds, service=body.service
@@ -458,7 +458,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return minted("relay", who, token, {"tenant": body.tenant, "ns": body.ns})
 
     @app.post("/rpc/streams.signingKeys.mintPlaybackToken")
-    def mint_playback(body: PlaybackMint, who: minter) -> dict[str, Any]:
+    async def mint_playback(body: PlaybackMint, who: minter) -> dict[str, Any]:
         same_org(who, body.orgId)
         token = relay_minter(body.orgId).mint_playback_token(
             body.tenant, body.inputId, scopes=body.scopes, ttl_seconds=body.ttlSeconds
@@ -466,7 +466,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return minted("playback", who, token, {"tenant": body.tenant, "inputId": body.inputId})
 
     @app.post("/rpc/voice.audioBridge.mintBrowserToken")
-    def mint_browser_voice(body: BrowserVoiceMint, who: minter) -> dict[str, Any]:
+    async def mint_browser_voice(body: BrowserVoiceMint, who: minter) -> dict[str, Any]:
         same_org(who, body.orgId)
         token = relay_minter(body.orgId).mint_browser_token(
             body.tenant, body.callSid, ttl_seconds=body.ttlSeconds

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -542,9 +542,20 @@ class Store:
         target: str | None,
         detail: dict[str, Any],
     ) -> None:
-        """Append one audit event (mints, admin actions); never pass a token or secret."""
-        with self.transaction() as session:
-            self._audit(session, org_id, actor, action, target, detail)
+        """Append one audit event (mints, admin actions); never pass a token or secret.
+
+        A plain INSERT through the core (no ORM unit of work): this runs on every mint.
+        """
+        row = {
+            "at_ms": self._now(),
+            "org_id": org_id,
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "detail": detail,
+        }
+        with self.engine.begin() as connection:
+            connection.execute(_AUDIT_INSERT, row)
 
     def audit_log(
         self, org_id: str | None = None, *, action: str | None = None, limit: int = 100
@@ -640,6 +651,9 @@ class Store:
                 msg = "stored idempotent response cannot be read"
                 raise InvalidRequestError(msg) from exc
             return out
+
+
+_AUDIT_INSERT: Final = insert(models.AuditEvent.__table__)
 
 
 def _record(row: models.ApiKey) -> ApiKeyRecord:
