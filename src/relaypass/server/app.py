@@ -10,7 +10,7 @@ stable code.
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Final
 
@@ -262,7 +262,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             raise InvalidApiKeyError(msg)
         return store.verify_api_key(authorization.removeprefix("Bearer ").strip())
 
-    def require(scope: str) -> Callable[..., ApiKeyRecord]:
+    def require(scope: str) -> Callable[..., Awaitable[ApiKeyRecord]]:
         async def check(record: Annotated[ApiKeyRecord, Depends(caller)]) -> ApiKeyRecord:
             if scope not in record.scopes:
                 msg = f"the API key lacks the {scope} scope"

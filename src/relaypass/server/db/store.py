@@ -653,7 +653,7 @@ class Store:
             return out
 
 
-_AUDIT_INSERT: Final = insert(models.AuditEvent.__table__)
+_AUDIT_INSERT: Final = insert(models.AuditEvent)
 
 
 def _record(row: models.ApiKey) -> ApiKeyRecord:
