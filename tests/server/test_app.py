@@ -201,9 +201,9 @@ def test_signing_key_changes_reach_redis(
     ).json()
     client = redis.Redis.from_url(redis_server, decode_responses=True)
     document = json.loads(str(client.get(f"{redis_prefix}:jwks")))
-    assert [k["kid"] for k in document["keys"]] == [created["id"]]
+    assert created["id"] in [k["kid"] for k in document["keys"]]
     rpc(http, "streams.signingKeys.revoke", admin_key, {"orgId": org_id, "id": created["id"]})
     document = json.loads(str(client.get(f"{redis_prefix}:jwks")))
-    assert document["keys"] == []
+    assert created["id"] not in [k["kid"] for k in document["keys"]]
     assert f"kid:{created['id']}" in client.hgetall(f"{redis_prefix}:revoked")
     assert ms_clock.now_ms > 0

@@ -37,6 +37,7 @@ from relaypass.errors import (
     RelaypassError,
 )
 from relaypass.profiles.relay import RelayMinter
+from relaypass.profiles.session import SessionMinter
 from relaypass.server import logging as rlog
 from relaypass.server.db.store import ApiKeyRecord, Store, make_engine
 from relaypass.server.publish import RedisPublisher
@@ -166,6 +167,36 @@ class BrowserVoiceMint(BaseModel):
     ttlSeconds: int = Field(default=1800, ge=1)  # noqa: N815
 
 
+class PublishServiceAccountRequest(BaseModel):
+    """Seed 003 ``PublishServiceAccount``, field for field."""
+
+    admin_token: str = Field(default="", max_length=8192)
+    tenant_id: str = Field(max_length=256)
+    private_key_id: str = Field(max_length=128)
+    public_key_pem: str = Field(max_length=4096)
+    role: str = Field(pattern="^(sdk|admin)$")
+    expires_at_ms: int = Field(default=0, ge=0)
+
+
+class RevokeServiceAccountRequest(BaseModel):
+    """Seed 003 ``RevokeServiceAccount``."""
+
+    admin_token: str = Field(default="", max_length=8192)
+    tenant_id: str = Field(max_length=256)
+    private_key_id: str = Field(max_length=128)
+
+
+class SessionAuthRequest(BaseModel):
+    """Seed 003 ``SessionAuthRequest`` (``origin`` defaults to the request's Origin header)."""
+
+    admin_token: str = Field(default="", max_length=8192)
+    tenant_id: str = Field(max_length=256)
+    subject: str = Field(max_length=256)
+    ttl_seconds: int
+    scope: str = Field(max_length=2048)
+    origin: str | None = Field(default=None, max_length=256)
+
+
 class AuditQuery(BaseModel):
     """Filter the audit log."""
 
@@ -181,6 +212,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     """Build the service; the store is opened from settings unless given."""
     settings = settings or Settings()
     store = store or open_store(settings)
+    ensure_system_org(store)
     log = rlog.get_logger()
     registry = CollectorRegistry()
     requests = Counter(
@@ -473,6 +505,88 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
         return minted("browser_voice", who, token, {"tenant": body.tenant, "callSid": body.callSid})
 
+    # ------------------------------------------------ service accounts (seed 003)
+
+    def service_admin(admin_token: str, tenant_id: str, authorization: str | None) -> str:
+        """The actor: an admin service account of this tenant, or a keys:admin API key."""
+        if admin_token:
+            identity = store.service_account_registry().verify(admin_token)
+            if identity.role != "admin" or identity.tenant_id != tenant_id:
+                msg = "admin_token is not an admin of this tenant"
+                raise InvalidPermissionsError(msg)
+            return f"sa:{identity.tenant_id}/{identity.private_key_id}"
+        if authorization is None or not authorization.startswith("Bearer "):
+            msg = "missing admin_token or bearer API key"
+            raise InvalidApiKeyError(msg)
+        record = store.verify_api_key(authorization.removeprefix("Bearer ").strip())
+        if Scope.KEYS_ADMIN not in record.scopes:
+            msg = f"the API key lacks the {Scope.KEYS_ADMIN} scope"
+            raise InvalidPermissionsError(msg)
+        return record.id
+
+    auth_header = Annotated[str | None, Header(alias="Authorization")]
+
+    @app.post("/rpc/PublishServiceAccount")
+    def publish_service_account(
+        body: PublishServiceAccountRequest, authorization: auth_header = None
+    ) -> dict[str, Any]:
+        """Register a tenant's public key; several may coexist during a rotation."""
+        actor = service_admin(body.admin_token, body.tenant_id, authorization)
+        store.publish_service_account(
+            body.tenant_id,
+            body.private_key_id,
+            body.public_key_pem,
+            body.role,
+            body.expires_at_ms,
+            actor=actor,
+        )
+        return {}
+
+    @app.post("/rpc/RevokeServiceAccount")
+    def revoke_service_account(
+        body: RevokeServiceAccountRequest, authorization: auth_header = None
+    ) -> dict[str, Any]:
+        """Stop accepting the kid; gates cut live sessions authenticated with it."""
+        actor = service_admin(body.admin_token, body.tenant_id, authorization)
+        store.revoke_service_account(body.tenant_id, body.private_key_id, actor=actor)
+        if publisher is not None:
+            publisher.publish_revocation("kid", body.private_key_id)
+        return {}
+
+    @app.post("/rpc/SessionAuth")
+    def session_auth(
+        body: SessionAuthRequest,
+        authorization: auth_header = None,
+        origin: Annotated[str | None, Header(alias="Origin")] = None,
+    ) -> dict[str, Any]:
+        """A browser-scoped token (TTL hard-capped at 300 s), pinned to an origin."""
+        actor = service_admin(body.admin_token, body.tenant_id, authorization)
+        signer = SessionMinter(store.active_signing_key(SYSTEM_ORG), clock=store.clock)
+        response = signer.session_auth(
+            tenant_id=body.tenant_id,
+            subject=body.subject,
+            ttl_seconds=body.ttl_seconds,
+            scope=body.scope,
+            origin=body.origin or origin or "",
+        )
+        if response.token:
+            store.record(
+                None,
+                actor,
+                "token.mint",
+                "session",
+                {
+                    "tenant": body.tenant_id,
+                    "scope": body.scope,
+                    "expires_at_ms": response.expires_at_ms,
+                },
+            )
+        return {
+            "token": response.token,
+            "expires_at_ms": response.expires_at_ms,
+            "error_message": response.error_message,
+        }
+
     # ----------------------------------------------------------------- audit
 
     @app.post("/rpc/audit.list")
@@ -498,8 +612,23 @@ async def _refresh_forever(republish: Callable[[], None], log: Any) -> None:  # 
 
 def bootstrap(store: Store, org_name: str = "default") -> tuple[str, str] | None:
     """On an empty store: the first org and an admin key with every scope. ``None`` otherwise."""
-    if store.count_orgs():
+    if store.count_orgs(excluding=SYSTEM_ORG):
         return None
     org = store.create_org(org_name)
     _, secret = store.create_api_key(org.id, "bootstrap admin", list(ALL_SCOPES), actor="bootstrap")
     return org.id, secret
+
+
+SYSTEM_ORG: Final = "org_system"
+
+
+def ensure_system_org(store: Store) -> None:
+    """The control plane's own org: its signing key signs SessionAuth tokens."""
+    with store.transaction() as session:
+        from relaypass.server.db import models  # noqa: PLC0415
+
+        exists = session.get(models.Org, SYSTEM_ORG) is not None
+    if not exists:
+        store.create_org("relaypass system", org_id=SYSTEM_ORG)
+    if not any(k["state"] in ("pending", "active") for k in store.list_signing_keys(SYSTEM_ORG)):
+        store.create_signing_key(SYSTEM_ORG, "session tokens", actor="system")

@@ -26,6 +26,7 @@ from relaypass._apikeys import ApiKeyHasher, NewApiKey, generate_api_key, parse_
 from relaypass._keys import Key
 from relaypass._keyset import KeySet
 from relaypass.errors import InvalidApiKeyError, InvalidKeyError, InvalidRequestError
+from relaypass.profiles.service_account import ServiceAccountRegistry
 from relaypass.server.db import models
 from relaypass.server.db.migrate import upgrade
 from relaypass.server.secrets import KeyEncryptionKey
@@ -169,10 +170,11 @@ class Store:
             self._audit(session, org.id, "system", "org.create", org.id, {"name": name})
         return org
 
-    def count_orgs(self) -> int:
-        """How many organisations exist."""
+    def count_orgs(self, *, excluding: str | None = None) -> int:
+        """How many organisations exist (optionally not counting one)."""
         with self.transaction() as session:
-            return len(session.scalars(select(models.Org.id)).all())
+            ids = session.scalars(select(models.Org.id)).all()
+            return len([i for i in ids if i != excluding])
 
     # ------------------------------------------------------------ API keys
 
@@ -512,7 +514,61 @@ class Store:
             raise InvalidRequestError(msg)
         return row
 
-    # --------------------------------------------------------------- audit
+    # ---------------------------------------------------- service accounts
+
+    def publish_service_account(
+        self,
+        tenant_id: str,
+        private_key_id: str,
+        public_key_pem: str,
+        role: str,
+        expires_at_ms: int,
+        *,
+        actor: str,
+    ) -> None:
+        """``PublishServiceAccount``: register or replace a public key (validated first)."""
+        ServiceAccountRegistry().publish(
+            tenant_id, private_key_id, public_key_pem, role, expires_at_ms
+        )
+        with self.transaction() as session:
+            row = session.get(models.ServiceAccount, (tenant_id, private_key_id))
+            if row is None:
+                row = models.ServiceAccount(
+                    tenant_id=tenant_id, private_key_id=private_key_id, created_at_ms=self._now()
+                )
+                session.add(row)
+            row.public_key_pem = public_key_pem
+            row.role = role
+            row.expires_at_ms = expires_at_ms
+            self._audit(
+                session, None, actor, "service_account.publish", f"{tenant_id}/{private_key_id}",
+                {"role": role, "expires_at_ms": expires_at_ms},
+            )  # fmt: skip
+
+    def revoke_service_account(self, tenant_id: str, private_key_id: str, *, actor: str) -> bool:
+        """``RevokeServiceAccount``: whether the key existed."""
+        with self.transaction() as session:
+            row = session.get(models.ServiceAccount, (tenant_id, private_key_id))
+            if row is not None:
+                session.delete(row)
+            self._audit(
+                session, None, actor, "service_account.revoke", f"{tenant_id}/{private_key_id}", {}
+            )
+            return row is not None
+
+    def service_account_registry(self) -> ServiceAccountRegistry:
+        """Every registered service-account key, ready to verify admin and SDK JWTs."""
+        registry = ServiceAccountRegistry(clock=self.clock)
+        with self.transaction() as session:
+            for row in session.scalars(select(models.ServiceAccount)).all():
+                registry.publish(
+                    row.tenant_id,
+                    row.private_key_id,
+                    row.public_key_pem,
+                    row.role,
+                    row.expires_at_ms,
+                )
+        return registry
 
     def _audit(  # noqa: PLR0917 - one call shape, used throughout this module
         self,
