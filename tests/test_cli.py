@@ -148,3 +148,17 @@ def test_help_has_examples(command: list[str]) -> None:
     assert result.exit_code == 0
     assert "Examples" in result.stdout
     assert "--json" in result.stdout
+
+
+def test_admin_bootstrap_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAYPASS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("RELAYPASS_DATABASE_URL", raising=False)
+    first = invoke(app, ["admin", "bootstrap", "--json"])
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.stdout)
+    assert out["apiKey"].startswith("rp_live_")
+    again = invoke(app, ["admin", "bootstrap", "--json"])
+    assert again.exit_code == 1
+    assert json.loads(again.stdout)["error"]["code"] == "INVALID_REQUEST"
+    assert stat.S_IMODE((tmp_path / "kek.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "pepper.key").stat().st_mode) == 0o600

@@ -28,6 +28,7 @@ from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
 from relaypass._grant import Grant
 from relaypass._keys import Key, is_valid_kid
+from relaypass._keyset import KeySet
 from relaypass._scopes import EMPTY, PatternSet
 from relaypass._tokens import Minter, VerifiedToken, Verifier, decode_unverified
 from relaypass.errors import (
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 SOURCES: Final = ("camera", "microphone", "screen")
+_ROOM_ALGS: Final = frozenset({Algorithm.HS256, Algorithm.HS384, Algorithm.HS512, Algorithm.EdDSA})
 DEFAULT_ROOM_TTL_SECONDS: Final = 86_400
 DEFAULT_ROOMLESS_TTL_SECONDS: Final = 3600
 MAX_LOBBY_TTL_SECONDS: Final = 3600
@@ -372,13 +374,13 @@ class RoomMinter:
 
 @final
 class RoomVerifier:
-    """Verifies room tokens: the key is the one registered for the token's ``iss``."""
+    """Verifies room tokens: the key (or key set) is the one registered for the token's ``iss``."""
 
     __slots__ = ("_clock", "_leeway", "_resolve", "max_roomless_ttl_seconds")
 
     def __init__(
         self,
-        resolve_api_key: Callable[[str], Key | None],
+        resolve_api_key: Callable[[str], Key | KeySet | None],
         *,
         max_roomless_ttl_seconds: int = DEFAULT_ROOMLESS_TTL_SECONDS,
         leeway_seconds: float = 60.0,
@@ -400,7 +402,7 @@ class RoomVerifier:
         if key is None:
             msg = "the API key is unknown or revoked"
             raise InvalidApiKeyError(msg)
-        if key.alg not in (Algorithm.HS256, Algorithm.HS384, Algorithm.HS512, Algorithm.EdDSA):
+        if isinstance(key, Key) and key.alg not in _ROOM_ALGS:
             msg = "room tokens are signed with HMAC or EdDSA"
             raise InvalidApiKeyError(msg)
         policy = ClaimsPolicy(issuer=issuer, leeway_seconds=self._leeway)

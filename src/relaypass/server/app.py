@@ -29,14 +29,19 @@ from sqlalchemy import text
 
 from relaypass._alg import Algorithm
 from relaypass._apikeys import ApiKeyHasher
+from relaypass._tokens import Minter
 from relaypass.errors import (
+    ClaimsError,
     ErrorCode,
     InvalidApiKeyError,
     InvalidPermissionsError,
+    InvalidRequestError,
     RateLimitedError,
     RelaypassError,
 )
+from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.relay import RelayMinter
+from relaypass.profiles.room import JoinPolicy, RoomClaims, RoomGrantFlags, RoomMinter, role_preset
 from relaypass.profiles.session import SessionMinter
 from relaypass.server import logging as rlog
 from relaypass.server.db.store import ApiKeyRecord, Store, make_engine
@@ -195,6 +200,39 @@ class SessionAuthRequest(BaseModel):
     ttl_seconds: int
     scope: str = Field(max_length=2048)
     origin: str | None = Field(default=None, max_length=256)
+
+
+class RoomMint(BaseModel):
+    """A room token (seed 004); ``iss`` is the calling API key's id."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    roomId: str | None = Field(default=None, max_length=256)  # noqa: N815
+    participantId: str | None = Field(default=None, max_length=256)  # noqa: N815
+    role: str | None = Field(default=None, pattern="^(host|speaker|viewer)$")
+    grant: dict[str, Any] | None = None
+    isViewer: bool | None = None  # noqa: N815
+    joinPolicy: dict[str, Any] | None = None  # noqa: N815
+    ttlSeconds: int | None = Field(default=None, ge=1)  # noqa: N815
+
+
+class MoqMint(BaseModel):
+    """A moq token: ``root``, ``put``, ``get`` (and ``cluster``)."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    root: str = Field(default="", max_length=1024)
+    publish: list[str] = Field(default_factory=list, max_length=256)
+    subscribe: list[str] = Field(default_factory=list, max_length=256)
+    cluster: bool = False
+    ttlSeconds: int = Field(default=3600, ge=1)  # noqa: N815
+
+
+class ResourceAssign(BaseModel):
+    """Record a tenant's ownership of a trunk, call or event stream."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    kind: str = Field(pattern="^(trunk|call|event_stream)$")
+    resourceId: str = Field(min_length=1, max_length=256)  # noqa: N815
+    tenant: str = Field(min_length=1, max_length=256)
 
 
 class AuditQuery(BaseModel):
@@ -504,6 +542,56 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             body.tenant, body.callSid, ttl_seconds=body.ttlSeconds
         )
         return minted("browser_voice", who, token, {"tenant": body.tenant, "callSid": body.callSid})
+
+    @app.post("/rpc/tokens.room.mint")
+    async def mint_room(body: RoomMint, who: minter) -> dict[str, Any]:
+        """Room token with guardrails; a ``role`` expands to its preset grant."""
+        same_org(who, body.orgId)
+        if body.role is not None:
+            flags, is_viewer = role_preset(body.role)
+        elif body.grant is not None:
+            flags, is_viewer = RoomGrantFlags.from_wire(body.grant), False
+        else:
+            msg = "give a role or a grant"
+            raise InvalidRequestError(msg)
+        claims = RoomClaims(
+            grant=flags,
+            room_id=body.roomId,
+            participant_id=body.participantId,
+            is_viewer=body.isViewer if body.isViewer is not None else is_viewer,
+            join_policy=JoinPolicy.from_wire(body.joinPolicy) if body.joinPolicy else JoinPolicy(),
+        )
+        room_minter = RoomMinter(who.id, store.active_signing_key(body.orgId), clock=store.clock)
+        token = room_minter.mint(claims, ttl_seconds=body.ttlSeconds)
+        return minted("room", who, token, {"roomId": body.roomId})
+
+    @app.post("/rpc/tokens.moq.mint")
+    async def mint_moq(body: MoqMint, who: minter) -> dict[str, Any]:
+        """Moq token in moq-token's wire format, signed with the org's active key."""
+        same_org(who, body.orgId)
+        wire = MoqClaims(
+            root=body.root,
+            publish=tuple(body.publish),
+            subscribe=tuple(body.subscribe),
+            cluster=body.cluster,
+        ).to_wire()
+        try:
+            MoqClaims.from_wire(wire)  # the same checks a verifier applies
+        except ClaimsError as exc:
+            raise InvalidRequestError(exc.reason) from None
+        key = store.active_signing_key(body.orgId)
+        ttl = min(body.ttlSeconds, settings.max_token_ttl_seconds)
+        token = Minter(key, default_ttl_seconds=ttl, max_ttl_seconds=ttl, clock=store.clock).mint(
+            wire
+        )
+        return minted("moq", who, token, {"root": body.root})
+
+    @app.post("/rpc/tenants.resources.assign")
+    def resources_assign(body: ResourceAssign, who: admin) -> dict[str, Any]:
+        """Record ownership for the isolation checks (seed 001)."""
+        same_org(who, body.orgId)
+        store.assign_resource(body.kind, body.resourceId, body.tenant, actor=who.id)
+        return {"kind": body.kind, "resourceId": body.resourceId, "tenant": body.tenant}
 
     # ------------------------------------------------ service accounts (seed 003)
 

@@ -25,7 +25,13 @@ from relaypass._alg import Algorithm
 from relaypass._apikeys import ApiKeyHasher, NewApiKey, generate_api_key, parse_api_key
 from relaypass._keys import Key
 from relaypass._keyset import KeySet
-from relaypass.errors import InvalidApiKeyError, InvalidKeyError, InvalidRequestError
+from relaypass._tenancy import ResourceKind
+from relaypass.errors import (
+    InvalidApiKeyError,
+    InvalidKeyError,
+    InvalidPermissionsError,
+    InvalidRequestError,
+)
 from relaypass.profiles.service_account import ServiceAccountRegistry
 from relaypass.server.db import models
 from relaypass.server.db.migrate import upgrade
@@ -513,6 +519,42 @@ class Store:
             msg = "no such signing key"
             raise InvalidRequestError(msg)
         return row
+
+    # ---------------------------------------------------- tenant resources
+
+    def assign_resource(self, kind: str, resource_id: str, tenant_id: str, *, actor: str) -> None:
+        """Record the owner of a trunk, call or event stream (the first owner keeps it)."""
+        with self.transaction() as session:
+            row = session.get(models.TenantResource, (kind, resource_id))
+            if row is not None and row.tenant_id != tenant_id:
+                msg = f"this {kind} already has an owner"
+                raise InvalidPermissionsError(msg)
+            if row is None:
+                session.add(
+                    models.TenantResource(kind=kind, resource_id=resource_id, tenant_id=tenant_id)
+                )
+            self._audit(
+                session,
+                None,
+                actor,
+                "resource.assign",
+                f"{kind}/{resource_id}",
+                {"tenant": tenant_id},
+            )
+
+    def release_resource(self, kind: str, resource_id: str, *, actor: str) -> None:
+        """Forget a resource."""
+        with self.transaction() as session:
+            row = session.get(models.TenantResource, (kind, resource_id))
+            if row is not None:
+                session.delete(row)
+            self._audit(session, None, actor, "resource.release", f"{kind}/{resource_id}", {})
+
+    def owner_of(self, kind: ResourceKind, resource_id: str) -> str | None:
+        """:class:`~relaypass._tenancy.OwnershipLookup` over the store."""
+        with self.transaction() as session:
+            row = session.get(models.TenantResource, (str(kind), resource_id))
+            return row.tenant_id if row is not None else None
 
     # ---------------------------------------------------- service accounts
 
