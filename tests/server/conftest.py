@@ -159,7 +159,7 @@ def store(database_url: str, ms_clock: MsClock) -> Iterator[Store]:
     )
     instance.migrate()
     yield instance
-    engine.dispose()
+    instance.close()
 
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("RELAYPASS_TEST_REDIS_PORT", "6379"))

@@ -29,7 +29,7 @@ from sqlalchemy import text
 
 from relaypass._alg import Algorithm
 from relaypass._apikeys import ApiKeyHasher
-from relaypass._tokens import Minter
+from relaypass._tokens import Minter, decode_unverified
 from relaypass.errors import (
     ClaimsError,
     ErrorCode,
@@ -285,7 +285,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             refresher.cancel()
         if publisher is not None:
             publisher.close()
-        store.engine.dispose()
+        store.close()
 
     app = FastAPI(
         title="relaypass control plane",
@@ -505,9 +505,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             clock=store.clock,
         )
 
-    def minted(kind: str, who: ApiKeyRecord, token: str, detail: dict[str, Any]) -> dict[str, Any]:
-        from relaypass._tokens import decode_unverified  # noqa: PLC0415
-
+    def minted(kind: str, who: ApiKeyRecord, token: str, detail: dict[str, Any]) -> JSONResponse:
+        """Audit the mint and answer (a prepared response: no second validation pass)."""
         kid, claims = decode_unverified(token)
         mints.labels(kind).inc()
         store.record(
@@ -517,10 +516,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             kind,
             {"kid": kid, "jti": claims.get("jti"), "exp": claims.get("exp"), **detail},
         )
-        return {"token": token, "expiresAt": claims.get("exp"), "kid": kid}
+        return JSONResponse({"token": token, "expiresAt": claims.get("exp"), "kid": kid})
 
     @app.post("/rpc/tokens.relay.mint")
-    async def mint_relay(body: RelayMint, who: minter) -> dict[str, Any]:
+    async def mint_relay(body: RelayMint, who: minter) -> JSONResponse:
         same_org(who, body.orgId)
         token = relay_minter(body.orgId).mint(
             body.tenant, body.ns, ttl_seconds=body.ttlSeconds, service=body.service
@@ -528,7 +527,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return minted("relay", who, token, {"tenant": body.tenant, "ns": body.ns})
 
     @app.post("/rpc/streams.signingKeys.mintPlaybackToken")
-    async def mint_playback(body: PlaybackMint, who: minter) -> dict[str, Any]:
+    async def mint_playback(body: PlaybackMint, who: minter) -> JSONResponse:
         same_org(who, body.orgId)
         token = relay_minter(body.orgId).mint_playback_token(
             body.tenant, body.inputId, scopes=body.scopes, ttl_seconds=body.ttlSeconds
@@ -536,7 +535,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return minted("playback", who, token, {"tenant": body.tenant, "inputId": body.inputId})
 
     @app.post("/rpc/voice.audioBridge.mintBrowserToken")
-    async def mint_browser_voice(body: BrowserVoiceMint, who: minter) -> dict[str, Any]:
+    async def mint_browser_voice(body: BrowserVoiceMint, who: minter) -> JSONResponse:
         same_org(who, body.orgId)
         token = relay_minter(body.orgId).mint_browser_token(
             body.tenant, body.callSid, ttl_seconds=body.ttlSeconds
@@ -544,7 +543,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return minted("browser_voice", who, token, {"tenant": body.tenant, "callSid": body.callSid})
 
     @app.post("/rpc/tokens.room.mint")
-    async def mint_room(body: RoomMint, who: minter) -> dict[str, Any]:
+    async def mint_room(body: RoomMint, who: minter) -> JSONResponse:
         """Room token with guardrails; a ``role`` expands to its preset grant."""
         same_org(who, body.orgId)
         if body.role is not None:
@@ -566,7 +565,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return minted("room", who, token, {"roomId": body.roomId})
 
     @app.post("/rpc/tokens.moq.mint")
-    async def mint_moq(body: MoqMint, who: minter) -> dict[str, Any]:
+    async def mint_moq(body: MoqMint, who: minter) -> JSONResponse:
         """Moq token in moq-token's wire format, signed with the org's active key."""
         same_org(who, body.orgId)
         wire = MoqClaims(

@@ -8,16 +8,18 @@ API key's creation response holds the key once).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -145,8 +147,14 @@ class Store:
         self.key_propagation_ms = key_propagation_seconds * 1000
         self.max_token_ttl_ms = max_token_ttl_seconds * 1000
         self._now = clock_ms
+        self._appender = _AuditAppender(engine)
         self._api_key_cache: dict[str, _CachedKey] = {}
         self._signing_cache: dict[str, tuple[Key, int]] = {}
+
+    def close(self) -> None:
+        """Release every connection."""
+        self._appender.close()
+        self.engine.dispose()
 
     @property
     def clock(self) -> _StoreClock:
@@ -642,18 +650,11 @@ class Store:
     ) -> None:
         """Append one audit event (mints, admin actions); never pass a token or secret.
 
-        A plain INSERT through the core (no ORM unit of work): this runs on every mint.
+        Runs on every mint, so it goes through one dedicated DB-API connection
+        (a plain INSERT and COMMIT, no ORM unit of work): durable before the
+        response leaves, at about half the cost of the ORM path.
         """
-        row = {
-            "at_ms": self._now(),
-            "org_id": org_id,
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "detail": detail,
-        }
-        with self.engine.begin() as connection:
-            connection.execute(_AUDIT_INSERT, row)
+        self._appender.append((self._now(), org_id, actor, action, target, detail))
 
     def audit_log(
         self, org_id: str | None = None, *, action: str | None = None, limit: int = 100
@@ -751,7 +752,57 @@ class Store:
             return out
 
 
-_AUDIT_INSERT: Final = insert(models.AuditEvent)
+class _AuditAppender:
+    """One long-lived DB-API connection for audit appends, reopened after a failure."""
+
+    _COLUMNS: Final = "at_ms, org_id, actor, action, target, detail"
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        mark = "?" if self._sqlite else "%s"
+        self._sql = f"INSERT INTO audit_log ({self._COLUMNS}) VALUES ({', '.join([mark] * 6)})"  # noqa: S608 - constants only
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    def append(self, row: tuple[int, str | None, str, str, str | None, dict[str, Any]]) -> None:
+        *head, detail = row
+        params = (*head, json.dumps(detail) if self._sqlite else _pg_json(detail))
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    if self._conn is None:
+                        self._conn = self._engine.raw_connection()
+                    cursor = self._conn.cursor()
+                    cursor.execute(self._sql, params)
+                    self._conn.commit()
+                    cursor.close()
+                except Exception:
+                    self._discard()
+                    if attempt == 2:  # noqa: PLR2004 - one reconnect
+                        raise
+                else:
+                    return
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+
+def _pg_json(detail: dict[str, Any]) -> object:
+    from psycopg.types.json import Json  # noqa: PLC0415 - only with PostgreSQL
+
+    return Json(detail)
 
 
 def _record(row: models.ApiKey) -> ApiKeyRecord:
