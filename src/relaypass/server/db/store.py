@@ -212,23 +212,9 @@ class Store:
         }
 
         def create(session: Session) -> dict[str, Any]:
-            new: NewApiKey = generate_api_key(self.api_key_prefix, environment)
-            row = models.ApiKey(
-                id=_new_id("key"),
-                org_id=org_id,
-                label=label,
-                environment=environment,
-                key_hash=self._hasher.digest(new.parsed),
-                display_start=new.parsed.display_start,
-                display_end=new.parsed.display_end,
-                scopes=sorted(set(scopes)),
-                created_at_ms=self._now(),
-                expires_at_ms=expires_at_ms,
-                revoked_at_ms=None,
-                last_used_at_ms=None,
-                replaced_by=None,
+            row, new = self._add_api_key(
+                session, org_id, label, environment, sorted(set(scopes)), expires_at_ms
             )
-            session.add(row)
             self._audit(
                 session,
                 org_id,
@@ -241,6 +227,35 @@ class Store:
 
         out = self._idempotent(org_id, "api_key.create", idempotency_key, request, create)
         return self.get_api_key(out["id"]), out["secret"]
+
+    def _add_api_key(  # noqa: PLR0917 - the row's own fields
+        self,
+        session: Session,
+        org_id: str,
+        label: str,
+        environment: str,
+        scopes: list[str],
+        expires_at_ms: int | None,
+    ) -> tuple[models.ApiKey, NewApiKey]:
+        """Generate a key and add its row (hash and display parts only)."""
+        new = generate_api_key(self.api_key_prefix, environment)
+        row = models.ApiKey(
+            id=_new_id("key"),
+            org_id=org_id,
+            label=label,
+            environment=environment,
+            key_hash=self._hasher.digest(new.parsed),
+            display_start=new.parsed.display_start,
+            display_end=new.parsed.display_end,
+            scopes=scopes,
+            created_at_ms=self._now(),
+            expires_at_ms=expires_at_ms,
+            revoked_at_ms=None,
+            last_used_at_ms=None,
+            replaced_by=None,
+        )
+        session.add(row)
+        return row, new
 
     def get_api_key(self, key_id: str) -> ApiKeyRecord:
         """The record of one key."""
@@ -349,23 +364,9 @@ class Store:
             if old.revoked_at_ms is not None:
                 msg = "a revoked key cannot be rerolled"
                 raise InvalidRequestError(msg)
-            new: NewApiKey = generate_api_key(self.api_key_prefix, old.environment)
-            row = models.ApiKey(
-                id=_new_id("key"),
-                org_id=org_id,
-                label=old.label,
-                environment=old.environment,
-                key_hash=self._hasher.digest(new.parsed),
-                display_start=new.parsed.display_start,
-                display_end=new.parsed.display_end,
-                scopes=list(old.scopes),
-                created_at_ms=self._now(),
-                expires_at_ms=old.expires_at_ms,
-                revoked_at_ms=None,
-                last_used_at_ms=None,
-                replaced_by=None,
+            row, new = self._add_api_key(
+                session, org_id, old.label, old.environment, list(old.scopes), old.expires_at_ms
             )
-            session.add(row)
             old.revoked_at_ms = self._now() + grace_seconds * 1000
             old.replaced_by = row.id
             self._audit(
