@@ -18,6 +18,7 @@ from relaypass import _b64, _json
 from relaypass._alg import Algorithm
 from relaypass._keys import KID_PATTERN
 from relaypass.errors import (
+    AlgorithmMismatchError,
     InvalidSignatureError,
     MalformedTokenError,
     UnsupportedHeaderError,
@@ -136,8 +137,6 @@ def verify_compact(token: str, key: Key, max_bytes: int = DEFAULT_MAX_TOKEN_BYTE
     header_segment, payload_segment, signature_segment = split(token, max_bytes)
     header = parse_header(header_segment)
     if header.alg != key.alg:
-        from relaypass.errors import AlgorithmMismatchError  # noqa: PLC0415
-
         msg = "header alg differs from the key's algorithm"
         raise AlgorithmMismatchError(msg)
     signature = decode_signature(signature_segment)
