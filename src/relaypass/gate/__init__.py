@@ -1,0 +1,20 @@
+"""The data-plane gate: what a relay embeds to verify, pin and cut sessions."""
+
+from relaypass.gate.keysource import (
+    DirectoryKeySource,
+    FileKeySource,
+    JwksUrlKeySource,
+    KeySource,
+    StaticKeySource,
+)
+from relaypass.gate.session import Gate, Session
+
+__all__ = [
+    "DirectoryKeySource",
+    "FileKeySource",
+    "Gate",
+    "JwksUrlKeySource",
+    "KeySource",
+    "Session",
+    "StaticKeySource",
+]

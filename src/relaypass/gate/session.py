@@ -1,0 +1,274 @@
+"""Sessions pinned to a verified grant, and their live cutoff.
+
+``Gate.connect(token | None, path, origin)`` verifies once and returns a
+:class:`Session`; every publish or subscribe afterwards is a local check on
+the pinned grant (microseconds, no crypto). A session ends at its token's
+``exp``, or when its key (kid), its token (jti), its subject (optionally only
+tokens issued before a time) or its tenant is revoked; ``on_close`` is called
+so the relay can drop the connection, and a revoked token is refused on
+reconnect.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from collections.abc import Callable, Iterable
+from typing import Final, final
+
+from relaypass._claims import ClaimsPolicy
+from relaypass._clock import SYSTEM_CLOCK, Clock
+from relaypass._grant import Grant
+from relaypass._keyset import KeySet
+from relaypass._scopes import PatternSet
+from relaypass._tokens import VerifiedToken, Verifier
+from relaypass.errors import (
+    InvalidPermissionsError,
+    InvalidTokenError,
+    KeyNotFoundError,
+    MalformedTokenError,
+    RevokedTokenError,
+)
+from relaypass.gate.keysource import KeySource
+from relaypass.profiles.moq import MoqClaims
+from relaypass.profiles.relay import RelayClaims
+from relaypass.profiles.session import SessionClaims
+
+__all__ = ["Gate", "Session"]
+
+PROFILES: Final = ("relay", "moq", "session")
+_ids = itertools.count(1)
+
+
+@final
+class Session:
+    """One live connection and the grant it is pinned to."""
+
+    __slots__ = ("_gate", "close_reason", "grant", "id", "origin", "path")
+
+    def __init__(self, gate: Gate, grant: Grant, path: str, origin: str | None) -> None:
+        self._gate = gate
+        self.grant = grant
+        self.path = path
+        self.origin = origin
+        self.id = next(_ids)
+        self.close_reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """Not yet closed (expiry is checked on use)."""
+        return self.close_reason is None
+
+    def _live(self) -> Grant:
+        if self.close_reason is not None:
+            msg = f"session closed: {self.close_reason}"
+            raise InvalidTokenError(msg)
+        expires = self.grant.expires_at
+        if expires is not None and self._gate.clock.now() >= expires:
+            self._gate.close(self, "expired")
+            msg = "session token expired"
+            raise InvalidTokenError(msg)
+        return self.grant
+
+    def authorize_publish(self, path: str, *, source: str | None = None) -> None:
+        """Allow a publish at ``path`` or raise."""
+        self._live().authorize_publish(path, source=source)
+
+    def authorize_subscribe(self, path: str) -> None:
+        """Allow a subscribe at ``path`` or raise."""
+        self._live().authorize_subscribe(path)
+
+    def refresh(self, token: str) -> None:
+        """In-band token refresh: same subject and tenant; the grant may narrow or widen."""
+        current = self._live()
+        grant = self._gate.grant_for(token, self.path, self.origin)
+        if grant.subject != current.subject or grant.tenant != current.tenant:
+            msg = "a refresh must keep the session's subject and tenant"
+            raise InvalidPermissionsError(msg)
+        self.grant = grant
+
+    def close(self, reason: str = "closed") -> None:
+        """End the session (idempotent)."""
+        self._gate.close(self, reason)
+
+
+@final
+class Gate:
+    """Verifies at connect, pins grants to sessions, and cuts them on revocation or expiry."""
+
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        profile: str = "relay",
+        policy: ClaimsPolicy | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        public_publish: Iterable[str] = (),
+        public_subscribe: Iterable[str] = (),
+        on_close: Callable[[Session, str], None] | None = None,
+    ) -> None:
+        if profile not in PROFILES:
+            msg = f"profile must be one of {PROFILES}"
+            raise ValueError(msg)
+        self.keys = keys
+        self.profile = profile
+        self.policy = policy or ClaimsPolicy(require_exp=profile != "moq")
+        self.clock = clock
+        self.public_publish = tuple(public_publish)
+        self.public_subscribe = tuple(public_subscribe)
+        self.on_close = on_close
+        self._lock = threading.Lock()
+        self._sessions: dict[int, Session] = {}
+        self._verifier: tuple[KeySet, Verifier] | None = None
+        self.revoked_kids: set[str] = set()
+        self.revoked_jtis: set[str] = set()
+        self.revoked_tokens: set[str] = set()
+        self.revoked_subjects: dict[str, float] = {}
+        self.revoked_tenants: set[str] = set()
+
+    # ---------------------------------------------------------------- connect
+
+    def connect(self, token: str | None, path: str = "", origin: str | None = None) -> Session:
+        """A session for this connection; anonymous only on public prefixes without a token."""
+        grant = self._anonymous(path) if token is None else self.grant_for(token, path, origin)
+        session = Session(self, grant, path, origin)
+        with self._lock:
+            self._sessions[session.id] = session
+        return session
+
+    def grant_for(self, token: str, path: str, origin: str | None) -> Grant:
+        """Verify ``token`` (learning a new kid once) and build its grant."""
+        verified = self._verify(token)
+        self._check_revoked(verified)
+        if self.profile == "relay":
+            grant = RelayClaims.grant(verified)
+        elif self.profile == "moq":
+            grant = MoqClaims.from_wire(verified.claims).grant(path, verified)
+        else:
+            grant = SessionClaims.grant(verified)
+            grant.check_origin(origin)
+        if grant.tenant is not None and grant.tenant in self.revoked_tenants:
+            msg = "the token's tenant was revoked"
+            raise RevokedTokenError(msg)
+        return grant
+
+    def _verify(self, token: str) -> VerifiedToken:
+        try:
+            return self._current_verifier().verify(token)
+        except KeyNotFoundError:
+            kid = _header_kid(token)
+            if kid is None or not self.keys.learn(kid):
+                raise
+        return self._current_verifier().verify(token)
+
+    def _current_verifier(self) -> Verifier:
+        keyset = self.keys.keyset()
+        cached = self._verifier
+        if cached is None or cached[0] is not keyset:
+            cached = (keyset, Verifier(keyset, policy=self.policy, clock=self.clock))
+            self._verifier = cached
+        return cached[1]
+
+    def _anonymous(self, path: str) -> Grant:
+        if not (self.public_publish or self.public_subscribe):
+            msg = "a token is required"
+            raise MalformedTokenError(msg)
+        anon = MoqClaims(publish=self.public_publish, subscribe=self.public_subscribe)
+        if self.profile == "moq":
+            return anon.grant(path)
+        return Grant(
+            profile="anonymous",
+            publish=PatternSet(f"{p}/**" for p in self.public_publish),
+            subscribe=PatternSet(f"{p}/**" for p in self.public_subscribe),
+        )
+
+    def _check_revoked(self, verified: VerifiedToken) -> None:
+        if _matches(verified_grant_facts(verified), self):
+            msg = "token was revoked"
+            raise RevokedTokenError(msg)
+
+    # ------------------------------------------------------------- cutoff
+
+    def close(self, session: Session, reason: str) -> None:
+        """End one session and tell the relay."""
+        with self._lock:
+            if session.close_reason is not None:
+                return
+            session.close_reason = reason
+            self._sessions.pop(session.id, None)
+        if self.on_close is not None:
+            self.on_close(session, reason)
+
+    @property
+    def sessions(self) -> list[Session]:
+        """Live sessions."""
+        with self._lock:
+            return list(self._sessions.values())
+
+    def expire_sessions(self) -> int:
+        """Close every session past its ``exp``; call it on a timer (every second or so)."""
+        now = self.clock.now()
+        doomed = [
+            s for s in self.sessions if s.grant.expires_at is not None and now >= s.grant.expires_at
+        ]
+        for session in doomed:
+            self.close(session, "expired")
+        return len(doomed)
+
+    def revoke_kid(self, kid: str) -> int:
+        """A signing key was revoked: end its sessions and refuse its tokens."""
+        self.revoked_kids.add(kid)
+        return self._cut(lambda g: g.kid == kid)
+
+    def revoke_jti(self, jti: str) -> int:
+        """One token was revoked (by ``jti``)."""
+        self.revoked_jtis.add(jti)
+        return self._cut(lambda g: g.jti == jti)
+
+    def revoke_token(self, token_id: str) -> int:
+        """One token was revoked (by its ``token_id``)."""
+        self.revoked_tokens.add(token_id)
+        return self._cut(lambda g: g.token_id == token_id)
+
+    def revoke_subject(self, subject: str, issued_before: float | None = None) -> int:
+        """A subject's tokens (issued before a time, or all) were revoked."""
+        before = math.inf if issued_before is None else issued_before
+        self.revoked_subjects[subject] = before
+        return self._cut(lambda g: g.subject == subject)
+
+    def revoke_tenant(self, tenant: str) -> int:
+        """A whole tenant was revoked."""
+        self.revoked_tenants.add(tenant)
+        return self._cut(lambda g: g.tenant == tenant)
+
+    def _cut(self, match: Callable[[Grant], bool]) -> int:
+        doomed = [s for s in self.sessions if match(s.grant)]
+        for session in doomed:
+            self.close(session, "revoked")
+        return len(doomed)
+
+
+def verified_grant_facts(verified: VerifiedToken) -> tuple[str, str | None, str, str | None, float]:
+    """kid, jti, token_id, subject, issued-at of a verified token."""
+    iat = verified.claims.get("iat")
+    issued = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else -math.inf
+    return verified.kid, verified.jti, verified.token_id, verified.subject, issued
+
+
+def _matches(facts: tuple[str, str | None, str, str | None, float], gate: Gate) -> bool:
+    kid, jti, token_id, subject, issued = facts
+    if kid in gate.revoked_kids or token_id in gate.revoked_tokens:
+        return True
+    if jti is not None and jti in gate.revoked_jtis:
+        return True
+    return subject is not None and issued < gate.revoked_subjects.get(subject, -math.inf)
+
+
+def _header_kid(token: str) -> str | None:
+    from relaypass._jws import parse_header  # noqa: PLC0415
+
+    try:
+        return parse_header(token.split(".", 1)[0]).kid
+    except InvalidTokenError:
+        return None

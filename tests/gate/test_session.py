@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from relaypass import (
+    ClaimsPolicy,
+    InvalidPermissionsError,
+    InvalidTokenError,
+    Key,
+    KeySet,
+    MalformedTokenError,
+    RevokedTokenError,
+    UnauthorizedOriginError,
+    UnauthorizedPathError,
+    sign_jwt,
+)
+from relaypass.gate import Gate, Session, StaticKeySource
+from relaypass.profiles.relay import RelayMinter
+from relaypass.profiles.session import SessionMinter
+from relaypass.testing import FrozenClock
+from tests.conftest import NOW
+
+
+@pytest.fixture
+def key() -> Key:
+    return Key.generate("EdDSA", kid="rk_1")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+def relay_gate(key: Key, clock: FrozenClock, closed: list[tuple[int, str]], **kw: object) -> Gate:
+    return Gate(
+        StaticKeySource(KeySet([key.public()])),
+        clock=clock,
+        on_close=lambda s, reason: closed.append((s.id, reason)),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_connect_pins_the_grant_and_checks_every_operation(key: Key, clock: FrozenClock) -> None:
+    closed: list[tuple[int, str]] = []
+    gate = relay_gate(key, clock, closed)
+    token = RelayMinter(key, clock=clock).mint("tenant_abc", ["voice/sid_xyz/*"])
+    session = gate.connect(token, "voice/sid_xyz")
+    assert session.grant.tenant == "tenant_abc"
+    session.authorize_publish("voice/sid_xyz/mic")
+    session.authorize_subscribe("voice/sid_xyz/agent")
+    with pytest.raises(InvalidPermissionsError):
+        session.authorize_subscribe("voice/sid_other/agent")
+    assert gate.sessions == [session]
+
+
+def test_session_ends_at_exp(key: Key, clock: FrozenClock) -> None:
+    closed: list[tuple[int, str]] = []
+    gate = relay_gate(key, clock, closed)
+    token = RelayMinter(key, clock=clock).mint("t", ["a/*"], ttl_seconds=60)
+    session = gate.connect(token)
+    clock.advance(59)
+    session.authorize_publish("a/b")
+    clock.advance(1)
+    assert gate.expire_sessions() == 1
+    assert closed == [(session.id, "expired")]
+    with pytest.raises(InvalidTokenError):
+        session.authorize_publish("a/b")
+
+
+def test_expiry_is_also_caught_on_use(key: Key, clock: FrozenClock) -> None:
+    closed: list[tuple[int, str]] = []
+    gate = relay_gate(key, clock, closed)
+    session = gate.connect(RelayMinter(key, clock=clock).mint("t", ["a/*"], ttl_seconds=10))
+    clock.advance(10)
+    with pytest.raises(InvalidTokenError):
+        session.authorize_subscribe("a/b")
+    assert closed == [(session.id, "expired")]
+
+
+@pytest.mark.parametrize("how", ["kid", "jti", "token", "subject", "tenant"])
+def test_revocation_cuts_live_sessions_and_refuses_reconnect(
+    how: str, key: Key, clock: FrozenClock
+) -> None:
+    closed: list[tuple[int, str]] = []
+    gate = relay_gate(key, clock, closed)
+    minter = RelayMinter(key, clock=clock)
+    token = minter.mint("tenant_abc", ["a/*"])
+    other = gate.connect(minter.mint("tenant_other", ["a/*"]))
+    session = gate.connect(token)
+    grant = session.grant
+    revoke: Callable[[], int] = {
+        "kid": lambda: gate.revoke_kid("rk_1"),
+        "jti": lambda: gate.revoke_jti(str(grant.jti)),
+        "token": lambda: gate.revoke_token(str(grant.token_id)),
+        "subject": lambda: gate.revoke_subject("tenant_abc"),
+        "tenant": lambda: gate.revoke_tenant("tenant_abc"),
+    }[how]
+    assert revoke() >= 1
+    assert (session.id, "revoked") in closed
+    with pytest.raises(InvalidTokenError):
+        session.authorize_publish("a/b")
+    with pytest.raises(RevokedTokenError):
+        gate.connect(token)
+    if how != "kid":
+        assert other.open
+
+
+def test_subject_revocation_can_spare_newer_tokens(key: Key, clock: FrozenClock) -> None:
+    gate = relay_gate(key, clock, [])
+    old = RelayMinter(key, clock=clock).mint("tenant_abc", ["a/*"])
+    gate.revoke_subject("tenant_abc", issued_before=NOW + 1)
+    with pytest.raises(RevokedTokenError):
+        gate.connect(old)
+    clock.advance(5)
+    fresh = RelayMinter(key, clock=clock).mint("tenant_abc", ["a/*"])
+    assert gate.connect(fresh).open
+
+
+def test_public_prefixes_allow_anonymous_but_never_a_bad_token(
+    key: Key, clock: FrozenClock
+) -> None:
+    gate = relay_gate(key, clock, [], public_subscribe=["demo"])
+    anon = gate.connect(None, "demo")
+    anon.authorize_subscribe("demo/stream")
+    with pytest.raises(InvalidPermissionsError):
+        anon.authorize_publish("demo/stream")
+    with pytest.raises(InvalidPermissionsError):
+        anon.authorize_subscribe("private/stream")
+    forged = sign_jwt(
+        {"sub": "t", "ns": ["demo/*"], "exp": NOW + 60}, Key.generate("EdDSA", kid="rk_1")
+    )
+    with pytest.raises(InvalidTokenError):
+        gate.connect(forged, "demo")
+    closed_gate = relay_gate(key, clock, [])
+    with pytest.raises(MalformedTokenError):
+        closed_gate.connect(None, "demo")
+
+
+def test_refresh_keeps_subject_and_may_widen(key: Key, clock: FrozenClock) -> None:
+    gate = relay_gate(key, clock, [])
+    minter = RelayMinter(key, clock=clock)
+    session = gate.connect(minter.mint("tenant_abc", ["a/*"]))
+    session.refresh(minter.mint("tenant_abc", ["a/*", "b/*"]))
+    session.authorize_publish("b/x")
+    with pytest.raises(InvalidPermissionsError):
+        session.refresh(minter.mint("tenant_other", ["a/*"]))
+
+
+def test_moq_profile_uses_the_connection_path(clock: FrozenClock) -> None:
+    secret = Key.generate("HS256", kid="moq")
+    gate = Gate(StaticKeySource(secret), profile="moq", clock=clock)
+    token = sign_jwt({"root": "demo", "put": ["alice"], "get": [""]}, secret)
+    session = gate.connect(token, "demo/alice")
+    session.authorize_publish("cam")
+    session.authorize_subscribe("anything")
+    read_only = gate.connect(sign_jwt({"root": "demo", "get": [""]}, secret), "demo")
+    with pytest.raises(InvalidPermissionsError):
+        read_only.authorize_publish("x")
+    with pytest.raises(UnauthorizedPathError):
+        gate.connect(token, "other")
+
+
+def test_session_profile_pins_the_origin(clock: FrozenClock) -> None:
+    key = Key.generate("EdDSA", kid="sess")
+    response = SessionMinter(key, clock=clock).session_auth(
+        tenant_id="tenant_a", subject="u1", ttl_seconds=120, scope="call.dial",
+        origin="https://app.tenant-a.example",
+    )  # fmt: skip
+    gate = Gate(StaticKeySource(key.public()), profile="session", clock=clock)
+    session = gate.connect(response.token, origin="https://app.tenant-a.example")
+    session.grant.authorize("call.dial")
+    with pytest.raises(UnauthorizedOriginError):
+        gate.connect(response.token, origin="https://evil.example")
+
+
+def test_unknown_profile_is_refused(key: Key) -> None:
+    with pytest.raises(ValueError, match="profile"):
+        Gate(StaticKeySource(key.public()), profile="smtp")
+
+
+def test_closing_twice_notifies_once(key: Key, clock: FrozenClock) -> None:
+    closed: list[tuple[int, str]] = []
+    gate = relay_gate(key, clock, closed)
+    session: Session = gate.connect(RelayMinter(key, clock=clock).mint("t", ["a/*"]))
+    session.close()
+    session.close()
+    assert closed == [(session.id, "closed")]
+    assert not gate.sessions
+
+
+def test_moq_tokens_without_exp_are_accepted_only_by_the_moq_default_policy(
+    clock: FrozenClock,
+) -> None:
+    secret = Key.generate("HS256", kid="moq")
+    token = sign_jwt({"sub": "t", "ns": ["a/*"]}, secret)
+    with pytest.raises(InvalidTokenError):
+        Gate(StaticKeySource(secret), clock=clock).connect(token)
+    strict = Gate(StaticKeySource(secret), profile="moq", clock=clock, policy=ClaimsPolicy())
+    with pytest.raises(InvalidTokenError):
+        strict.connect(sign_jwt({"root": "", "get": [""]}, secret))
