@@ -7,6 +7,7 @@ from relaypass.gate.keysource import (
     KeySource,
     StaticKeySource,
 )
+from relaypass.gate.redis_source import RedisKeySource
 from relaypass.gate.session import Gate, Session
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Gate",
     "JwksUrlKeySource",
     "KeySource",
+    "RedisKeySource",
     "Session",
     "StaticKeySource",
 ]

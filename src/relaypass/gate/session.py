@@ -242,6 +242,23 @@ class Gate:
         self.revoked_tenants.add(tenant)
         return self._cut(lambda g: g.tenant == tenant)
 
+    def apply_revocation(self, event: dict[str, object]) -> int:
+        """Apply a control-plane revocation event (``kind``: kid, jti, token, sub, tenant)."""
+        kind, value = event.get("kind"), event.get("value")
+        if not isinstance(value, str):
+            return 0
+        if kind == "sub":
+            before = event.get("before")
+            return self.revoke_subject(value, before if isinstance(before, int | float) else None)
+        handlers: dict[object, Callable[[str], int]] = {
+            "kid": self.revoke_kid,
+            "jti": self.revoke_jti,
+            "token": self.revoke_token,
+            "tenant": self.revoke_tenant,
+        }
+        handler = handlers.get(kind)
+        return handler(value) if handler is not None else 0
+
     def _cut(self, match: Callable[[Grant], bool]) -> int:
         doomed = [s for s in self.sessions if match(s.grant)]
         for session in doomed:

@@ -1,0 +1,168 @@
+"""Keys and revocations from the control plane's Redis (seed 000: refresh every 30 s).
+
+Reads the versioned key set the control plane keeps at ``<prefix>:jwks``,
+re-reads it every ``refresh_seconds`` and at once when ``<prefix>:events``
+announces a change, hydrates standing revocations from ``<prefix>:revoked``,
+and hands every revocation event to ``on_revoke`` (typically
+:meth:`Gate.apply_revocation`). A lost connection is retried with backoff and
+the subscription re-established; known keys are never dropped meanwhile, and
+the periodic refresh bounds the damage of a lost message to one interval.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final, final
+
+import redis
+
+from relaypass._keyset import KeySet
+from relaypass.errors import InvalidKeyError
+
+__all__ = ["RedisKeySource"]
+
+_LEARN_COOLDOWN: Final = 1.0
+
+
+@final
+class RedisKeySource:
+    """A :class:`~relaypass.gate.KeySource` fed by Redis, with a listener thread."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "relaypass",
+        refresh_seconds: float = 30.0,
+        on_revoke: Callable[[dict[str, Any]], object] | None = None,
+        start: bool = True,
+    ) -> None:
+        self._client: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=5, decode_responses=True
+        )
+        self.prefix = prefix
+        self.refresh_seconds = refresh_seconds
+        self.on_revoke = on_revoke
+        self.version = 0
+        self._keys = KeySet([])
+        self._lock = threading.Lock()
+        self._last_learn = 0.0
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self.reload()
+        self._thread = threading.Thread(
+            target=self._listen, name="relaypass-redis-keys", daemon=True
+        )
+        if start:
+            self._thread.start()
+
+    def start(self) -> None:
+        """Start the listener (after ``start=False``, e.g. once ``on_revoke`` is wired)."""
+        if not self._thread.is_alive():
+            self._thread.start()
+
+    def keyset(self) -> KeySet:
+        """The keys known now."""
+        return self._keys
+
+    def learn(self, kid: str) -> bool:
+        """Re-read the set (at most once a second)."""
+        if kid in self._keys:
+            return True
+        now = time.monotonic()
+        if now - self._last_learn >= _LEARN_COOLDOWN:
+            self._last_learn = now
+            self.reload()
+        return kid in self._keys
+
+    def reload(self) -> bool:
+        """Read the stored set; whether a newer version was taken."""
+        try:
+            raw = self._client.get(f"{self.prefix}:jwks")
+        except redis.RedisError:
+            return False
+        if raw is None:
+            return False
+        try:
+            document = json.loads(str(raw))
+            version = int(document["version"])
+            keys = KeySet.from_jwks({"keys": document["keys"]})
+        except (ValueError, KeyError, TypeError, InvalidKeyError):
+            return False  # keep what we know
+        with self._lock:
+            if version <= self.version:
+                return False
+            self.version, self._keys = version, keys
+        return True
+
+    def hydrate_revocations(self) -> int:
+        """Replay the standing revocations to ``on_revoke``."""
+        if self.on_revoke is None:
+            return 0
+        try:
+            events = self._client.hgetall(f"{self.prefix}:revoked")
+        except redis.RedisError:
+            return 0
+        for raw in events.values():
+            self._revoke(str(raw))
+        return len(events)
+
+    def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Block until the listener has subscribed."""
+        return self._ready.wait(timeout)
+
+    def close(self) -> None:
+        """Stop the listener."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._client.close()
+
+    def _revoke(self, raw: str) -> None:
+        if self.on_revoke is None:
+            return
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return
+        if isinstance(event, dict) and event.get("type") == "revoke":
+            self.on_revoke(event)
+
+    def _listen(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(f"{self.prefix}:events")
+                self.reload()  # anything missed while (re)connecting
+                self.hydrate_revocations()
+                self._ready.set()
+                backoff = 0.1
+                next_refresh = time.monotonic() + self.refresh_seconds
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=0.2)
+                    if message is not None and message.get("type") == "message":
+                        self._dispatch(str(message["data"]))
+                    if time.monotonic() >= next_refresh:
+                        self.reload()
+                        next_refresh = time.monotonic() + self.refresh_seconds
+            except redis.RedisError:
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                pubsub.close()
+
+    def _dispatch(self, raw: str) -> None:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(event, dict):
+            return
+        if event.get("type") == "jwks":
+            self.reload()
+        elif event.get("type") == "revoke":
+            self._revoke(raw)
