@@ -61,3 +61,30 @@ def test_a_late_gate_hydrates_standing_revocations(redis_server: str, redis_pref
     _wait_for(lambda: "rk_gone" in gate.revoked_kids)
     source.close()
     publisher.close()
+
+
+def test_a_lost_message_is_caught_by_the_periodic_refresh(
+    redis_server: str, redis_prefix: str
+) -> None:
+    import json
+
+    import redis
+
+    publisher = RedisPublisher(redis_server, prefix=redis_prefix)
+    key = Key.generate("EdDSA", kid="rk_quiet")
+    publisher.publish_keyset(KeySet([key.public()]))
+    source = RedisKeySource(redis_server, prefix=redis_prefix, refresh_seconds=0.3, start=False)
+    gate = Gate(source)
+    source.on_revoke = gate.apply_revocation
+    source.start()
+    assert source.wait_ready()
+    session = gate.connect(RelayMinter(key).mint("t", ["a/*"]))
+    # Record the revocation without announcing it: as if the message were lost.
+    event = {"type": "revoke", "kind": "kid", "value": "rk_quiet", "at": time.time()}
+    redis.Redis.from_url(redis_server).hset(
+        f"{redis_prefix}:revoked", "kid:rk_quiet", json.dumps(event)
+    )
+    waited = _wait_for(lambda: not session.open)
+    assert waited < 2.0
+    source.close()
+    publisher.close()

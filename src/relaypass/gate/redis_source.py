@@ -147,7 +147,10 @@ class RedisKeySource:
                     if message is not None and message.get("type") == "message":
                         self._dispatch(str(message["data"]))
                     if time.monotonic() >= next_refresh:
+                        # Also the safety net for a lost pub/sub message: revocations
+                        # are re-read, so the worst case is one refresh interval.
                         self.reload()
+                        self.hydrate_revocations()
                         next_refresh = time.monotonic() + self.refresh_seconds
             except redis.RedisError:
                 self._stop.wait(backoff)
