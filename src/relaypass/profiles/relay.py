@@ -47,27 +47,12 @@ class RelayClaims:
     @classmethod
     def from_wire(cls, claims: dict[str, object] | VerifiedToken) -> RelayClaims:
         """Read ``sub`` and ``ns``; every pattern must compile."""
-        wire = claims.claims if isinstance(claims, VerifiedToken) else claims
-        tenant = req_str(wire, "sub")
-        if "ns" not in wire:
-            msg = "ns is required"
-            raise InvalidClaimError(msg, claim="ns")
-        namespaces = str_list(wire["ns"], "ns")
-        if not namespaces:
-            msg = "ns must name at least one namespace"
-            raise InvalidClaimError(msg, claim="ns")
-        try:
-            PatternSet(namespaces)
-        except PathError:
-            msg = "ns holds a malformed pattern"
-            raise InvalidClaimError(msg, claim="ns") from None
-        return cls(tenant=tenant, namespaces=namespaces)
+        return _parse(claims)[0]
 
     @staticmethod
     def grant(verified: VerifiedToken) -> Grant:
         """The grant: ``ns`` covers both publish and subscribe."""
-        claims = RelayClaims.from_wire(verified)
-        patterns = PatternSet(claims.namespaces)
+        claims, patterns = _parse(verified)
         return Grant(
             profile="relay",
             tenant=claims.tenant,
@@ -79,6 +64,25 @@ class RelayClaims:
             token_id=verified.token_id,
             jti=verified.jti,
         )
+
+
+def _parse(claims: dict[str, object] | VerifiedToken) -> tuple[RelayClaims, PatternSet]:
+    """The claims and their compiled patterns (compiled once: this runs on every connect)."""
+    wire = claims.claims if isinstance(claims, VerifiedToken) else claims
+    tenant = req_str(wire, "sub")
+    if "ns" not in wire:
+        msg = "ns is required"
+        raise InvalidClaimError(msg, claim="ns")
+    namespaces = str_list(wire["ns"], "ns")
+    if not namespaces:
+        msg = "ns must name at least one namespace"
+        raise InvalidClaimError(msg, claim="ns")
+    try:
+        patterns = PatternSet(namespaces)
+    except PathError:
+        msg = "ns holds a malformed pattern"
+        raise InvalidClaimError(msg, claim="ns") from None
+    return RelayClaims(tenant=tenant, namespaces=namespaces), patterns
 
 
 @final
