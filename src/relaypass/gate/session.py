@@ -118,6 +118,13 @@ class Gate:
         self.public_publish = tuple(public_publish)
         self.public_subscribe = tuple(public_subscribe)
         self.on_close = on_close
+        # Public prefixes use moq's prefix rule (p means p/**); compiled once, not per connect.
+        self._public = MoqClaims(publish=self.public_publish, subscribe=self.public_subscribe)
+        self._anonymous_grant = Grant(
+            profile="anonymous",
+            publish=PatternSet(f"{p}/**" for p in self.public_publish),
+            subscribe=PatternSet(f"{p}/**" for p in self.public_subscribe),
+        )
         self._lock = threading.Lock()
         self._sessions: dict[int, Session] = {}
         self._verifier: tuple[KeySet, Verifier] | None = None
@@ -174,14 +181,9 @@ class Gate:
         if not (self.public_publish or self.public_subscribe):
             msg = "a token is required"
             raise MalformedTokenError(msg)
-        anon = MoqClaims(publish=self.public_publish, subscribe=self.public_subscribe)
-        if self.profile == "moq":
-            return anon.grant(path)
-        return Grant(
-            profile="anonymous",
-            publish=PatternSet(f"{p}/**" for p in self.public_publish),
-            subscribe=PatternSet(f"{p}/**" for p in self.public_subscribe),
-        )
+        if self.profile == "moq":  # rebased onto the connection path, as token grants are
+            return self._public.grant(path)
+        return self._anonymous_grant
 
     def _check_revoked(self, verified: VerifiedToken) -> None:
         if _matches(verified_grant_facts(verified), self):
