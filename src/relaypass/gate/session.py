@@ -24,6 +24,7 @@ from relaypass._keyset import KeySet
 from relaypass._scopes import PatternSet
 from relaypass._tokens import VerifiedToken, Verifier
 from relaypass.errors import (
+    ExpiredTokenError,
     InvalidPermissionsError,
     InvalidTokenError,
     KeyNotFoundError,
@@ -138,7 +139,7 @@ class Gate:
 
     def connect(self, token: str | None, path: str = "", origin: str | None = None) -> Session:
         """A session for this connection; anonymous only on public prefixes without a token."""
-        grant = self._anonymous(path) if token is None else self.grant_for(token, path, origin)
+        grant = self.anonymous_grant(path) if token is None else self.grant_for(token, path, origin)
         session = Session(self, grant, path, origin)
         with self._lock:
             self._sessions[session.id] = session
@@ -158,6 +159,11 @@ class Gate:
         if grant.tenant is not None and grant.tenant in self.revoked_tenants:
             msg = "the token's tenant was revoked"
             raise RevokedTokenError(msg)
+        if grant.expires_at is not None and self.clock.now() >= grant.expires_at:
+            # The verifier's leeway absorbs clock skew, but a session ends at exp:
+            # admitting one that would be cut at once helps nobody.
+            msg = "token expired"
+            raise ExpiredTokenError(msg)
         return grant
 
     def _verify(self, token: str) -> VerifiedToken:
@@ -177,7 +183,8 @@ class Gate:
             self._verifier = cached
         return cached[1]
 
-    def _anonymous(self, path: str) -> Grant:
+    def anonymous_grant(self, path: str = "") -> Grant:
+        """The grant of a connection without a token (public prefixes only, else refused)."""
         if not (self.public_publish or self.public_subscribe):
             msg = "a token is required"
             raise MalformedTokenError(msg)

@@ -1,0 +1,80 @@
+"""Build a :class:`Gate` from the key-source options the commands share.
+
+Exactly one key source: a JWK/JWKS file, a ``{kid}.jwk`` directory, a JWKS
+URL, or the control plane's Redis (which also carries live revocations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import final
+
+from relaypass.errors import InvalidRequestError
+from relaypass.gate.keysource import (
+    DirectoryKeySource,
+    FileKeySource,
+    JwksUrlKeySource,
+    KeySource,
+)
+from relaypass.gate.redis_source import RedisKeySource
+from relaypass.gate.session import Gate
+
+__all__ = ["GateOptions", "build_gate"]
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class GateOptions:
+    """Where keys come from and what is public."""
+
+    profile: str = "relay"
+    key_file: Path | None = None
+    key_dir: Path | None = None
+    jwks_url: str | None = None
+    redis_url: str | None = None
+    redis_prefix: str = "relaypass"
+    public_publish: Sequence[str] = field(default_factory=tuple)
+    public_subscribe: Sequence[str] = field(default_factory=tuple)
+
+
+def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
+    """The gate and a function that stops its key source."""
+    chosen = [
+        v
+        for v in (options.key_file, options.key_dir, options.jwks_url, options.redis_url)
+        if v is not None
+    ]
+    if len(chosen) != 1:
+        msg = "give exactly one key source: --key, --key-dir, --jwks-url or --redis-url"
+        raise InvalidRequestError(msg)
+    redis_source: RedisKeySource | None = None
+    source: KeySource
+    if options.key_file is not None:
+        source = FileKeySource(options.key_file)
+    elif options.key_dir is not None:
+        source = DirectoryKeySource(options.key_dir)
+    elif options.jwks_url is not None:
+        jwks = JwksUrlKeySource(options.jwks_url)
+        return _gate(jwks, options), jwks.close
+    else:
+        assert options.redis_url is not None  # noqa: S101 - exactly one source was checked
+        redis_source = RedisKeySource(options.redis_url, prefix=options.redis_prefix, start=False)
+        source = redis_source
+    gate = _gate(source, options)
+    if redis_source is None:
+        return gate, lambda: None
+    redis_source.on_revoke = gate.apply_revocation
+    redis_source.hydrate_revocations()
+    redis_source.start()
+    return gate, redis_source.close
+
+
+def _gate(source: KeySource, options: GateOptions) -> Gate:
+    return Gate(
+        source,
+        profile=options.profile,
+        public_publish=options.public_publish,
+        public_subscribe=options.public_subscribe,
+    )
