@@ -1,4 +1,4 @@
-"""Typer application: ``key``, ``token`` and ``demo`` commands.
+"""Typer application: ``key``, ``token``, ``demo``, ``serve``, ``relay``, ``gate`` and ``admin``.
 
 ``key generate``, ``token sign`` and ``token verify`` follow moq-token's CLI
 (same algorithms, same wire claims, same key file formats) so scripts move
@@ -7,11 +7,13 @@ over unchanged but for the command names.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,6 +25,9 @@ from relaypass._keys import Key
 from relaypass._tokens import Verifier, sign_jwt
 from relaypass.errors import RelaypassError
 from relaypass.profiles.moq import MoqClaims
+
+if TYPE_CHECKING:
+    from relaypass.gate.session import Gate
 
 app = typer.Typer(
     name="relaypass",
@@ -37,6 +42,8 @@ admin_app = typer.Typer(help="Administer the control plane's store.", no_args_is
 app.add_typer(key_app, name="key")
 app.add_typer(token_app, name="token")
 app.add_typer(admin_app, name="admin")
+gate_app = typer.Typer(help="Run the data-plane gate for media servers.", no_args_is_help=True)
+app.add_typer(gate_app, name="gate")
 
 _out = Console()
 _err = Console(stderr=True)
@@ -310,6 +317,169 @@ def admin_bootstrap(
             f"Created org [bold]{org_id}[/]; its admin API key (shown once):", highlight=False
         )
         sys.stdout.write(secret + "\n")
+
+
+KeyFileOpt = Annotated[
+    Path | None, typer.Option("--key", help="Public JWK or JWKS file (re-read when it changes).")
+]
+KeyDirOpt = Annotated[
+    Path | None, typer.Option("--key-dir", help="Directory of {kid}.jwk files (moq-relay layout).")
+]
+JwksUrlOpt = Annotated[str | None, typer.Option("--jwks-url", help="JWKS URL to follow.")]
+RedisUrlOpt = Annotated[
+    str | None,
+    typer.Option("--redis-url", help="The control plane's Redis: keys and live revocations."),
+]
+RedisPrefixOpt = Annotated[str, typer.Option("--redis-prefix", help="Redis key prefix.")]
+PublicPubOpt = Annotated[
+    list[str] | None,
+    typer.Option("--public-publish", help="Prefix anyone may publish to without a token."),
+]
+PublicSubOpt = Annotated[
+    list[str] | None,
+    typer.Option("--public-subscribe", help="Prefix anyone may subscribe to without a token."),
+]
+
+
+def _gate_options(
+    profile: str,
+    key: Path | None,
+    key_dir: Path | None,
+    jwks_url: str | None,
+    redis_url: str | None,
+    redis_prefix: str,
+    public_publish: list[str] | None,
+    public_subscribe: list[str] | None,
+) -> tuple[Gate, Callable[[], None]]:
+    from relaypass.gate.config import GateOptions, build_gate  # noqa: PLC0415
+
+    options = GateOptions(
+        profile=profile,
+        key_file=key,
+        key_dir=key_dir,
+        jwks_url=jwks_url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        public_publish=tuple(public_publish or ()),
+        public_subscribe=tuple(public_subscribe or ()),
+    )
+    try:
+        return build_gate(options)
+    except RelaypassError as exc:
+        _fail(exc, as_json=False)
+    except (OSError, ValueError) as exc:
+        _err.print(f"[bold red]cannot start the gate[/]: {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
+
+
+@app.command("relay")
+def relay(
+    key: KeyFileOpt = None,
+    key_dir: KeyDirOpt = None,
+    jwks_url: JwksUrlOpt = None,
+    redis_url: RedisUrlOpt = None,
+    redis_prefix: RedisPrefixOpt = "relaypass",
+    public_publish: PublicPubOpt = None,
+    public_subscribe: PublicSubOpt = None,
+    bind: Annotated[str, typer.Option("--bind", help="UDP address for QUIC.")] = "[::]:4443",
+    tls_cert: Annotated[
+        list[str] | None, typer.Option("--tls-cert", help="Certificate chain (PEM).")
+    ] = None,
+    tls_key: Annotated[
+        list[str] | None, typer.Option("--tls-key", help="Private key (PEM).")
+    ] = None,
+    tls_generate: Annotated[
+        list[str] | None,
+        typer.Option("--tls-generate", help="Host name for a generated self-signed certificate."),
+    ] = None,
+) -> None:
+    """Run a MoQ relay that admits sessions only with a valid moq token (?jwt=).
+
+    Needs the relay extra: pip install 'relaypass[relay]'. The URL path is the
+    session's root, as in moq-relay.
+
+    [bold]Examples[/]
+
+      relaypass relay --key-dir keys/ --tls-generate localhost
+      relaypass relay --redis-url redis://127.0.0.1:6379 --tls-cert cert.pem --tls-key key.pem
+    """
+    try:
+        from relaypass.relay import MoqRelay  # noqa: PLC0415 - optional extra
+    except ImportError:
+        _err.print("[bold red]the relay needs moq-rs[/]: pip install 'relaypass[relay]'")
+        raise typer.Exit(code=1) from None
+    from relaypass.server import logging as rlog  # noqa: PLC0415
+
+    rlog.configure()
+    gate, stop = _gate_options(
+        "moq", key, key_dir, jwks_url, redis_url, redis_prefix, public_publish, public_subscribe
+    )
+
+    async def run() -> None:
+        relay = MoqRelay(
+            gate,
+            bind=bind,
+            tls_cert=tls_cert or (),
+            tls_key=tls_key or (),
+            tls_generate=tls_generate or (),
+        )
+        async with relay:
+            _err.print(f"relay listening on {relay.local_addr} (QUIC)", highlight=False)
+            await relay.serve_forever()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+
+
+@gate_app.command("serve")
+def gate_serve(
+    key: KeyFileOpt = None,
+    key_dir: KeyDirOpt = None,
+    jwks_url: JwksUrlOpt = None,
+    redis_url: RedisUrlOpt = None,
+    redis_prefix: RedisPrefixOpt = "relaypass",
+    public_publish: PublicPubOpt = None,
+    public_subscribe: PublicSubOpt = None,
+    profile: Annotated[
+        str, typer.Option("--profile", help="Token profile: relay, moq or session.")
+    ] = "relay",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8701,
+    hls_location: Annotated[
+        str, typer.Option("--hls-location", help="URI prefix of token-in-path HLS requests.")
+    ] = "/hls",
+) -> None:
+    """Run the gate as an HTTP auth service (nginx-rtmp on_* callbacks, auth_request for HLS).
+
+    Stream keys are kept in Redis when --redis-url is given (shared by every gate),
+    otherwise in this process.
+
+    [bold]Examples[/]
+
+      relaypass gate serve --key jwks.json
+      relaypass gate serve --redis-url redis://127.0.0.1:6379 --public-subscribe public
+    """
+    import uvicorn  # noqa: PLC0415 - only the service needs it
+
+    from relaypass.gate.http import RedisStreamKeys, create_gate_app  # noqa: PLC0415
+    from relaypass.server import logging as rlog  # noqa: PLC0415
+
+    rlog.configure()
+    gate, stop = _gate_options(
+        profile, key, key_dir, jwks_url, redis_url, redis_prefix, public_publish, public_subscribe
+    )
+    keys = RedisStreamKeys(redis_url, prefix=redis_prefix) if redis_url else None
+    try:
+        app_ = create_gate_app(gate, stream_keys=keys, hls_location=hls_location)
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+    finally:
+        stop()
+        if keys is not None:
+            keys.close()
 
 
 def main() -> None:
