@@ -116,7 +116,7 @@ def test_relay_command_admits_real_moq_clients(tmp_path: Path) -> None:
                     except TimeoutError:
                         continue
                     assert frame is not None
-                    return frame.payload
+                    return bytes(frame.payload)
         pytest.fail("no frame came through the relay")
 
     with running(argv, tmp_path / "relay.log") as proc:
