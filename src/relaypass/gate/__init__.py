@@ -1,5 +1,6 @@
 """The data-plane gate: what a relay embeds to verify, pin and cut sessions."""
 
+from relaypass.gate.asgi import GateMiddleware
 from relaypass.gate.keysource import (
     DirectoryKeySource,
     FileKeySource,
@@ -14,6 +15,7 @@ __all__ = [
     "DirectoryKeySource",
     "FileKeySource",
     "Gate",
+    "GateMiddleware",
     "JwksUrlKeySource",
     "KeySource",
     "RedisKeySource",

@@ -1,0 +1,229 @@
+"""ASGI middleware: the gate in front of a Python relay's HTTP and WebSocket endpoints.
+
+::
+
+    app = GateMiddleware(relay_app, gate)
+
+The token is read from ``Authorization: Bearer``, from the ``jwt`` query
+parameter, or, since browsers cannot set headers on a WebSocket, from a
+``Sec-WebSocket-Protocol`` entry ``relaypass.jwt.<token>`` (the middleware then
+selects the plain ``relaypass`` subprotocol if the client offered it). The
+connection path (without the leading ``/``) is the session path, and the
+``Origin`` header is passed for origin-pinned tokens.
+
+* **WebSocket**: the gate verifies at the handshake; a refusal closes before
+  accept (the client sees HTTP 403). An admitted connection gets its
+  :class:`~relaypass.gate.Session` in ``scope["state"]["relaypass"]`` so the
+  app can ``authorize_publish``/``authorize_subscribe`` per message. When the
+  gate ends the session (revocation, or ``exp``), the middleware closes the
+  socket with code 4401 and tells the app ``websocket.disconnect``.
+* **HTTP**: each request is checked on its own; a refusal is a JSON
+  ``{"code": ...}`` with 401 or 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import urllib.parse
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final, final
+
+import structlog
+
+from relaypass.errors import InvalidTokenError, RelaypassError
+from relaypass.gate.session import Gate, Session
+
+__all__ = ["CLOSE_CODE_CUT", "SUBPROTOCOL", "GateMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: WebSocket close code when the gate ends a live session (4000-4999: application).
+CLOSE_CODE_CUT: Final = 4401
+SUBPROTOCOL: Final = "relaypass"
+_PROTOCOL_TOKEN_PREFIX: Final = "relaypass.jwt."  # noqa: S105 - a prefix, not a secret
+_MAX_HEADER: Final = 8192
+
+_log = structlog.get_logger("relaypass.gate.asgi")
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        if len(raw_value) > _MAX_HEADER:
+            msg = "a request header is too long"
+            raise InvalidTokenError(msg)
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def credentials(scope: Scope) -> tuple[str | None, str | None]:
+    """The token a connection presents and the subprotocol to select, strictly.
+
+    More than one place carrying a token is refused rather than guessed at.
+    """
+    headers = _headers(scope)
+    found: list[str] = []
+    auth = headers.get("authorization")
+    if auth is not None:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            msg = "authorization must be a bearer token"
+            raise InvalidTokenError(msg)
+        found.append(token)
+    query = scope.get("query_string", b"").decode("latin-1")
+    if query:
+        values = urllib.parse.parse_qs(query, max_num_fields=32).get("jwt")
+        if values is not None:
+            found.extend(values)
+    selected = None
+    offered = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    found.extend(
+        p[len(_PROTOCOL_TOKEN_PREFIX) :] for p in offered if p.startswith(_PROTOCOL_TOKEN_PREFIX)
+    )
+    if SUBPROTOCOL in offered:
+        selected = SUBPROTOCOL
+    if len(found) > 1:
+        msg = "more than one token was presented"
+        raise InvalidTokenError(msg)
+    return (found[0] if found else None), selected
+
+
+@final
+class GateMiddleware:
+    """Verify at connect, pin the session to the connection, cut it when the gate says so."""
+
+    def __init__(self, app: ASGIApp, gate: Gate) -> None:
+        self.app = app
+        self.gate = gate
+        self._cuts: dict[int, Callable[[], object]] = {}
+        self._previous_on_close = gate.on_close
+        gate.on_close = self._on_gate_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        kind = scope["type"]
+        if kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "http":
+            await self._http(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _connect(self, scope: Scope) -> tuple[Session, str | None]:
+        token, subprotocol = credentials(scope)
+        origin = _headers(scope).get("origin")
+        return self.gate.connect(token, scope["path"].lstrip("/"), origin), subprotocol
+
+    # ------------------------------------------------------------------ http
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            session, _ = self._connect(scope)
+        except RelaypassError as exc:
+            _log.info("asgi.refused", code=exc.code.value, reason=exc.reason, path=scope["path"])
+            status = 401 if isinstance(exc, InvalidTokenError) else 403
+            body = b'{"code":"%s"}' % exc.code.value.encode()
+            headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        scope.setdefault("state", {})["relaypass"] = session
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            session.close("done")
+
+    # ------------------------------------------------------------------ websocket
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            session, subprotocol = self._connect(scope)
+        except RelaypassError as exc:
+            _log.info("asgi.refused", code=exc.code.value, reason=exc.reason, path=scope["path"])
+            first = await receive()  # websocket.connect
+            if first["type"] == "websocket.connect":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        loop = asyncio.get_running_loop()
+        guard = _Guard(receive, send, subprotocol)
+        self._cuts[session.id] = lambda: loop.call_soon_threadsafe(guard.cut.set)
+        timer = None
+        expires = session.grant.expires_at
+        if expires is not None:
+            delay = max(0.0, expires - self.gate.clock.now())
+            timer = loop.call_later(delay, self.gate.expire_sessions)
+        scope.setdefault("state", {})["relaypass"] = session
+        watcher = asyncio.ensure_future(guard.close_when_cut())
+        try:
+            await self.app(scope, guard.receive, guard.send)
+        finally:
+            watcher.cancel()
+            if timer is not None:
+                timer.cancel()
+            self._cuts.pop(session.id, None)
+            session.close("disconnected")
+
+    def _on_gate_close(self, session: Session, reason: str) -> None:
+        if self._previous_on_close is not None:
+            self._previous_on_close(session, reason)
+        cut = self._cuts.pop(session.id, None)
+        if cut is not None and reason not in {"disconnected", "done"}:
+            _log.info("asgi.cut", session=session.id, reason=reason)
+            cut()
+
+
+@final
+class _Guard:
+    """Stands between the app and one WebSocket: adds the subprotocol, closes on a cut."""
+
+    def __init__(self, receive: Receive, send: Send, subprotocol: str | None) -> None:
+        self._receive = receive
+        self._send = send
+        self._subprotocol = subprotocol
+        self.cut = asyncio.Event()
+        self.accepted = False
+        self.closed = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "websocket.accept":
+            self.accepted = True
+            if self._subprotocol is not None and message.get("subprotocol") is None:
+                message = {**message, "subprotocol": self._subprotocol}
+        elif message["type"] == "websocket.close":
+            if self.closed:
+                return
+            self.closed = True
+        elif self.closed:
+            return  # the gate already closed this socket
+        await self._send(message)
+
+    async def receive(self) -> Message:
+        if not self.cut.is_set():
+            incoming = asyncio.ensure_future(self._receive())
+            waiter = asyncio.ensure_future(self.cut.wait())
+            done, _ = await asyncio.wait({incoming, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if incoming in done:
+                waiter.cancel()
+                return incoming.result()
+            incoming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await incoming
+        await self._close_cut()
+        return {"type": "websocket.disconnect", "code": CLOSE_CODE_CUT}
+
+    async def close_when_cut(self) -> None:
+        await self.cut.wait()
+        await self._close_cut()
+
+    async def _close_cut(self) -> None:
+        if self.accepted and not self.closed:
+            self.closed = True
+            with contextlib.suppress(OSError, RuntimeError):
+                await self._send({"type": "websocket.close", "code": CLOSE_CODE_CUT})

@@ -1,0 +1,197 @@
+"""The ASGI middleware in front of a small Python relay, served by uvicorn, driven by websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from relaypass import InvalidTokenError, Key, KeySet, RelaypassError, sign_jwt
+from relaypass.gate import Gate, Session, StaticKeySource
+from relaypass.gate.asgi import CLOSE_CODE_CUT, SUBPROTOCOL, GateMiddleware, credentials
+from tests.gate.test_nginx_rtmp import free_port, wait_port
+
+
+def pinned(state: object) -> Session:
+    session = getattr(state, "relaypass", None)
+    assert isinstance(session, Session)
+    return session
+
+
+async def pubsub(websocket: WebSocket) -> None:
+    """A toy relay: 'pub <path>' / 'sub <path>' are answered 'ok' or the refusal's code."""
+    await websocket.accept()
+    session = pinned(websocket.state)
+    try:
+        while True:
+            verb, _, path = (await websocket.receive_text()).partition(" ")
+            try:
+                if verb == "pub":
+                    session.authorize_publish(path)
+                else:
+                    session.authorize_subscribe(path)
+            except RelaypassError as exc:
+                await websocket.send_text(exc.code.value)
+            else:
+                await websocket.send_text("ok")
+    except WebSocketDisconnect:
+        pass
+
+
+async def playlist(request: Request) -> JSONResponse:
+    path = request.path_params["path"]
+    try:
+        pinned(request.state).authorize_subscribe(path)
+    except RelaypassError as exc:
+        return JSONResponse({"code": exc.code.value}, status_code=403)
+    return JSONResponse({"path": path})
+
+
+@pytest.fixture
+def key() -> Key:
+    return Key.generate("EdDSA", kid="asgi_k1")
+
+
+@pytest.fixture
+def served(key: Key) -> Iterator[tuple[Gate, str]]:
+    gate = Gate(StaticKeySource(KeySet([key.public()])), public_subscribe=["public"])
+    app = Starlette(routes=[WebSocketRoute("/ws", pubsub), Route("/http/{path:path}", playlist)])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(GateMiddleware(app, gate), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_port(port)
+    yield gate, f"127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def token(key: Key, ns: list[str], **extra: object) -> str:
+    claims: dict[str, object] = {"sub": "acme", "ns": ns, "exp": int(time.time()) + 600}
+    return sign_jwt(claims | extra, key)
+
+
+def test_credentials_are_read_strictly() -> None:
+    def scope(headers: list[tuple[bytes, bytes]], query: bytes = b"") -> dict[str, object]:
+        return {"headers": headers, "query_string": query}
+
+    assert credentials(scope([])) == (None, None)
+    assert credentials(scope([], b"jwt=abc")) == ("abc", None)
+    assert credentials(scope([(b"authorization", b"Bearer abc")])) == ("abc", None)
+    offered = [(b"sec-websocket-protocol", b"relaypass, relaypass.jwt.abc")]
+    assert credentials(scope(offered)) == ("abc", SUBPROTOCOL)
+    for bad in (
+        scope([(b"authorization", b"Basic abc")]),
+        scope([(b"authorization", b"Bearer a")], b"jwt=b"),
+        scope([], b"jwt=a&jwt=b"),
+        scope([(b"authorization", b"Bearer " + b"a" * 9000)]),
+    ):
+        with pytest.raises(InvalidTokenError):
+            credentials(bad)
+
+
+def test_websocket_sessions_are_pinned_and_authorized(key: Key, served: tuple[Gate, str]) -> None:
+    gate, host = served
+    good = token(key, ["live/alice/**"])
+
+    async def body() -> None:
+        protocols = [SUBPROTOCOL, f"relaypass.jwt.{good}"]
+        async with connect(f"ws://{host}/ws", subprotocols=protocols) as ws:  # type: ignore[arg-type]
+            assert ws.subprotocol == SUBPROTOCOL
+            await ws.send("pub live/alice/cam")
+            assert await ws.recv() == "ok"
+            await ws.send("sub live/bob/cam")
+            assert await ws.recv() == "INVALID_PERMISSIONS"
+            assert len(gate.sessions) == 1
+        async with connect(f"ws://{host}/ws?jwt={good}") as ws:
+            await ws.send("sub live/alice/x")
+            assert await ws.recv() == "ok"
+        headers = {"authorization": f"Bearer {good}"}
+        async with connect(f"ws://{host}/ws", additional_headers=headers) as ws:
+            await ws.send("sub live/alice/x")
+            assert await ws.recv() == "ok"
+        async with connect(f"ws://{host}/ws") as ws:  # anonymous: public prefixes only
+            await ws.send("sub public/news")
+            assert await ws.recv() == "ok"
+            await ws.send("pub public/news")
+            assert await ws.recv() == "INVALID_PERMISSIONS"
+        for bad in ("garbage", token(Key.generate("EdDSA", kid="asgi_k1"), ["live/**"])):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"ws://{host}/ws?jwt={bad}"):
+                    pass
+            assert refused.value.response.status_code == 403
+        await asyncio.sleep(0.1)
+        assert gate.sessions == []
+
+    asyncio.run(body())
+
+
+def test_revocation_on_another_thread_closes_the_socket(key: Key, served: tuple[Gate, str]) -> None:
+    gate, host = served
+    good = token(key, ["live/**"], jti="ws-1")
+
+    async def body() -> None:
+        async with connect(f"ws://{host}/ws?jwt={good}") as ws:
+            await ws.send("sub live/a")
+            assert await ws.recv() == "ok"
+            started = time.monotonic()
+            threading.Thread(target=gate.revoke_jti, args=("ws-1",)).start()
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == CLOSE_CODE_CUT
+            assert time.monotonic() - started < 1
+        with pytest.raises(InvalidStatus):
+            async with connect(f"ws://{host}/ws?jwt={good}"):
+                pass
+
+    asyncio.run(body())
+
+
+def test_socket_closes_at_exp(key: Key, served: tuple[Gate, str]) -> None:
+    _, host = served
+    exp = int(time.time()) + 2
+    short = token(key, ["live/**"], exp=exp)
+
+    async def body() -> None:
+        async with connect(f"ws://{host}/ws?jwt={short}") as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == CLOSE_CODE_CUT
+            assert time.time() >= exp
+
+    asyncio.run(body())
+
+
+def test_http_requests_are_checked_one_by_one(key: Key, served: tuple[Gate, str]) -> None:
+    gate, host = served
+    good = token(key, ["live/alice/**"])
+    with httpx.Client(base_url=f"http://{host}") as http:
+        ok = http.get("/http/live/alice/index.m3u8", headers={"authorization": f"Bearer {good}"})
+        assert ok.status_code == 200
+        assert ok.json() == {"path": "live/alice/index.m3u8"}
+        assert http.get(f"/http/live/bob/x?jwt={good}").status_code == 403
+        anonymous = http.get("/http/live/alice/index.m3u8")  # admitted only to public paths
+        assert anonymous.status_code == 403
+        assert anonymous.json() == {"code": "INVALID_PERMISSIONS"}
+        garbage = http.get("/http/live/alice/index.m3u8?jwt=garbage")
+        assert garbage.status_code == 401
+        assert garbage.json() == {"code": "INVALID_TOKEN"}
+        assert "garbage" not in garbage.text
+        assert http.get("/http/public/x").status_code == 200
+    assert gate.sessions == []
