@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from relaypass import InvalidTokenError, Key, KeySet, RelaypassError, sign_jwt
 from relaypass.gate import Gate, Session, StaticKeySource
 from relaypass.gate.asgi import CLOSE_CODE_CUT, SUBPROTOCOL, GateMiddleware, credentials
-from tests.gate.test_nginx_rtmp import free_port, wait_port
+from tests._net import free_port, wait_port
 
 
 def pinned(state: object) -> Session:

@@ -22,7 +22,7 @@ import pytest
 
 from relaypass import Key, KeySet, sign_jwt
 from relaypass.server.publish import RedisPublisher
-from tests.gate.test_nginx_rtmp import free_port, wait_port
+from tests._net import free_port, wait_port
 
 CLI = [sys.executable, "-m", "relaypass.cli"]
 

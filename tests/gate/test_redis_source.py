@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
+from pathlib import Path
+
+import redis
 
 from relaypass import Key, KeySet
 from relaypass.gate import Gate, RedisKeySource
 from relaypass.profiles.relay import RelayMinter
 from relaypass.server.publish import RedisPublisher
+from tests._net import free_port
 
 
 def _wait_for(condition: object, timeout: float = 5.0) -> float:
@@ -88,3 +94,70 @@ def test_a_lost_message_is_caught_by_the_periodic_refresh(
     assert waited < 2.0
     source.close()
     publisher.close()
+
+
+def _own_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    binary = shutil.which("redis-server")
+    assert binary is not None, "redis-server is installed with the test services"
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+    try:
+        _wait_for(lambda: _pings(client), timeout=15)
+    finally:
+        client.close()
+    return proc
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def test_gate_rides_out_a_redis_restart(tmp_path: Path) -> None:
+    """Redis dies (and loses everything) under a live gate; after it comes back the gate
+    resubscribes, takes the re-published key set and still cuts on revocation."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = _own_redis(port, tmp_path)
+    source = None
+    try:
+        publisher = RedisPublisher(url, prefix="restart")
+        first = Key.generate("EdDSA", kid="rk_before")
+        publisher.publish_keyset(KeySet([first.public()]))
+        closed: list[str] = []
+        source = RedisKeySource(url, prefix="restart", start=False)
+        gate = Gate(source, on_close=lambda _session, reason: closed.append(reason))
+        source.on_revoke = gate.apply_revocation
+        source.start()
+        assert source.wait_ready()
+        live = gate.connect(RelayMinter(first).mint("tenant_abc", ["a/*"]))
+
+        server.kill()
+        server.wait()
+        time.sleep(0.5)  # the listener notices and backs off
+        assert live.open  # losing Redis ends nobody's session
+        assert gate.connect(RelayMinter(first).mint("tenant_abc", ["a/*"])).open  # known keys
+        server = _own_redis(port, tmp_path)
+
+        # The control plane's refresh re-publishes into the empty Redis, with a newer version.
+        second = Key.generate("EdDSA", kid="rk_after")
+        publisher.publish_keyset(KeySet([first.public(), second.public()]))
+        _wait_for(lambda: "rk_after" in source.keyset(), timeout=15)
+        assert gate.connect(RelayMinter(second).mint("tenant_abc", ["a/*"])).open
+        # The resubscribed listener hears revocations again.
+        publisher.publish_revocation("kid", "rk_before")
+        _wait_for(lambda: not live.open, timeout=5)
+        assert "revoked" in closed
+        publisher.close()
+    finally:
+        if source is not None:
+            source.close()
+        server.terminate()
+        server.wait(10)

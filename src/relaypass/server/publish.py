@@ -29,14 +29,13 @@ DEFAULT_PREFIX: Final = "relaypass"
 class RedisPublisher:
     """Writes the key set and revocations to Redis; idempotent and safe to repeat."""
 
-    __slots__ = ("_client", "_last_digest", "prefix")
+    __slots__ = ("_client", "prefix")
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._client: redis.Redis = redis.Redis.from_url(
             url, socket_timeout=5, decode_responses=True
         )
         self.prefix = prefix
-        self._last_digest: str | None = None
 
     @property
     def jwks_key(self) -> str:
@@ -57,21 +56,25 @@ class RedisPublisher:
         """Store and announce the key set if it changed; the new version, or ``None``."""
         keys = keyset.to_jwks()["keys"]
         digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()
-        if not force and digest == self._last_digest:
-            return None
+        # Compared with what Redis holds, not with what this process last wrote: a Redis
+        # that restarted empty gets the set back on the next refresh.
         current = self._client.get(self.jwks_key)
         if not force and current is not None:
             stored = json.loads(current)
             if stored.get("digest") == digest:
-                self._last_digest = digest
                 return None
+        # Versions never go backwards, even across a Redis that lost its data (gates
+        # take only a newer version): at least the wall clock in milliseconds.
         version = int(self._client.incr(f"{self.jwks_key}:version"))
+        floor = int(time.time() * 1000)
+        if version < floor:
+            version = floor
+            self._client.set(f"{self.jwks_key}:version", version)
         document = {"version": version, "digest": digest, "keys": keys}
         pipe = self._client.pipeline(transaction=True)
         pipe.set(self.jwks_key, json.dumps(document))
         pipe.publish(self.channel, json.dumps({"type": "jwks", "version": version}))
         pipe.execute()
-        self._last_digest = digest
         return version
 
     def publish_revocation(self, kind: str, value: str, *, before: float | None = None) -> None:
