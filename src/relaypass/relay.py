@@ -133,6 +133,7 @@ class MoqRelay:
         self._connections: dict[int, _Connection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accept_task: asyncio.Task[None] | None = None
+        self._admissions: set[asyncio.Task[None]] = set()
         self._previous_on_close = gate.on_close
 
     # ------------------------------------------------------------ lifecycle
@@ -180,11 +181,11 @@ class MoqRelay:
             self._spawn(None, self._admit(request))
 
     def _spawn(self, conn: _Connection | None, coro: Coroutine[Any, Any, None]) -> None:
+        # Strong references: the loop keeps only weak ones to running tasks.
+        owner = self._admissions if conn is None else conn.tasks
         task = asyncio.create_task(coro)
-        if conn is None:
-            return
-        conn.tasks.add(task)
-        task.add_done_callback(conn.tasks.discard)
+        owner.add(task)
+        task.add_done_callback(owner.discard)
 
     async def _admit(self, request: moq.Request) -> None:
         root = request.path.strip("/")
@@ -286,7 +287,10 @@ class MoqRelay:
                 continue
             if path in conn.published:
                 continue  # a metadata update of a route already forwarded
-            source = await consumer.request_broadcast(path)
+            try:
+                source = await consumer.request_broadcast(path)
+            except moq.Error:
+                continue  # withdrawn before it could be resolved
             hub_path = _join(conn.root, path)
             broadcast = self._hub.create_broadcast(hub_path)
             conn.published[path] = broadcast

@@ -26,12 +26,14 @@ is written to a log line.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Final, Protocol, final
 
 import structlog
@@ -350,6 +352,18 @@ class _Service:
             headers={"cache-control": "no-store"},
         )
 
+    def sweep(self) -> int:
+        """End sessions past ``exp`` and forget pinned sessions the gate has closed.
+
+        nginx sends ``on_done`` when a client leaves, but not when nginx itself dies;
+        this bounds what such clients leave behind.
+        """
+        expired = self.gate.expire_sessions()
+        with self._lock:
+            for key in [k for k, s in self._sessions.items() if not s.open]:
+                del self._sessions[key]
+        return expired
+
     async def healthz(self, _request: Request) -> Response:
         return _ok(sessions=len(self.gate.sessions))
 
@@ -359,6 +373,7 @@ def create_gate_app(
     *,
     stream_keys: StreamKeys | None = None,
     hls_location: str = "/hls",
+    sweep_seconds: float = 5.0,
 ) -> Starlette:
     """The auth service's ASGI app."""
     service = _Service(gate, stream_keys or MemoryStreamKeys(), hls_location)
@@ -368,6 +383,20 @@ def create_gate_app(
         Route("/v1/stream-keys", service.create_stream_key, methods=["POST"]),
         Route("/healthz", service.healthz, methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async def sweep_forever() -> None:
+            while True:
+                await asyncio.sleep(sweep_seconds)
+                service.sweep()
+
+        sweeper = asyncio.create_task(sweep_forever())
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
     return app
