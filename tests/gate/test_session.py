@@ -14,10 +14,18 @@ from relaypass import (
     RevokedTokenError,
     UnauthorizedOriginError,
     UnauthorizedPathError,
+    UnauthorizedRoomError,
     sign_jwt,
 )
 from relaypass.gate import Gate, Session, StaticKeySource
 from relaypass.profiles.relay import RelayMinter
+from relaypass.profiles.room import (
+    RoomAction,
+    RoomClaims,
+    RoomGrantFlags,
+    RoomMinter,
+    role_preset,
+)
 from relaypass.profiles.session import SessionMinter
 from relaypass.testing import FrozenClock
 from tests.conftest import NOW
@@ -200,3 +208,38 @@ def test_moq_tokens_without_exp_are_accepted_only_by_the_moq_default_policy(
     strict = Gate(StaticKeySource(secret), profile="moq", clock=clock, policy=ClaimsPolicy())
     with pytest.raises(InvalidTokenError):
         strict.connect(sign_jwt({"root": "", "get": [""]}, secret))
+
+
+def test_room_profile_pins_room_and_authorizes_actions(key: Key, clock: FrozenClock) -> None:
+    minter = RoomMinter("ak_live", key, clock=clock)
+    gate = Gate(StaticKeySource(KeySet([key.public()])), profile="room", clock=clock)
+    flags, viewer = role_preset("speaker")
+    speaker = minter.mint(RoomClaims(grant=flags, room_id="room_1", participant_id="p_1"))
+    session = gate.connect(speaker, "room_1")
+    session.authorize(RoomAction.PUBLISH)
+    session.authorize(RoomAction.PUBLISH_DATA)
+    session.authorize_publish("cam", source="camera")
+    with pytest.raises(InvalidPermissionsError):
+        session.authorize_publish("screen", source="screen")  # speakers: camera and microphone
+    with pytest.raises(InvalidPermissionsError):
+        session.authorize(RoomAction.RECORD)
+    with pytest.raises(UnauthorizedRoomError):
+        gate.connect(speaker, "room_2")
+    assert not viewer
+    # Revoking the participant (the token's subject) ends the session.
+    assert gate.revoke_subject("p_1") == 1
+    assert not session.open
+
+
+def test_room_profile_enforces_the_roomless_ceiling(key: Key, clock: FrozenClock) -> None:
+    gate = Gate(StaticKeySource(KeySet([key.public()])), profile="room", clock=clock)
+    now = int(clock.now())
+    flags = RoomClaims(grant=RoomGrantFlags(can_subscribe=True)).to_wire()
+    within = sign_jwt({**flags, "iat": now, "exp": now + 3600}, key)
+    assert gate.connect(within, "any_room").open
+    beyond = sign_jwt({**flags, "iat": now, "exp": now + 3601 + 60}, key)
+    with pytest.raises(InvalidTokenError):
+        gate.connect(beyond, "any_room")
+    privileged = {**flags, "grant": {"canRecord": True}, "iat": now, "exp": now + 60}
+    with pytest.raises(InvalidPermissionsError):
+        gate.connect(sign_jwt(privileged, key), "any_room")

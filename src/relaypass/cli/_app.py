@@ -445,7 +445,7 @@ def gate_serve(
     public_publish: PublicPubOpt = None,
     public_subscribe: PublicSubOpt = None,
     profile: Annotated[
-        str, typer.Option("--profile", help="Token profile: relay, moq or session.")
+        str, typer.Option("--profile", help="Token profile: relay, moq, session or room.")
     ] = "relay",
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8701,

@@ -25,6 +25,7 @@ from relaypass._scopes import PatternSet
 from relaypass._tokens import VerifiedToken, Verifier
 from relaypass.errors import (
     ExpiredTokenError,
+    InvalidClaimError,
     InvalidPermissionsError,
     InvalidTokenError,
     KeyNotFoundError,
@@ -34,11 +35,12 @@ from relaypass.errors import (
 from relaypass.gate.keysource import KeySource
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.relay import RelayClaims
+from relaypass.profiles.room import DEFAULT_ROOMLESS_TTL_SECONDS, RoomClaims
 from relaypass.profiles.session import SessionClaims
 
 __all__ = ["Gate", "Session"]
 
-PROFILES: Final = ("relay", "moq", "session")
+PROFILES: Final = ("relay", "moq", "session", "room")
 _ids = itertools.count(1)
 
 
@@ -80,6 +82,10 @@ class Session:
         """Allow a subscribe at ``path`` or raise."""
         self._live().authorize_subscribe(path)
 
+    def authorize(self, capability: str) -> None:
+        """Allow a named action (a room action such as ``canRecord``, a session scope) or raise."""
+        self._live().authorize(capability)
+
     def refresh(self, token: str) -> None:
         """In-band token refresh: same subject and tenant; the grant may narrow or widen."""
         current = self._live()
@@ -108,6 +114,7 @@ class Gate:
         public_publish: Iterable[str] = (),
         public_subscribe: Iterable[str] = (),
         on_close: Callable[[Session, str], None] | None = None,
+        max_roomless_ttl_seconds: int = DEFAULT_ROOMLESS_TTL_SECONDS,
     ) -> None:
         if profile not in PROFILES:
             msg = f"profile must be one of {PROFILES}"
@@ -119,6 +126,7 @@ class Gate:
         self.public_publish = tuple(public_publish)
         self.public_subscribe = tuple(public_subscribe)
         self.on_close = on_close
+        self.max_roomless_ttl_seconds = max_roomless_ttl_seconds
         # Public prefixes use moq's prefix rule (p means p/**); compiled once, not per connect.
         self._public = MoqClaims(publish=self.public_publish, subscribe=self.public_subscribe)
         self._anonymous_grant = Grant(
@@ -153,6 +161,8 @@ class Gate:
             grant = RelayClaims.grant(verified)
         elif self.profile == "moq":
             grant = MoqClaims.from_wire(verified.claims).grant(path, verified)
+        elif self.profile == "room":
+            grant = self._room_grant(verified, path)
         else:
             grant = SessionClaims.grant(verified)
             grant.check_origin(origin)
@@ -164,6 +174,19 @@ class Gate:
             # admitting one that would be cut at once helps nobody.
             msg = "token expired"
             raise ExpiredTokenError(msg)
+        return grant
+
+    def _room_grant(self, verified: VerifiedToken, room_id: str) -> Grant:
+        """Room tokens (seed 004): guardrails, the roomless ceiling, and the room joined."""
+        room = RoomClaims.from_wire(verified.claims)
+        expires = verified.expires_at
+        ceiling = self.clock.now() + self.max_roomless_ttl_seconds
+        if room.room_id is None and expires is not None and expires > ceiling:
+            msg = "a roomless token may not outlive the roomless ceiling"
+            raise InvalidClaimError(msg, claim="exp")
+        grant = room.to_grant(verified)
+        if room_id:
+            grant.check_room(room_id)
         return grant
 
     def _verify(self, token: str) -> VerifiedToken:
