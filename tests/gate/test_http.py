@@ -108,3 +108,15 @@ def test_hls_uris_are_checked(key: Key) -> None:
     assert status(f"/other/{token}/live/a/index.m3u8") == 403
     assert status("") == 403
     assert gate.sessions == []  # per-request checks pin nothing
+
+
+def test_metrics_count_decisions_by_code(key: Key) -> None:
+    gate = Gate(StaticKeySource(KeySet([key.public()])))
+    app = create_gate_app(gate)
+    token = sign_jwt({"sub": "t", "ns": ["live/a"], "exp": int(time.time()) + 60}, key)
+    call(app, "POST", "/rtmp/on_publish", data=form(jwt=token))
+    call(app, "POST", "/rtmp/on_publish", data=form(clientid="2", jwt="garbage"))
+    text = call(app, "GET", "/metrics").text
+    assert 'relaypass_gate_decisions_total{code="OK",kind="rtmp"} 1.0' in text
+    assert 'relaypass_gate_decisions_total{code="INVALID_TOKEN",kind="rtmp"} 1.0' in text
+    assert "garbage" not in text

@@ -37,6 +37,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Final, Protocol, final
 
 import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -160,12 +161,6 @@ class RedisStreamKeys:
         self._client.close()
 
 
-def _refuse(exc: RelaypassError, event: str, **fields: object) -> JSONResponse:
-    _log.info(event, code=exc.code.value, reason=exc.reason, **fields)
-    status = 401 if isinstance(exc, InvalidTokenError) else 403
-    return JSONResponse({"code": exc.code.value}, status_code=status)
-
-
 def _ok(**body: object) -> JSONResponse:
     return JSONResponse(body or {"ok": True})
 
@@ -206,11 +201,29 @@ def _stream_path(app: str, name: str) -> str:
 @final
 class _Service:
     def __init__(self, gate: Gate, keys: StreamKeys, hls_location: str) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "relaypass_gate_decisions",
+            "Auth decisions by kind (rtmp, hls, stream_key) and code (OK or an error code)",
+            ["kind", "code"],
+            registry=self.registry,
+        )
         self.gate = gate
         self.keys = keys
         self.hls_location = "/" + hls_location.strip("/") + "/"
         self._lock = threading.Lock()
         self._sessions: dict[tuple[str, str, str, str], Session] = {}
+
+    def refuse(self, exc: RelaypassError, kind: str, **fields: object) -> JSONResponse:
+        """Log the reason, count the code, answer only the code."""
+        _log.info(f"{kind}.refused", code=exc.code.value, reason=exc.reason, **fields)
+        self.decisions.labels(kind, exc.code.value).inc()
+        status = 401 if isinstance(exc, InvalidTokenError) else 403
+        return JSONResponse({"code": exc.code.value}, status_code=status)
+
+    def allowed(self, kind: str) -> None:
+        """Count an admitted request."""
+        self.decisions.labels(kind, "OK").inc()
 
     # ------------------------------------------------------------ tokens
 
@@ -259,7 +272,8 @@ class _Service:
                 raise
             self._pin((*client, "publish" if publish else "play"), session)
         except RelaypassError as exc:
-            return _refuse(exc, "rtmp.refused", rtmp_event=event)
+            return self.refuse(exc, "rtmp", rtmp_event=event)
+        self.allowed("rtmp")
         _log.info("rtmp.admitted", rtmp_event=event, path=path, session=session.id)
         return _ok()
 
@@ -306,7 +320,8 @@ class _Service:
             credential, path = self._hls_target(request.headers.get("x-original-uri", ""))
             self.grant(credential).authorize_subscribe(path)
         except RelaypassError as exc:
-            return _refuse(exc, "hls.refused")
+            return self.refuse(exc, "hls")
+        self.allowed("hls")
         return Response(status_code=204)
 
     def _hls_target(self, uri: str) -> tuple[str | None, str]:
@@ -344,7 +359,8 @@ class _Service:
             stream_key = new_stream_key()
             self.keys.put(_digest(stream_key), token, ttl)
         except RelaypassError as exc:
-            return _refuse(exc, "stream_key.refused")
+            return self.refuse(exc, "stream_key")
+        self.allowed("stream_key")
         _log.info("stream_key.created", subject=grant.subject, ttl=ttl)
         return JSONResponse(
             {"streamKey": stream_key, "expiresAt": int(now + ttl)},
@@ -364,6 +380,9 @@ class _Service:
                 del self._sessions[key]
         return expired
 
+    async def metrics(self, _request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
     async def healthz(self, _request: Request) -> Response:
         return _ok(sessions=len(self.gate.sessions))
 
@@ -382,6 +401,7 @@ def create_gate_app(
         Route("/auth/hls", service.hls, methods=["GET"]),
         Route("/v1/stream-keys", service.create_stream_key, methods=["POST"]),
         Route("/healthz", service.healthz, methods=["GET"]),
+        Route("/metrics", service.metrics, methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager
