@@ -38,7 +38,9 @@ async def pubsub(websocket: WebSocket) -> None:
         while True:
             verb, _, path = (await websocket.receive_text()).partition(" ")
             try:
-                if verb == "pub":
+                if verb == "refresh":
+                    session.refresh(path)
+                elif verb == "pub":
                     session.authorize_publish(path)
                 else:
                     session.authorize_subscribe(path)
@@ -174,6 +176,32 @@ def test_socket_closes_at_exp(key: Key, served: tuple[Gate, str]) -> None:
             assert closed.value.rcvd is not None
             assert closed.value.rcvd.code == CLOSE_CODE_CUT
             assert time.time() >= exp
+
+    asyncio.run(body())
+
+
+def test_in_band_refresh_moves_the_cutoff(key: Key, served: tuple[Gate, str]) -> None:
+    _, host = served
+    first_exp = int(time.time()) + 2
+    short = token(key, ["live/**"], exp=first_exp)
+
+    async def body() -> None:
+        async with connect(f"ws://{host}/ws?jwt={short}") as ws:
+            later = token(key, ["live/**"], exp=first_exp + 2)
+            await ws.send(f"refresh {later}")
+            assert await ws.recv() == "ok"
+            await asyncio.sleep(max(0.0, first_exp + 0.5 - time.time()))
+            await ws.send("sub live/a")
+            assert await ws.recv() == "ok"  # past the first exp, still live
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == CLOSE_CODE_CUT
+            assert time.time() >= first_exp + 2
+            other = token(key, ["live/**"], sub="someone-else")
+        async with connect(f"ws://{host}/ws?jwt={token(key, ['live/**'])}") as ws:
+            await ws.send(f"refresh {other}")
+            assert await ws.recv() == "INVALID_PERMISSIONS"  # same subject and tenant only
 
     asyncio.run(body())
 

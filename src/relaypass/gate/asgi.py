@@ -154,19 +154,14 @@ class GateMiddleware:
         loop = asyncio.get_running_loop()
         guard = _Guard(receive, send, subprotocol)
         self._cuts[session.id] = lambda: loop.call_soon_threadsafe(guard.cut.set)
-        timer = None
-        expires = session.grant.expires_at
-        if expires is not None:
-            delay = max(0.0, expires - self.gate.clock.now())
-            timer = loop.call_later(delay, self.gate.expire_sessions)
+        timer = _ExpiryTimer(self.gate, session, loop)
         scope.setdefault("state", {})["relaypass"] = session
         watcher = asyncio.ensure_future(guard.close_when_cut())
         try:
             await self.app(scope, guard.receive, guard.send)
         finally:
             watcher.cancel()
-            if timer is not None:
-                timer.cancel()
+            timer.cancel()
             self._cuts.pop(session.id, None)
             session.close("disconnected")
 
@@ -227,3 +222,31 @@ class _Guard:
             self.closed = True
             with contextlib.suppress(OSError, RuntimeError):
                 await self._send({"type": "websocket.close", "code": CLOSE_CODE_CUT})
+
+
+@final
+class _ExpiryTimer:
+    """Ends the session at its ``exp``, following in-band refreshes that move it."""
+
+    def __init__(self, gate: Gate, session: Session, loop: asyncio.AbstractEventLoop) -> None:
+        self._gate = gate
+        self._session = session
+        self._loop = loop
+        self._handle: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        expires = self._session.grant.expires_at
+        if expires is None or not self._session.open:
+            self._handle = None
+            return
+        delay = max(0.0, expires - self._gate.clock.now())
+        self._handle = self._loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._gate.expire_sessions()
+        self._arm()  # a refreshed grant expires later: wait for that
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
