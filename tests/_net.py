@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import time
 
 
@@ -21,3 +23,21 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
         time.sleep(0.05)
     msg = f"nothing listens on 127.0.0.1:{port}"
     raise TimeoutError(msg)
+
+
+def stop_process(
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str],
+    sig: int = signal.SIGTERM,
+    timeout: float = 10.0,
+) -> None:
+    """Ask ``proc`` to stop with ``sig``, kill it if it will not, and close its pipes."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()

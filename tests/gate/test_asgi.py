@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from relaypass import InvalidTokenError, Key, KeySet, RelaypassError, sign_jwt
@@ -87,6 +87,14 @@ def token(key: Key, ns: list[str], **extra: object) -> str:
     return sign_jwt(claims | extra, key)
 
 
+async def expect_cut(ws: ClientConnection) -> None:
+    """The server closes ``ws`` with the gate's cut code."""
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CLOSE_CODE_CUT
+
+
 def test_credentials_are_read_strictly() -> None:
     def scope(headers: list[tuple[bytes, bytes]], query: bytes = b"") -> dict[str, object]:
         return {"headers": headers, "query_string": query}
@@ -152,10 +160,7 @@ def test_revocation_on_another_thread_closes_the_socket(key: Key, served: tuple[
             assert await ws.recv() == "ok"
             started = time.monotonic()
             threading.Thread(target=gate.revoke_jti, args=("ws-1",)).start()
-            with pytest.raises(ConnectionClosed) as closed:
-                await asyncio.wait_for(ws.recv(), 5)
-            assert closed.value.rcvd is not None
-            assert closed.value.rcvd.code == CLOSE_CODE_CUT
+            await expect_cut(ws)
             assert time.monotonic() - started < 1
         with pytest.raises(InvalidStatus):
             async with connect(f"ws://{host}/ws?jwt={good}"):
@@ -171,10 +176,7 @@ def test_socket_closes_at_exp(key: Key, served: tuple[Gate, str]) -> None:
 
     async def body() -> None:
         async with connect(f"ws://{host}/ws?jwt={short}") as ws:
-            with pytest.raises(ConnectionClosed) as closed:
-                await asyncio.wait_for(ws.recv(), 5)
-            assert closed.value.rcvd is not None
-            assert closed.value.rcvd.code == CLOSE_CODE_CUT
+            await expect_cut(ws)
             assert time.time() >= exp
 
     asyncio.run(body())
@@ -193,10 +195,7 @@ def test_in_band_refresh_moves_the_cutoff(key: Key, served: tuple[Gate, str]) ->
             await asyncio.sleep(max(0.0, first_exp + 0.5 - time.time()))
             await ws.send("sub live/a")
             assert await ws.recv() == "ok"  # past the first exp, still live
-            with pytest.raises(ConnectionClosed) as closed:
-                await asyncio.wait_for(ws.recv(), 5)
-            assert closed.value.rcvd is not None
-            assert closed.value.rcvd.code == CLOSE_CODE_CUT
+            await expect_cut(ws)
             assert time.time() >= first_exp + 2
             other = token(key, ["live/**"], sub="someone-else")
         async with connect(f"ws://{host}/ws?jwt={token(key, ['live/**'])}") as ws:

@@ -22,7 +22,7 @@ import pytest
 
 from relaypass import Key, KeySet, sign_jwt
 from relaypass.server.publish import RedisPublisher
-from tests._net import free_port, wait_port
+from tests._net import free_port, stop_process, wait_port
 
 CLI = [sys.executable, "-m", "relaypass.cli"]
 
@@ -36,12 +36,7 @@ def running(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
         try:
             yield proc
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, signal.SIGINT)
 
 
 def form(**fields: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ import uvicorn
 from relaypass import Key, KeySet, sign_jwt
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.http import create_gate_app
-from tests._net import free_port, wait_port
+from tests._net import free_port, stop_process, wait_port
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -180,12 +180,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             tmp=tmp_path,
         )
     finally:
-        nginx.send_signal(signal.SIGQUIT)
-        try:
-            nginx.wait(10)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
-            nginx.wait()
+        stop_process(nginx, signal.SIGQUIT)  # graceful: workers finish
         server.should_exit = True
         thread.join(10)
 
@@ -200,15 +195,7 @@ def ended(proc: subprocess.Popen[bytes], within: float) -> int | None:
 
 def stop(*procs: subprocess.Popen[bytes]) -> None:
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        stop_process(proc, timeout=5)
 
 
 def test_allowed_stream_plays_and_denied_ones_are_refused(stack: Stack) -> None:

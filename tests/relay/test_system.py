@@ -20,7 +20,7 @@ import httpx
 import moq
 import pytest
 
-from tests._net import free_port, wait_port
+from tests._net import free_port, stop_process, wait_port
 
 CLI = [sys.executable, "-m", "relaypass.cli"]
 
@@ -34,14 +34,7 @@ def process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop_process(proc, timeout=15)
 
 
 def wait_log(log: Path, text: str, proc: subprocess.Popen[str]) -> None:
