@@ -39,7 +39,9 @@ def test_notifications_are_parsed_strictly(key: Key) -> None:
     app = create_gate_app(gate)
     token = sign_jwt({"sub": "t", "ns": ["live/a"], "exp": int(time.time()) + 60}, key)
     assert call(app, "POST", "/rtmp/on_publish", data=form(jwt=token)).status_code == 200
-    assert call(app, "POST", "/rtmp/on_connect", data=form(jwt=token)).status_code == 404
+    unknown = call(app, "POST", "/rtmp/on_connect", data=form(jwt=token))
+    assert unknown.status_code == 404
+    assert unknown.json() == {"code": "INVALID_REQUEST"}
     repeated = f"app=live&name=a&jwt={token}&jwt={token}"
     headers = {"content-type": "application/x-www-form-urlencoded"}
     refused = call(app, "POST", "/rtmp/on_publish", content=repeated, headers=headers)
@@ -107,6 +109,10 @@ def test_hls_uris_are_checked(key: Key) -> None:
     assert status("/hls//live/a/index.m3u8") == 403
     assert status(f"/other/{token}/live/a/index.m3u8") == 403
     assert status("") == 403
+    created = call(app, "POST", "/v1/stream-keys", headers={"authorization": f"Bearer {token}"})
+    stream_key = created.json()["streamKey"]
+    assert status(f"/hls/{stream_key}/live/a/index.m3u8") == 204
+    assert status(f"/hls/{stream_key}/live/b/index.m3u8") == 403
     assert gate.sessions == []  # per-request checks pin nothing
 
 

@@ -45,6 +45,7 @@ from starlette.routing import Route
 
 from relaypass._grant import Grant
 from relaypass.errors import (
+    ErrorCode,
     InvalidRequestError,
     InvalidTokenError,
     MalformedTokenError,
@@ -248,7 +249,7 @@ class _Service:
     async def rtmp(self, request: Request) -> Response:
         event = request.path_params["event"]
         if event not in _RTMP_EVENTS:
-            return JSONResponse({"code": "NOT_FOUND"}, status_code=404)
+            return JSONResponse({"code": ErrorCode.INVALID_REQUEST.value}, status_code=404)
         try:
             fields = _form(await request.body())
             path = _stream_path(fields.get("app", ""), fields.get("name", ""))
