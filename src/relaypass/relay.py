@@ -38,7 +38,7 @@ from typing import Any, Final, final
 import moq
 import structlog
 
-from relaypass.errors import InvalidTokenError, RelaypassError
+from relaypass.errors import InvalidRequestError, InvalidTokenError, RelaypassError
 from relaypass.gate.session import Gate, Session
 
 __all__ = ["CLOSE_CODE_REVOKED", "MAX_QUERY_BYTES", "MoqRelay"]
@@ -273,7 +273,7 @@ class MoqRelay:
 
     async def _ingest(self, conn: _Connection) -> None:
         consumer = conn.ingest.consume()
-        async for update in consumer.announced(""):
+        async for update in consumer.announced("", hidden=True):
             path = update.prefix
             if not update.active:
                 broadcast = conn.published.pop(path, None)
@@ -281,6 +281,7 @@ class MoqRelay:
                     self._withdraw(_join(conn.root, path), broadcast)
                 continue
             try:
+                _check_path(path)
                 conn.gate_session.authorize_publish(path)
             except RelaypassError as exc:
                 _log.info("moq.publish_refused", session=conn.gate_session.id, code=exc.code.value)
@@ -323,7 +324,7 @@ class MoqRelay:
 
     async def _egress(self, conn: _Connection) -> None:
         prefix = conn.root
-        async for update in self._hub.consume().announced(prefix):
+        async for update in self._hub.consume().announced(prefix, hidden=True):
             hub_path = update.prefix
             relative = _relative(prefix, hub_path)
             if relative is None:
@@ -356,6 +357,13 @@ class MoqRelay:
                 request.reject(_NOT_FOUND)
                 continue
             request.accept(stack[-1])
+
+
+def _check_path(path: str) -> None:
+    """Broadcast paths are plain segments: no empty, ``.`` or ``..`` segment."""
+    if not path or any(seg in {"", ".", ".."} for seg in path.split("/")):
+        msg = "broadcast paths are plain segments"
+        raise InvalidRequestError(msg)
 
 
 def _relative(prefix: str, path: str) -> str | None:

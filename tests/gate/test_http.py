@@ -52,6 +52,8 @@ def test_notifications_are_parsed_strictly(key: Key) -> None:
     for name in ("..", "a/b", "", "a b"):
         bad = call(app, "POST", "/rtmp/on_publish", data=form(name=name, jwt=token))
         assert bad.json() == {"code": "INVALID_REQUEST"}, name
+    both = call(app, "POST", "/rtmp/on_publish", data=form(jwt=token, key=new_stream_key()))
+    assert both.json() == {"code": "INVALID_TOKEN"}
     missing = call(app, "POST", "/rtmp/on_publish", data=form())
     assert missing.status_code == 401
     assert missing.json() == {"code": "INVALID_TOKEN"}

@@ -15,9 +15,10 @@ from contextlib import asynccontextmanager
 import moq
 import pytest
 
-from relaypass import InvalidTokenError, Key, KeySet, sign_jwt
+from relaypass import InvalidRequestError, InvalidTokenError, Key, KeySet, sign_jwt
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.relay import MoqRelay, token_from_query
+from relaypass.relay import _check_path as check_path
 
 TIMEOUT = 5.0
 
@@ -213,6 +214,33 @@ def test_per_path_scoping_inside_a_root(key: Key) -> None:
                 async with client(relay, "room", viewer) as sub:
                     assert await unreachable(sub, "bob")
                 bob.stop()
+
+    run(body)
+
+
+def test_ingest_refuses_dot_segments() -> None:
+    """Defence in depth: moq-rs already keeps such paths from being announced (next test)."""
+    check_path("a/b")
+    check_path(".hidden/x")
+    for bad in ("", "..", "a/../b", "./a", "a//b", "a/"):
+        with pytest.raises(InvalidRequestError):
+            check_path(bad)
+
+
+def test_dot_segments_are_never_forwarded(key: Key) -> None:
+    writer = sign_jwt({"root": "room/2", "put": [""]}, key)
+    reader = sign_jwt({"root": "room", "get": [""]}, key)
+
+    async def body() -> None:
+        async with relay_for(key) as relay, client(relay, "room/2", writer) as pub:
+            sneaky = Publisher(pub, "../1/alice")
+            plain = Publisher(pub, "bob")
+            async with client(relay, "room", reader) as sub:
+                assert len(await receive(sub, "2/bob")) == 3
+                assert await unreachable(sub, "2/../1/alice")
+                assert await unreachable(sub, "1/alice")
+            sneaky.stop()
+            plain.stop()
 
     run(body)
 

@@ -187,6 +187,15 @@ def _form(raw: bytes) -> dict[str, str]:
     return fields
 
 
+def _credential(fields: dict[str, str]) -> str | None:
+    """``jwt`` or ``key``, never both."""
+    given = [fields[name] for name in ("jwt", "key") if fields.get(name)]
+    if len(given) > 1:
+        msg = "give jwt or key, not both"
+        raise InvalidTokenError(msg)
+    return given[0] if given else None
+
+
 _RTMP_EVENTS: Final = frozenset({"on_publish", "on_play", "on_update", "on_done"})
 _SEGMENT_OK: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 
@@ -253,7 +262,7 @@ class _Service:
         try:
             fields = _form(await request.body())
             path = _stream_path(fields.get("app", ""), fields.get("name", ""))
-            credential = fields.get("jwt") or fields.get("key") or None
+            credential = _credential(fields)
             client = (fields.get("addr", ""), fields.get("clientid", ""), path)
             if event == "on_done":
                 self._done(client, fields.get("call", ""))
