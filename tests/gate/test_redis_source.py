@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,7 +11,8 @@ from relaypass import Key, KeySet
 from relaypass.gate import Gate, RedisKeySource
 from relaypass.profiles.relay import RelayMinter
 from relaypass.server.publish import RedisPublisher
-from tests._net import free_port
+from tests._net import free_port, stop_process
+from tests.server.conftest import start_redis
 
 
 def _wait_for(condition: object, timeout: float = 5.0) -> float:
@@ -74,8 +73,6 @@ def test_a_lost_message_is_caught_by_the_periodic_refresh(
 ) -> None:
     import json
 
-    import redis
-
     publisher = RedisPublisher(redis_server, prefix=redis_prefix)
     key = Key.generate("EdDSA", kid="rk_quiet")
     publisher.publish_keyset(KeySet([key.public()]))
@@ -96,36 +93,12 @@ def test_a_lost_message_is_caught_by_the_periodic_refresh(
     publisher.close()
 
 
-def _own_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    binary = shutil.which("redis-server")
-    assert binary is not None, "redis-server is installed with the test services"
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-    try:
-        _wait_for(lambda: _pings(client), timeout=15)
-    finally:
-        client.close()
-    return proc
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-
-
 def test_gate_rides_out_a_redis_restart(tmp_path: Path) -> None:
     """Redis dies (and loses everything) under a live gate; after it comes back the gate
     resubscribes, takes the re-published key set and still cuts on revocation."""
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
-    server = _own_redis(port, tmp_path)
+    server = start_redis(port, tmp_path)
     source = None
     try:
         publisher = RedisPublisher(url, prefix="restart")
@@ -144,7 +117,7 @@ def test_gate_rides_out_a_redis_restart(tmp_path: Path) -> None:
         time.sleep(0.5)  # the listener notices and backs off
         assert live.open  # losing Redis ends nobody's session
         assert gate.connect(RelayMinter(first).mint("tenant_abc", ["a/*"])).open  # known keys
-        server = _own_redis(port, tmp_path)
+        server = start_redis(port, tmp_path)
 
         # The control plane's refresh re-publishes into the empty Redis, with a newer version.
         second = Key.generate("EdDSA", kid="rk_after")
@@ -159,5 +132,4 @@ def test_gate_rides_out_a_redis_restart(tmp_path: Path) -> None:
     finally:
         if source is not None:
             source.close()
-        server.terminate()
-        server.wait(10)
+        stop_process(server)

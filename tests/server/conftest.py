@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ import pytest
 from relaypass._apikeys import ApiKeyHasher
 from relaypass.server.db.store import Store, make_engine
 from relaypass.server.secrets import KeyEncryptionKey
+from tests._net import free_port
 
 PG_HOST, PG_PORT = "127.0.0.1", int(os.environ.get("RELAYPASS_TEST_PG_PORT", "5432"))
 
@@ -36,12 +36,6 @@ def _pg_answers(port: int) -> bool:
             return True
     except psycopg.OperationalError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((PG_HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _pg_bin(name: str) -> str:
@@ -66,7 +60,7 @@ def pg_server() -> Iterator[int]:
     if os.geteuid() == 0:  # initdb refuses to run as root
         shutil.chown(workdir, "postgres", "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = workdir / "data", _free_port()
+    data, port = workdir / "data", free_port()
     subprocess.run(  # noqa: S603 - fixed argv
         [*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
         check=True,
@@ -174,31 +168,39 @@ def _redis_answers(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
-    """A real Redis: the one on 127.0.0.1:6379, or one started from redis-server."""
-    if _redis_answers(REDIS_PORT):
-        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
-        return
+def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """A redis-server of the tests' own on loopback (nothing kept on disk), once it answers."""
     binary = shutil.which("redis-server")
     if binary is None:
         msg = "redis-server is not installed"
         raise RuntimeError(msg)
-    port = _free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="relaypass-redis-"))
     proc = subprocess.Popen(  # noqa: S603 - fixed argv
         [binary, "--bind", REDIS_HOST, "--port", str(port), "--save", "", "--appendonly", "no",
          "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    deadline = time.monotonic() + 15
+    while not _redis_answers(port):
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            msg = "the Redis started for the tests did not answer"
+            raise RuntimeError(msg)
+        time.sleep(0.1)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A real Redis: the one on 127.0.0.1:6379, or one started from redis-server."""
+    if _redis_answers(REDIS_PORT):
+        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+        return
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="relaypass-redis-"))
+    proc = start_redis(port, workdir)
     try:
-        deadline = time.monotonic() + 15
-        while not _redis_answers(port):
-            if time.monotonic() > deadline:
-                msg = "the Redis started for the tests did not answer"
-                raise RuntimeError(msg)
-            time.sleep(0.1)
         yield f"redis://{REDIS_HOST}:{port}/0"
     finally:
         proc.terminate()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,12 @@ import pytest
 
 from relaypass import ClaimsPolicy, KeySet, Verifier
 from relaypass.profiles.relay import RelayClaims
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests._net import free_port
 
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RELAYPASS_DATA_DIR": str(tmp_path / "data"),
