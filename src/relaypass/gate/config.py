@@ -49,32 +49,31 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
     if len(chosen) != 1:
         msg = "give exactly one key source: --key, --key-dir, --jwks-url or --redis-url"
         raise InvalidRequestError(msg)
-    redis_source: RedisKeySource | None = None
     source: KeySource
+    stop: Callable[[], None] = _nothing
     if options.key_file is not None:
         source = FileKeySource(options.key_file)
     elif options.key_dir is not None:
         source = DirectoryKeySource(options.key_dir)
     elif options.jwks_url is not None:
-        jwks = JwksUrlKeySource(options.jwks_url)
-        return _gate(jwks, options), jwks.close
+        source = JwksUrlKeySource(options.jwks_url)
+        stop = source.close
     else:
         assert options.redis_url is not None  # noqa: S101 - exactly one source was checked
-        redis_source = RedisKeySource(options.redis_url, prefix=options.redis_prefix, start=False)
-        source = redis_source
-    gate = _gate(source, options)
-    if redis_source is None:
-        return gate, lambda: None
-    redis_source.on_revoke = gate.apply_revocation
-    redis_source.hydrate_revocations()
-    redis_source.start()
-    return gate, redis_source.close
-
-
-def _gate(source: KeySource, options: GateOptions) -> Gate:
-    return Gate(
+        source = RedisKeySource(options.redis_url, prefix=options.redis_prefix, start=False)
+        stop = source.close
+    gate = Gate(
         source,
         profile=options.profile,
         public_publish=options.public_publish,
         public_subscribe=options.public_subscribe,
     )
+    if isinstance(source, RedisKeySource):  # revocations arrive with the keys
+        source.on_revoke = gate.apply_revocation
+        source.hydrate_revocations()
+        source.start()
+    return gate, stop
+
+
+def _nothing() -> None:
+    """Stopping a file or directory source: nothing runs in the background."""

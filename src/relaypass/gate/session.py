@@ -25,7 +25,6 @@ from relaypass._scopes import PatternSet
 from relaypass._tokens import VerifiedToken, Verifier
 from relaypass.errors import (
     ExpiredTokenError,
-    InvalidClaimError,
     InvalidPermissionsError,
     InvalidTokenError,
     KeyNotFoundError,
@@ -179,11 +178,7 @@ class Gate:
     def _room_grant(self, verified: VerifiedToken, room_id: str) -> Grant:
         """Room tokens (seed 004): guardrails, the roomless ceiling, and the room joined."""
         room = RoomClaims.from_wire(verified.claims)
-        expires = verified.expires_at
-        ceiling = self.clock.now() + self.max_roomless_ttl_seconds
-        if room.room_id is None and expires is not None and expires > ceiling:
-            msg = "a roomless token may not outlive the roomless ceiling"
-            raise InvalidClaimError(msg, claim="exp")
+        room.check_lifetime(verified, self.clock.now(), self.max_roomless_ttl_seconds)
         grant = room.to_grant(verified)
         if room_id:
             grant.check_room(room_id)

@@ -211,6 +211,13 @@ class RoomClaims:
             msg = "a roomless token may not carry moderate, record, HLS or livestream grants"
             raise InvalidPermissionsError(msg)
 
+    def check_lifetime(self, verified: VerifiedToken, now: float, max_roomless: float) -> None:
+        """A roomless token may not outlive the roomless ceiling (customers mint their own)."""
+        expires = verified.expires_at
+        if self.room_id is None and expires is not None and expires - now > max_roomless:
+            msg = "a roomless token may not outlive the roomless ceiling"
+            raise InvalidClaimError(msg, claim="exp")
+
     def to_wire(self) -> dict[str, object]:
         """The seed's claim names."""
         self.check_guardrails()
@@ -408,11 +415,7 @@ class RoomVerifier:
         policy = ClaimsPolicy(issuer=issuer, leeway_seconds=self._leeway)
         verified = Verifier(key, policy=policy, clock=self._clock).verify(token)
         room = RoomClaims.from_wire(verified.claims)
-        if room.room_id is None:
-            expires = verified.expires_at
-            if expires is not None and expires - self._clock.now() > self.max_roomless_ttl_seconds:
-                msg = "a roomless token may not outlive the roomless ceiling"
-                raise InvalidClaimError(msg, claim="exp")
+        room.check_lifetime(verified, self._clock.now(), self.max_roomless_ttl_seconds)
         return room, room.to_grant(verified)
 
     def join(
