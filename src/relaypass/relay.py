@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import urllib.parse
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, final
 
@@ -39,6 +39,7 @@ import moq
 import structlog
 
 from relaypass.errors import InvalidRequestError, InvalidTokenError, RelaypassError
+from relaypass.gate.expiry import ExpiryTimer
 from relaypass.gate.session import Gate, Session
 
 __all__ = ["CLOSE_CODE_REVOKED", "MAX_QUERY_BYTES", "MoqRelay"]
@@ -91,6 +92,7 @@ class _Connection:
     published: dict[str, moq.BroadcastProducer] = field(default_factory=dict)
     routes: dict[str, Any] = field(default_factory=dict)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    expiry: ExpiryTimer | None = None
 
 
 @final
@@ -213,11 +215,7 @@ class MoqRelay:
         _log.info("moq.admitted", session=gate_session.id, root=root)
         self._spawn(conn, self._ingest(conn))
         self._spawn(conn, self._egress(conn))
-        expires = gate_session.grant.expires_at
-        if expires is not None:
-            delay = max(0.0, expires - self.gate.clock.now())
-            handle = asyncio.get_running_loop().call_later(delay, self.gate.expire_sessions)
-            self._spawn(conn, _cancel_on(conn.closed, handle.cancel))
+        conn.expiry = ExpiryTimer(self.gate, gate_session, asyncio.get_running_loop())
         await self._wait_closed(conn)
 
     async def _wait_closed(self, conn: _Connection) -> None:
@@ -257,6 +255,8 @@ class MoqRelay:
     def _teardown(self, conn: _Connection, code: int) -> None:
         self._connections.pop(conn.gate_session.id, None)
         conn.closed.set()
+        if conn.expiry is not None:
+            conn.expiry.cancel()
         for task in list(conn.tasks):
             task.cancel()
         for route in conn.routes.values():
@@ -389,10 +389,3 @@ async def _copy_track(upstream: moq.TrackConsumer, downstream: moq.TrackProducer
             downstream.abort(_NOT_FOUND)
     finally:
         upstream.cancel()
-
-
-async def _cancel_on(event: asyncio.Event, cancel: Callable[[], object]) -> None:
-    try:
-        await event.wait()
-    finally:
-        cancel()

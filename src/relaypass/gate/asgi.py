@@ -32,6 +32,7 @@ from typing import Any, Final, final
 import structlog
 
 from relaypass.errors import InvalidTokenError, RelaypassError
+from relaypass.gate.expiry import ExpiryTimer
 from relaypass.gate.session import Gate, Session
 
 __all__ = ["CLOSE_CODE_CUT", "SUBPROTOCOL", "GateMiddleware"]
@@ -154,7 +155,7 @@ class GateMiddleware:
         loop = asyncio.get_running_loop()
         guard = _Guard(receive, send, subprotocol)
         self._cuts[session.id] = lambda: loop.call_soon_threadsafe(guard.cut.set)
-        timer = _ExpiryTimer(self.gate, session, loop)
+        timer = ExpiryTimer(self.gate, session, loop)
         scope.setdefault("state", {})["relaypass"] = session
         watcher = asyncio.ensure_future(guard.close_when_cut())
         try:
@@ -222,31 +223,3 @@ class _Guard:
             self.closed = True
             with contextlib.suppress(OSError, RuntimeError):
                 await self._send({"type": "websocket.close", "code": CLOSE_CODE_CUT})
-
-
-@final
-class _ExpiryTimer:
-    """Ends the session at its ``exp``, following in-band refreshes that move it."""
-
-    def __init__(self, gate: Gate, session: Session, loop: asyncio.AbstractEventLoop) -> None:
-        self._gate = gate
-        self._session = session
-        self._loop = loop
-        self._handle: asyncio.TimerHandle | None = None
-        self._arm()
-
-    def _arm(self) -> None:
-        expires = self._session.grant.expires_at
-        if expires is None or not self._session.open:
-            self._handle = None
-            return
-        delay = max(0.0, expires - self._gate.clock.now())
-        self._handle = self._loop.call_later(delay, self._fire)
-
-    def _fire(self) -> None:
-        self._gate.expire_sessions()
-        self._arm()  # a refreshed grant expires later: wait for that
-
-    def cancel(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
