@@ -139,6 +139,16 @@ class RelaypassError(Exception):
         """The HTTP status for this error's code."""
         return HTTP_STATUS[self.code]
 
+    @property
+    def auth_status(self) -> int:
+        """401 (``INVALID_TOKEN``) or 403 (any other refusal).
+
+        For callers that act on nothing else: nginx ``auth_request`` turns other
+        statuses into a 500, and moq's ``reject`` maps only these two to
+        *unauthorized*.
+        """
+        return 401 if self.code is ErrorCode.INVALID_TOKEN else 403
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code.value!r}, reason={self.reason!r})"
 

@@ -195,9 +195,8 @@ class MoqRelay:
             gate_session = self.gate.connect(token_from_query(request.query), root)
         except RelaypassError as exc:
             _log.info("moq.refused", code=exc.code.value, reason=exc.reason, root=root)
-            status = 401 if isinstance(exc, InvalidTokenError) else 403
             with contextlib.suppress(moq.Error):
-                await request.reject(status)
+                await request.reject(exc.auth_status)
             return
         conn = _Connection(gate_session, root)
         request.set_consume(conn.ingest)

@@ -129,10 +129,10 @@ class GateMiddleware:
             session, _ = self._connect(scope)
         except RelaypassError as exc:
             _log.info("asgi.refused", code=exc.code.value, reason=exc.reason, path=scope["path"])
-            status = 401 if isinstance(exc, InvalidTokenError) else 403
             body = b'{"code":"%s"}' % exc.code.value.encode()
             headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-            await send({"type": "http.response.start", "status": status, "headers": headers})
+            start = {"type": "http.response.start", "status": exc.auth_status, "headers": headers}
+            await send(start)
             await send({"type": "http.response.body", "body": body})
             return
         scope.setdefault("state", {})["relaypass"] = session

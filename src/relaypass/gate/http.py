@@ -228,8 +228,7 @@ class _Service:
         """Log the reason, count the code, answer only the code."""
         _log.info(f"{kind}.refused", code=exc.code.value, reason=exc.reason, **fields)
         self.decisions.labels(kind, exc.code.value).inc()
-        status = 401 if isinstance(exc, InvalidTokenError) else 403
-        return JSONResponse({"code": exc.code.value}, status_code=status)
+        return JSONResponse({"code": exc.code.value}, status_code=exc.auth_status)
 
     def allowed(self, kind: str) -> None:
         """Count an admitted request."""
