@@ -208,6 +208,13 @@ def _stream_path(app: str, name: str) -> str:
     return f"{app}/{name}"
 
 
+def _authorize(session: Session, kind: str, path: str) -> None:
+    if kind == "publish":
+        session.authorize_publish(path)
+    else:
+        session.authorize_subscribe(path)
+
+
 @final
 class _Service:
     def __init__(self, gate: Gate, keys: StreamKeys, hls_location: str) -> None:
@@ -269,17 +276,14 @@ class _Service:
             if event == "on_update":
                 self._update(client, fields.get("call", ""), credential, path)
                 return _ok()
-            publish = event == "on_publish"
+            kind = "publish" if event == "on_publish" else "play"
             session = self._connect(credential)
             try:
-                if publish:
-                    session.authorize_publish(path)
-                else:
-                    session.authorize_subscribe(path)
+                _authorize(session, kind, path)
             except RelaypassError:
                 session.close("refused")
                 raise
-            self._pin((*client, "publish" if publish else "play"), session)
+            self._pin((*client, kind), session)
         except RelaypassError as exc:
             return self.refuse(exc, "rtmp", rtmp_event=event)
         self.allowed("rtmp")
@@ -305,10 +309,7 @@ class _Service:
             session = self._connect(cred)
             self._pin((*client, kind), session)
         try:
-            if kind == "publish":
-                session.authorize_publish(path)  # raises once revoked or expired
-            else:
-                session.authorize_subscribe(path)
+            _authorize(session, kind, path)  # raises once revoked or expired
         except RelaypassError:
             with self._lock:
                 self._sessions.pop((*client, kind), None)
