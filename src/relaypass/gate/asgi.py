@@ -64,12 +64,16 @@ def _headers(scope: Scope) -> dict[str, str]:
     return out
 
 
-def credentials(scope: Scope) -> tuple[str | None, str | None]:
+def credentials(
+    scope: Scope, headers: dict[str, str] | None = None
+) -> tuple[str | None, str | None]:
     """The token a connection presents and the subprotocol to select, strictly.
 
     More than one place carrying a token is refused rather than guessed at.
+    ``headers`` are the scope's, when the caller has read them already.
     """
-    headers = _headers(scope)
+    if headers is None:
+        headers = _headers(scope)
     found: list[str] = []
     auth = headers.get("authorization")
     if auth is not None:
@@ -118,8 +122,9 @@ class GateMiddleware:
             await self.app(scope, receive, send)
 
     def _connect(self, scope: Scope) -> tuple[Session, str | None]:
-        token, subprotocol = credentials(scope)
-        origin = _headers(scope).get("origin")
+        headers = _headers(scope)
+        token, subprotocol = credentials(scope, headers)
+        origin = headers.get("origin")
         return self.gate.connect(token, scope["path"].lstrip("/"), origin), subprotocol
 
     # ------------------------------------------------------------------ http
