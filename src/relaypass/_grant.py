@@ -56,10 +56,13 @@ class Grant:
     kid: str | None = None
     token_id: str | None = None
     jti: str | None = None
+    org: str | None = None
+    issuer: str | None = None
+    fence: PatternSet = EMPTY
 
     def authorize_publish(self, path: str, *, source: str | None = None) -> None:
         """Allow publishing at ``path`` (and from ``source``, for media) or raise."""
-        if not self.publish.matches(path):
+        if not self.publish.matches(path) or (self.fence and self.fence.matches(path)):
             msg = "publish is not granted for this path"
             raise InvalidPermissionsError(msg)
         if source is not None and self.publish_sources is not None:
@@ -72,17 +75,17 @@ class Grant:
 
     def authorize_subscribe(self, path: str) -> None:
         """Allow subscribing at ``path`` or raise."""
-        if not self.subscribe.matches(path):
+        if not self.subscribe.matches(path) or (self.fence and self.fence.matches(path)):
             msg = "subscribe is not granted for this path"
             raise InvalidPermissionsError(msg)
 
     def can_publish(self, path: str) -> bool:
         """Non-raising form of :meth:`authorize_publish`."""
-        return self.publish.matches(path)
+        return self.publish.matches(path) and not (self.fence and self.fence.matches(path))
 
     def can_subscribe(self, path: str) -> bool:
         """Non-raising form of :meth:`authorize_subscribe`."""
-        return self.subscribe.matches(path)
+        return self.subscribe.matches(path) and not (self.fence and self.fence.matches(path))
 
     def authorize(self, capability: str) -> None:
         """Allow a named capability or raise ``INVALID_PERMISSIONS``."""

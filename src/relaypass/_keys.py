@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import json
 import os
@@ -39,6 +40,7 @@ from relaypass._alg import (
     Verifier,
     min_hmac_secret_bytes,
 )
+from relaypass._keyscope import NO_BINDING, KeyBinding
 from relaypass.errors import InvalidKeyError
 
 __all__ = ["KID_PATTERN", "Key", "is_valid_kid"]
@@ -52,6 +54,8 @@ MAX_JWK_BYTES: Final = 64 * 1024
 _COMMON_MEMBERS = frozenset(
     {"kty", "alg", "kid", "use", "key_ops", "ext", "x5c", "x5t", "x5t#S256"}
 )
+#: ``org``, ``scope`` (moq-token's key scope) and ``iss``: see :mod:`relaypass._keyscope`.
+_BINDING_MEMBERS = frozenset({"org", "scope", "iss"})
 _MEMBERS = {
     "oct": frozenset({"k"}),
     "RSA": frozenset({"n", "e", "d", "p", "q", "dp", "dq", "qi"}),
@@ -135,6 +139,7 @@ class Key:
         "_signer",
         "_verifier",
         "alg",
+        "binding",
         "kid",
         "kty",
     )
@@ -142,6 +147,7 @@ class Key:
     alg: Algorithm
     kid: str
     kty: str
+    binding: KeyBinding
 
     def __init__(
         self,
@@ -171,6 +177,13 @@ class Key:
             msg = "kid must be 1-128 characters of [A-Za-z0-9_-]"
             raise _fail(msg)
         self.kid = kid
+        self.binding = NO_BINDING
+
+    def bound(self, binding: KeyBinding) -> Key:
+        """A copy of the key, bound to an org, a namespace scope and an issuer."""
+        key = copy.copy(self)
+        key.binding = binding
+        return key
 
     # ------------------------------------------------------------------ build
 
@@ -204,7 +217,7 @@ class Key:
         if not isinstance(kty, str) or kty not in _MEMBERS:
             msg = "JWK kty must be one of oct, RSA, EC, OKP"
             raise _fail(msg)
-        unknown = set(obj) - _COMMON_MEMBERS - _MEMBERS[kty]
+        unknown = set(obj) - _COMMON_MEMBERS - _BINDING_MEMBERS - _MEMBERS[kty]
         if unknown:
             msg = f"JWK has members not allowed for kty {kty}: {sorted(unknown)}"
             raise _fail(msg)
@@ -217,13 +230,17 @@ class Key:
             msg = "JWK kid must be a string"
             raise _fail(msg)
         ops = _jwk_ops(obj)
+        binding = KeyBinding.from_jwk(obj)
         if kty == "oct":
-            return cls._from_secret(algorithm, _field(obj, "k"), kid_value, ops)
-        if kty == "OKP":
-            return cls._okp_from_jwk(algorithm, obj, kid_value, ops)
-        if kty == "EC":
-            return cls._ec_from_jwk(algorithm, obj, kid_value, ops)
-        return cls._rsa_from_jwk(algorithm, obj, kid_value, ops)
+            key = cls._from_secret(algorithm, _field(obj, "k"), kid_value, ops)
+        elif kty == "OKP":
+            key = cls._okp_from_jwk(algorithm, obj, kid_value, ops)
+        elif kty == "EC":
+            key = cls._ec_from_jwk(algorithm, obj, kid_value, ops)
+        else:
+            key = cls._rsa_from_jwk(algorithm, obj, kid_value, ops)
+        key.binding = binding
+        return key
 
     @classmethod
     def from_pem(cls, data: bytes | str, alg: Algorithm | str, *, kid: str | None = None) -> Key:
@@ -576,6 +593,7 @@ class Key:
         out: dict[str, object] = {"alg": self.alg.value, "key_ops": ops}
         out.update(body)
         out["kid"] = self.kid
+        out.update(self.binding.to_jwk_members())
         return out
 
     def to_pem(self, *, private: bool = False) -> bytes:

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import final
 
 from relaypass import _json
 from relaypass._keys import MAX_JWK_BYTES, Key, is_valid_kid
 from relaypass.errors import AlgorithmMismatchError, InvalidKeyError, KeyNotFoundError
 
-__all__ = ["KeySet"]
+__all__ = ["KeySet", "issuer_digest"]
 
 MAX_KEYS = 256
+MAX_ISSUERS = 100_000
+_DIGEST_CHARS = 64
+
+
+def issuer_digest(issuer: str) -> str:
+    """How an issuer (an API key id) is named in a published key set: its SHA-256, hex."""
+    return hashlib.sha256(issuer.encode("utf-8")).hexdigest()
+
+
+def _parse_issuers(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping) or len(value) > MAX_ISSUERS:
+        msg = f"JWKS issuers must be an object of at most {MAX_ISSUERS} entries"
+        raise InvalidKeyError(msg)
+    out: dict[str, str] = {}
+    for digest, org in value.items():
+        if (
+            not isinstance(digest, str)
+            or len(digest) != _DIGEST_CHARS
+            or not all(c in "0123456789abcdef" for c in digest)
+            or not is_valid_kid(org)
+        ):
+            msg = "JWKS issuers map SHA-256 hex digests to org ids"
+            raise InvalidKeyError(msg)
+        out[digest] = str(org)
+    return out
 
 
 @final
@@ -23,11 +50,16 @@ class KeySet:
     ``MixedKeySet``: a set mixing public keys with secrets invites key
     confusion). A token without ``kid`` is accepted only when the set holds
     exactly one key.
+
+    ``issuers`` is the registry of live token issuers (the control plane's API
+    key ids, as SHA-256 digests) and the org each belongs to: room tokens name
+    their API key in ``iss``, and a gate refuses one whose issuer is unknown,
+    revoked or of another org than the signing key.
     """
 
-    __slots__ = ("_by_kid", "_only")
+    __slots__ = ("_by_kid", "_only", "issuers")
 
-    def __init__(self, keys: Iterable[Key]) -> None:
+    def __init__(self, keys: Iterable[Key], *, issuers: Mapping[str, str] | None = None) -> None:
         by_kid: dict[str, Key] = {}
         for key in keys:
             if key.kid in by_kid:
@@ -42,6 +74,15 @@ class KeySet:
             raise InvalidKeyError(msg)
         self._by_kid = by_kid
         self._only = next(iter(by_kid.values())) if len(by_kid) == 1 else None
+        self.issuers: Mapping[str, str] | None = (
+            MappingProxyType(dict(issuers)) if issuers is not None else None
+        )
+
+    def issuer_org(self, issuer: str) -> str | None:
+        """The org of a live issuer, or ``None`` when it is unknown."""
+        if self.issuers is None:
+            return None
+        return self.issuers.get(issuer_digest(issuer))
 
     @classmethod
     def from_jwks(cls, jwks: Mapping[str, object] | str | bytes) -> KeySet:
@@ -68,11 +109,17 @@ class KeySet:
                 msg = "JWKS keys must be objects"
                 raise InvalidKeyError(msg)
             parsed.append(Key.from_jwk(item))
-        return cls(parsed)
+        issuers = _parse_issuers(obj["issuers"]) if "issuers" in obj else None
+        return cls(parsed, issuers=issuers)
 
     def to_jwks(self) -> dict[str, object]:
         """The public JWKS (refuses a set of HMAC secrets)."""
-        return {"keys": [key.to_jwk(private=False) for key in self._by_kid.values()]}
+        out: dict[str, object] = {
+            "keys": [key.to_jwk(private=False) for key in self._by_kid.values()]
+        }
+        if self.issuers is not None:
+            out["issuers"] = dict(self.issuers)
+        return out
 
     def select(self, kid: str | None, alg: str) -> Key:
         """The key for a token header's ``kid`` and ``alg``, or an error."""

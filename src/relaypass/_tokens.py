@@ -30,8 +30,10 @@ from relaypass._jws import (
     split,
 )
 from relaypass._keys import Key
+from relaypass._keyscope import NO_BINDING, KeyBinding
 from relaypass._keyset import KeySet
 from relaypass.errors import (
+    InvalidClaimError,
     InvalidRequestError,
     InvalidSignatureError,
     MalformedTokenError,
@@ -51,14 +53,21 @@ _DEFAULT_POLICY = ClaimsPolicy()
 class VerifiedToken:
     """Claims that passed verification. Only a :class:`Verifier` creates one."""
 
-    __slots__ = ("_id", "_signing_input", "alg", "claims", "kid")
+    __slots__ = ("_id", "_signing_input", "alg", "binding", "claims", "kid")
 
     alg: str
     kid: str
     claims: Mapping[str, object]
+    binding: KeyBinding
 
-    def __init__(
-        self, guard: object, claims: dict[str, object], kid: str, alg: str, signing_input: bytes
+    def __init__(  # noqa: PLR0917 - internal, one caller
+        self,
+        guard: object,
+        claims: dict[str, object],
+        kid: str,
+        alg: str,
+        signing_input: bytes,
+        binding: KeyBinding = NO_BINDING,
     ) -> None:
         """Internal: only the verifier may construct a verified token."""
         if guard is not _CONSTRUCT:
@@ -67,6 +76,7 @@ class VerifiedToken:
         self.claims: Mapping[str, object] = MappingProxyType(claims)
         self.kid = kid
         self.alg = alg
+        self.binding = binding
         self._signing_input = signing_input
         self._id: str | None = None
 
@@ -174,7 +184,13 @@ class Verifier:
             raise MalformedTokenError(msg) from None
         now = self._clock.now()
         not_before, not_after = check_registered_claims(claims, self._policy, now)
-        verified = VerifiedToken(_CONSTRUCT, claims, key.kid, header.alg, signing_input)
+        issuer = key.binding.issuer
+        if issuer is not None and claims.get("iss") != issuer:
+            msg = "iss is not the issuer the key is bound to"
+            raise InvalidClaimError(msg, claim="iss")
+        verified = VerifiedToken(
+            _CONSTRUCT, claims, key.kid, header.alg, signing_input, key.binding
+        )
         if cache is not None:
             cache.store(token, verified, not_before, not_after, now)
         return verified

@@ -89,7 +89,7 @@ class RedisKeySource:
         try:
             document = json.loads(str(raw))
             version = int(document["version"])
-            keys = KeySet.from_jwks({"keys": document["keys"]})
+            keys = KeySet.from_jwks({k: document[k] for k in ("keys", "issuers") if k in document})
         except (ValueError, KeyError, TypeError, InvalidKeyError):
             return False  # keep what we know
         with self._lock:

@@ -14,17 +14,19 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final, final
 
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
 from relaypass._grant import Grant
+from relaypass._keys import Key
 from relaypass._keyset import KeySet
 from relaypass._scopes import PatternSet
-from relaypass._tokens import VerifiedToken, Verifier
+from relaypass._tokens import VerifiedToken, Verifier, decode_unverified
 from relaypass.errors import (
     ExpiredTokenError,
+    InvalidApiKeyError,
     InvalidPermissionsError,
     InvalidTokenError,
     KeyNotFoundError,
@@ -32,9 +34,14 @@ from relaypass.errors import (
     RevokedTokenError,
 )
 from relaypass.gate.keysource import KeySource
+from relaypass.gate.tenancy import OrgFences, bind_grant, room_in_scope
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.relay import RelayClaims
-from relaypass.profiles.room import DEFAULT_ROOMLESS_TTL_SECONDS, RoomClaims
+from relaypass.profiles.room import (
+    DEFAULT_ROOM_TTL_SECONDS,
+    DEFAULT_ROOMLESS_TTL_SECONDS,
+    RoomClaims,
+)
 from relaypass.profiles.session import SessionClaims
 
 __all__ = ["Gate", "Session"]
@@ -114,6 +121,8 @@ class Gate:
         public_subscribe: Iterable[str] = (),
         on_close: Callable[[Session, str], None] | None = None,
         max_roomless_ttl_seconds: int = DEFAULT_ROOMLESS_TTL_SECONDS,
+        max_room_ttl_seconds: int = DEFAULT_ROOM_TTL_SECONDS,
+        room_issuers: Mapping[str, Key] | None = None,
     ) -> None:
         if profile not in PROFILES:
             msg = f"profile must be one of {PROFILES}"
@@ -126,6 +135,12 @@ class Gate:
         self.public_subscribe = tuple(public_subscribe)
         self.on_close = on_close
         self.max_roomless_ttl_seconds = max_roomless_ttl_seconds
+        self.max_room_ttl_seconds = max_room_ttl_seconds
+        # Customer-minted room tokens (seed 004: HS256, no kid), chosen by iss.
+        self._room_issuers = {
+            iss: Verifier(KeySet([key]), policy=self.policy, clock=clock)
+            for iss, key in (room_issuers or {}).items()
+        }
         # Public prefixes use moq's prefix rule (p means p/**); compiled once, not per connect.
         self._public = MoqClaims(publish=self.public_publish, subscribe=self.public_subscribe)
         self._anonymous_grant = Grant(
@@ -136,11 +151,14 @@ class Gate:
         self._lock = threading.Lock()
         self._sessions: dict[int, Session] = {}
         self._verifier: tuple[KeySet, Verifier] | None = None
+        self._fences: tuple[KeySet, OrgFences] | None = None
         self.revoked_kids: set[str] = set()
         self.revoked_jtis: set[str] = set()
         self.revoked_tokens: set[str] = set()
         self.revoked_subjects: dict[str, float] = {}
-        self.revoked_tenants: set[str] = set()
+        self.revoked_tenants: set[tuple[str | None, str]] = set()
+        self.revoked_orgs: set[str] = set()
+        self.revoked_issuers: set[tuple[str | None, str]] = set()
 
     # ---------------------------------------------------------------- connect
 
@@ -154,8 +172,37 @@ class Gate:
 
     def grant_for(self, token: str, path: str, origin: str | None) -> Grant:
         """Verify ``token`` (learning a new kid once) and build its grant."""
-        verified = self._verify(token)
+        customer = self._customer_verifier(token) if self.profile == "room" else None
+        verified = customer.verify(token) if customer is not None else self._verify(token)
         self._check_revoked(verified)
+        grant = self._profile_grant(verified, path, origin)
+        keyset, fences = self._current_fences()
+        grant = bind_grant(
+            self.profile, grant, verified, path, keyset, fences, issuer_known=customer is not None
+        )
+        if grant.org is not None and grant.org in self.revoked_orgs:
+            msg = "the token's org was disabled"
+            raise RevokedTokenError(msg)
+        if grant.tenant is not None and (
+            (grant.org, grant.tenant) in self.revoked_tenants
+            or (None, grant.tenant) in self.revoked_tenants
+        ):
+            msg = "the token's tenant was revoked"
+            raise RevokedTokenError(msg)
+        if grant.issuer is not None and (
+            (grant.org, grant.issuer) in self.revoked_issuers
+            or (None, grant.issuer) in self.revoked_issuers
+        ):
+            msg = "the token's API key was revoked"
+            raise InvalidApiKeyError(msg)
+        if grant.expires_at is not None and self.clock.now() >= grant.expires_at:
+            # The verifier's leeway absorbs clock skew, but a session ends at exp:
+            # admitting one that would be cut at once helps nobody.
+            msg = "token expired"
+            raise ExpiredTokenError(msg)
+        return grant
+
+    def _profile_grant(self, verified: VerifiedToken, path: str, origin: str | None) -> Grant:
         if self.profile == "relay":
             grant = RelayClaims.grant(verified)
         elif self.profile == "moq":
@@ -165,20 +212,30 @@ class Gate:
         else:
             grant = SessionClaims.grant(verified)
             grant.check_origin(origin)
-        if grant.tenant is not None and grant.tenant in self.revoked_tenants:
-            msg = "the token's tenant was revoked"
-            raise RevokedTokenError(msg)
-        if grant.expires_at is not None and self.clock.now() >= grant.expires_at:
-            # The verifier's leeway absorbs clock skew, but a session ends at exp:
-            # admitting one that would be cut at once helps nobody.
-            msg = "token expired"
-            raise ExpiredTokenError(msg)
         return grant
 
-    def _room_grant(self, verified: VerifiedToken, room_id: str) -> Grant:
-        """Room tokens (seed 004): guardrails, the roomless ceiling, and the room joined."""
+    def _current_fences(self) -> tuple[KeySet, OrgFences]:
+        keyset = self.keys.keyset()
+        cached = self._fences
+        if cached is None or cached[0] is not keyset:
+            cached = (keyset, OrgFences(keyset))
+            self._fences = cached
+        return cached
+
+    def _room_grant(self, verified: VerifiedToken, path: str) -> Grant:
+        """Room tokens (seed 004): guardrails, the roomless ceiling, and the room joined.
+
+        A room lives at ``<org root>/<roomId>``: for a key scoped to ``acme``
+        the connection path ``acme/standup`` is the room ``standup``.
+        """
+        room_id = room_in_scope(verified.binding.scope, path)
         room = RoomClaims.from_wire(verified.claims)
-        room.check_lifetime(verified, self.clock.now(), self.max_roomless_ttl_seconds)
+        room.check_lifetime(
+            verified,
+            self.clock.now(),
+            self.max_roomless_ttl_seconds,
+            max_scoped=self.max_room_ttl_seconds,
+        )
         grant = room.to_grant(verified)
         if room_id:
             grant.check_room(room_id)
@@ -192,6 +249,17 @@ class Gate:
             if kid is None or not self.keys.learn(kid):
                 raise
         return self._current_verifier().verify(token)
+
+    def _customer_verifier(self, token: str) -> Verifier | None:
+        """The registered secret of the token's ``iss``, for a token without ``kid``."""
+        if not self._room_issuers or _header_kid(token) is not None:
+            return None
+        try:
+            _, claims = decode_unverified(token)
+        except InvalidTokenError:
+            return None
+        iss = claims.get("iss")
+        return self._room_issuers.get(iss) if isinstance(iss, str) else None
 
     def _current_verifier(self) -> Verifier:
         keyset = self.keys.keyset()
@@ -211,7 +279,10 @@ class Gate:
         return self._anonymous_grant
 
     def _check_revoked(self, verified: VerifiedToken) -> None:
-        if _matches(verified_grant_facts(verified), self):
+        org = verified.binding.org
+        if _matches(verified_grant_facts(verified), self) or (
+            org is not None and org in self.revoked_orgs
+        ):
             msg = "token was revoked"
             raise RevokedTokenError(msg)
 
@@ -264,24 +335,45 @@ class Gate:
         self.revoked_subjects[subject] = before
         return self._cut(lambda g: g.subject == subject)
 
-    def revoke_tenant(self, tenant: str) -> int:
-        """A whole tenant was revoked."""
-        self.revoked_tenants.add(tenant)
-        return self._cut(lambda g: g.tenant == tenant)
+    def revoke_tenant(self, tenant: str, org: str | None = None) -> int:
+        """A tenant was revoked (of one org; ``None``: the tenant name in every org)."""
+        self.revoked_tenants.add((org, tenant))
+        return self._cut(lambda g: g.tenant == tenant and (org is None or g.org == org))
+
+    def revoke_org(self, org: str) -> int:
+        """An org was disabled: end every session its keys opened and refuse its tokens."""
+        self.revoked_orgs.add(org)
+        return self._cut(lambda g: g.org == org)
+
+    def revoke_issuer(self, issuer: str, org: str | None = None) -> int:
+        """An API key was revoked: end the room sessions its tokens opened."""
+        self.revoked_issuers.add((org, issuer))
+        return self._cut(lambda g: g.issuer == issuer and (org is None or g.org == org))
 
     def apply_revocation(self, event: dict[str, object]) -> int:
-        """Apply a control-plane revocation event (``kind``: kid, jti, token, sub, tenant)."""
+        """Apply a control-plane revocation event.
+
+        ``kind`` is ``kid``, ``jti``, ``token``, ``sub``, ``tenant`` (with its
+        ``org``), ``org`` (a disabled org) or ``iss`` (a revoked API key, with
+        its ``org``).
+        """
         kind, value = event.get("kind"), event.get("value")
         if not isinstance(value, str):
             return 0
+        org = event.get("org")
+        org = org if isinstance(org, str) else None
         if kind == "sub":
             before = event.get("before")
             return self.revoke_subject(value, before if isinstance(before, int | float) else None)
+        if kind == "tenant":
+            return self.revoke_tenant(value, org)
+        if kind == "iss":
+            return self.revoke_issuer(value, org)
         handlers: dict[object, Callable[[str], int]] = {
             "kid": self.revoke_kid,
             "jti": self.revoke_jti,
             "token": self.revoke_token,
-            "tenant": self.revoke_tenant,
+            "org": self.revoke_org,
         }
         handler = handlers.get(kind)
         return handler(value) if handler is not None else 0

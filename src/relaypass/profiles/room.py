@@ -211,11 +211,27 @@ class RoomClaims:
             msg = "a roomless token may not carry moderate, record, HLS or livestream grants"
             raise InvalidPermissionsError(msg)
 
-    def check_lifetime(self, verified: VerifiedToken, now: float, max_roomless: float) -> None:
-        """A roomless token may not outlive the roomless ceiling (customers mint their own)."""
+    def check_lifetime(
+        self,
+        verified: VerifiedToken,
+        now: float,
+        max_roomless: float,
+        *,
+        max_scoped: float = DEFAULT_ROOM_TTL_SECONDS,
+    ) -> None:
+        """No token outlives its ceiling: roomless ones the roomless one, others ``max_scoped``.
+
+        Customers mint their own room tokens, so the ceilings that minting
+        applies are checked again here.
+        """
         expires = verified.expires_at
-        if self.room_id is None and expires is not None and expires - now > max_roomless:
+        if expires is None:
+            return
+        if self.room_id is None and expires - now > max_roomless:
             msg = "a roomless token may not outlive the roomless ceiling"
+            raise InvalidClaimError(msg, claim="exp")
+        if expires - now > max_scoped:
+            msg = "a room token may not outlive the room-token ceiling"
             raise InvalidClaimError(msg, claim="exp")
 
     def to_wire(self) -> dict[str, object]:

@@ -54,8 +54,8 @@ class RedisPublisher:
 
     def publish_keyset(self, keyset: KeySet, *, force: bool = False) -> int | None:
         """Store and announce the key set if it changed; the new version, or ``None``."""
-        keys = keyset.to_jwks()["keys"]
-        digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()
+        published = keyset.to_jwks()
+        digest = hashlib.sha256(json.dumps(published, sort_keys=True).encode()).hexdigest()
         # Compared with what Redis holds, not with what this process last wrote: a Redis
         # that restarted empty gets the set back on the next refresh.
         current = self._client.get(self.jwks_key)
@@ -70,7 +70,7 @@ class RedisPublisher:
         if version < floor:
             version = floor
             self._client.set(f"{self.jwks_key}:version", version)
-        document = {"version": version, "digest": digest, "keys": keys}
+        document = {"version": version, "digest": digest, **published}
         pipe = self._client.pipeline(transaction=True)
         pipe.set(self.jwks_key, json.dumps(document))
         pipe.publish(self.channel, json.dumps({"type": "jwks", "version": version}))
