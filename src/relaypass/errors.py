@@ -32,6 +32,7 @@ Messages never contain token, key or secret bytes.
     ├── UnauthorizedPathError           UNAUTHORIZED_PATH (moq root vs connection path)
     ├── UnauthorizedOriginError         UNAUTHORIZED_ORIGIN (origin-pinned session tokens)
     ├── RateLimitedError                RATE_LIMITED (429, with retry_after_seconds)
+    ├── RequestTooLargeError            REQUEST_TOO_LARGE (413, body over the limit)
     └── InvalidRequestError             INVALID_REQUEST (mint-time policy, bad input)
 """
 
@@ -60,6 +61,7 @@ __all__ = [
     "MissingClaimError",
     "RateLimitedError",
     "RelaypassError",
+    "RequestTooLargeError",
     "RevokedTokenError",
     "UnauthorizedOriginError",
     "UnauthorizedParticipantError",
@@ -83,6 +85,7 @@ class ErrorCode(enum.StrEnum):
     UNAUTHORIZED_PATH = "UNAUTHORIZED_PATH"
     UNAUTHORIZED_ORIGIN = "UNAUTHORIZED_ORIGIN"
     RATE_LIMITED = "RATE_LIMITED"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 
 
 #: The one table from code to HTTP status.
@@ -98,6 +101,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED_PATH: 403,
     ErrorCode.UNAUTHORIZED_ORIGIN: 403,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.REQUEST_TOO_LARGE: 413,
 }
 
 _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
@@ -112,6 +116,7 @@ _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.UNAUTHORIZED_PATH: "The token is not valid for this connection path.",
     ErrorCode.UNAUTHORIZED_ORIGIN: "The token is not valid for this origin.",
     ErrorCode.RATE_LIMITED: "Too many requests; retry after the indicated delay.",
+    ErrorCode.REQUEST_TOO_LARGE: "The request body is larger than the service accepts.",
 }
 
 
@@ -278,6 +283,13 @@ class RateLimitedError(RelaypassError):
     def __init__(self, reason: str, *, retry_after_seconds: int) -> None:
         super().__init__(reason)
         self.retry_after_seconds = retry_after_seconds
+
+
+@final
+class RequestTooLargeError(RelaypassError):
+    """A request body exceeds the service's size limit."""
+
+    code = ErrorCode.REQUEST_TOO_LARGE
 
 
 @final

@@ -219,3 +219,17 @@ def redis_prefix(redis_server: str) -> Iterator[str]:
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
     client.close()
+
+
+TEST_TENANTS = ("tenant_abc", "acme", "globex", "t")
+
+
+def bootstrap_with_tenants(store: Store, *tenants: str) -> tuple[str, str]:
+    """The first org, its admin key, and the tenants the tests mint for."""
+    from relaypass.server.app import bootstrap
+
+    first = bootstrap(store)
+    assert first is not None
+    for tenant in tenants or TEST_TENANTS:
+        store.create_tenant(first[0], tenant, tenant, actor="test")
+    return first

@@ -16,7 +16,7 @@ from relaypass.server.app import bootstrap, create_app
 from relaypass.server.db.store import Store
 from relaypass.server.settings import Settings
 from relaypass.testing import FrozenClock
-from tests.server.conftest import MsClock
+from tests.server.conftest import MsClock, bootstrap_with_tenants
 
 
 class Http:
@@ -42,8 +42,7 @@ class Http:
 
 @pytest.fixture
 def client(store: Store, tmp_path: Path) -> tuple[Http, str, str]:
-    first = bootstrap(store)
-    assert first is not None
+    first = bootstrap_with_tenants(store)
     org_id, admin_key = first
     return Http(create_app(Settings(data_dir=tmp_path), store)), org_id, admin_key
 
@@ -191,8 +190,7 @@ def test_signing_key_changes_reach_redis(
 
     import redis
 
-    first = bootstrap(store)
-    assert first is not None
+    first = bootstrap_with_tenants(store)
     org_id, admin_key = first
     settings = Settings(data_dir=tmp_path, redis_url=redis_server, redis_prefix=redis_prefix)
     http = Http(create_app(settings, store))
@@ -205,5 +203,5 @@ def test_signing_key_changes_reach_redis(
     rpc(http, "streams.signingKeys.revoke", admin_key, {"orgId": org_id, "id": created["id"]})
     document = json.loads(str(client.get(f"{redis_prefix}:jwks")))
     assert created["id"] not in [k["kid"] for k in document["keys"]]
-    assert f"kid:{created['id']}" in client.hgetall(f"{redis_prefix}:revoked")
+    assert f"kid:{org_id}/:{created['id']}" in client.hgetall(f"{redis_prefix}:revoked")
     assert ms_clock.now_ms > 0

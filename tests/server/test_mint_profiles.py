@@ -10,18 +10,17 @@ from relaypass import ClaimsPolicy, InvalidPermissionsError, KeySet, Verifier
 from relaypass._tenancy import ResourceKind, authorize_ownership
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.room import RoomAction, RoomVerifier, authorize
-from relaypass.server.app import bootstrap, create_app
+from relaypass.server.app import create_app
 from relaypass.server.db.store import Store
 from relaypass.server.settings import Settings
 from relaypass.testing import FrozenClock
-from tests.server.conftest import MsClock
+from tests.server.conftest import MsClock, bootstrap_with_tenants
 from tests.server.test_app import Http, rpc
 
 
 @pytest.fixture
 def ready(store: Store, tmp_path: Path, ms_clock: MsClock) -> tuple[Http, str, str]:
-    first = bootstrap(store)
-    assert first is not None
+    first = bootstrap_with_tenants(store)
     org_id, key = first
     http = Http(create_app(Settings(data_dir=tmp_path), store))
     rpc(http, "streams.signingKeys.create", key, {"orgId": org_id, "label": "v1"})
@@ -104,6 +103,6 @@ def test_tenant_resources_feed_the_isolation_check(
     assert rpc(http, "tenants.resources.assign", key, body).status_code == 200
     taken = rpc(http, "tenants.resources.assign", key, {**body, "tenant": "globex"})
     assert taken.json()["code"] == "INVALID_PERMISSIONS"
-    authorize_ownership(store, "acme", ResourceKind.CALL, "CA123")
+    authorize_ownership(store.ownership(org_id), "acme", ResourceKind.CALL, "CA123")
     with pytest.raises(InvalidPermissionsError):
-        authorize_ownership(store, "globex", ResourceKind.CALL, "CA123")
+        authorize_ownership(store.ownership(org_id), "globex", ResourceKind.CALL, "CA123")

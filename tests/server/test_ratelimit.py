@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from relaypass import RateLimitedError
-from relaypass.server.app import bootstrap, create_app
+from relaypass.server.app import create_app
 from relaypass.server.db.store import Store
 from relaypass.server.ratelimit import InProcessLimiter, RedisLimiter
 from relaypass.server.settings import Settings
-from tests.server.conftest import MsClock
+from tests.server.conftest import MsClock, bootstrap_with_tenants
 from tests.server.test_app import Http, rpc
 
 
@@ -44,8 +44,7 @@ def test_redis_window_is_shared_between_limiters(
 def test_mint_procedures_answer_429_with_retry_after(
     store: Store, tmp_path: Path, ms_clock: MsClock
 ) -> None:
-    first = bootstrap(store)
-    assert first is not None
+    first = bootstrap_with_tenants(store)
     org_id, admin_key = first
     http = Http(create_app(Settings(data_dir=tmp_path, mint_rate_per_minute=2), store))
     rpc(http, "streams.signingKeys.create", admin_key, {"orgId": org_id, "label": "v1"})

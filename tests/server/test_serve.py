@@ -70,6 +70,10 @@ def test_serve_bootstraps_mints_and_publishes_jwks(service: tuple[str, str, Path
         json={"orgId": org_id, "label": "v1"},
         headers=auth,
     ).json()
+    tenant = httpx.post(
+        f"{base}/rpc/tenants.create", json={"orgId": org_id, "tenantId": "tenant_abc"}, headers=auth
+    )
+    assert tenant.status_code == 200
     time.sleep(1.2)  # the propagation delay configured for this test
     minted = httpx.post(
         f"{base}/rpc/voice.audioBridge.mintBrowserToken",

@@ -9,11 +9,11 @@ import pytest
 from relaypass import Key, KeySet, Verifier
 from relaypass._tokens import Minter
 from relaypass.profiles.session import SessionClaims
-from relaypass.server.app import bootstrap, create_app
+from relaypass.server.app import create_app
 from relaypass.server.db.store import Store
 from relaypass.server.settings import Settings
 from relaypass.testing import FrozenClock
-from tests.server.conftest import MsClock
+from tests.server.conftest import MsClock, bootstrap_with_tenants
 from tests.server.test_app import Http
 
 
@@ -25,9 +25,9 @@ def admin_key_pair() -> Key:
 def test_publish_revoke_and_session_auth(
     store: Store, tmp_path: Path, ms_clock: MsClock, admin_key_pair: Key
 ) -> None:
-    first = bootstrap(store)
-    assert first is not None
-    _, api_key = first
+    first = bootstrap_with_tenants(store)
+    org_id, api_key = first
+    store.create_signing_key(org_id, "session tokens")  # SessionAuth signs with the org's key
     http = Http(create_app(Settings(data_dir=tmp_path), store))
     bearer = {"Authorization": f"Bearer {api_key}"}
     # The operator registers the tenant's first admin account with its API key.
@@ -81,7 +81,7 @@ def test_publish_revoke_and_session_auth(
     )
     assert denied.status_code == 403
 
-    ms_clock.advance(60)  # the system signing key becomes active
+    ms_clock.advance(60)  # the org's signing key becomes active
     session = http.post(
         "/rpc/SessionAuth",
         json={
@@ -118,7 +118,7 @@ def test_publish_revoke_and_session_auth(
         headers=bearer,
     )
     assert revoked.status_code == 200
-    assert store.service_account_registry().keys_for("acme") == ["admin-2026-01"]
+    assert store.service_account_registry(org_id).keys_for("acme") == ["admin-2026-01"]
 
 
 def test_missing_credentials_are_refused(store: Store, tmp_path: Path) -> None:

@@ -19,7 +19,9 @@ def test_migrations_create_every_table_and_step_back(store: Store) -> None:
         "orgs",
         "api_keys",
         "signing_keys",
-        "service_accounts",
+        "service_account_keys",
+        "tenants",
+        "resources",
         "audit_log",
         "idempotency",
     } <= tables

@@ -269,7 +269,7 @@ def serve(
     rlog.configure()
     settings = Settings()
     store = open_store(settings)
-    first = bootstrap(store)
+    first = bootstrap(store, namespace=settings.first_org_namespace)
     if first is not None:
         org_id, secret = first
         _err.print(
@@ -302,8 +302,9 @@ def admin_bootstrap(
     from relaypass.server.app import bootstrap, open_store  # noqa: PLC0415
     from relaypass.server.settings import Settings  # noqa: PLC0415
 
-    store = open_store(Settings())
-    first = bootstrap(store, org)
+    settings = Settings()
+    store = open_store(settings)
+    first = bootstrap(store, org, namespace=settings.first_org_namespace)
     store.engine.dispose()
     if first is None:
         from relaypass.errors import InvalidRequestError  # noqa: PLC0415

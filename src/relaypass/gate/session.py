@@ -158,6 +158,7 @@ class Gate:
         self.revoked_subjects: dict[str, float] = {}
         self.revoked_tenants: set[tuple[str | None, str]] = set()
         self.revoked_orgs: set[str] = set()
+        self.revoked_org_kids: set[tuple[str, str]] = set()
         self.revoked_issuers: set[tuple[str | None, str]] = set()
 
     # ---------------------------------------------------------------- connect
@@ -281,7 +282,8 @@ class Gate:
     def _check_revoked(self, verified: VerifiedToken) -> None:
         org = verified.binding.org
         if _matches(verified_grant_facts(verified), self) or (
-            org is not None and org in self.revoked_orgs
+            org is not None
+            and (org in self.revoked_orgs or (org, verified.kid) in self.revoked_org_kids)
         ):
             msg = "token was revoked"
             raise RevokedTokenError(msg)
@@ -314,10 +316,17 @@ class Gate:
             self.close(session, "expired")
         return len(doomed)
 
-    def revoke_kid(self, kid: str) -> int:
-        """A signing key was revoked: end its sessions and refuse its tokens."""
-        self.revoked_kids.add(kid)
-        return self._cut(lambda g: g.kid == kid)
+    def revoke_kid(self, kid: str, org: str | None = None) -> int:
+        """A signing key was revoked: end its sessions and refuse its tokens.
+
+        With ``org``, only that org's key of this name (kids such as a service
+        account's ``kid-2026-01`` are chosen by customers and may repeat).
+        """
+        if org is None:
+            self.revoked_kids.add(kid)
+            return self._cut(lambda g: g.kid == kid)
+        self.revoked_org_kids.add((org, kid))
+        return self._cut(lambda g: g.kid == kid and g.org == org)
 
     def revoke_jti(self, jti: str) -> int:
         """One token was revoked (by ``jti``)."""
@@ -367,10 +376,11 @@ class Gate:
             return self.revoke_subject(value, before if isinstance(before, int | float) else None)
         if kind == "tenant":
             return self.revoke_tenant(value, org)
+        if kind == "kid":
+            return self.revoke_kid(value, org)
         if kind == "iss":
             return self.revoke_issuer(value, org)
         handlers: dict[object, Callable[[str], int]] = {
-            "kid": self.revoke_kid,
             "jti": self.revoke_jti,
             "token": self.revoke_token,
             "org": self.revoke_org,

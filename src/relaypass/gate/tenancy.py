@@ -27,7 +27,7 @@ from relaypass._tokens import VerifiedToken
 from relaypass.errors import InvalidApiKeyError, UnauthorizedPathError
 from relaypass.profiles.moq import MoqClaims
 
-__all__ = ["OrgFences", "bind_grant", "moq_claimed_paths", "room_in_scope"]
+__all__ = ["OrgFences", "bind_grant", "room_in_scope"]
 
 _NONE: Final[tuple[Prefix, ...]] = ()
 
@@ -82,24 +82,9 @@ def _rebase(fence: Iterable[Prefix], connection: str) -> PatternSet:
     return PatternSet(relative) if relative else EMPTY
 
 
-def moq_claimed_paths(claims: MoqClaims) -> tuple[list[str], list[str]]:
-    """A moq token's claims as absolute patterns (``root/put/**``, ``root/get/**``)."""
-    root = claims.root.strip("/")
-
-    def absolute(prefixes: Iterable[str], patterns: Iterable[str]) -> list[str]:
-        out = ["/".join(s for s in (root, p.strip("/"), "**") if s) for p in prefixes]
-        out += ["/".join(s for s in (root, p.strip("/")) if s) for p in patterns]
-        return out
-
-    return (
-        absolute(claims.publish, claims.publish_patterns),
-        absolute(claims.subscribe, claims.subscribe_patterns),
-    )
-
-
 def _claimed(profile: str, grant: Grant, verified: VerifiedToken) -> tuple[list[str], list[str]]:
     if profile == "moq":
-        return moq_claimed_paths(MoqClaims.from_wire(verified.claims))
+        return MoqClaims.from_wire(verified.claims).claimed_paths()
     return list(grant.publish.patterns), list(grant.subscribe.patterns)
 
 

@@ -178,6 +178,25 @@ class MoqClaims:
             issued=int(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
         )
 
+    def claimed_paths(self) -> tuple[list[str], list[str]]:
+        """The claims as absolute patterns, ``root/put/**`` and ``root/get/**``.
+
+        What a key scope is checked against: the claims themselves, whatever
+        the connection path (a connection path narrows a grant, it does not
+        excuse a claim that reaches outside the key's scope).
+        """
+        root = self.root.strip("/")
+
+        def absolute(prefixes: Sequence[str], patterns: Sequence[str]) -> list[str]:
+            out = ["/".join(s for s in (root, p.strip("/"), "**") if s) for p in prefixes]
+            out += ["/".join(s for s in (root, p.strip("/")) if s) for p in patterns]
+            return out
+
+        return (
+            absolute(self.publish, self.publish_patterns),
+            absolute(self.subscribe, self.subscribe_patterns),
+        )
+
     def grant(self, connection_path: str, verified: VerifiedToken | None = None) -> Grant:
         """The grant for a session connected at ``connection_path``.
 

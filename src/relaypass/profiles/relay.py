@@ -154,20 +154,24 @@ class RelayMinter:
         *,
         scopes: Sequence[str] | None = None,
         ttl_seconds: int = DEFAULT_CLIENT_TTL_SECONDS,
+        root: str = "",
     ) -> str:
-        """Seed 000 ``mintPlaybackToken``: scopes must stay inside ``playback/{inputId}``."""
+        """Seed 000 ``mintPlaybackToken``: scopes must stay inside ``[root/]playback/{inputId}``.
+
+        ``root`` is the org's namespace root (empty for the unprefixed space).
+        """
         if IDENTIFIER.fullmatch(input_id) is None or "/" in input_id:
             msg = "inputId must be an identifier"
             raise InvalidRequestError(msg)
-        base = ["playback", input_id]
-        chosen = list(scopes) if scopes is not None else [f"playback/{input_id}"]
+        base = [*split_path(root), "playback", input_id]
+        chosen = list(scopes) if scopes is not None else ["/".join(base)]
         for scope in chosen:
             try:
                 segments = split_path(scope)
             except PathError as exc:
                 raise InvalidRequestError(str(exc)) from None
-            if segments[:2] != base:
-                msg = "playback scopes must stay inside playback/{inputId}"
+            if segments[: len(base)] != base:
+                msg = "playback scopes must stay inside [root/]playback/{inputId}"
                 raise InvalidRequestError(msg)
         return self.mint(tenant, chosen, ttl_seconds=ttl_seconds)
 
@@ -177,9 +181,14 @@ class RelayMinter:
         call_sid: str,
         *,
         ttl_seconds: int = DEFAULT_BROWSER_VOICE_TTL_SECONDS,
+        root: str = "",
     ) -> str:
-        """Seed 000 ``voice.audioBridge.mintBrowserToken``: the call's voice namespace."""
+        """Seed 000 ``voice.audioBridge.mintBrowserToken``: the call's voice namespace.
+
+        ``root`` is the org's namespace root (empty for the unprefixed space).
+        """
         if IDENTIFIER.fullmatch(call_sid) is None or "/" in call_sid:
             msg = "callSid must be an identifier"
             raise InvalidRequestError(msg)
-        return self.mint(tenant, [f"voice/{call_sid}/*"], ttl_seconds=ttl_seconds)
+        pattern = "/".join([*split_path(root), "voice", call_sid, "*"])
+        return self.mint(tenant, [pattern], ttl_seconds=ttl_seconds)

@@ -38,6 +38,7 @@ from relaypass.errors import (
     InvalidRequestError,
     RateLimitedError,
     RelaypassError,
+    UnauthorizedPathError,
 )
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.relay import RelayMinter
@@ -45,23 +46,31 @@ from relaypass.profiles.room import JoinPolicy, RoomClaims, RoomGrantFlags, Room
 from relaypass.profiles.session import SessionMinter
 from relaypass.server import logging as rlog
 from relaypass.server.db.store import ApiKeyRecord, Store, make_engine
+from relaypass.server.limits import PROCEDURE, RequestLimits
+from relaypass.server.procedures.tenancy import TenancyContext, add_tenancy_procedures
 from relaypass.server.publish import RedisPublisher
 from relaypass.server.ratelimit import InProcessLimiter, RateLimiter, RedisLimiter
 from relaypass.server.secrets import KeyEncryptionKey, load_or_create_secret
 from relaypass.server.settings import Settings
 
-__all__ = ["ALL_SCOPES", "Scope", "create_app", "open_store"]
+__all__ = ["ALL_SCOPES", "ORG_SCOPES", "Scope", "create_app", "open_store"]
 
 
 class Scope:
-    """Capability scopes an API key may hold."""
+    """Capability scopes an API key may hold.
+
+    ``platform:admin`` is the platform operator's: it creates, lists and
+    disables orgs, and nothing else. An org's own keys hold the other three.
+    """
 
     KEYS_ADMIN = "keys:admin"
     TOKENS_MINT = "tokens:mint"
     AUDIT_READ = "audit:read"
+    PLATFORM_ADMIN = "platform:admin"
 
 
-ALL_SCOPES: Final = (Scope.KEYS_ADMIN, Scope.TOKENS_MINT, Scope.AUDIT_READ)
+ORG_SCOPES: Final = (Scope.KEYS_ADMIN, Scope.TOKENS_MINT, Scope.AUDIT_READ)
+ALL_SCOPES: Final = (*ORG_SCOPES, Scope.PLATFORM_ADMIN)
 _PROBLEM: Final = "application/problem+json"
 _PUBLIC_ONLY: Final = {ErrorCode.INVALID_TOKEN, ErrorCode.INVALID_API_KEY}
 
@@ -226,15 +235,6 @@ class MoqMint(BaseModel):
     ttlSeconds: int = Field(default=3600, ge=1)  # noqa: N815
 
 
-class ResourceAssign(BaseModel):
-    """Record a tenant's ownership of a trunk, call or event stream."""
-
-    orgId: str = Field(max_length=64)  # noqa: N815
-    kind: str = Field(pattern="^(trunk|call|event_stream)$")
-    resourceId: str = Field(min_length=1, max_length=256)  # noqa: N815
-    tenant: str = Field(min_length=1, max_length=256)
-
-
 class AuditQuery(BaseModel):
     """Filter the audit log."""
 
@@ -250,7 +250,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     """Build the service; the store is opened from settings unless given."""
     settings = settings or Settings()
     store = store or open_store(settings)
-    ensure_system_org(store)
     log = rlog.get_logger()
     registry = CollectorRegistry()
     requests = Counter(
@@ -274,6 +273,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if publisher is not None:
             publisher.publish_keyset(store.published_keys())
 
+    def republish_quietly() -> None:
+        """Republish after a committed change; a Redis outage is logged, never answered."""
+        try:
+            republish()
+        except Exception as exc:  # noqa: BLE001 - the 30 s refresh retries
+            log.warning("keyset publication failed", error=type(exc).__name__)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:  # noqa: ANN401 - async generator context
         refresher = None
@@ -295,6 +301,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         openapi_url="/openapi.json",
     )
     app.state.store = store
+
+    async def check_api_key(text: str) -> object:
+        return store.verify_api_key(text)
+
+    app.add_middleware(
+        RequestLimits, max_body_bytes=settings.max_body_bytes, check_api_key=check_api_key
+    )
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -341,8 +354,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
         return check
 
-    def same_org(record: ApiKeyRecord, org_id: str) -> None:
+    def same_org(record: ApiKeyRecord, org_id: str, procedure: str = "") -> None:
+        """Refuse naming another org; the attempt goes into that org's audit log."""
         if record.org_id != org_id:
+            store.record_denied(org_id, record, procedure or PROCEDURE.get())
             msg = "the API key belongs to another org"
             raise InvalidPermissionsError(msg)
 
@@ -368,6 +383,18 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return record
 
     minter = Annotated[ApiKeyRecord, Depends(mint_allowed)]
+    add_tenancy_procedures(
+        app,
+        TenancyContext(
+            store=store,
+            publisher=publisher,
+            platform=require(Scope.PLATFORM_ADMIN),
+            admin=require(Scope.KEYS_ADMIN),
+            same_org=same_org,
+            republish=republish_quietly,
+            org_scopes=ORG_SCOPES,
+        ),
+    )
     auditor = Annotated[ApiKeyRecord, Depends(require(Scope.AUDIT_READ))]
     idem = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
@@ -399,8 +426,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @app.post("/rpc/auth.whoami")
     def whoami(who: Annotated[ApiKeyRecord, Depends(caller)]) -> dict[str, Any]:
-        """The org, key id and scopes of the calling API key."""
-        return {"orgId": who.org_id, "keyId": who.id, "scopes": list(who.scopes)}
+        """The org, key id and scopes of the calling API key, and the org's namespaces."""
+        org = store.get_org(who.org_id)
+        return {
+            "orgId": who.org_id,
+            "keyId": who.id,
+            "scopes": list(who.scopes),
+            "namespaces": org["namespaces"],
+        }
 
     # ------------------------------------------------------------- API keys
 
@@ -409,10 +442,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         body: ApiKeyCreate, who: admin, idempotency_key: idem = None
     ) -> dict[str, Any]:
         """Create a key; the key string is in this response only."""
-        same_org(who, body.orgId)
+        same_org(who, body.orgId, "streams.apiKeys.create")
         unknown = set(body.scopes) - set(ALL_SCOPES)
         if unknown:
             return problem(ErrorCode.INVALID_REQUEST, 400, f"unknown scopes: {sorted(unknown)}")  # type: ignore[return-value]
+        if not set(body.scopes) <= set(who.scopes):
+            msg = "a key can only grant scopes it holds itself"
+            raise InvalidPermissionsError(msg)
         record, secret = store.create_api_key(
             body.orgId,
             body.label,
@@ -436,8 +472,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @app.post("/rpc/streams.apiKeys.revoke")
     def api_keys_revoke(body: ApiKeyRef, who: admin) -> dict[str, Any]:
-        same_org(who, body.orgId)
+        """Revoke now; gates cut the room sessions its tokens opened."""
+        same_org(who, body.orgId, "streams.apiKeys.revoke")
         store.revoke_api_key(body.orgId, body.id, actor=who.id)
+        if publisher is not None:
+            publisher.publish_revocation("iss", body.id, org=body.orgId)
+        republish_quietly()
         return {"revoked": body.id}
 
     @app.post("/rpc/streams.apiKeys.reroll")
@@ -491,7 +531,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         same_org(who, body.orgId)
         store.revoke_signing_key(body.orgId, body.id, actor=who.id)
         if publisher is not None:
-            publisher.publish_revocation("kid", body.id)
+            publisher.publish_revocation("kid", body.id, org=body.orgId)
         republish()
         return {"revoked": body.id}
 
@@ -518,27 +558,67 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
         return JSONResponse({"token": token, "expiresAt": claims.get("exp"), "kid": kid})
 
+    def inside_org(org_id: str, publish: list[str], subscribe: list[str]) -> None:
+        """Refuse namespaces outside the org's space (``INVALID_PERMISSIONS``)."""
+        try:
+            store.org_scope(org_id).check(publish, subscribe)
+        except UnauthorizedPathError:
+            msg = "the namespaces lie outside the org's namespace space"
+            raise InvalidPermissionsError(msg) from None
+
+    def org_root(org_id: str) -> str:
+        """Where seed-000 defaults (``playback/…``, ``voice/…``) live for this org."""
+        roots = store.org_scope(org_id).roots
+        return "/".join(roots[0]) if roots else ""
+
+    def relay_token(org_id: str, tenant: str, mint: Callable[[RelayMinter], str]) -> str:
+        store.require_tenant(org_id, tenant)
+        token = mint(relay_minter(org_id))
+        _, claims = decode_unverified(token)
+        ns = claims.get("ns")
+        patterns = [str(p) for p in ns] if isinstance(ns, list) else []
+        inside_org(org_id, patterns, patterns)
+        return token
+
     @app.post("/rpc/tokens.relay.mint")
     async def mint_relay(body: RelayMint, who: minter) -> JSONResponse:
         same_org(who, body.orgId)
-        token = relay_minter(body.orgId).mint(
-            body.tenant, body.ns, ttl_seconds=body.ttlSeconds, service=body.service
+        token = relay_token(
+            body.orgId,
+            body.tenant,
+            lambda m: m.mint(
+                body.tenant, body.ns, ttl_seconds=body.ttlSeconds, service=body.service
+            ),
         )
         return minted("relay", who, token, {"tenant": body.tenant, "ns": body.ns})
 
     @app.post("/rpc/streams.signingKeys.mintPlaybackToken")
     async def mint_playback(body: PlaybackMint, who: minter) -> JSONResponse:
         same_org(who, body.orgId)
-        token = relay_minter(body.orgId).mint_playback_token(
-            body.tenant, body.inputId, scopes=body.scopes, ttl_seconds=body.ttlSeconds
+        root = org_root(body.orgId)
+        token = relay_token(
+            body.orgId,
+            body.tenant,
+            lambda m: m.mint_playback_token(
+                body.tenant,
+                body.inputId,
+                scopes=body.scopes,
+                ttl_seconds=body.ttlSeconds,
+                root=root,
+            ),
         )
         return minted("playback", who, token, {"tenant": body.tenant, "inputId": body.inputId})
 
     @app.post("/rpc/voice.audioBridge.mintBrowserToken")
     async def mint_browser_voice(body: BrowserVoiceMint, who: minter) -> JSONResponse:
         same_org(who, body.orgId)
-        token = relay_minter(body.orgId).mint_browser_token(
-            body.tenant, body.callSid, ttl_seconds=body.ttlSeconds
+        root = org_root(body.orgId)
+        token = relay_token(
+            body.orgId,
+            body.tenant,
+            lambda m: m.mint_browser_token(
+                body.tenant, body.callSid, ttl_seconds=body.ttlSeconds, root=root
+            ),
         )
         return minted("browser_voice", who, token, {"tenant": body.tenant, "callSid": body.callSid})
 
@@ -575,9 +655,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             cluster=body.cluster,
         ).to_wire()
         try:
-            MoqClaims.from_wire(wire)  # the same checks a verifier applies
+            claims = MoqClaims.from_wire(wire)  # the same checks a verifier applies
         except ClaimsError as exc:
             raise InvalidRequestError(exc.reason) from None
+        inside_org(body.orgId, *claims.claimed_paths())
         key = store.active_signing_key(body.orgId)
         ttl = min(body.ttlSeconds, settings.max_token_ttl_seconds)
         token = Minter(key, default_ttl_seconds=ttl, max_ttl_seconds=ttl, clock=store.clock).mint(
@@ -585,23 +666,22 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
         return minted("moq", who, token, {"root": body.root})
 
-    @app.post("/rpc/tenants.resources.assign")
-    def resources_assign(body: ResourceAssign, who: admin) -> dict[str, Any]:
-        """Record ownership for the isolation checks (seed 001)."""
-        same_org(who, body.orgId)
-        store.assign_resource(body.kind, body.resourceId, body.tenant, actor=who.id)
-        return {"kind": body.kind, "resourceId": body.resourceId, "tenant": body.tenant}
-
     # ------------------------------------------------ service accounts (seed 003)
 
-    def service_admin(admin_token: str, tenant_id: str, authorization: str | None) -> str:
-        """The actor: an admin service account of this tenant, or a keys:admin API key."""
+    def service_admin(
+        admin_token: str, tenant_id: str, authorization: str | None
+    ) -> tuple[str, str]:
+        """The org and actor: an admin service account of this tenant, or a keys:admin key.
+
+        Either way the tenant must belong to that org; a seed-003 admin JWT acts
+        only within its own tenant.
+        """
         if admin_token:
-            identity = store.service_account_registry().verify(admin_token)
+            org_id, identity = store.verify_service_account(admin_token)
             if identity.role != "admin" or identity.tenant_id != tenant_id:
                 msg = "admin_token is not an admin of this tenant"
                 raise InvalidPermissionsError(msg)
-            return f"sa:{identity.tenant_id}/{identity.private_key_id}"
+            return org_id, f"sa:{identity.tenant_id}/{identity.private_key_id}"
         if authorization is None or not authorization.startswith("Bearer "):
             msg = "missing admin_token or bearer API key"
             raise InvalidApiKeyError(msg)
@@ -609,7 +689,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if Scope.KEYS_ADMIN not in record.scopes:
             msg = f"the API key lacks the {Scope.KEYS_ADMIN} scope"
             raise InvalidPermissionsError(msg)
-        return record.id
+        store.require_tenant(record.org_id, tenant_id)
+        return record.org_id, record.id
 
     auth_header = Annotated[str | None, Header(alias="Authorization")]
 
@@ -618,13 +699,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         body: PublishServiceAccountRequest, authorization: auth_header = None
     ) -> dict[str, Any]:
         """Register a tenant's public key; several may coexist during a rotation."""
-        actor = service_admin(body.admin_token, body.tenant_id, authorization)
+        org_id, actor = service_admin(body.admin_token, body.tenant_id, authorization)
         store.publish_service_account(
+            org_id,
             body.tenant_id,
             body.private_key_id,
             body.public_key_pem,
-            body.role,
-            body.expires_at_ms,
+            role=body.role,
+            expires_at_ms=body.expires_at_ms,
             actor=actor,
         )
         return {}
@@ -634,10 +716,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         body: RevokeServiceAccountRequest, authorization: auth_header = None
     ) -> dict[str, Any]:
         """Stop accepting the kid; gates cut live sessions authenticated with it."""
-        actor = service_admin(body.admin_token, body.tenant_id, authorization)
-        store.revoke_service_account(body.tenant_id, body.private_key_id, actor=actor)
+        org_id, actor = service_admin(body.admin_token, body.tenant_id, authorization)
+        store.revoke_service_account(org_id, body.tenant_id, body.private_key_id, actor=actor)
         if publisher is not None:
-            publisher.publish_revocation("kid", body.private_key_id)
+            publisher.publish_revocation(
+                "kid", body.private_key_id, org=org_id, tenant=body.tenant_id
+            )
         return {}
 
     @app.post("/rpc/SessionAuth")
@@ -647,8 +731,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         origin: Annotated[str | None, Header(alias="Origin")] = None,
     ) -> dict[str, Any]:
         """A browser-scoped token (TTL hard-capped at 300 s), pinned to an origin."""
-        actor = service_admin(body.admin_token, body.tenant_id, authorization)
-        signer = SessionMinter(store.active_signing_key(SYSTEM_ORG), clock=store.clock)
+        org_id, actor = service_admin(body.admin_token, body.tenant_id, authorization)
+        signer = SessionMinter(store.active_signing_key(org_id), clock=store.clock)
         response = signer.session_auth(
             tenant_id=body.tenant_id,
             subject=body.subject,
@@ -658,7 +742,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
         if response.token:
             store.record(
-                None,
+                org_id,
                 actor,
                 "token.mint",
                 "session",
@@ -697,25 +781,23 @@ async def _refresh_forever(republish: Callable[[], None], log: Any) -> None:  # 
             log.warning("keyset publication failed", error=type(exc).__name__)
 
 
-def bootstrap(store: Store, org_name: str = "default") -> tuple[str, str] | None:
-    """On an empty store: the first org and an admin key with every scope. ``None`` otherwise."""
+def bootstrap(
+    store: Store, org_name: str = "default", *, namespace: str = ""
+) -> tuple[str, str] | None:
+    """On an empty store: the first org and its admin key. ``None`` otherwise.
+
+    The key holds every org scope and ``platform:admin``: it is the platform
+    operator's key as well as the first org's. The first org owns
+    ``namespace`` (by default the unprefixed space, as a single-org deployment
+    expects; every later org gets a root of its own).
+    """
     if store.count_orgs(excluding=SYSTEM_ORG):
         return None
-    org = store.create_org(org_name)
+    org = store.create_org(org_name, namespaces=[namespace])
     _, secret = store.create_api_key(org.id, "bootstrap admin", list(ALL_SCOPES), actor="bootstrap")
     return org.id, secret
 
 
+#: The org earlier versions kept for SessionAuth signing; it signs nothing now
+#: (SessionAuth signs with the tenant's own org key) and owns no namespace.
 SYSTEM_ORG: Final = "org_system"
-
-
-def ensure_system_org(store: Store) -> None:
-    """The control plane's own org: its signing key signs SessionAuth tokens."""
-    with store.transaction() as session:
-        from relaypass.server.db import models  # noqa: PLC0415
-
-        exists = session.get(models.Org, SYSTEM_ORG) is not None
-    if not exists:
-        store.create_org("relaypass system", org_id=SYSTEM_ORG)
-    if not any(k["state"] in ("pending", "active") for k in store.list_signing_keys(SYSTEM_ORG)):
-        store.create_signing_key(SYSTEM_ORG, "session tokens", actor="system")

@@ -77,13 +77,31 @@ class RedisPublisher:
         pipe.execute()
         return version
 
-    def publish_revocation(self, kind: str, value: str, *, before: float | None = None) -> None:
-        """Record and announce a revocation (``kid``, ``jti``, ``sub`` or ``tenant``)."""
+    def publish_revocation(
+        self,
+        kind: str,
+        value: str,
+        *,
+        before: float | None = None,
+        org: str | None = None,
+        tenant: str | None = None,
+    ) -> None:
+        """Record and announce a revocation.
+
+        ``kind`` is ``kid``, ``jti``, ``sub``, ``tenant``, ``org`` or ``iss`` (an
+        API key). ``org`` (and ``tenant``) confine it: names are unique within
+        an org only, so one org's revocation never reaches another's sessions.
+        """
         event: dict[str, Any] = {"type": "revoke", "kind": kind, "value": value, "at": time.time()}
         if before is not None:
             event["before"] = before
+        if org is not None:
+            event["org"] = org
+        if tenant is not None:
+            event["tenant"] = tenant
+        field = f"{kind}:{value}" if org is None else f"{kind}:{org}/{tenant or ''}:{value}"
         pipe = self._client.pipeline(transaction=True)
-        pipe.hset(self.revoked_key, f"{kind}:{value}", json.dumps(event))
+        pipe.hset(self.revoked_key, field, json.dumps(event))
         pipe.publish(self.channel, json.dumps(event))
         pipe.execute()
 

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     key_propagation_seconds: int = Field(default=60, ge=0, le=3600)
     max_token_ttl_seconds: int = Field(default=86_400, ge=60)
     mint_rate_per_minute: int = Field(default=1200, ge=0)
+    #: The namespace root of the first org (the one the first run creates). Empty: the
+    #: unprefixed space, as a single-org deployment expects; every later org gets a
+    #: root of its own, fenced off from the first org's keys.
+    first_org_namespace: str = Field(default="", max_length=256)
+    #: Request bodies above this size are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file in the data directory."""

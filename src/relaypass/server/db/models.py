@@ -30,6 +30,20 @@ class Org(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    #: The namespace roots the org owns (``[""]``: the unprefixed space).
+    namespaces: Mapped[list[str]] = mapped_column(JSON)
+    disabled_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Tenant(Base):
+    """A tenant of one org (seed 001); its id is unique within the org only."""
+
+    __tablename__ = "tenants"
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    disabled_at_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ApiKey(Base):
@@ -70,9 +84,10 @@ class SigningKey(Base):
 
 
 class ServiceAccount(Base):
-    """A registered service-account public key (seed 003)."""
+    """A registered service-account public key (seed 003), keyed by (org, tenant, kid)."""
 
-    __tablename__ = "service_accounts"
+    __tablename__ = "service_account_keys"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     private_key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     public_key_pem: Mapped[str] = mapped_column(String(4096))
@@ -113,9 +128,10 @@ class IdempotencyRecord(Base):
 
 
 class TenantResource(Base):
-    """Ownership of trunks, calls and event streams (seed 001)."""
+    """Ownership of trunks, calls and event streams (seed 001), per org."""
 
-    __tablename__ = "tenant_resources"
+    __tablename__ = "resources"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     resource_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(256))

@@ -26,17 +26,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from relaypass._alg import Algorithm
 from relaypass._apikeys import ApiKeyHasher, NewApiKey, generate_api_key, parse_api_key
 from relaypass._keys import Key
-from relaypass._keyset import KeySet
-from relaypass._tenancy import ResourceKind
+from relaypass._keyscope import KeyBinding, KeyScope
+from relaypass._keyset import KeySet, issuer_digest
 from relaypass.errors import (
     InvalidApiKeyError,
     InvalidKeyError,
-    InvalidPermissionsError,
     InvalidRequestError,
 )
-from relaypass.profiles.service_account import ServiceAccountRegistry
 from relaypass.server.db import models
 from relaypass.server.db.migrate import upgrade
+from relaypass.server.db.tenancy import TenancyStore
 from relaypass.server.secrets import KeyEncryptionKey
 
 __all__ = ["KeyState", "Store", "make_engine"]
@@ -52,8 +51,12 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _new_id(prefix: str) -> str:
+def new_id(prefix: str) -> str:
+    """A fresh random id with a type prefix (``org_…``, ``key_…``)."""
     return f"{prefix}_{secrets.token_hex(12)}"
+
+
+_new_id = new_id
 
 
 def make_engine(url: str) -> Engine:
@@ -125,7 +128,7 @@ class ApiKeyRecord:
     environment: str
 
 
-class Store:
+class Store(TenancyStore):
     """All persistent state of the control plane."""
 
     def __init__(
@@ -150,6 +153,7 @@ class Store:
         self._appender = _AuditAppender(engine)
         self._api_key_cache: dict[str, _CachedKey] = {}
         self._signing_cache: dict[str, tuple[Key, int]] = {}
+        self._init_tenancy()
 
     def close(self) -> None:
         """Release every connection."""
@@ -170,25 +174,6 @@ class Store:
         """One unit of work: commit on success, roll back on any error."""
         with self._sessions.begin() as session:
             yield session
-
-    # --------------------------------------------------------------- orgs
-
-    def create_org(self, name: str, *, org_id: str | None = None) -> models.Org:
-        """A new organisation."""
-        if not 0 < len(name) <= 200:  # noqa: PLR2004 - column size
-            msg = "org name must be 1-200 characters"
-            raise InvalidRequestError(msg)
-        with self.transaction() as session:
-            org = models.Org(id=org_id or _new_id("org"), name=name, created_at_ms=self._now())
-            session.add(org)
-            self._audit(session, org.id, "system", "org.create", org.id, {"name": name})
-        return org
-
-    def count_orgs(self, *, excluding: str | None = None) -> int:
-        """How many organisations exist (optionally not counting one)."""
-        with self.transaction() as session:
-            ids = session.scalars(select(models.Org.id)).all()
-            return len([i for i in ids if i != excluding])
 
     # ------------------------------------------------------------ API keys
 
@@ -322,6 +307,10 @@ class Store:
             if row.expires_at_ms is not None and now >= row.expires_at_ms:
                 msg = "expired API key"
                 raise InvalidApiKeyError(msg)
+            org = session.get(models.Org, row.org_id)
+            if org is None or org.disabled_at_ms is not None:
+                msg = "the API key's org is disabled"
+                raise InvalidApiKeyError(msg)
             row.last_used_at_ms = now
             record = _record(row)
             ends = [t for t in (row.revoked_at_ms, row.expires_at_ms) if t is not None]
@@ -337,6 +326,13 @@ class Store:
             row = session.get(models.ApiKey, key_id)
             if row is not None:
                 row.last_used_at_ms = now
+
+    def forget_org_keys(self, org_id: str) -> None:
+        """Drop an org's API keys from this process's cache (the org was disabled)."""
+        for digest, entry in list(self._api_key_cache.items()):
+            if entry.record.org_id == org_id:
+                self._api_key_cache.pop(digest, None)
+        self._signing_cache.pop(org_id, None)
 
     def _forget_api_key(self, key_id: str) -> None:
         for digest, entry in list(self._api_key_cache.items()):
@@ -509,17 +505,43 @@ class Store:
         raise InvalidRequestError(msg)
 
     def published_keys(self, org_id: str | None = None) -> KeySet:
-        """Public keys gates must know: pending, active and retiring ones."""
+        """Public keys gates must know (pending, active and retiring), and the live issuers.
+
+        Each key is bound to its org and the org's namespace scope (JWK members
+        ``org`` and ``scope``); a disabled org publishes nothing. The issuer
+        registry names every live API key that may mint (by digest), so a gate
+        can refuse a room token whose ``iss`` is unknown, revoked or foreign.
+        """
         now = self._now()
         published = {KeyState.PENDING, KeyState.ACTIVE, KeyState.RETIRING}
         with self.transaction() as session:
-            query = select(models.SigningKey)
-            if org_id is not None:
-                query = query.where(models.SigningKey.org_id == org_id)
-            rows = session.scalars(query.order_by(models.SigningKey.created_at_ms)).all()
-            return KeySet(
-                Key.from_jwk(r.public_jwk) for r in rows if key_state(r, now) in published
-            )
+            orgs = {
+                o.id: o
+                for o in session.scalars(select(models.Org)).all()
+                if o.disabled_at_ms is None and (org_id is None or o.id == org_id)
+            }
+            rows = session.scalars(
+                select(models.SigningKey)
+                .where(models.SigningKey.org_id.in_(orgs))
+                .order_by(models.SigningKey.created_at_ms)
+            ).all()
+            scopes = {o.id: KeyScope.for_roots(o.namespaces or []) for o in orgs.values()}
+            keys = [
+                Key.from_jwk(r.public_jwk).bound(KeyBinding(org=r.org_id, scope=scopes[r.org_id]))
+                for r in rows
+                if key_state(r, now) in published
+            ]
+            minting = session.scalars(
+                select(models.ApiKey).where(models.ApiKey.org_id.in_(orgs))
+            ).all()
+            issuers = {
+                issuer_digest(k.id): k.org_id
+                for k in minting
+                if "tokens:mint" in k.scopes
+                and (k.revoked_at_ms is None or now < k.revoked_at_ms)
+                and (k.expires_at_ms is None or now < k.expires_at_ms)
+            }
+            return KeySet(keys, issuers=issuers)
 
     @staticmethod
     def _org_signing_key(session: Session, org_id: str, kid: str) -> models.SigningKey:
@@ -528,98 +550,6 @@ class Store:
             msg = "no such signing key"
             raise InvalidRequestError(msg)
         return row
-
-    # ---------------------------------------------------- tenant resources
-
-    def assign_resource(self, kind: str, resource_id: str, tenant_id: str, *, actor: str) -> None:
-        """Record the owner of a trunk, call or event stream (the first owner keeps it)."""
-        with self.transaction() as session:
-            row = session.get(models.TenantResource, (kind, resource_id))
-            if row is not None and row.tenant_id != tenant_id:
-                msg = f"this {kind} already has an owner"
-                raise InvalidPermissionsError(msg)
-            if row is None:
-                session.add(
-                    models.TenantResource(kind=kind, resource_id=resource_id, tenant_id=tenant_id)
-                )
-            self._audit(
-                session,
-                None,
-                actor,
-                "resource.assign",
-                f"{kind}/{resource_id}",
-                {"tenant": tenant_id},
-            )
-
-    def release_resource(self, kind: str, resource_id: str, *, actor: str) -> None:
-        """Forget a resource."""
-        with self.transaction() as session:
-            row = session.get(models.TenantResource, (kind, resource_id))
-            if row is not None:
-                session.delete(row)
-            self._audit(session, None, actor, "resource.release", f"{kind}/{resource_id}", {})
-
-    def owner_of(self, kind: ResourceKind, resource_id: str) -> str | None:
-        """:class:`~relaypass._tenancy.OwnershipLookup` over the store."""
-        with self.transaction() as session:
-            row = session.get(models.TenantResource, (str(kind), resource_id))
-            return row.tenant_id if row is not None else None
-
-    # ---------------------------------------------------- service accounts
-
-    def publish_service_account(
-        self,
-        tenant_id: str,
-        private_key_id: str,
-        public_key_pem: str,
-        role: str,
-        expires_at_ms: int,
-        *,
-        actor: str,
-    ) -> None:
-        """``PublishServiceAccount``: register or replace a public key (validated first)."""
-        ServiceAccountRegistry().publish(
-            tenant_id, private_key_id, public_key_pem, role, expires_at_ms
-        )
-        with self.transaction() as session:
-            row = session.get(models.ServiceAccount, (tenant_id, private_key_id))
-            if row is None:
-                row = models.ServiceAccount(
-                    tenant_id=tenant_id, private_key_id=private_key_id, created_at_ms=self._now()
-                )
-                session.add(row)
-            row.public_key_pem = public_key_pem
-            row.role = role
-            row.expires_at_ms = expires_at_ms
-            self._audit(
-                session, None, actor, "service_account.publish", f"{tenant_id}/{private_key_id}",
-                {"role": role, "expires_at_ms": expires_at_ms},
-            )  # fmt: skip
-
-    def revoke_service_account(self, tenant_id: str, private_key_id: str, *, actor: str) -> bool:
-        """``RevokeServiceAccount``: whether the key existed."""
-        with self.transaction() as session:
-            row = session.get(models.ServiceAccount, (tenant_id, private_key_id))
-            if row is not None:
-                session.delete(row)
-            self._audit(
-                session, None, actor, "service_account.revoke", f"{tenant_id}/{private_key_id}", {}
-            )
-            return row is not None
-
-    def service_account_registry(self) -> ServiceAccountRegistry:
-        """Every registered service-account key, ready to verify admin and SDK JWTs."""
-        registry = ServiceAccountRegistry(clock=self.clock)
-        with self.transaction() as session:
-            for row in session.scalars(select(models.ServiceAccount)).all():
-                registry.publish(
-                    row.tenant_id,
-                    row.private_key_id,
-                    row.public_key_pem,
-                    row.role,
-                    row.expires_at_ms,
-                )
-        return registry
 
     def _audit(  # noqa: PLR0917 - one call shape, used throughout this module
         self,
@@ -656,6 +586,23 @@ class Store:
         response leaves, at about half the cost of the ORM path.
         """
         self._appender.append((self._now(), org_id, actor, action, target, detail))
+
+    def record_denied(self, org_id: str, who: ApiKeyRecord, procedure: str) -> None:
+        """Record, in ``org_id``'s log, a refused attempt by another org's key.
+
+        Only the actor (key id and its org) and the procedure: nothing of the
+        other org's data. Nothing is written for an org that does not exist.
+        """
+        with self.transaction() as session:
+            if session.get(models.Org, org_id) is None:
+                return
+        self.record(
+            org_id,
+            f"{who.org_id}/{who.id}",
+            "access.denied",
+            procedure or None,
+            {"reason": "another org's key"},
+        )
 
     def audit_log(
         self, org_id: str | None = None, *, action: str | None = None, limit: int = 100

@@ -1,0 +1,434 @@
+"""Orgs, their tenants, resources and service accounts: the ownership half of the store.
+
+Platform -> orgs -> tenants -> resources and credentials. Every lookup here is
+keyed by the org first, so an id of another org answers exactly as a missing
+one: the same error, code and text.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from relaypass._keyscope import KeyScope, Prefix, pattern_within
+from relaypass._scopes import PathError, split_path
+from relaypass._tenancy import OwnershipLookup, ResourceKind
+from relaypass._tokens import decode_unverified
+from relaypass.errors import (
+    InvalidPermissionsError,
+    InvalidRequestError,
+    InvalidTokenError,
+    KeyNotFoundError,
+)
+from relaypass.profiles._common import IDENTIFIER
+from relaypass.profiles.service_account import ServiceAccountRegistry, ServiceIdentity
+from relaypass.server.db import models
+
+__all__ = ["MAX_NAMESPACES", "NO_SUCH_TENANT", "TenancyStore", "validate_namespaces"]
+
+MAX_NAMESPACES: Final = 16
+NO_SUCH_TENANT: Final = "no such tenant"
+NO_SUCH_RESOURCE: Final = "the tenant may not act on this resource"
+_TENANT_CACHE_MS: Final = 5_000
+_TENANT_CACHE_MAX: Final = 10_000
+_ORG_NAME: Final = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
+
+
+def validate_namespaces(namespaces: Iterable[str]) -> list[str]:
+    """Normalised namespace roots (no wildcards, no overlaps among themselves)."""
+    out: list[str] = []
+    for ns in namespaces:
+        try:
+            segments = split_path(ns)
+        except PathError:
+            msg = "a namespace is a path of literal segments"
+            raise InvalidRequestError(msg) from None
+        if any("*" in s for s in segments):
+            msg = "a namespace may not hold wildcards"
+            raise InvalidRequestError(msg)
+        out.append("/".join(segments))
+    if not 0 < len(out) <= MAX_NAMESPACES:
+        msg = f"an org owns 1-{MAX_NAMESPACES} namespaces"
+        raise InvalidRequestError(msg)
+    prefixes = [tuple(split_path(n)) for n in out]
+    for i, a in enumerate(prefixes):
+        for b in prefixes[i + 1 :]:
+            if pattern_within(a, b) or pattern_within(b, a):
+                msg = "an org's namespaces may not overlap each other"
+                raise InvalidRequestError(msg)
+    return out
+
+
+def _overlaps(mine: list[str], theirs: list[str]) -> bool:
+    """Whether two orgs' roots collide (the unprefixed root of the first org excepted)."""
+    for a in mine:
+        for b in theirs:
+            pa, pb = tuple(split_path(a)), tuple(split_path(b))
+            if not pa and not pb:
+                return True
+            if pa and pb and (pattern_within(pa, pb) or pattern_within(pb, pa)):
+                return True
+    return False
+
+
+class TenancyStore:
+    """Mixed into :class:`~relaypass.server.db.store.Store`: ownership, keyed by org."""
+
+    transaction: Callable[[], AbstractContextManager[Session]]
+    _now: Callable[[], int]
+    clock: Any
+    _audit: Callable[..., None]
+    _tenant_cache: dict[tuple[str, str], int]
+    _scope_cache: dict[str, tuple[KeyScope, int]]
+    _tenant_lock: threading.Lock
+
+    def _init_tenancy(self) -> None:
+        self._tenant_cache = {}
+        self._scope_cache = {}
+        self._tenant_lock = threading.Lock()
+
+    # --------------------------------------------------------------- orgs
+
+    def create_org(
+        self,
+        name: str,
+        *,
+        org_id: str | None = None,
+        namespaces: list[str] | None = None,
+        actor: str = "system",
+    ) -> models.Org:
+        """A new org; by default it owns the namespace root named after its id."""
+        if _ORG_NAME.fullmatch(name) is None:
+            msg = "org name must be 1-200 printable characters"
+            raise InvalidRequestError(msg)
+        from relaypass.server.db.store import new_id  # noqa: PLC0415 - one id scheme
+
+        new_org_id = org_id or new_id("org")
+        roots = validate_namespaces(namespaces if namespaces is not None else [new_org_id])
+        with self.transaction() as session:
+            for other in session.scalars(select(models.Org)).all():
+                if _overlaps(roots, other.namespaces or []):
+                    msg = "the namespaces overlap another org's"
+                    raise InvalidRequestError(msg)
+            org = models.Org(
+                id=new_org_id,
+                name=name,
+                created_at_ms=self._now(),
+                namespaces=roots,
+                disabled_at_ms=None,
+            )
+            session.add(org)
+            self._audit(
+                session, org.id, actor, "org.create", org.id, {"name": name, "namespaces": roots}
+            )
+        return org
+
+    def list_orgs(self) -> list[dict[str, Any]]:
+        """Every org (for the platform operator)."""
+        with self.transaction() as session:
+            rows = session.scalars(select(models.Org).order_by(models.Org.created_at_ms)).all()
+            return [_org_view(r) for r in rows]
+
+    def get_org(self, org_id: str) -> dict[str, Any]:
+        """One org's public facts."""
+        with self.transaction() as session:
+            row = session.get(models.Org, org_id)
+            if row is None:
+                msg = "no such org"
+                raise InvalidRequestError(msg)
+            return _org_view(row)
+
+    def disable_org(self, org_id: str, *, actor: str) -> bool:
+        """Disable an org: its keys and tokens are refused from now on. Whether it changed."""
+        with self.transaction() as session:
+            row = session.get(models.Org, org_id)
+            if row is None:
+                msg = "no such org"
+                raise InvalidRequestError(msg)
+            changed = row.disabled_at_ms is None
+            if changed:
+                row.disabled_at_ms = self._now()
+            self._audit(session, org_id, actor, "org.disable", org_id, {})
+        return changed
+
+    def org_scope(self, org_id: str) -> KeyScope:
+        """The namespace scope of an org's keys (cached 5 s: namespaces rarely change)."""
+        now = self._now()
+        cached = self._scope_cache.get(org_id)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        with self.transaction() as session:
+            row = session.get(models.Org, org_id)
+            scope = KeyScope.for_roots(row.namespaces if row is not None else [])
+        if len(self._scope_cache) >= _TENANT_CACHE_MAX:
+            self._scope_cache.clear()
+        self._scope_cache[org_id] = (scope, now + _TENANT_CACHE_MS)
+        return scope
+
+    def org_roots(self, org_id: str) -> tuple[Prefix, ...]:
+        """The namespace roots an org owns, as segment tuples."""
+        return self.org_scope(org_id).roots
+
+    def count_orgs(self, *, excluding: str | None = None) -> int:
+        """How many organisations exist (optionally not counting one)."""
+        with self.transaction() as session:
+            ids = session.scalars(select(models.Org.id)).all()
+            return len([i for i in ids if i != excluding])
+
+    # ------------------------------------------------------------ tenants
+
+    def create_tenant(self, org_id: str, tenant_id: str, label: str, *, actor: str) -> None:
+        """A tenant of ``org_id`` (ids are unique within an org)."""
+        if IDENTIFIER.fullmatch(tenant_id) is None:
+            msg = "a tenant id is an identifier"
+            raise InvalidRequestError(msg)
+        with self.transaction() as session:
+            if session.get(models.Tenant, (org_id, tenant_id)) is not None:
+                msg = "the org already has this tenant"
+                raise InvalidRequestError(msg)
+            session.add(
+                models.Tenant(
+                    org_id=org_id,
+                    id=tenant_id,
+                    label=label or tenant_id,
+                    created_at_ms=self._now(),
+                    disabled_at_ms=None,
+                )
+            )
+            self._audit(session, org_id, actor, "tenant.create", tenant_id, {"label": label})
+
+    def list_tenants(self, org_id: str) -> list[dict[str, Any]]:
+        """An org's tenants."""
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.Tenant)
+                .where(models.Tenant.org_id == org_id)
+                .order_by(models.Tenant.created_at_ms, models.Tenant.id)
+            ).all()
+            return [
+                {
+                    "id": r.id,
+                    "label": r.label,
+                    "createdAtMs": r.created_at_ms,
+                    "disabledAtMs": r.disabled_at_ms,
+                }
+                for r in rows
+            ]
+
+    def disable_tenant(self, org_id: str, tenant_id: str, *, actor: str) -> None:
+        """Disable a tenant: its mints and service accounts are refused from now on."""
+        with self.transaction() as session:
+            row = session.get(models.Tenant, (org_id, tenant_id))
+            if row is None:
+                raise InvalidPermissionsError(NO_SUCH_TENANT)
+            if row.disabled_at_ms is None:
+                row.disabled_at_ms = self._now()
+            self._audit(session, org_id, actor, "tenant.disable", tenant_id, {})
+        with self._tenant_lock:
+            self._tenant_cache.pop((org_id, tenant_id), None)
+
+    def require_tenant(self, org_id: str, tenant_id: str) -> None:
+        """Refuse (``INVALID_PERMISSIONS``) a tenant the org does not own, or a disabled one.
+
+        Confirmations are cached for 5 s: a tenant disabled through another
+        worker is refused here within that bound.
+        """
+        now = self._now()
+        with self._tenant_lock:
+            valid_until = self._tenant_cache.get((org_id, tenant_id))
+        if valid_until is not None and now < valid_until:
+            return
+        with self.transaction() as session:
+            row = session.get(models.Tenant, (org_id, tenant_id))
+            if row is None or row.disabled_at_ms is not None:
+                raise InvalidPermissionsError(NO_SUCH_TENANT)
+        with self._tenant_lock:
+            if len(self._tenant_cache) >= _TENANT_CACHE_MAX:
+                self._tenant_cache.clear()
+            self._tenant_cache[org_id, tenant_id] = now + _TENANT_CACHE_MS
+
+    # ---------------------------------------------------- tenant resources
+
+    def assign_resource(
+        self, org_id: str, kind: str, resource_id: str, tenant_id: str, *, actor: str
+    ) -> None:
+        """Record the owner of a trunk, call or event stream (the first owner keeps it)."""
+        self.require_tenant(org_id, tenant_id)
+        with self.transaction() as session:
+            row = session.get(models.TenantResource, (org_id, kind, resource_id))
+            if row is not None and row.tenant_id != tenant_id:
+                msg = f"this {kind} already has an owner in the org"
+                raise InvalidPermissionsError(msg)
+            if row is None:
+                session.add(
+                    models.TenantResource(
+                        org_id=org_id, kind=kind, resource_id=resource_id, tenant_id=tenant_id
+                    )
+                )
+            self._audit(
+                session,
+                org_id,
+                actor,
+                "resource.assign",
+                f"{kind}/{resource_id}",
+                {"tenant": tenant_id},
+            )
+
+    def release_resource(
+        self, org_id: str, kind: str, resource_id: str, tenant_id: str, *, actor: str
+    ) -> None:
+        """Forget a resource of the tenant; a foreign or missing one is refused alike."""
+        with self.transaction() as session:
+            row = session.get(models.TenantResource, (org_id, kind, resource_id))
+            if row is None or row.tenant_id != tenant_id:
+                raise InvalidPermissionsError(NO_SUCH_RESOURCE)
+            session.delete(row)
+            self._audit(
+                session,
+                org_id,
+                actor,
+                "resource.release",
+                f"{kind}/{resource_id}",
+                {"tenant": tenant_id},
+            )
+
+    def owner_of(self, org_id: str, kind: ResourceKind, resource_id: str) -> str | None:
+        """The owning tenant within the org, if any."""
+        with self.transaction() as session:
+            row = session.get(models.TenantResource, (org_id, str(kind), resource_id))
+            return row.tenant_id if row is not None else None
+
+    def ownership(self, org_id: str) -> OwnershipLookup:
+        """One org's resources as an :class:`~relaypass._tenancy.OwnershipLookup`."""
+        return _OrgOwnership(self, org_id)
+
+    # ---------------------------------------------------- service accounts
+
+    def publish_service_account(
+        self,
+        org_id: str,
+        tenant_id: str,
+        private_key_id: str,
+        public_key_pem: str,
+        *,
+        role: str,
+        expires_at_ms: int,
+        actor: str,
+    ) -> None:
+        """``PublishServiceAccount``: register or replace a public key of an org's tenant."""
+        self.require_tenant(org_id, tenant_id)
+        ServiceAccountRegistry().publish(
+            tenant_id, private_key_id, public_key_pem, role, expires_at_ms
+        )
+        with self.transaction() as session:
+            row = session.get(models.ServiceAccount, (org_id, tenant_id, private_key_id))
+            if row is None:
+                row = models.ServiceAccount(
+                    org_id=org_id,
+                    tenant_id=tenant_id,
+                    private_key_id=private_key_id,
+                    created_at_ms=self._now(),
+                )
+                session.add(row)
+            row.public_key_pem = public_key_pem
+            row.role = role
+            row.expires_at_ms = expires_at_ms
+            self._audit(
+                session, org_id, actor, "service_account.publish", f"{tenant_id}/{private_key_id}",
+                {"role": role, "expires_at_ms": expires_at_ms},
+            )  # fmt: skip
+
+    def revoke_service_account(
+        self, org_id: str, tenant_id: str, private_key_id: str, *, actor: str
+    ) -> bool:
+        """``RevokeServiceAccount``: whether the key existed."""
+        self.require_tenant(org_id, tenant_id)
+        with self.transaction() as session:
+            row = session.get(models.ServiceAccount, (org_id, tenant_id, private_key_id))
+            if row is not None:
+                session.delete(row)
+            self._audit(
+                session,
+                org_id,
+                actor,
+                "service_account.revoke",
+                f"{tenant_id}/{private_key_id}",
+                {"existed": row is not None},
+            )
+            return row is not None
+
+    def service_account_registry(self, org_id: str) -> ServiceAccountRegistry:
+        """An org's registered service-account keys, ready to verify admin and SDK JWTs."""
+        registry = ServiceAccountRegistry(clock=self.clock)
+        for row in self._service_accounts(models.ServiceAccount.org_id == org_id):
+            registry.publish(
+                row.tenant_id, row.private_key_id, row.public_key_pem, row.role, row.expires_at_ms
+            )
+        return registry
+
+    def verify_service_account(self, token: str) -> tuple[str, ServiceIdentity]:
+        """The org and identity of a service-account JWT (``INVALID_TOKEN`` otherwise).
+
+        Tenant ids and kids are unique within an org only: every registration
+        with the token's (tenant, kid) is tried, and the one whose key verifies
+        the signature names the org.
+        """
+        kid, claims = decode_unverified(token)
+        tenant = claims.get("sub")
+        if kid is None or not isinstance(tenant, str):
+            msg = "a service-account token names its kid and its tenant (sub)"
+            raise KeyNotFoundError(msg)
+        rows = self._service_accounts(
+            models.ServiceAccount.tenant_id == tenant,
+            models.ServiceAccount.private_key_id == kid,
+        )
+        failure: InvalidTokenError = KeyNotFoundError("no such service account")
+        for row in rows:
+            registry = ServiceAccountRegistry(clock=self.clock)
+            registry.publish(
+                row.tenant_id, row.private_key_id, row.public_key_pem, row.role, row.expires_at_ms
+            )
+            try:
+                identity = registry.verify(token)
+            except InvalidTokenError as exc:
+                failure = exc
+                continue
+            self.require_tenant(row.org_id, row.tenant_id)
+            return row.org_id, identity
+        raise failure
+
+    def _service_accounts(self, *where: Any) -> Iterator[models.ServiceAccount]:  # noqa: ANN401
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.ServiceAccount)
+                .join(models.Org, models.Org.id == models.ServiceAccount.org_id)
+                .where(models.Org.disabled_at_ms.is_(None), *where)
+            ).all()
+        return iter(rows)
+
+
+class _OrgOwnership:
+    __slots__ = ("_org_id", "_store")
+
+    def __init__(self, store: TenancyStore, org_id: str) -> None:
+        self._store = store
+        self._org_id = org_id
+
+    def owner_of(self, kind: ResourceKind, resource_id: str) -> str | None:
+        return self._store.owner_of(self._org_id, kind, resource_id)
+
+
+def _org_view(row: models.Org) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "namespaces": list(row.namespaces or []),
+        "createdAtMs": row.created_at_ms,
+        "disabledAtMs": row.disabled_at_ms,
+    }

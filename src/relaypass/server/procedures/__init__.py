@@ -1,0 +1,1 @@
+"""Control-plane procedures, grouped by domain."""
