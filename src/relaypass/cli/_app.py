@@ -340,6 +340,20 @@ PublicSubOpt = Annotated[
     list[str] | None,
     typer.Option("--public-subscribe", help="Prefix anyone may subscribe to without a token."),
 ]
+IssuerOpt = Annotated[
+    list[str] | None,
+    typer.Option("--issuer", help="Accept only tokens with this iss (repeatable)."),
+]
+AudienceOpt = Annotated[
+    str | None, typer.Option("--audience", help="This gate's identifier; tokens need it in aud.")
+]
+RoomSecretOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--room-secret",
+        help="ISS=PATH: a customer's room-token secret (JWK), chosen by iss (repeatable).",
+    ),
+]
 
 
 def _gate_options(
@@ -351,9 +365,20 @@ def _gate_options(
     redis_prefix: str,
     public_publish: list[str] | None,
     public_subscribe: list[str] | None,
+    *,
+    issuer: list[str] | None = None,
+    audience: str | None = None,
+    room_secret: list[str] | None = None,
 ) -> tuple[Gate, Callable[[], None]]:
     from relaypass.gate.config import GateOptions, build_gate  # noqa: PLC0415
 
+    secrets_by_iss: dict[str, Path] = {}
+    for item in room_secret or ():
+        iss, sep, path = item.partition("=")
+        if not sep or not iss or not path:
+            _err.print("[bold red]--room-secret takes ISS=PATH[/]", highlight=False)
+            raise typer.Exit(code=2)
+        secrets_by_iss[iss] = Path(path)
     options = GateOptions(
         profile=profile,
         key_file=key,
@@ -363,6 +388,9 @@ def _gate_options(
         redis_prefix=redis_prefix,
         public_publish=tuple(public_publish or ()),
         public_subscribe=tuple(public_subscribe or ()),
+        issuers=tuple(issuer or ()),
+        audience=audience,
+        room_secrets=secrets_by_iss,
     )
     try:
         return build_gate(options)
@@ -382,6 +410,8 @@ def relay(
     redis_prefix: RedisPrefixOpt = "relaypass",
     public_publish: PublicPubOpt = None,
     public_subscribe: PublicSubOpt = None,
+    issuer: IssuerOpt = None,
+    audience: AudienceOpt = None,
     bind: Annotated[str, typer.Option("--bind", help="UDP address for QUIC.")] = "[::]:4443",
     tls_cert: Annotated[
         list[str] | None, typer.Option("--tls-cert", help="Certificate chain (PEM).")
@@ -413,7 +443,16 @@ def relay(
 
     rlog.configure()
     gate, stop = _gate_options(
-        "moq", key, key_dir, jwks_url, redis_url, redis_prefix, public_publish, public_subscribe
+        "moq",
+        key,
+        key_dir,
+        jwks_url,
+        redis_url,
+        redis_prefix,
+        public_publish,
+        public_subscribe,
+        issuer=issuer,
+        audience=audience,
     )
 
     async def run() -> None:
@@ -445,6 +484,9 @@ def gate_serve(
     redis_prefix: RedisPrefixOpt = "relaypass",
     public_publish: PublicPubOpt = None,
     public_subscribe: PublicSubOpt = None,
+    issuer: IssuerOpt = None,
+    audience: AudienceOpt = None,
+    room_secret: RoomSecretOpt = None,
     profile: Annotated[
         str, typer.Option("--profile", help="Token profile: relay, moq, session or room.")
     ] = "relay",
@@ -471,7 +513,17 @@ def gate_serve(
 
     rlog.configure()
     gate, stop = _gate_options(
-        profile, key, key_dir, jwks_url, redis_url, redis_prefix, public_publish, public_subscribe
+        profile,
+        key,
+        key_dir,
+        jwks_url,
+        redis_url,
+        redis_prefix,
+        public_publish,
+        public_subscribe,
+        issuer=issuer,
+        audience=audience,
+        room_secret=room_secret,
     )
     keys = RedisStreamKeys(redis_url, prefix=redis_prefix) if redis_url else None
     try:

@@ -6,11 +6,13 @@ URL, or the control plane's Redis (which also carries live revocations).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import final
 
+from relaypass._claims import ClaimsPolicy
+from relaypass._keys import Key
 from relaypass.errors import InvalidRequestError
 from relaypass.gate.keysource import (
     DirectoryKeySource,
@@ -37,6 +39,13 @@ class GateOptions:
     redis_prefix: str = "relaypass"
     public_publish: Sequence[str] = field(default_factory=tuple)
     public_subscribe: Sequence[str] = field(default_factory=tuple)
+    #: Accepted ``iss`` values (empty: any). Room tokens name an API key in ``iss``
+    #: and are checked against the key set's live-issuer registry instead.
+    issuers: Sequence[str] = field(default_factory=tuple)
+    #: This gate's own identifier: tokens must carry it in ``aud``.
+    audience: str | None = None
+    #: Customer-registered room-token secrets (seed 004, no kid), by ``iss``.
+    room_secrets: Mapping[str, Path] = field(default_factory=dict)
 
 
 def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
@@ -62,11 +71,18 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
         assert options.redis_url is not None  # noqa: S101 - exactly one source was checked
         source = RedisKeySource(options.redis_url, prefix=options.redis_prefix, start=False)
         stop = source.close
+    policy = ClaimsPolicy(
+        require_exp=options.profile != "moq",
+        issuer=frozenset(options.issuers) or None,
+        audience=options.audience,
+    )
     gate = Gate(
         source,
         profile=options.profile,
+        policy=policy,
         public_publish=options.public_publish,
         public_subscribe=options.public_subscribe,
+        room_issuers={iss: Key.load(path) for iss, path in options.room_secrets.items()},
     )
     if isinstance(source, RedisKeySource):  # revocations arrive with the keys
         source.on_revoke = gate.apply_revocation

@@ -253,11 +253,19 @@ class _Service:
             raise InvalidTokenError(msg)
         return token
 
-    def grant(self, credential: str | None) -> Grant:
+    def grant(self, credential: str | None, path: str = "") -> Grant:
         """A stateless grant (no session is pinned), for per-request checks."""
         if credential is None:
             return self.gate.anonymous_grant()
-        return self.gate.grant_for(self.token_of(credential), "", None)
+        return self.gate.grant_for(self.token_of(credential), self._joined(path), None)
+
+    def _joined(self, path: str) -> str:
+        """The connection path: the stream itself for room tokens (the room), else none.
+
+        Relay and session grants hold absolute paths; a room token is held to
+        the room it names, which here is the stream (``<app>/<name>``).
+        """
+        return path if self.gate.profile == "room" else ""
 
     # ------------------------------------------------------------ nginx-rtmp
 
@@ -277,7 +285,7 @@ class _Service:
                 self._update(client, fields.get("call", ""), credential, path)
                 return _ok()
             kind = "publish" if event == "on_publish" else "play"
-            session = self._connect(credential)
+            session = self._connect(credential, path)
             try:
                 _authorize(session, kind, path)
             except RelaypassError:
@@ -290,9 +298,9 @@ class _Service:
         _log.info("rtmp.admitted", rtmp_event=event, path=path, session=session.id)
         return _ok()
 
-    def _connect(self, credential: str | None) -> Session:
+    def _connect(self, credential: str | None, path: str) -> Session:
         token = None if credential is None else self.token_of(credential)
-        return self.gate.connect(token, "")  # paths here are absolute: <app>/<name>
+        return self.gate.connect(token, self._joined(path))  # paths are absolute: <app>/<name>
 
     def _pin(self, key: tuple[str, str, str, str], session: Session) -> None:
         with self._lock:
@@ -306,7 +314,7 @@ class _Service:
         with self._lock:
             session = self._sessions.get((*client, kind))
         if session is None:  # e.g. the gate restarted mid-stream: check from scratch
-            session = self._connect(cred)
+            session = self._connect(cred, path)
             self._pin((*client, kind), session)
         try:
             _authorize(session, kind, path)  # raises once revoked or expired
@@ -328,7 +336,7 @@ class _Service:
     async def hls(self, request: Request) -> Response:
         try:
             credential, path = self._hls_target(request.headers.get("x-original-uri", ""))
-            self.grant(credential).authorize_subscribe(path)
+            self.grant(credential, path).authorize_subscribe(path)
         except RelaypassError as exc:
             return self.refuse(exc, "hls")
         self.allowed("hls")

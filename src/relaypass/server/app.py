@@ -424,6 +424,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             store.published_keys().to_jwks(), headers={"Cache-Control": "public, max-age=30"}
         )
 
+    @app.get("/orgs/{org_id}/jwks.json")
+    def org_jwks(org_id: str) -> JSONResponse:
+        """One org's public keys and live issuers: what a gate that serves only it follows."""
+        if len(org_id) > 64:  # noqa: PLR2004 - the column size
+            return JSONResponse({"keys": []}, status_code=404)
+        return JSONResponse(
+            store.published_keys(org_id).to_jwks(), headers={"Cache-Control": "public, max-age=30"}
+        )
+
     @app.post("/rpc/auth.whoami")
     def whoami(who: Annotated[ApiKeyRecord, Depends(caller)]) -> dict[str, Any]:
         """The org, key id and scopes of the calling API key, and the org's namespaces."""
@@ -458,6 +467,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             expires_at_ms=body.expiresAtMs,
             idempotency_key=idempotency_key,
         )
+        republish_quietly()  # a minting key joins the gates' live-issuer registry
         return {
             "id": record.id,
             "key": secret,
@@ -486,6 +496,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         record, secret = store.reroll_api_key(
             body.orgId, body.id, grace_seconds=body.graceSeconds, actor=who.id
         )
+        republish_quietly()
         return {
             "id": record.id,
             "key": secret,
@@ -572,7 +583,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return "/".join(roots[0]) if roots else ""
 
     def relay_token(org_id: str, tenant: str, mint: Callable[[RelayMinter], str]) -> str:
-        store.require_tenant(org_id, tenant)
+        try:
+            store.require_tenant(org_id, tenant)
+        except InvalidPermissionsError:
+            store.record_denied_on_tenant(tenant, org_id, "api key", PROCEDURE.get())
+            raise
         token = mint(relay_minter(org_id))
         _, claims = decode_unverified(token)
         ns = claims.get("ns")
@@ -678,10 +693,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         """
         if admin_token:
             org_id, identity = store.verify_service_account(admin_token)
+            actor = f"sa:{identity.tenant_id}/{identity.private_key_id}"
             if identity.role != "admin" or identity.tenant_id != tenant_id:
+                if identity.tenant_id != tenant_id:
+                    store.record_denied_on_tenant(tenant_id, org_id, actor, PROCEDURE.get())
                 msg = "admin_token is not an admin of this tenant"
                 raise InvalidPermissionsError(msg)
-            return org_id, f"sa:{identity.tenant_id}/{identity.private_key_id}"
+            return org_id, actor
         if authorization is None or not authorization.startswith("Bearer "):
             msg = "missing admin_token or bearer API key"
             raise InvalidApiKeyError(msg)
@@ -689,7 +707,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if Scope.KEYS_ADMIN not in record.scopes:
             msg = f"the API key lacks the {Scope.KEYS_ADMIN} scope"
             raise InvalidPermissionsError(msg)
-        store.require_tenant(record.org_id, tenant_id)
+        try:
+            store.require_tenant(record.org_id, tenant_id)
+        except InvalidPermissionsError:
+            store.record_denied_on_tenant(tenant_id, record.org_id, record.id, PROCEDURE.get())
+            raise
         return record.org_id, record.id
 
     auth_header = Annotated[str | None, Header(alias="Authorization")]

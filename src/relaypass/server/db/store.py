@@ -604,6 +604,29 @@ class Store(TenancyStore):
             {"reason": "another org's key"},
         )
 
+    def record_denied_on_tenant(
+        self, tenant_id: str, actor_org: str, actor: str, procedure: str
+    ) -> None:
+        """Record a refused attempt on ``tenant_id`` in the log of every other org that has it.
+
+        Tenant ids are unique within an org only; an org learns of attempts on
+        its tenants, and the caller gets the same answer either way.
+        """
+        with self.transaction() as session:
+            owners = session.scalars(
+                select(models.Tenant.org_id).where(
+                    models.Tenant.id == tenant_id, models.Tenant.org_id != actor_org
+                )
+            ).all()
+        for org_id in owners:
+            self.record(
+                org_id,
+                f"{actor_org}/{actor}",
+                "access.denied",
+                procedure or None,
+                {"reason": "another org's credentials", "tenant": tenant_id},
+            )
+
     def audit_log(
         self, org_id: str | None = None, *, action: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
