@@ -23,7 +23,9 @@ _SYSTEM_ORG = "org_system"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("orgs") as batch:
+    # Plain ALTER TABLE (SQLite >= 3.35 and PostgreSQL): a batch copy of ``orgs``
+    # would trip the foreign keys that api_keys and signing_keys hold on it.
+    with op.batch_alter_table("orgs", recreate="never") as batch:
         batch.add_column(sa.Column("namespaces", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("disabled_at_ms", sa.BigInteger(), nullable=True))
     op.create_table(
@@ -137,6 +139,6 @@ def downgrade() -> None:
     op.drop_table("resources")
     op.drop_table("service_account_keys")
     op.drop_table("tenants")
-    with op.batch_alter_table("orgs") as batch:
+    with op.batch_alter_table("orgs", recreate="never") as batch:
         batch.drop_column("disabled_at_ms")
         batch.drop_column("namespaces")
