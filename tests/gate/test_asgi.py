@@ -222,3 +222,46 @@ def test_http_requests_are_checked_one_by_one(key: Key, served: tuple[Gate, str]
         assert "garbage" not in garbage.text
         assert http.get("/http/public/x").status_code == 200
     assert gate.sessions == []
+
+
+def test_tenancy_over_a_real_websocket() -> None:
+    """Org A (first org, unprefixed) and org B (root ``bcorp``) behind one middleware."""
+    from relaypass._keyscope import KeyBinding, KeyScope
+
+    key_a = Key.generate("EdDSA", kid="rk_a").bound(
+        KeyBinding(org="org_a", scope=KeyScope.for_roots([""]))
+    )
+    key_b = Key.generate("EdDSA", kid="rk_b").bound(
+        KeyBinding(org="org_b", scope=KeyScope.for_roots(["bcorp"]))
+    )
+    gate = Gate(StaticKeySource(KeySet([key_a.public(), key_b.public()])))
+    app = Starlette(routes=[WebSocketRoute("/ws", pubsub)])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(GateMiddleware(app, gate), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_port(port)
+    a_everything = token(key_a, ["**"])
+    b_outside = token(key_b, ["live/**"])
+
+    async def body() -> None:
+        async with connect(f"ws://127.0.0.1:{port}/ws?jwt={a_everything}") as ws:
+            await ws.send("sub live/acam")
+            assert await ws.recv() == "ok"
+            for verb in ("sub", "pub"):
+                await ws.send(f"{verb} bcorp/live/bcam")  # B's namespace is fenced off
+                assert await ws.recv() == "INVALID_PERMISSIONS"
+            assert gate.apply_revocation({"kind": "org", "value": "org_a"}) == 1
+            await expect_cut(ws)  # disabling A cuts its live socket
+        with pytest.raises(InvalidStatus) as refused:  # claims beyond B's scope: refused
+            async with connect(f"ws://127.0.0.1:{port}/ws?jwt={b_outside}"):
+                pass
+        assert refused.value.response.status_code == 403
+
+    try:
+        asyncio.run(asyncio.wait_for(body(), 30))
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 
 from relaypass import Key, KeySet, sign_jwt
+from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.http import create_gate_app
 from tests._net import free_port, stop_process, wait_port
@@ -36,7 +37,8 @@ Proc = subprocess.Popen[bytes]
 @dataclass
 class Stack:
     gate: Gate
-    key: Key
+    key: Key  # org B's key, scoped to the root "live"
+    other_org_key: Key  # org A's key: the first org, with the unprefixed space
     gate_url: str
     rtmp: str
     http: str
@@ -150,8 +152,14 @@ http {{
 def stack(tmp_path: Path) -> Iterator[Stack]:
     if not (RTMP_MODULE.exists() and Path(NGINX).exists() and Path(FFMPEG).exists()):
         pytest.fail("nginx, libnginx-mod-rtmp and ffmpeg are needed; scripts/test installs them")
-    key = Key.generate("EdDSA", kid="rtmp_k1")
-    gate = Gate(StaticKeySource(KeySet([key.public()])), profile="relay")
+    # Two orgs share the gate: B owns "live", A (the first org) the rest of the space.
+    key = Key.generate("EdDSA", kid="rtmp_k1").bound(
+        KeyBinding(org="org_b", scope=KeyScope.for_roots(["live"]))
+    )
+    other = Key.generate("EdDSA", kid="rtmp_a1").bound(
+        KeyBinding(org="org_a", scope=KeyScope.for_roots([""]))
+    )
+    gate = Gate(StaticKeySource(KeySet([key.public(), other.public()])), profile="relay")
     gate_port, rtmp_port, http_port = free_port(), free_port(), free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_gate_app(gate), host="127.0.0.1", port=gate_port, log_level="warning")
@@ -174,6 +182,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         yield Stack(
             gate=gate,
             key=key,
+            other_org_key=other,
             gate_url=f"http://127.0.0.1:{gate_port}",
             rtmp=f"rtmp://127.0.0.1:{rtmp_port}",
             http=f"http://127.0.0.1:{http_port}",
@@ -295,5 +304,29 @@ def test_hls_playback_is_authorized_per_request(stack: Stack) -> None:
             assert http.get("/hls/garbage/live/alice/index.m3u8").status_code == 401
             stack.gate.revoke_jti("hls-1")
             assert http.get(f"/hls/{viewer}/live/alice/{segment}").status_code == 401
+    finally:
+        stop(publisher)
+
+
+def test_another_orgs_token_never_reaches_the_stream(stack: Stack) -> None:
+    """Org A's widest token, against org B's stream, through nginx: RTMP and HLS."""
+    publisher = stack.publish("alice", f"jwt={stack.token(['live/alice'])}")
+    claims = {"sub": "a_tenant", "ns": ["**"], "exp": int(time.time()) + 600}
+    everything = sign_jwt(claims, stack.other_org_key)
+    try:
+        stack.wait_live("alice")
+        refused = stack.play("alice", f"jwt={everything}")
+        assert ended(refused, 20) not in (None, 0)
+        stop(refused)
+        hijack = stack.publish("bob", f"jwt={everything}")
+        assert ended(hijack, 20) not in (None, 0)
+        stop(hijack)
+        assert not (stack.tmp / "hls" / "live" / "bob").exists()
+        with httpx.Client(base_url=stack.http, timeout=10) as http:
+            assert http.get(f"/hls/{everything}/live/alice/index.m3u8").status_code == 403
+        stack.gate.apply_revocation({"kind": "org", "value": "org_b"})  # B disabled
+        with httpx.Client(base_url=stack.http, timeout=10) as http:
+            own = stack.token(["live/alice"])
+            assert http.get(f"/hls/{own}/live/alice/index.m3u8").status_code == 401
     finally:
         stop(publisher)

@@ -218,6 +218,40 @@ def test_per_path_scoping_inside_a_root(key: Key) -> None:
     run(body)
 
 
+def test_tenancy_one_orgs_tokens_never_reach_anothers_broadcasts() -> None:
+    """Org A (the first org, unprefixed) and org B (root ``bcorp``) share one relay."""
+    from relaypass._keyscope import KeyBinding, KeyScope
+
+    key_a = Key.generate("EdDSA", kid="rk_org_a").bound(
+        KeyBinding(org="org_a", scope=KeyScope.for_roots([""]))
+    )
+    key_b = Key.generate("EdDSA", kid="rk_org_b").bound(
+        KeyBinding(org="org_b", scope=KeyScope.for_roots(["bcorp"]))
+    )
+    gate = Gate(StaticKeySource(KeySet([key_a.public(), key_b.public()])), profile="moq")
+    b_publisher = sign_jwt({"root": "bcorp", "put": [""], "get": [""]}, key_b)
+    a_everything = sign_jwt({"root": "", "put": [""], "get": [""]}, key_a)
+    a_into_b = sign_jwt({"root": "bcorp", "get": [""]}, key_a)
+    b_outside = sign_jwt({"root": "", "get": [""]}, key_b)
+
+    async def body() -> None:
+        async with MoqRelay(gate, bind="127.0.0.1:0") as relay:
+            async with client(relay, "bcorp", b_publisher) as pub:
+                cam = Publisher(pub, "live/cam")
+                async with client(relay, "bcorp", b_publisher) as own:
+                    assert len(await receive(own, "live/cam")) == 3
+                async with client(relay, "", a_everything) as sneak:
+                    # Never announced to A (a bare request is no evidence either way).
+                    with pytest.raises(TimeoutError):
+                        await asyncio.wait_for(sneak.announced_broadcast("bcorp/live/cam"), 1.5)
+                assert await refused(client(relay, "bcorp", a_everything))  # inside B's space
+                assert await refused(client(relay, "bcorp", a_into_b))  # claims B's root
+                assert await refused(client(relay, "", b_outside))  # beyond B's own scope
+                cam.stop()
+
+    run(body)
+
+
 def test_ingest_refuses_dot_segments() -> None:
     """Defence in depth: moq-rs already keeps such paths from being announced (next test)."""
     check_path("a/b")
