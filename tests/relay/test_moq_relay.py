@@ -235,19 +235,21 @@ def test_tenancy_one_orgs_tokens_never_reach_anothers_broadcasts() -> None:
     b_outside = sign_jwt({"root": "", "get": [""]}, key_b)
 
     async def body() -> None:
-        async with MoqRelay(gate, bind="127.0.0.1:0") as relay:
-            async with client(relay, "bcorp", b_publisher) as pub:
-                cam = Publisher(pub, "live/cam")
-                async with client(relay, "bcorp", b_publisher) as own:
-                    assert len(await receive(own, "live/cam")) == 3
-                async with client(relay, "", a_everything) as sneak:
-                    # Never announced to A (a bare request is no evidence either way).
-                    with pytest.raises(TimeoutError):
-                        await asyncio.wait_for(sneak.announced_broadcast("bcorp/live/cam"), 1.5)
-                assert await refused(client(relay, "bcorp", a_everything))  # inside B's space
-                assert await refused(client(relay, "bcorp", a_into_b))  # claims B's root
-                assert await refused(client(relay, "", b_outside))  # beyond B's own scope
-                cam.stop()
+        async with (
+            MoqRelay(gate, bind="127.0.0.1:0") as relay,
+            client(relay, "bcorp", b_publisher) as pub,
+        ):
+            cam = Publisher(pub, "live/cam")
+            async with client(relay, "bcorp", b_publisher) as own:
+                assert len(await receive(own, "live/cam")) == 3
+            async with client(relay, "", a_everything) as sneak:
+                # Never announced to A (a bare request is no evidence either way).
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(sneak.announced_broadcast("bcorp/live/cam"), 1.5)
+            assert await refused(client(relay, "bcorp", a_everything))  # inside B's space
+            assert await refused(client(relay, "bcorp", a_into_b))  # claims B's root
+            assert await refused(client(relay, "", b_outside))  # beyond B's own scope
+            cam.stop()
 
     run(body)
 
