@@ -11,6 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import per_call_us
 from relaypass import Key, KeySet
+from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.profiles.relay import RelayMinter
 
@@ -34,9 +35,33 @@ def main() -> None:
     def subscribe() -> None:
         session.authorize_subscribe("voice/sid_3/agent")
 
+    # The same token on a shared gate: the key bound to its org's scope, a second org fenced.
+    mine = key.bound(KeyBinding(org="org_a", scope=KeyScope.for_roots([""])))
+    other = Key.generate("EdDSA", kid="rk_other").bound(
+        KeyBinding(org="org_b", scope=KeyScope.for_roots(["bcorp"]))
+    )
+    shared = Gate(StaticKeySource(KeySet([mine.public(), other.public()])))
+    bound_token = RelayMinter(mine).mint("tenant_bench", namespaces)
+    bound_session = shared.connect(bound_token)
+
+    def connect_bound() -> object:
+        s = shared.connect(bound_token)
+        s.close()
+        return s
+
+    def publish_bound() -> None:
+        bound_session.authorize_publish("voice/sid_7/mic")
+
     print("µs per call (best of 5), relay profile, EdDSA, 10 namespace patterns")
-    print(f"connect (verify + grant + session): {per_call_us(connect):8.2f}")
-    print(f"authorize_publish:                  {per_call_us(publish):8.2f}")
+    print("                                     one org   two orgs (scope + fence)")
+    print(
+        f"connect (verify + grant + session): {per_call_us(connect):8.2f}  "
+        f"{per_call_us(connect_bound):8.2f}"
+    )
+    print(
+        f"authorize_publish:                  {per_call_us(publish):8.2f}  "
+        f"{per_call_us(publish_bound):8.2f}"
+    )
     print(f"authorize_subscribe:                {per_call_us(subscribe):8.2f}")
 
 

@@ -8,7 +8,7 @@ allow-lists: an empty pattern set or a missing capability refuses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, final
+from typing import Final, NamedTuple, final
 
 from relaypass._scopes import EMPTY, PatternSet
 from relaypass.errors import (
@@ -18,9 +18,23 @@ from relaypass.errors import (
     UnauthorizedRoomError,
 )
 
-__all__ = ["Grant", "normalise_origin"]
+__all__ = ["NO_TENANCY", "Grant", "Tenancy", "normalise_origin"]
 
 _SOURCES: Final = frozenset({"camera", "microphone", "screen"})
+
+
+class Tenancy(NamedTuple):
+    """What the gate adds to a grant: the key's org, a room token's issuer, the fence.
+
+    Handed to the profile that builds the grant, so the grant is built once.
+    """
+
+    org: str | None = None
+    issuer: str | None = None
+    fence: PatternSet = EMPTY
+
+
+NO_TENANCY: Final = Tenancy()
 
 
 def normalise_origin(origin: str) -> str:
@@ -60,9 +74,13 @@ class Grant:
     issuer: str | None = None
     fence: PatternSet = EMPTY
 
+    def _fenced(self, path: str) -> bool:
+        """Inside another org's namespace (the fence is empty on a single-org gate)."""
+        return self.fence is not EMPTY and self.fence.matches(path)
+
     def authorize_publish(self, path: str, *, source: str | None = None) -> None:
         """Allow publishing at ``path`` (and from ``source``, for media) or raise."""
-        if not self.publish.matches(path) or (self.fence and self.fence.matches(path)):
+        if not self.publish.matches(path) or self._fenced(path):
             msg = "publish is not granted for this path"
             raise InvalidPermissionsError(msg)
         if source is not None and self.publish_sources is not None:
@@ -75,17 +93,17 @@ class Grant:
 
     def authorize_subscribe(self, path: str) -> None:
         """Allow subscribing at ``path`` or raise."""
-        if not self.subscribe.matches(path) or (self.fence and self.fence.matches(path)):
+        if not self.subscribe.matches(path) or self._fenced(path):
             msg = "subscribe is not granted for this path"
             raise InvalidPermissionsError(msg)
 
     def can_publish(self, path: str) -> bool:
         """Non-raising form of :meth:`authorize_publish`."""
-        return self.publish.matches(path) and not (self.fence and self.fence.matches(path))
+        return self.publish.matches(path) and not self._fenced(path)
 
     def can_subscribe(self, path: str) -> bool:
         """Non-raising form of :meth:`authorize_subscribe`."""
-        return self.subscribe.matches(path) and not (self.fence and self.fence.matches(path))
+        return self.subscribe.matches(path) and not self._fenced(path)
 
     def authorize(self, capability: str) -> None:
         """Allow a named capability or raise ``INVALID_PERMISSIONS``."""

@@ -18,6 +18,7 @@ segments are literally that prefix (a wildcard there could reach outside).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -140,14 +141,12 @@ class KeyScope:
         return tuple(dict.fromkeys(self.publish_prefixes + self.subscribe_prefixes))
 
     def check(self, publish: Iterable[str], subscribe: Iterable[str]) -> None:
-        """Refuse (``UNAUTHORIZED_PATH``) claims that reach outside this scope."""
-        try:
-            inside = patterns_within(publish, self.publish_prefixes) and patterns_within(
-                subscribe, self.subscribe_prefixes
-            )
-        except PathError:
-            inside = False
-        if not inside:
+        """Refuse (``UNAUTHORIZED_PATH``) claims that reach outside this scope.
+
+        Runs on every connect; answers are memoised per (scope, claims), since
+        the same few namespace sets come back again and again.
+        """
+        if not _inside(self, tuple(publish), tuple(subscribe)):
             msg = "the token claims paths outside its key's scope"
             raise UnauthorizedPathError(msg)
 
@@ -160,6 +159,16 @@ class KeyScope:
         if segments is None or not any(pattern_within(segments, p) for p in self.roots):
             msg = "the path lies outside the key's scope"
             raise UnauthorizedPathError(msg)
+
+
+@functools.lru_cache(maxsize=4096)
+def _inside(scope: KeyScope, publish: tuple[str, ...], subscribe: tuple[str, ...]) -> bool:
+    try:
+        return patterns_within(publish, scope.publish_prefixes) and patterns_within(
+            subscribe, scope.subscribe_prefixes
+        )
+    except PathError:
+        return False
 
 
 @final

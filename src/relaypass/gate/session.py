@@ -19,7 +19,7 @@ from typing import Final, final
 
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
-from relaypass._grant import Grant
+from relaypass._grant import Grant, Tenancy
 from relaypass._keys import Key
 from relaypass._keyset import KeySet
 from relaypass._scopes import PatternSet
@@ -34,7 +34,7 @@ from relaypass.errors import (
     RevokedTokenError,
 )
 from relaypass.gate.keysource import KeySource
-from relaypass.gate.tenancy import OrgFences, bind_grant, room_in_scope
+from relaypass.gate.tenancy import OrgFences, check_scope, room_in_scope, tenancy_for
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.relay import RelayClaims
 from relaypass.profiles.room import (
@@ -176,11 +176,12 @@ class Gate:
         customer = self._customer_verifier(token) if self.profile == "room" else None
         verified = customer.verify(token) if customer is not None else self._verify(token)
         self._check_revoked(verified)
-        grant = self._profile_grant(verified, path, origin)
         keyset, fences = self._current_fences()
-        grant = bind_grant(
-            self.profile, grant, verified, path, keyset, fences, issuer_known=customer is not None
+        tenancy = tenancy_for(
+            self.profile, verified, path, keyset, fences, issuer_known=customer is not None
         )
+        grant = self._profile_grant(verified, path, origin, tenancy)
+        check_scope(self.profile, grant, verified, path)
         if grant.org is not None and grant.org in self.revoked_orgs:
             msg = "the token's org was disabled"
             raise RevokedTokenError(msg)
@@ -203,15 +204,17 @@ class Gate:
             raise ExpiredTokenError(msg)
         return grant
 
-    def _profile_grant(self, verified: VerifiedToken, path: str, origin: str | None) -> Grant:
+    def _profile_grant(
+        self, verified: VerifiedToken, path: str, origin: str | None, tenancy: Tenancy
+    ) -> Grant:
         if self.profile == "relay":
-            grant = RelayClaims.grant(verified)
+            grant = RelayClaims.grant(verified, tenancy)
         elif self.profile == "moq":
-            grant = MoqClaims.from_wire(verified.claims).grant(path, verified)
+            grant = MoqClaims.from_wire(verified.claims).grant(path, verified, tenancy)
         elif self.profile == "room":
-            grant = self._room_grant(verified, path)
+            grant = self._room_grant(verified, path, tenancy)
         else:
-            grant = SessionClaims.grant(verified)
+            grant = SessionClaims.grant(verified, tenancy)
             grant.check_origin(origin)
         return grant
 
@@ -223,7 +226,7 @@ class Gate:
             self._fences = cached
         return cached
 
-    def _room_grant(self, verified: VerifiedToken, path: str) -> Grant:
+    def _room_grant(self, verified: VerifiedToken, path: str, tenancy: Tenancy) -> Grant:
         """Room tokens (seed 004): guardrails, the roomless ceiling, and the room joined.
 
         A room lives at ``<org root>/<roomId>``: for a key scoped to ``acme``
@@ -237,7 +240,7 @@ class Gate:
             self.max_roomless_ttl_seconds,
             max_scoped=self.max_room_ttl_seconds,
         )
-        grant = room.to_grant(verified)
+        grant = room.to_grant(verified, tenancy)
         if room_id:
             grant.check_room(room_id)
         return grant

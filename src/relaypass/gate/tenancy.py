@@ -16,10 +16,9 @@ is held to that binding:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Final, final
 
-from relaypass._grant import Grant
+from relaypass._grant import NO_TENANCY, Grant, Tenancy
 from relaypass._keyscope import KeyScope, Prefix, pattern_within
 from relaypass._keyset import KeySet
 from relaypass._scopes import EMPTY, PathError, PatternSet, split_path
@@ -27,7 +26,7 @@ from relaypass._tokens import VerifiedToken
 from relaypass.errors import InvalidApiKeyError, UnauthorizedPathError
 from relaypass.profiles.moq import MoqClaims
 
-__all__ = ["OrgFences", "bind_grant", "room_in_scope"]
+__all__ = ["OrgFences", "check_scope", "room_in_scope", "tenancy_for"]
 
 _NONE: Final[tuple[Prefix, ...]] = ()
 
@@ -88,34 +87,26 @@ def _claimed(profile: str, grant: Grant, verified: VerifiedToken) -> tuple[list[
     return list(grant.publish.patterns), list(grant.subscribe.patterns)
 
 
-def bind_grant(  # noqa: PLR0917 - every fact the check needs, named
+def tenancy_for(
     profile: str,
-    grant: Grant,
     verified: VerifiedToken,
     connection: str,
     keyset: KeySet,
     fences: OrgFences,
     *,
     issuer_known: bool = False,
-) -> Grant:
-    """Hold ``grant`` to its key's org and scope; the grant with its org and fence.
+) -> Tenancy:
+    """The org, issuer and fence a verified token's grant gets (refusing what it must).
 
     ``issuer_known``: the token was verified with the secret registered for its
     ``iss`` (a customer-minted room token), so the issuer is proven already.
     """
-    binding = verified.binding
+    org = verified.binding.org
     issuer = None
     if profile == "room":
         iss = verified.claims.get("iss")
         issuer = iss if issuer_known and isinstance(iss, str) else _room_issuer(verified, keyset)
-    scope: KeyScope | None = binding.scope
-    if scope is not None:
-        if profile == "room":
-            scope.check_path(connection)
-        elif profile != "session":  # session tokens carry capabilities, not paths
-            publish, subscribe = _claimed(profile, grant, verified)
-            scope.check(publish, subscribe)
-    fence = fences.for_org(binding.org)
+    fence = fences.for_org(org)
     fence_set = EMPTY
     if fence:
         if profile == "room":  # a room inside another org's namespace is refused
@@ -124,7 +115,21 @@ def bind_grant(  # noqa: PLR0917 - every fact the check needs, named
             fence_set = _rebase(fence, connection)
         else:
             fence_set = PatternSet("/".join((*p, "**")) for p in fence)
-    return replace(grant, org=binding.org, issuer=issuer, fence=fence_set)
+    if org is None and issuer is None and not fence_set:
+        return NO_TENANCY  # an unbound key (a single-org gate): nothing to add
+    return Tenancy(org, issuer, fence_set)
+
+
+def check_scope(profile: str, grant: Grant, verified: VerifiedToken, connection: str) -> None:
+    """Refuse (``UNAUTHORIZED_PATH``) a token that claims more than its key's scope."""
+    scope = verified.binding.scope
+    if scope is None:
+        return
+    if profile == "room":
+        scope.check_path(connection)
+    elif profile != "session":  # session tokens carry capabilities, not paths
+        publish, subscribe = _claimed(profile, grant, verified)
+        scope.check(publish, subscribe)
 
 
 def room_in_scope(scope: KeyScope | None, path: str) -> str:

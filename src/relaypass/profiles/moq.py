@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, final
 
-from relaypass._grant import Grant
+from relaypass._grant import NO_TENANCY, Grant, Tenancy
 from relaypass._scopes import MAX_PATH_CHARS, PathError, PatternSet, split_path
 from relaypass._tokens import VerifiedToken
 from relaypass.errors import InvalidClaimError, InvalidRequestError, UnauthorizedPathError
@@ -197,7 +197,12 @@ class MoqClaims:
             absolute(self.subscribe, self.subscribe_patterns),
         )
 
-    def grant(self, connection_path: str, verified: VerifiedToken | None = None) -> Grant:
+    def grant(
+        self,
+        connection_path: str,
+        verified: VerifiedToken | None = None,
+        tenancy: Tenancy = NO_TENANCY,
+    ) -> Grant:
         """The grant for a session connected at ``connection_path``.
 
         Paths the session then publishes or subscribes are relative to the
@@ -219,6 +224,9 @@ class MoqClaims:
             kid=verified.kid if verified is not None else None,
             token_id=verified.token_id if verified is not None else None,
             jti=verified.jti if verified is not None else None,
+            org=tenancy.org,
+            issuer=tenancy.issuer,
+            fence=tenancy.fence,
         )
 
 

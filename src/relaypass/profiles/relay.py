@@ -19,7 +19,7 @@ from typing import Final, final
 
 from relaypass._alg import Algorithm
 from relaypass._clock import SYSTEM_CLOCK, Clock
-from relaypass._grant import Grant
+from relaypass._grant import NO_TENANCY, Grant, Tenancy
 from relaypass._keys import Key
 from relaypass._scopes import PathError, PatternSet, split_path
 from relaypass._tokens import Minter, VerifiedToken
@@ -50,7 +50,7 @@ class RelayClaims:
         return _parse(claims)[0]
 
     @staticmethod
-    def grant(verified: VerifiedToken) -> Grant:
+    def grant(verified: VerifiedToken, tenancy: Tenancy = NO_TENANCY) -> Grant:
         """The grant: ``ns`` covers both publish and subscribe."""
         claims, patterns = _parse(verified)
         return Grant(
@@ -63,6 +63,9 @@ class RelayClaims:
             kid=verified.kid,
             token_id=verified.token_id,
             jti=verified.jti,
+            org=tenancy.org,
+            issuer=tenancy.issuer,
+            fence=tenancy.fence,
         )
 
 

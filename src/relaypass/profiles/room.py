@@ -26,7 +26,7 @@ from typing import Final, final
 from relaypass._alg import Algorithm
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
-from relaypass._grant import Grant
+from relaypass._grant import NO_TENANCY, Grant, Tenancy
 from relaypass._keys import Key, is_valid_kid
 from relaypass._keyset import KeySet
 from relaypass._scopes import EMPTY, PatternSet
@@ -264,7 +264,9 @@ class RoomClaims:
         room.check_guardrails()
         return room
 
-    def to_grant(self, verified: VerifiedToken | None = None) -> Grant:
+    def to_grant(
+        self, verified: VerifiedToken | None = None, tenancy: Tenancy = NO_TENANCY
+    ) -> Grant:
         """Map the flags onto the internal grant."""
         flags = self.grant
         caps = {
@@ -295,6 +297,9 @@ class RoomClaims:
             kid=verified.kid if verified is not None else None,
             token_id=verified.token_id if verified is not None else None,
             jti=verified.jti if verified is not None else None,
+            org=tenancy.org,
+            issuer=tenancy.issuer,
+            fence=tenancy.fence,
         )
 
 

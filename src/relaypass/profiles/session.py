@@ -15,7 +15,7 @@ from typing import Final, final
 from urllib.parse import urlsplit
 
 from relaypass._clock import SYSTEM_CLOCK, Clock
-from relaypass._grant import Grant, normalise_origin
+from relaypass._grant import NO_TENANCY, Grant, Tenancy, normalise_origin
 from relaypass._keys import Key
 from relaypass._tokens import Minter, VerifiedToken
 from relaypass.errors import InvalidClaimError, InvalidRequestError, RelaypassError
@@ -84,7 +84,7 @@ class SessionClaims:
         )
 
     @staticmethod
-    def grant(verified: VerifiedToken) -> Grant:
+    def grant(verified: VerifiedToken, tenancy: Tenancy = NO_TENANCY) -> Grant:
         """Scopes become capabilities; the gate checks the handshake origin."""
         claims = SessionClaims.from_wire(verified)
         return Grant(
@@ -97,6 +97,9 @@ class SessionClaims:
             kid=verified.kid,
             token_id=verified.token_id,
             jti=verified.jti,
+            org=tenancy.org,
+            issuer=tenancy.issuer,
+            fence=tenancy.fence,
         )
 
 
