@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +28,7 @@ from relaypass._keyscope import KeyBinding, KeyScope, pattern_within
 from relaypass._keyset import issuer_digest
 from relaypass._scopes import split_path
 from relaypass.gate import Gate, StaticKeySource
+from relaypass.gate.config import GateOptions, build_gate
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.relay import RelayMinter
 from relaypass.profiles.room import RoomClaims, RoomMinter, role_preset
@@ -326,3 +329,42 @@ def test_moq_gate_never_authorizes_outside_the_key_scope(
         if session.grant.can_publish(path):
             absolute = "/".join(s for s in (connection, path) if s)
             assert _inside(absolute, [scope_root])
+
+
+def test_build_gate_pins_issuer_and_audience(tmp_path: Path) -> None:
+    key = bound(_KEY_A, "org_a", "acme")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(KeySet([key.public()]).to_jwks()))
+    gate, stop = build_gate(GateOptions(key_file=jwks, issuers=("relaypass",), audience="edge-eu1"))
+    try:
+        now = int(time.time())
+        claims = {"sub": "t", "ns": ["acme/**"], "exp": now + 60}
+        gate.connect(sign_jwt({**claims, "iss": "relaypass", "aud": "edge-eu1"}, key), "acme")
+        for bad in (
+            {**claims, "iss": "someone", "aud": "edge-eu1"},
+            {**claims, "iss": "relaypass", "aud": "edge-us1"},
+            {**claims, "iss": "relaypass"},
+        ):
+            with pytest.raises(InvalidTokenError):
+                gate.connect(sign_jwt(bad, key), "acme")
+    finally:
+        stop()
+
+
+def test_build_gate_loads_customer_room_secrets(tmp_path: Path) -> None:
+    secret = Key.generate("HS256", kid="cust")
+    path = tmp_path / "cust.jwk"
+    secret.save(path)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(KeySet([_KEY_A.public()]).to_jwks()))
+    gate, stop = build_gate(
+        GateOptions(profile="room", key_file=jwks, room_secrets={"vsdk_live_x": path})
+    )
+    try:
+        flags, _ = role_preset("viewer")
+        wire = {**RoomClaims(grant=flags, room_id="r").to_wire(), "iss": "vsdk_live_x"}
+        header = b64encode(b'{"alg":"HS256","typ":"JWT"}')
+        payload = json.dumps({**wire, "exp": int(time.time()) + 60}).encode()
+        assert gate.connect(sign_compact(payload, secret, header), "r").grant.room == "r"
+    finally:
+        stop()

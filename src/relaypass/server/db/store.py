@@ -554,7 +554,7 @@ class Store(TenancyStore):
     def _audit(  # noqa: PLR0917 - one call shape, used throughout this module
         self,
         session: Session,
-        org_id: str | None,
+        org_id: str,
         actor: str,
         action: str,
         target: str | None,
@@ -573,13 +573,15 @@ class Store(TenancyStore):
 
     def record(
         self,
-        org_id: str | None,
+        org_id: str,
         actor: str,
         action: str,
         target: str | None,
         detail: dict[str, Any],
     ) -> None:
         """Append one audit event (mints, admin actions); never pass a token or secret.
+
+        Every event belongs to an org: the one whose objects it concerns.
 
         Runs on every mint, so it goes through one dedicated DB-API connection
         (a plain INSERT and COMMIT, no ORM unit of work): durable before the

@@ -84,6 +84,7 @@ class TenancyStore:
     _now: Callable[[], int]
     clock: Any
     _audit: Callable[..., None]
+    record: Callable[..., None]
     _tenant_cache: dict[tuple[str, str], int]
     _scope_cache: dict[str, tuple[KeyScope, int]]
     _tenant_lock: threading.Lock
