@@ -154,7 +154,7 @@ class RedisKeySource:
                         next_refresh = time.monotonic() + self.refresh_seconds
             except redis.RedisError:
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, 1.0)  # back within a second of Redis
             finally:
                 pubsub.close()
 

@@ -159,6 +159,7 @@ class Gate:
         self.revoked_tenants: set[tuple[str | None, str]] = set()
         self.revoked_orgs: set[str] = set()
         self.revoked_org_kids: set[tuple[str, str]] = set()
+        self.revoked_org_jtis: set[tuple[str, str]] = set()
         self.revoked_issuers: set[tuple[str | None, str]] = set()
 
     # ---------------------------------------------------------------- connect
@@ -286,7 +287,11 @@ class Gate:
         org = verified.binding.org
         if _matches(verified_grant_facts(verified), self) or (
             org is not None
-            and (org in self.revoked_orgs or (org, verified.kid) in self.revoked_org_kids)
+            and (
+                org in self.revoked_orgs
+                or (org, verified.kid) in self.revoked_org_kids
+                or (verified.jti is not None and (org, verified.jti) in self.revoked_org_jtis)
+            )
         ):
             msg = "token was revoked"
             raise RevokedTokenError(msg)
@@ -331,10 +336,13 @@ class Gate:
         self.revoked_org_kids.add((org, kid))
         return self._cut(lambda g: g.kid == kid and g.org == org)
 
-    def revoke_jti(self, jti: str) -> int:
-        """One token was revoked (by ``jti``)."""
-        self.revoked_jtis.add(jti)
-        return self._cut(lambda g: g.jti == jti)
+    def revoke_jti(self, jti: str, org: str | None = None) -> int:
+        """One token was revoked (by ``jti``; with ``org``, only among that org's tokens)."""
+        if org is None:
+            self.revoked_jtis.add(jti)
+            return self._cut(lambda g: g.jti == jti)
+        self.revoked_org_jtis.add((org, jti))
+        return self._cut(lambda g: g.jti == jti and g.org == org)
 
     def revoke_token(self, token_id: str) -> int:
         """One token was revoked (by its ``token_id``)."""
@@ -377,14 +385,15 @@ class Gate:
         if kind == "sub":
             before = event.get("before")
             return self.revoke_subject(value, before if isinstance(before, int | float) else None)
-        if kind == "tenant":
-            return self.revoke_tenant(value, org)
-        if kind == "kid":
-            return self.revoke_kid(value, org)
-        if kind == "iss":
-            return self.revoke_issuer(value, org)
-        handlers: dict[object, Callable[[str], int]] = {
+        scoped: dict[object, Callable[[str, str | None], int]] = {
+            "tenant": self.revoke_tenant,
+            "kid": self.revoke_kid,
             "jti": self.revoke_jti,
+            "iss": self.revoke_issuer,
+        }
+        if kind in scoped:
+            return scoped[kind](value, org)
+        handlers: dict[object, Callable[[str], int]] = {
             "token": self.revoke_token,
             "org": self.revoke_org,
         }

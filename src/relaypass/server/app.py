@@ -47,6 +47,7 @@ from relaypass.profiles.session import SessionMinter
 from relaypass.server import logging as rlog
 from relaypass.server.db.store import ApiKeyRecord, Store, make_engine
 from relaypass.server.limits import PROCEDURE, RequestLimits
+from relaypass.server.outbox import OutboxRelay
 from relaypass.server.procedures.tenancy import TenancyContext, add_tenancy_procedures
 from relaypass.server.publish import RedisPublisher
 from relaypass.server.ratelimit import InProcessLimiter, RateLimiter, RedisLimiter
@@ -235,6 +236,13 @@ class MoqMint(BaseModel):
     ttlSeconds: int = Field(default=3600, ge=1)  # noqa: N815
 
 
+class TokenRef(BaseModel):
+    """One minted token, by its ``jti``."""
+
+    orgId: str = Field(max_length=64)  # noqa: N815
+    jti: str = Field(min_length=1, max_length=128, pattern="^[A-Za-z0-9_-]+$")
+
+
 class AuditQuery(BaseModel):
     """Filter the audit log."""
 
@@ -262,6 +270,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         "relaypass_request_seconds", "Request latency", ["procedure"], registry=registry
     )
     mints = Counter("relaypass_tokens_minted", "Tokens minted by kind", ["kind"], registry=registry)
+    limiter_fallbacks = Counter(
+        "relaypass_ratelimit_fallbacks",
+        "Rate-limit checks counted in process because Redis was unreachable",
+        registry=registry,
+    )
 
     publisher = (
         RedisPublisher(settings.redis_url, prefix=settings.redis_prefix)
@@ -269,26 +282,23 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         else None
     )
 
-    def republish() -> None:
-        if publisher is not None:
-            publisher.publish_keyset(store.published_keys())
+    relay = OutboxRelay(store, publisher, log=log) if publisher is not None else None
 
-    def republish_quietly() -> None:
-        """Republish after a committed change; a Redis outage is logged, never answered."""
-        try:
-            republish()
-        except Exception as exc:  # noqa: BLE001 - the 30 s refresh retries
-            log.warning("keyset publication failed", error=type(exc).__name__)
+    def published() -> bool | None:
+        """Push committed changes to Redis now; whether they got there (``None``: no Redis).
+
+        Never raises: a change that was committed is answered with success, and the
+        outbox relay keeps retrying in the background while Redis is away.
+        """
+        return relay.flush() if relay is not None else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:  # noqa: ANN401 - async generator context
-        refresher = None
-        if publisher is not None:
-            await asyncio.to_thread(republish)
-            refresher = asyncio.create_task(_refresh_forever(republish, log))
+        if relay is not None:
+            relay.start()
         yield
-        if refresher is not None:
-            refresher.cancel()
+        if relay is not None:
+            await asyncio.to_thread(relay.close)
         if publisher is not None:
             publisher.close()
         store.close()
@@ -301,6 +311,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         openapi_url="/openapi.json",
     )
     app.state.store = store
+    app.state.outbox = relay
 
     async def check_api_key(text: str) -> object:
         return store.verify_api_key(text)
@@ -370,6 +381,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 settings.mint_rate_per_minute,
                 prefix=settings.redis_prefix,
                 clock=store.clock.now,
+                on_fallback=limiter_fallbacks.inc,
             )
             if settings.redis_url
             else InProcessLimiter(settings.mint_rate_per_minute, clock=store.clock.now)
@@ -387,11 +399,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app,
         TenancyContext(
             store=store,
-            publisher=publisher,
+            published=published,
             platform=require(Scope.PLATFORM_ADMIN),
             admin=require(Scope.KEYS_ADMIN),
             same_org=same_org,
-            republish=republish_quietly,
             org_scopes=ORG_SCOPES,
         ),
     )
@@ -467,12 +478,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             expires_at_ms=body.expiresAtMs,
             idempotency_key=idempotency_key,
         )
-        republish_quietly()  # a minting key joins the gates' live-issuer registry
         return {
             "id": record.id,
             "key": secret,
             "scopes": list(record.scopes),
             "label": record.label,
+            "published": published(),  # a minting key joins the gates' issuer registry
         }
 
     @app.post("/rpc/streams.apiKeys.list")
@@ -485,10 +496,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         """Revoke now; gates cut the room sessions its tokens opened."""
         same_org(who, body.orgId, "streams.apiKeys.revoke")
         store.revoke_api_key(body.orgId, body.id, actor=who.id)
-        if publisher is not None:
-            publisher.publish_revocation("iss", body.id, org=body.orgId)
-        republish_quietly()
-        return {"revoked": body.id}
+        return {"revoked": body.id, "published": published()}
 
     @app.post("/rpc/streams.apiKeys.reroll")
     def api_keys_reroll(body: ApiKeyReroll, who: admin) -> dict[str, Any]:
@@ -496,7 +504,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         record, secret = store.reroll_api_key(
             body.orgId, body.id, grace_seconds=body.graceSeconds, actor=who.id
         )
-        republish_quietly()
+        published()
         return {
             "id": record.id,
             "key": secret,
@@ -518,11 +526,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             actor=who.id,
             idempotency_key=idempotency_key,
         )
-        republish()
         return {
             "id": created["kid"],
             "state": "pending",
             "signsAfterSeconds": settings.key_propagation_seconds,
+            "published": published(),
         }
 
     @app.post("/rpc/streams.signingKeys.list")
@@ -534,17 +542,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def signing_keys_retire(body: SigningKeyRef, who: admin) -> dict[str, Any]:
         same_org(who, body.orgId)
         store.retire_signing_key(body.orgId, body.id, actor=who.id)
-        republish()
-        return {"retired": body.id}
+        return {"retired": body.id, "published": published()}
 
     @app.post("/rpc/streams.signingKeys.revoke")
     def signing_keys_revoke(body: SigningKeyRef, who: admin) -> dict[str, Any]:
         same_org(who, body.orgId)
         store.revoke_signing_key(body.orgId, body.id, actor=who.id)
-        if publisher is not None:
-            publisher.publish_revocation("kid", body.id, org=body.orgId)
-        republish()
-        return {"revoked": body.id}
+        return {"revoked": body.id, "published": published()}
 
     # -------------------------------------------------------------- minting
 
@@ -740,10 +744,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         """Stop accepting the kid; gates cut live sessions authenticated with it."""
         org_id, actor = service_admin(body.admin_token, body.tenant_id, authorization)
         store.revoke_service_account(org_id, body.tenant_id, body.private_key_id, actor=actor)
-        if publisher is not None:
-            publisher.publish_revocation(
-                "kid", body.private_key_id, org=org_id, tenant=body.tenant_id
-            )
+        published()
         return {}
 
     @app.post("/rpc/SessionAuth")
@@ -780,6 +781,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             "error_message": response.error_message,
         }
 
+    @app.post("/rpc/tokens.revoke")
+    def tokens_revoke(body: TokenRef, who: admin) -> dict[str, Any]:
+        """Revoke one token by its ``jti``: gates cut its live sessions and refuse it."""
+        same_org(who, body.orgId)
+        store.revoke_token(body.orgId, body.jti, actor=who.id)
+        return {"revoked": body.jti, "published": published()}
+
     # ----------------------------------------------------------------- audit
 
     @app.post("/rpc/audit.list")
@@ -788,19 +796,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return {"events": store.audit_log(body.orgId, action=body.action, limit=body.limit)}
 
     return app
-
-
-REFRESH_SECONDS: Final = 30
-
-
-async def _refresh_forever(republish: Callable[[], None], log: Any) -> None:  # noqa: ANN401
-    """Re-publish every 30 s: time moves keys from pending to active and retiring to retired."""
-    while True:
-        await asyncio.sleep(REFRESH_SECONDS)
-        try:
-            await asyncio.to_thread(republish)
-        except Exception as exc:  # noqa: BLE001 - keep refreshing; Redis may come back
-            log.warning("keyset publication failed", error=type(exc).__name__)
 
 
 def bootstrap(

@@ -24,18 +24,34 @@ __all__ = ["RedisPublisher"]
 
 DEFAULT_PREFIX: Final = "relaypass"
 
+# KEYS: the set, the channel. ARGV: version, document, announcement, force (0/1).
+_SET_IF_NEWER: Final = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local held = tonumber(cjson.decode(current)['version']) or 0
+  local offered = tonumber(ARGV[1])
+  if held > offered or (held == offered and ARGV[4] ~= '1') then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[3])
+return 1
+"""
+
 
 @final
 class RedisPublisher:
     """Writes the key set and revocations to Redis; idempotent and safe to repeat."""
 
-    __slots__ = ("_client", "prefix")
+    __slots__ = ("_client", "_set_if_newer", "prefix")
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._client: redis.Redis = redis.Redis.from_url(
-            url, socket_timeout=5, decode_responses=True
+            url, socket_timeout=2, socket_connect_timeout=1, decode_responses=True
         )
         self.prefix = prefix
+        self._set_if_newer = self._client.register_script(_SET_IF_NEWER)
 
     @property
     def jwks_key(self) -> str:
@@ -52,10 +68,41 @@ class RedisPublisher:
         """The hash of standing revocations."""
         return f"{self.prefix}:revoked"
 
-    def publish_keyset(self, keyset: KeySet, *, force: bool = False) -> int | None:
-        """Store and announce the key set if it changed; the new version, or ``None``."""
+    @staticmethod
+    def digest(keyset: KeySet) -> str:
+        """The content digest a stored key set carries."""
+        published = keyset.to_jwks()
+        return hashlib.sha256(json.dumps(published, sort_keys=True).encode()).hexdigest()
+
+    def stored_digest(self) -> str | None:
+        """The digest of the set Redis holds, or ``None`` when it holds none."""
+        current = self._client.get(self.jwks_key)
+        if current is None:
+            return None
+        digest = json.loads(current).get("digest")
+        return str(digest) if digest is not None else ""
+
+    def publish_keyset(
+        self, keyset: KeySet, *, force: bool = False, version: int | None = None
+    ) -> int | None:
+        """Store and announce the key set; the version written, or ``None`` if nothing was.
+
+        With ``version`` (the control plane's outbox sequence) Redis takes the set
+        only if that version is newer than the one it holds (atomically, so two
+        replicas never overwrite a newer set with an older one); ``force`` also
+        rewrites an equal version. Without it, a set that changed gets the next
+        version of a Redis counter, floored at the wall clock in milliseconds.
+        """
         published = keyset.to_jwks()
         digest = hashlib.sha256(json.dumps(published, sort_keys=True).encode()).hexdigest()
+        if version is not None:
+            document = {"version": version, "digest": digest, **published}
+            announce = json.dumps({"type": "jwks", "version": version})
+            written = self._set_if_newer(
+                keys=[self.jwks_key, self.channel],
+                args=[version, json.dumps(document), announce, 1 if force else 0],
+            )
+            return version if written else None
         # Compared with what Redis holds, not with what this process last wrote: a Redis
         # that restarted empty gets the set back on the next refresh.
         current = self._client.get(self.jwks_key)

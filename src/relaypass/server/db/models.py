@@ -138,3 +138,31 @@ class TenantResource(Base):
 
 
 Index("ix_audit_org_at", AuditEvent.org_id, AuditEvent.at_ms)
+
+
+class OutboxEvent(Base):
+    """A change gates must learn: a key-set change or a revocation.
+
+    Written in the same transaction as the change, and drained to Redis until
+    Redis accepts it.
+
+    Its id is the key-set version: a database sequence every replica shares, so
+    versions never collide and never go backwards.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class Meta(Base):
+    """Facts about the database itself: check values of the secrets it was made with."""
+
+    __tablename__ = "meta"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(512))

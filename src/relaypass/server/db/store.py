@@ -78,6 +78,45 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+#: Audited actions that change what gates must know: the key set (keys, orgs and
+#: the live-issuer registry) and revocations, with the revocation each implies.
+_KEYSET_ACTIONS: Final = frozenset(
+    {
+        "signing_key.create",
+        "signing_key.retire",
+        "signing_key.revoke",
+        "org.create",
+        "org.disable",
+        "api_key.create",
+        "api_key.revoke",
+        "api_key.reroll",
+    }
+)
+_REVOCATIONS: Final = {
+    "token.revoke": "jti",
+    "signing_key.revoke": "kid",
+    "api_key.revoke": "iss",
+    "org.disable": "org",
+    "tenant.disable": "tenant",
+    "service_account.revoke": "kid",
+}
+
+
+def outbox_events(action: str, org_id: str, target: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """The outbox rows an audited action implies: a key-set change and/or a revocation."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    revocation = _REVOCATIONS.get(action)
+    if revocation is not None and target is not None:
+        event: dict[str, Any] = {"kind": revocation, "value": target, "org": org_id}
+        if action == "service_account.revoke":  # target is "<tenant>/<kid>"
+            tenant, _, kid = target.partition("/")
+            event = {"kind": "kid", "value": kid, "org": org_id, "tenant": tenant}
+        events.append(("revoke", event))
+    if action in _KEYSET_ACTIONS:
+        events.append(("keyset", {}))
+    return events
+
+
 class KeyState:
     """Signing-key lifecycle states, derived from timestamps (never stored twice)."""
 
@@ -430,7 +469,9 @@ class Store(TenancyStore):
             )
             return {"id": row.id, "kid": kid}
 
-        return self._idempotent(org_id, "signing_key.create", idempotency_key, request, create)
+        created = self._idempotent(org_id, "signing_key.create", idempotency_key, request, create)
+        self._signing_cache.pop(org_id, None)  # this worker signs with it once it is active
+        return created
 
     def list_signing_keys(self, org_id: str) -> list[dict[str, Any]]:
         """Keys of an org with their derived state."""
@@ -560,9 +601,15 @@ class Store(TenancyStore):
         target: str | None,
         detail: dict[str, Any],
     ) -> None:
+        """Record the action, and what gates must learn of it, in the caller's transaction.
+
+        The outbox rows commit or roll back with the change itself, so a change
+        is never lost between the database and Redis (see ``server/outbox.py``).
+        """
+        now = self._now()
         session.add(
             models.AuditEvent(
-                at_ms=self._now(),
+                at_ms=now,
                 org_id=org_id,
                 actor=actor,
                 action=action,
@@ -570,6 +617,8 @@ class Store(TenancyStore):
                 detail=detail,
             )
         )
+        for kind, change in outbox_events(action, org_id, target):
+            session.add(models.OutboxEvent(at_ms=now, kind=kind, event=change))
 
     def record(
         self,
@@ -588,6 +637,61 @@ class Store(TenancyStore):
         response leaves, at about half the cost of the ORM path.
         """
         self._appender.append((self._now(), org_id, actor, action, target, detail))
+
+    def revoke_token(self, org_id: str, jti: str, *, actor: str) -> None:
+        """Revoke one token of the org by its ``jti`` (gates confine it to the org's keys)."""
+        with self.transaction() as session:
+            self._audit(session, org_id, actor, "token.revoke", jti, {})
+
+    # -------------------------------------------------------------- outbox
+
+    def pending_outbox(self, limit: int = 500) -> list[tuple[int, str, dict[str, Any]]]:
+        """Unpublished outbox rows, oldest first: ``(id, kind, event)``."""
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.OutboxEvent)
+                .where(models.OutboxEvent.published_at_ms.is_(None))
+                .order_by(models.OutboxEvent.id)
+                .limit(limit)
+            ).all()
+            return [(r.id, r.kind, dict(r.event)) for r in rows]
+
+    def mark_published(self, ids: list[int]) -> None:
+        """Mark outbox rows as accepted by Redis."""
+        if not ids:
+            return
+        with self.transaction() as session:
+            for row in session.scalars(
+                select(models.OutboxEvent).where(models.OutboxEvent.id.in_(ids))
+            ).all():
+                row.published_at_ms = self._now()
+
+    def keyset_version(self) -> int:
+        """The current key-set version: the id of the newest key-set outbox row."""
+        with self.transaction() as session:
+            newest = session.scalars(
+                select(models.OutboxEvent.id)
+                .where(models.OutboxEvent.kind == "keyset")
+                .order_by(models.OutboxEvent.id.desc())
+                .limit(1)
+            ).first()
+        return int(newest or 0)
+
+    def enqueue_keyset(self) -> None:
+        """A new key-set version with no change behind it (time moved keys between states)."""
+        with self.transaction() as session:
+            session.add(models.OutboxEvent(at_ms=self._now(), kind="keyset", event={}))
+
+    def standing_revocations(self) -> list[dict[str, Any]]:
+        """Revocations recent enough to matter: a token they cut may still be live."""
+        since = self._now() - self.max_token_ttl_ms
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.OutboxEvent)
+                .where(models.OutboxEvent.kind == "revoke", models.OutboxEvent.at_ms >= since)
+                .order_by(models.OutboxEvent.id)
+            ).all()
+            return [dict(r.event) for r in rows]
 
     def record_denied(self, org_id: str, who: ApiKeyRecord, procedure: str) -> None:
         """Record, in ``org_id``'s log, a refused attempt by another org's key.

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relaypass.errors import InvalidRequestError
 from relaypass.server.db.store import ApiKeyRecord, Store
-from relaypass.server.publish import RedisPublisher
 
 __all__ = ["TenancyContext", "add_tenancy_procedures"]
 
@@ -66,15 +65,14 @@ class TenancyContext:
     """What the procedures need from the app."""
 
     store: Store
-    publisher: RedisPublisher | None
+    published: Callable[[], bool | None]
     platform: Callable[..., Any]
     admin: Callable[..., Any]
     same_org: Callable[[ApiKeyRecord, str, str], None]
-    republish: Callable[[], None]
     org_scopes: tuple[str, ...]
 
 
-def add_tenancy_procedures(app: FastAPI, ctx: TenancyContext) -> None:  # noqa: C901 - one route each
+def add_tenancy_procedures(app: FastAPI, ctx: TenancyContext) -> None:
     """Declare the org, tenant and resource procedures on ``app``."""
     store = ctx.store
     platform = Annotated[ApiKeyRecord, Depends(ctx.platform)]
@@ -87,8 +85,8 @@ def add_tenancy_procedures(app: FastAPI, ctx: TenancyContext) -> None:  # noqa: 
         record, secret = store.create_api_key(
             org.id, "org admin", list(ctx.org_scopes), actor=who.id
         )
-        ctx.republish()
         return {
+            "published": ctx.published(),
             "orgId": org.id,
             "name": org.name,
             "namespaces": list(org.namespaces),
@@ -108,10 +106,7 @@ def add_tenancy_procedures(app: FastAPI, ctx: TenancyContext) -> None:  # noqa: 
             raise InvalidRequestError(msg)
         store.disable_org(body.orgId, actor=who.id)
         store.forget_org_keys(body.orgId)
-        if ctx.publisher is not None:
-            ctx.publisher.publish_revocation("org", body.orgId)
-        ctx.republish()
-        return {"disabled": body.orgId}
+        return {"disabled": body.orgId, "published": ctx.published()}
 
     @app.post("/rpc/tenants.create")
     def tenants_create(body: TenantCreate, who: admin) -> dict[str, Any]:
@@ -129,9 +124,7 @@ def add_tenancy_procedures(app: FastAPI, ctx: TenancyContext) -> None:  # noqa: 
         """Refuse the tenant's mints and service accounts; cut its live sessions."""
         ctx.same_org(who, body.orgId, "tenants.disable")
         store.disable_tenant(body.orgId, body.tenantId, actor=who.id)
-        if ctx.publisher is not None:
-            ctx.publisher.publish_revocation("tenant", body.tenantId, org=body.orgId)
-        return {"disabled": body.tenantId}
+        return {"disabled": body.tenantId, "published": ctx.published()}
 
     @app.post("/rpc/tenants.resources.assign")
     def resources_assign(body: ResourceRef, who: admin) -> dict[str, Any]:

@@ -1,0 +1,180 @@
+"""The outbox relay: what gates must learn reaches Redis, however long Redis is away.
+
+Every key-set change and every revocation is written to the ``outbox`` table in
+the same transaction as the change (``Store._audit``). This relay drains the
+table to Redis in order, retrying with backoff (0.1 s doubling to 1 s) until
+Redis accepts. When Redis comes back after an outage, or turns up empty, the
+relay first republishes everything gates need: the current key set and every
+revocation that may still cut a live token. Gates resynchronise when their own
+connection returns, so a revocation made during an outage cuts live sessions
+within about a second of Redis returning.
+
+Key-set versions are outbox row ids (plus :data:`VERSION_BASE`): a database
+sequence every replica shares, so versions never collide and never go
+backwards, and Redis only ever takes a newer one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Final, final
+
+import redis
+from sqlalchemy.exc import SQLAlchemyError
+
+from relaypass.server.db.store import Store
+from relaypass.server.publish import RedisPublisher
+
+__all__ = ["VERSION_BASE", "OutboxRelay"]
+
+#: Above the wall-clock-millisecond versions that earlier releases wrote, so gates
+#: that hold one of those take the first outbox version.
+VERSION_BASE: Final = 2_000_000_000_000
+MAX_BACKOFF_SECONDS: Final = 1.0
+REFRESH_SECONDS: Final = 30.0
+
+
+@final
+class OutboxRelay:
+    """Drains the store's outbox to Redis from a background thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        publisher: RedisPublisher,
+        *,
+        log: Any,  # noqa: ANN401 - a structlog logger
+        refresh_seconds: float = REFRESH_SECONDS,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.refresh_seconds = refresh_seconds
+        self._log = log
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._recover = True  # first of all: make Redis hold everything
+        self.healthy = False
+        self.failures = 0
+        self._thread = threading.Thread(target=self._run, name="relaypass-outbox", daemon=True)
+
+    def start(self) -> None:
+        """Start draining in the background."""
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the background thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def notify(self) -> None:
+        """Something was committed: drain soon."""
+        self._wake.set()
+
+    def flush(self, timeout: float = 1.0) -> bool:
+        """Try to drain now; whether everything committed so far has reached Redis.
+
+        Never raises: a committed change is answered with success and
+        ``published: false`` while Redis is away; the background thread goes on.
+        """
+        if not self._lock.acquire(timeout=timeout):
+            self.notify()
+            return False
+        try:
+            self._drain_locked()
+        except (redis.RedisError, SQLAlchemyError, OSError):
+            self._failed()
+            self.notify()
+            return False
+        finally:
+            self._lock.release()
+        return True
+
+    def drain(self) -> None:
+        """Publish every pending row (raises while Redis or the database is away)."""
+        with self._lock:
+            self._drain_locked()
+
+    # ------------------------------------------------------------ internals
+
+    def _drain_locked(self) -> None:
+        if self._recover:
+            self._republish_everything()
+            self._recover = False
+        while True:
+            rows = self.store.pending_outbox()
+            if not rows:
+                break
+            keyset = False
+            for _, kind, event in rows:
+                if kind == "revoke":
+                    self._revoke(event)
+                else:
+                    keyset = True
+            if keyset:
+                self._publish_keyset()
+            self.store.mark_published([row_id for row_id, _, _ in rows])
+        if not self.healthy:
+            self._log.info("outbox.published", state="redis reachable")
+        self.healthy = True
+
+    def _republish_everything(self) -> None:
+        self._publish_keyset(force=True)
+        for event in self.store.standing_revocations():
+            self._revoke(event)
+
+    def _publish_keyset(self, *, force: bool = False) -> None:
+        version = VERSION_BASE + self.store.keyset_version()
+        self.publisher.publish_keyset(self.store.published_keys(), version=version, force=force)
+
+    def _revoke(self, event: dict[str, Any]) -> None:
+        kind, value = event.get("kind"), event.get("value")
+        if not isinstance(kind, str) or not isinstance(value, str):
+            return
+        org, tenant = event.get("org"), event.get("tenant")
+        self.publisher.publish_revocation(
+            kind,
+            value,
+            org=org if isinstance(org, str) else None,
+            tenant=tenant if isinstance(tenant, str) else None,
+        )
+
+    def _failed(self) -> None:
+        if self.healthy:
+            self._log.warning("outbox.unpublished", state="redis unreachable; retrying")
+        self.healthy = False
+        self.failures += 1
+        self._recover = True  # Redis may come back empty
+
+    def _refresh(self) -> None:
+        """Time moves keys between states; a Redis that restarted empty needs everything."""
+        stored = self.publisher.stored_digest()
+        if stored is None:
+            with self._lock:
+                self._recover = True
+                self._drain_locked()
+            return
+        if stored != self.publisher.digest(self.store.published_keys()):
+            self.store.enqueue_keyset()
+            self.drain()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        next_refresh = time.monotonic() + self.refresh_seconds
+        while not self._stop.is_set():
+            try:
+                self.drain()
+                if time.monotonic() >= next_refresh:
+                    self._refresh()
+                    next_refresh = time.monotonic() + self.refresh_seconds
+            except (redis.RedisError, SQLAlchemyError, OSError):
+                self._failed()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            backoff = 0.1
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
