@@ -13,7 +13,7 @@ from relaypass.errors import AlgorithmMismatchError, InvalidKeyError, KeyNotFoun
 
 __all__ = ["KeySet", "issuer_digest"]
 
-MAX_KEYS = 256
+MAX_KEYS = 20_000  # a combined set of many orgs; each org is capped by the control plane
 MAX_ISSUERS = 100_000
 _DIGEST_CHARS = 64
 

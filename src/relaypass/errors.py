@@ -33,6 +33,10 @@ Messages never contain token, key or secret bytes.
     ├── UnauthorizedOriginError         UNAUTHORIZED_ORIGIN (origin-pinned session tokens)
     ├── RateLimitedError                RATE_LIMITED (429, with retry_after_seconds)
     ├── RequestTooLargeError            REQUEST_TOO_LARGE (413, body over the limit)
+    ├── QuotaExceededError              QUOTA_EXCEEDED (409, e.g. an org's published keys)
+    ├── UnavailableError                UNAVAILABLE (503, a dependency is down; retry)
+    ├── UnknownProcedureError           UNKNOWN_PROCEDURE (404, no such procedure or path)
+    ├── MethodNotAllowedError           METHOD_NOT_ALLOWED (405)
     └── InvalidRequestError             INVALID_REQUEST (mint-time policy, bad input)
 """
 
@@ -58,7 +62,9 @@ __all__ = [
     "InvalidTokenError",
     "KeyNotFoundError",
     "MalformedTokenError",
+    "MethodNotAllowedError",
     "MissingClaimError",
+    "QuotaExceededError",
     "RateLimitedError",
     "RelaypassError",
     "RequestTooLargeError",
@@ -67,6 +73,8 @@ __all__ = [
     "UnauthorizedParticipantError",
     "UnauthorizedPathError",
     "UnauthorizedRoomError",
+    "UnavailableError",
+    "UnknownProcedureError",
     "UnsupportedHeaderError",
 ]
 
@@ -86,6 +94,10 @@ class ErrorCode(enum.StrEnum):
     UNAUTHORIZED_ORIGIN = "UNAUTHORIZED_ORIGIN"
     RATE_LIMITED = "RATE_LIMITED"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    UNAVAILABLE = "UNAVAILABLE"
+    UNKNOWN_PROCEDURE = "UNKNOWN_PROCEDURE"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 
 
 #: The one table from code to HTTP status.
@@ -102,6 +114,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED_ORIGIN: 403,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.REQUEST_TOO_LARGE: 413,
+    ErrorCode.QUOTA_EXCEEDED: 409,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.UNKNOWN_PROCEDURE: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
 }
 
 _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
@@ -117,6 +133,10 @@ _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.UNAUTHORIZED_ORIGIN: "The token is not valid for this origin.",
     ErrorCode.RATE_LIMITED: "Too many requests; retry after the indicated delay.",
     ErrorCode.REQUEST_TOO_LARGE: "The request body is larger than the service accepts.",
+    ErrorCode.QUOTA_EXCEEDED: "A limit of the org was reached; nothing was changed.",
+    ErrorCode.UNAVAILABLE: "A dependency of the service is unavailable; retry later.",
+    ErrorCode.UNKNOWN_PROCEDURE: "There is no such procedure.",
+    ErrorCode.METHOD_NOT_ALLOWED: "This method is not allowed here.",
 }
 
 
@@ -290,6 +310,38 @@ class RequestTooLargeError(RelaypassError):
     """A request body exceeds the service's size limit."""
 
     code = ErrorCode.REQUEST_TOO_LARGE
+
+
+@final
+class QuotaExceededError(RelaypassError):
+    """A limit was reached (an org's published keys); refused before anything is written."""
+
+    code = ErrorCode.QUOTA_EXCEEDED
+
+
+@final
+class UnavailableError(RelaypassError):
+    """A dependency (the database) is unreachable; the client should retry."""
+
+    code = ErrorCode.UNAVAILABLE
+
+    def __init__(self, reason: str, *, retry_after_seconds: int = 1) -> None:
+        super().__init__(reason)
+        self.retry_after_seconds = retry_after_seconds
+
+
+@final
+class UnknownProcedureError(RelaypassError):
+    """No procedure (or path) of that name."""
+
+    code = ErrorCode.UNKNOWN_PROCEDURE
+
+
+@final
+class MethodNotAllowedError(RelaypassError):
+    """The path exists, not for this method."""
+
+    code = ErrorCode.METHOD_NOT_ALLOWED
 
 
 @final

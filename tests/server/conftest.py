@@ -49,48 +49,70 @@ def _pg_bin(name: str) -> str:
     raise RuntimeError(msg)
 
 
+class PgCluster:
+    """A PostgreSQL cluster of the tests' own, from the installed binaries, on a free port."""
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="relaypass-pg-"))
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            shutil.chown(self.workdir, "postgres", "postgres")
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.data, self.port = self.workdir / "data", free_port()
+        subprocess.run(  # noqa: S603 - fixed argv
+            [*self.prefix, _pg_bin("initdb"), "-D", str(self.data), "-U", "postgres",
+             "--auth=trust"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@{PG_HOST}:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = f"-c listen_addresses={PG_HOST} -p {self.port} -k {self.workdir}"
+        log = self.workdir / "postgres.log"
+        # The server's output goes to a log file: a pipe would stay open for its lifetime.
+        subprocess.run(  # noqa: S603 - fixed argv
+            [*self.prefix, _pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l",
+             str(log), "-w", "start"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not _pg_answers(self.port):
+            if time.monotonic() > deadline:
+                msg = "the PostgreSQL started for the tests did not answer"
+                raise RuntimeError(msg)
+            time.sleep(0.2)
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run(  # noqa: S603 - fixed argv
+            [*self.prefix, _pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[int]:
     """The port of a running PostgreSQL that trusts 'postgres' on loopback."""
     if _pg_answers(PG_PORT):
         yield PG_PORT
         return
-    workdir = Path(tempfile.mkdtemp(prefix="relaypass-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(workdir, "postgres", "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = workdir / "data", free_port()
-    subprocess.run(  # noqa: S603 - fixed argv
-        [*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-c listen_addresses={PG_HOST} -p {port} -k {workdir}"
-    log = workdir / "postgres.log"
-    # The server's output goes to a log file: a pipe would stay open for its lifetime.
-    subprocess.run(  # noqa: S603 - fixed argv
-        [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cluster = PgCluster()
     try:
-        deadline = time.monotonic() + 30
-        while not _pg_answers(port):
-            if time.monotonic() > deadline:
-                msg = "the PostgreSQL started for the tests did not answer"
-                raise RuntimeError(msg)
-            time.sleep(0.2)
-        yield port
+        cluster.start()
+        yield cluster.port
     finally:
-        subprocess.run(  # noqa: S603 - fixed argv
-            [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        shutil.rmtree(workdir, ignore_errors=True)
+        cluster.remove()
 
 
 @pytest.fixture(scope="session")

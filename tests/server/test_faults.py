@@ -131,3 +131,150 @@ async def _get(app: FastAPI, path: str) -> str:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://cp") as client:
         return (await client.get(path)).text
+
+
+def _request(app: FastAPI, method: str, path: str, **kw: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cp") as client:
+            return await client.request(method, path, **kw)
+
+    return asyncio.run(go())
+
+
+def test_every_error_is_problem_json(tmp_path: Path) -> None:
+    store = Store(
+        make_engine(f"sqlite:///{tmp_path / 'relaypass.db'}"),
+        kek=KeyEncryptionKey(secrets.token_bytes(32)),
+        hasher=ApiKeyHasher(secrets.token_bytes(32)),
+    )
+    store.migrate()
+    first = bootstrap(store)
+    assert first is not None
+    app = create_app(Settings(data_dir=tmp_path), store)
+    auth = {"Authorization": f"Bearer {first[1]}"}
+    cases: list[tuple[str, str, bytes | None, int, str]] = [
+        ("POST", "/rpc/no.such.procedure", None, 404, "UNKNOWN_PROCEDURE"),
+        ("GET", "/rpc/auth.whoami", None, 405, "METHOD_NOT_ALLOWED"),
+        ("POST", "/rpc/tenants.create", b"{nope", 400, "INVALID_REQUEST"),
+    ]
+    for method, path, content, status, code in cases:
+        response = _request(app, method, path, headers=auth, content=content)
+        assert response.status_code == status, path
+        assert response.headers["content-type"] == "application/problem+json", path
+        assert response.json()["code"] == code
+    store.close()
+
+
+def test_key_limits_are_per_org_and_refused_before_anything_is_written(tmp_path: Path) -> None:
+    store = Store(
+        make_engine(f"sqlite:///{tmp_path / 'relaypass.db'}"),
+        kek=KeyEncryptionKey(secrets.token_bytes(32)),
+        hasher=ApiKeyHasher(secrets.token_bytes(32)),
+        max_keys_per_org=4,
+    )
+    store.migrate()
+    first = bootstrap(store)
+    assert first is not None
+    org_a, key = first
+    app = create_app(Settings(data_dir=tmp_path, max_keys_per_org=4), store)
+    created = rpc(app, key, "orgs.create", {"name": "B"}).json()
+    org_b, key_b = created["orgId"], created["adminKey"]["key"]
+    assert rpc(app, key_b, "streams.signingKeys.create", {"orgId": org_b, "label": "b"}).is_success
+    for i in range(4):
+        body = {"orgId": org_a, "label": f"a{i}"}
+        assert rpc(app, key, "streams.signingKeys.create", body).status_code == 200
+    for _ in range(3):  # an admin hammering create: refused, and nothing is written
+        over = rpc(app, key, "streams.signingKeys.create", {"orgId": org_a, "label": "over"})
+        assert over.status_code == 409
+        assert over.json()["code"] == "QUOTA_EXCEEDED"
+    assert len(store.list_signing_keys(org_a)) == 4
+    b_jwks = _request(app, "GET", f"/orgs/{org_b}/jwks.json").json()
+    assert len(b_jwks["keys"]) == 1
+    combined = _request(app, "GET", "/.well-known/jwks.json")
+    assert combined.status_code == 200
+    assert len(combined.json()["keys"]) == 5
+    store.close()
+
+
+def test_a_replica_with_other_secrets_refuses_to_start_saying_which(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from relaypass import b64encode
+
+    database = f"sqlite:///{tmp_path / 'shared.db'}"
+    shared = {
+        "RELAYPASS_DATABASE_URL": database,
+        "RELAYPASS_KEK": b64encode(secrets.token_bytes(32)),
+        "RELAYPASS_API_KEY_PEPPER": b64encode(secrets.token_bytes(32)),
+    }
+
+    def admin(env: dict[str, str], data_dir: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "relaypass", "admin", "bootstrap", "--json"],
+            env={**os.environ, **env, "RELAYPASS_DATA_DIR": str(tmp_path / data_dir)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert admin(shared, "a").returncode == 0
+    for variable in ("RELAYPASS_KEK", "RELAYPASS_API_KEY_PEPPER"):
+        other = {**shared, variable: b64encode(secrets.token_bytes(32))}
+        refused = admin(other, "b")
+        assert refused.returncode == 1
+        lines = [line for line in refused.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, refused.stderr  # one line, no traceback
+        assert variable in lines[0]
+    again = admin(shared, "c")  # the right secrets: it starts (nothing left to bootstrap)
+    assert "already has an org" in again.stdout
+
+
+def test_a_postgresql_outage_answers_503_and_recovers_without_a_restart(tmp_path: Path) -> None:
+    from tests.server.conftest import PgCluster
+
+    cluster = PgCluster()
+    try:
+        cluster.start()
+        store = Store(
+            make_engine(cluster.url),
+            kek=KeyEncryptionKey(secrets.token_bytes(32)),
+            hasher=ApiKeyHasher(secrets.token_bytes(32)),
+            key_propagation_seconds=0,
+        )
+        store.migrate()
+        first = bootstrap(store)
+        assert first is not None
+        org, key = first
+        app = create_app(Settings(data_dir=tmp_path, key_propagation_seconds=0), store)
+        assert rpc(app, key, "tenants.create", {"orgId": org, "tenantId": "t"}).status_code == 200
+        assert _request(app, "GET", "/readyz").status_code == 200
+
+        cluster.stop("immediate")
+        store._api_key_cache.clear()  # a request this worker has not seen before
+        started = time.monotonic()
+        for name, body in (
+            ("tenants.list", {"orgId": org}),
+            ("streams.signingKeys.create", {"orgId": org, "label": "x"}),
+            ("tenants.create", {"orgId": org, "tenantId": "u"}),
+        ):
+            down = rpc(app, key, name, body)
+            assert down.status_code == 503, (name, down.text)
+            assert down.headers["content-type"] == "application/problem+json"
+            assert down.headers["retry-after"] == "1"
+            assert down.json()["code"] == "UNAVAILABLE"
+        assert time.monotonic() - started < 15  # bounded waits, no hang
+        ready = _request(app, "GET", "/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"] == "unreachable"
+
+        cluster.start()
+        wait_for(lambda: _request(app, "GET", "/readyz").status_code == 200, timeout=15)
+        assert rpc(app, key, "tenants.create", {"orgId": org, "tenantId": "u"}).status_code == 200
+        assert [t["id"] for t in store.list_tenants(org)] == ["t", "u"]
+        store.close()
+    finally:
+        cluster.remove()

@@ -28,6 +28,8 @@ from relaypass.profiles.moq import MoqClaims
 
 if TYPE_CHECKING:
     from relaypass.gate.session import Gate
+    from relaypass.server.db.store import Store
+    from relaypass.server.settings import Settings
 
 app = typer.Typer(
     name="relaypass",
@@ -244,6 +246,54 @@ def demo(as_json: JsonFlag = False) -> None:
     _out.print_json(json.dumps(dict(verified.claims)))
 
 
+def _open_store_or_exit() -> tuple[Settings, Store]:
+    """Settings and the migrated store; a start-up failure is one clear line, exit 1."""
+    from pydantic import ValidationError  # noqa: PLC0415
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from relaypass.server.app import open_store  # noqa: PLC0415
+    from relaypass.server.secrets import SecretsMismatchError  # noqa: PLC0415
+    from relaypass.server.settings import Settings  # noqa: PLC0415
+
+    try:
+        settings = Settings()
+        return settings, open_store(settings)
+    except SecretsMismatchError as exc:
+        reason = str(exc)
+    except ValidationError as exc:
+        fields = ", ".join(
+            "RELAYPASS_" + str(e["loc"][0]).upper() for e in exc.errors() if e["loc"]
+        )
+        reason = f"invalid setting: {fields or 'see RELAYPASS_* variables'}"
+    except SQLAlchemyError as exc:
+        reason = f"cannot open the database ({type(exc).__name__}): check RELAYPASS_DATABASE_URL"
+    except (OSError, RelaypassError) as exc:
+        reason = f"cannot start: {exc}"
+    _err.print(f"[bold red]relaypass[/]: {reason}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+@admin_app.command("secrets")
+def admin_secrets(as_json: JsonFlag = False) -> None:
+    """Generate the secrets every replica of one deployment must share.
+
+    Set both in every replica's environment before its first start: the
+    key-encryption key seals signing keys at rest, the pepper keys the API-key
+    hashes. A replica with other values refuses to start, naming the variable.
+
+    [bold]Examples[/]
+
+      relaypass admin secrets >> /etc/relaypass/env
+    """
+    from relaypass.server.secrets import generate_secret  # noqa: PLC0415
+
+    values = {"RELAYPASS_KEK": generate_secret(), "RELAYPASS_API_KEY_PEPPER": generate_secret()}
+    if as_json:
+        sys.stdout.write(json.dumps(values) + "\n")
+    else:
+        sys.stdout.write("".join(f"{name}={value}\n" for name, value in values.items()))
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
@@ -263,12 +313,10 @@ def serve(
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
     from relaypass.server import logging as rlog  # noqa: PLC0415
-    from relaypass.server.app import bootstrap, create_app, open_store  # noqa: PLC0415
-    from relaypass.server.settings import Settings  # noqa: PLC0415
+    from relaypass.server.app import bootstrap, create_app  # noqa: PLC0415
 
     rlog.configure()
-    settings = Settings()
-    store = open_store(settings)
+    settings, store = _open_store_or_exit()
     first = bootstrap(store, namespace=settings.first_org_namespace)
     if first is not None:
         org_id, secret = first
@@ -299,11 +347,9 @@ def admin_bootstrap(
 
       relaypass admin bootstrap --json
     """
-    from relaypass.server.app import bootstrap, open_store  # noqa: PLC0415
-    from relaypass.server.settings import Settings  # noqa: PLC0415
+    from relaypass.server.app import bootstrap  # noqa: PLC0415
 
-    settings = Settings()
-    store = open_store(settings)
+    settings, store = _open_store_or_exit()
     first = bootstrap(store, org, namespace=settings.first_org_namespace)
     store.engine.dispose()
     if first is None:

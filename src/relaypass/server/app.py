@@ -26,6 +26,8 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relaypass._alg import Algorithm
 from relaypass._apikeys import ApiKeyHasher
@@ -39,6 +41,7 @@ from relaypass.errors import (
     RateLimitedError,
     RelaypassError,
     UnauthorizedPathError,
+    UnavailableError,
 )
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.relay import RelayMinter
@@ -88,8 +91,10 @@ def open_store(settings: Settings) -> Store:
         api_key_prefix=settings.api_key_prefix,
         key_propagation_seconds=settings.key_propagation_seconds,
         max_token_ttl_seconds=settings.max_token_ttl_seconds,
+        max_keys_per_org=settings.max_keys_per_org,
     )
     store.migrate()
+    store.check_secrets(pepper)  # a replica with other secrets refuses to start
     return store
 
 
@@ -342,6 +347,33 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             response.headers["Retry-After"] = str(exc.retry_after_seconds)
         return response
 
+    @app.exception_handler(UnavailableError)
+    async def unavailable(request: Request, exc: UnavailableError) -> JSONResponse:
+        log.warning("unavailable", path=request.url.path, reason=exc.reason)
+        response = problem(exc.code, 503, exc.public_message)
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_down(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Nothing was answered as done: a write that failed rolled back with its transaction.
+        log.warning("unavailable", path=request.url.path, error=type(exc).__name__)
+        response = problem(ErrorCode.UNAVAILABLE, 503, "the database is unreachable; retry")
+        response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            404: ErrorCode.UNKNOWN_PROCEDURE,
+            405: ErrorCode.METHOD_NOT_ALLOWED,
+            413: ErrorCode.REQUEST_TOO_LARGE,
+        }.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+        response = problem(code, exc.status_code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [".".join(str(p) for p in e["loc"][1:]) for e in exc.errors()]
@@ -417,12 +449,29 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
+        """Ready when the database answers and, with Redis configured, Redis does too.
+
+        (A replica whose key-encryption key or pepper differs from the database's
+        never gets this far: it refuses to start.)
+        """
+        checks: dict[str, str] = {}
         try:
             with store.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
         except Exception:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+            checks["database"] = "unreachable"
+        if publisher is not None:
+            try:
+                publisher.ping()
+                checks["redis"] = "ok"
+            except Exception:  # noqa: BLE001 - any failure means not ready
+                checks["redis"] = "unreachable"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> PlainTextResponse:

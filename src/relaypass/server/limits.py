@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from typing import Any, Final
 
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 
 from relaypass.errors import ErrorCode, InvalidApiKeyError, RelaypassError
 from relaypass.server import logging as rlog
@@ -40,7 +41,9 @@ class _TooLargeError(Exception):
     pass
 
 
-async def _problem(send: Send, code: ErrorCode, status: int, detail: str) -> None:
+async def _problem(
+    send: Send, code: ErrorCode, status: int, detail: str, *, retry: int | None = None
+) -> None:
     body = orjson.dumps(
         {
             "type": f"https://relaypass.dev/errors/{code.value.lower()}",
@@ -58,6 +61,7 @@ async def _problem(send: Send, code: ErrorCode, status: int, detail: str) -> Non
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *([(b"retry-after", str(retry).encode())] if retry is not None else []),
             ],
         }
     )
@@ -110,6 +114,12 @@ class RequestLimits:
                 msg = "missing bearer API key"
                 raise InvalidApiKeyError(msg)
             await self.check_api_key(text.removeprefix("Bearer ").strip())
+        except SQLAlchemyError as exc:
+            rlog.get_logger().warning("unavailable", path=path, error=type(exc).__name__)
+            await _problem(
+                send, ErrorCode.UNAVAILABLE, 503, "the database is unreachable; retry", retry=1
+            )
+            return False
         except RelaypassError as exc:
             rlog.get_logger().info("refused", path=path, code=exc.code.value, reason=exc.reason)
             await _problem(send, exc.code, exc.http_status, exc.public_message)

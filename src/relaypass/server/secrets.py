@@ -6,6 +6,8 @@ a file in the data directory that is generated once with mode 0600.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets as _random
 from pathlib import Path
@@ -17,10 +19,37 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from relaypass._b64 import b64decode, b64encode
 from relaypass.errors import InvalidKeyError
 
-__all__ = ["KeyEncryptionKey", "load_or_create_secret"]
+__all__ = [
+    "KeyEncryptionKey",
+    "SecretsMismatchError",
+    "generate_secret",
+    "load_or_create_secret",
+    "pepper_check",
+]
 
 _VERSION: Final = b"\x01"
 _NONCE: Final = 12
+
+
+class SecretsMismatchError(Exception):
+    """A replica's secret differs from the one the database was made with."""
+
+    def __init__(self, variable: str, what: str) -> None:
+        super().__init__(
+            f"this replica's {what} differs from the one the database was made with: "
+            f"set {variable} to the value every replica shares (relaypass admin secrets)"
+        )
+        self.variable = variable
+
+
+def generate_secret() -> str:
+    """A fresh 32-byte secret, base64url, for ``RELAYPASS_KEK`` or ``RELAYPASS_API_KEY_PEPPER``."""
+    return b64encode(_random.token_bytes(32))
+
+
+def pepper_check(pepper: bytes) -> str:
+    """A value that shows which pepper a database was made with, and reveals nothing of it."""
+    return hmac.new(pepper, b"relaypass pepper check", hashlib.sha256).hexdigest()
 
 
 def load_or_create_secret(value: str | None, path: Path) -> bytes:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     key_propagation_seconds: int = Field(default=60, ge=0, le=3600)
     max_token_ttl_seconds: int = Field(default=86_400, ge=60)
     mint_rate_per_minute: int = Field(default=1200, ge=0)
+    #: Signing keys one org may publish at once (pending, active, retiring).
+    max_keys_per_org: int = Field(default=16, ge=1, le=1000)
     #: The namespace root of the first org (the one the first run creates). Empty: the
     #: unprefixed space, as a single-org deployment expects; every later org gets a
     #: root of its own, fenced off from the first org's keys.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -32,11 +33,12 @@ from relaypass.errors import (
     InvalidApiKeyError,
     InvalidKeyError,
     InvalidRequestError,
+    QuotaExceededError,
 )
 from relaypass.server.db import models
 from relaypass.server.db.migrate import upgrade
 from relaypass.server.db.tenancy import TenancyStore
-from relaypass.server.secrets import KeyEncryptionKey
+from relaypass.server.secrets import KeyEncryptionKey, SecretsMismatchError, pepper_check
 
 __all__ = ["KeyState", "Store", "make_engine"]
 
@@ -75,7 +77,11 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Bounded waits: with the database down a request fails within about a second
+    # (503 UNAVAILABLE) instead of hanging; libpq's connect timeout floors at 2 s.
+    return create_engine(
+        url, pool_pre_ping=True, pool_timeout=1, connect_args={"connect_timeout": 2}
+    )
 
 
 #: Audited actions that change what gates must know: the key set (keys, orgs and
@@ -125,6 +131,9 @@ class KeyState:
     RETIRING = "retiring"
     RETIRED = "retired"
     REVOKED = "revoked"
+
+
+_PUBLISHED_STATES: Final = frozenset({KeyState.PENDING, KeyState.ACTIVE, KeyState.RETIRING})
 
 
 def key_state(row: models.SigningKey, now_ms: int) -> str:
@@ -179,6 +188,7 @@ class Store(TenancyStore):
         api_key_prefix: str = "rp",
         key_propagation_seconds: int = 60,
         max_token_ttl_seconds: int = 86_400,
+        max_keys_per_org: int = 16,
         clock_ms: Callable[[], int] = _now_ms,
     ) -> None:
         self.engine = engine
@@ -188,6 +198,7 @@ class Store(TenancyStore):
         self.api_key_prefix = api_key_prefix
         self.key_propagation_ms = key_propagation_seconds * 1000
         self.max_token_ttl_ms = max_token_ttl_seconds * 1000
+        self.max_keys_per_org = max_keys_per_org
         self._now = clock_ms
         self._appender = _AuditAppender(engine)
         self._api_key_cache: dict[str, _CachedKey] = {}
@@ -207,6 +218,31 @@ class Store(TenancyStore):
     def migrate(self) -> None:
         """Apply the packaged migrations."""
         upgrade(self.engine)
+
+    def check_secrets(self, pepper: bytes) -> None:
+        """Refuse to run with another key-encryption key or pepper than the database's.
+
+        The first run stores a check value of each (a blob sealed under the KEK,
+        an HMAC under the pepper; neither reveals its secret). A replica started
+        with different secrets would decrypt no signing key and recognise no API
+        key, so it stops here with :class:`SecretsMismatchError` instead.
+        """
+        with self.transaction() as session:
+            kek_row = session.get(models.Meta, "kek_check")
+            pepper_row = session.get(models.Meta, "pepper_check")
+            if kek_row is None:
+                sealed = self._kek.seal(b"relaypass kek check", "meta:kek_check").hex()
+                session.add(models.Meta(name="kek_check", value=sealed))
+            else:
+                try:
+                    self._kek.open(bytes.fromhex(kek_row.value), "meta:kek_check")
+                except (InvalidKeyError, ValueError):
+                    raise SecretsMismatchError("RELAYPASS_KEK", "key-encryption key") from None
+            check = pepper_check(pepper)
+            if pepper_row is None:
+                session.add(models.Meta(name="pepper_check", value=check))
+            elif not hmac.compare_digest(pepper_row.value, check):
+                raise SecretsMismatchError("RELAYPASS_API_KEY_PEPPER", "API-key pepper")
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -442,6 +478,21 @@ class Store(TenancyStore):
             raise InvalidRequestError(msg)
 
         def create(session: Session) -> dict[str, Any]:
+            session.get(models.Org, org_id, with_for_update=True)  # one create at a time
+            now = self._now()
+            published = sum(
+                1
+                for row in session.scalars(
+                    select(models.SigningKey).where(models.SigningKey.org_id == org_id)
+                ).all()
+                if key_state(row, now) in _PUBLISHED_STATES
+            )
+            if published >= self.max_keys_per_org:
+                msg = (
+                    f"the org already publishes {published} signing keys "
+                    f"(limit {self.max_keys_per_org}); retire or revoke one first"
+                )
+                raise QuotaExceededError(msg)
             kid = f"rk_{secrets.token_hex(8)}"
             key = Key.generate(alg, kid=kid)
             now = self._now()
@@ -554,7 +605,7 @@ class Store(TenancyStore):
         can refuse a room token whose ``iss`` is unknown, revoked or foreign.
         """
         now = self._now()
-        published = {KeyState.PENDING, KeyState.ACTIVE, KeyState.RETIRING}
+        published = _PUBLISHED_STATES
         with self.transaction() as session:
             orgs = {
                 o.id: o
