@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -329,11 +329,39 @@ def serve(
         _err.print(
             "[yellow]note[/]: --workers > 1 runs one process per worker via uvicorn's factory"
         )
+        store.close()
         uvicorn.run(
-            "relaypass.server.app:create_app", factory=True, host=host, port=port, workers=workers
+            "relaypass.server.app:create_worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            log_config=_uvicorn_logs_on_stderr(),
         )
         return
-    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(settings, store),
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=_uvicorn_logs_on_stderr(),
+    )
+
+
+def _uvicorn_logs_on_stderr() -> dict[str, Any]:
+    """Uvicorn's logging, with its access log moved from stdout to stderr.
+
+    stdout carries the admin key printed once on the first run, and nothing else.
+    """
+    import copy  # noqa: PLC0415
+
+    from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    for handler in config["handlers"].values():
+        handler["stream"] = "ext://sys.stderr"
+    return config
 
 
 @admin_app.command("bootstrap")

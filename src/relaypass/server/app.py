@@ -847,6 +847,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     return app
 
 
+def create_worker_app() -> FastAPI:
+    """The app of one ``serve --workers N`` process: logs on stderr, settings from the env."""
+    rlog.configure()
+    return create_app()
+
+
 def bootstrap(
     store: Store, org_name: str = "default", *, namespace: str = ""
 ) -> tuple[str, str] | None:
