@@ -192,7 +192,10 @@ class MoqRelay:
     async def _admit(self, request: moq.Request) -> None:
         root = request.path.strip("/")
         try:
-            gate_session = self.gate.connect(token_from_query(request.query), root)
+            # Verification may wait on a key fetch: never on the event loop.
+            gate_session = await asyncio.to_thread(
+                self.gate.connect, token_from_query(request.query), root
+            )
         except RelaypassError as exc:
             _log.info("moq.refused", code=exc.code.value, reason=exc.reason, root=root)
             with contextlib.suppress(moq.Error):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,11 +25,13 @@ class JwksServer:
         self.status = 200
         self.cache_control = "public, max-age=30"
         self.hits = 0
+        self.delay = 0.0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.hits += 1
+                time.sleep(outer.delay)
                 body = json.dumps(outer.document).encode()
                 self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
@@ -103,14 +106,19 @@ def test_jwks_url_honours_max_age_and_keeps_keys_when_a_fetch_fails(
     source = JwksUrlKeySource(jwks_server.url, clock=mono)
     mono.t += 59
     source.keyset()
+    assert source.wait_idle()
     assert jwks_server.hits == 1
     mono.t += 2
     jwks_server.status = 500
+    assert "k" in source.keyset()  # served at once while the refresh runs in the background
+    assert source.wait_idle()
     assert "k" in source.keyset()  # refetch failed: the known key stays
     assert jwks_server.hits == 2
     jwks_server.document = {"keys": "garbage"}
     jwks_server.status = 200
     mono.t += 61
+    assert "k" in source.keyset()
+    assert source.wait_idle()
     assert "k" in source.keyset()
     source.close()
 
@@ -148,3 +156,41 @@ def test_private_key_file_is_reduced_to_its_public_half(tmp_path: Path) -> None:
     key = FileKeySource(path).keyset().get("p")
     assert key is not None
     assert not key.can_sign
+
+
+def test_a_slow_jwks_endpoint_never_holds_up_the_gate_service(jwks_server: JwksServer) -> None:
+    """The old set keeps serving, and the event loop keeps answering, while a fetch runs."""
+    import asyncio
+
+    import httpx
+
+    from relaypass.gate.http import create_gate_app
+    from relaypass.profiles.relay import RelayMinter
+
+    key = Key.generate("EdDSA", kid="slow")
+    jwks_server.document = KeySet([key.public()]).to_jwks()
+    mono = MonoClock()
+    source = JwksUrlKeySource(jwks_server.url, clock=mono)
+    app = create_gate_app(Gate(source))
+    token = RelayMinter(key).mint("t", ["live/**"])
+    jwks_server.delay = 2.0
+    mono.t += 3600  # the set's max-age ran out: the next use starts a refresh
+
+    async def body() -> tuple[float, float, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gate") as client:
+            started = time.monotonic()
+            hls = await client.get(
+                "/auth/hls", headers={"X-Original-URI": f"/hls/{token}/live/a/index.m3u8"}
+            )
+            checked = time.monotonic() - started
+            started = time.monotonic()
+            await client.get("/healthz")
+            return checked, time.monotonic() - started, hls.status_code
+
+    checked, health, status = asyncio.run(body())
+    assert status == 204  # served from the old set
+    assert checked < 0.5
+    assert health < 0.5
+    assert source.wait_idle(10)
+    source.close()

@@ -133,3 +133,66 @@ def test_gate_rides_out_a_redis_restart(tmp_path: Path) -> None:
         if source is not None:
             source.close()
         stop_process(server)
+
+
+def test_stream_keys_and_readiness_ride_out_a_redis_restart(tmp_path: Path) -> None:
+    """A stream key keeps working when Redis restarts empty; /readyz follows the key set's age."""
+    import asyncio
+
+    import httpx
+
+    from relaypass.gate.http import (
+        FileStreamKeys,
+        RedisStreamKeys,
+        SharedStreamKeys,
+        create_gate_app,
+    )
+
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = start_redis(port, tmp_path)
+    key = Key.generate("EdDSA", kid="rk_sk")
+    RedisPublisher(url, prefix="sk").publish_keyset(KeySet([key.public()]))
+    source = RedisKeySource(url, prefix="sk", refresh_seconds=0.2, start=False)
+    gate = Gate(source)
+    source.start()
+    assert source.wait_ready()
+    keys = SharedStreamKeys(RedisStreamKeys(url, prefix="sk"), FileStreamKeys(tmp_path / "sk.db"))
+    app = create_gate_app(gate, stream_keys=keys, max_keyset_age_seconds=1.0)
+
+    def call(method: str, path: str, **kw: object) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gate") as c:
+                return await c.request(method, path, **kw)  # type: ignore[arg-type]
+
+        return asyncio.run(go())
+
+    def publish(stream_key: str) -> int:
+        form = {"call": "publish", "addr": "10.0.0.1", "clientid": "1", "app": "live",
+                "name": "cam", "key": stream_key}  # fmt: skip
+        return call("POST", "/rtmp/on_publish", data=form).status_code
+
+    try:
+        token = RelayMinter(key).mint("t", ["live/cam"])
+        made = call("POST", "/v1/stream-keys", headers={"Authorization": f"Bearer {token}"})
+        stream_key = made.json()["streamKey"]
+        assert publish(stream_key) == 200
+        assert call("GET", "/readyz").status_code == 200
+
+        server.kill()
+        server.wait()
+        assert publish(stream_key) == 200  # Redis away: the gate's file answers
+        _wait_for(lambda: call("GET", "/readyz").status_code == 503, timeout=5)
+
+        server = start_redis(port, tmp_path)  # back, and empty
+        assert publish(stream_key) == 200
+        client = redis.Redis.from_url(url)
+        assert len(list(client.scan_iter("sk:streamkey:*"))) == 1  # shared again
+        client.close()
+        RedisPublisher(url, prefix="sk").publish_keyset(KeySet([key.public()]))
+        _wait_for(lambda: call("GET", "/readyz").status_code == 200, timeout=5)
+    finally:
+        source.close()
+        keys.close()
+        stop_process(server)

@@ -569,6 +569,17 @@ def gate_serve(
     hls_location: Annotated[
         str, typer.Option("--hls-location", help="URI prefix of token-in-path HLS requests.")
     ] = "/hls",
+    stream_key_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--stream-key-db",
+            help="SQLite file keeping stream keys across restarts of Redis and the gate.",
+        ),
+    ] = None,
+    max_keyset_age: Annotated[
+        float,
+        typer.Option("--max-keyset-age", help="Seconds; older key set: /readyz is not ready."),
+    ] = 120.0,
 ) -> None:
     """Run the gate as an HTTP auth service (nginx-rtmp on_* callbacks, auth_request for HLS).
 
@@ -582,7 +593,12 @@ def gate_serve(
     """
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
-    from relaypass.gate.http import RedisStreamKeys, create_gate_app  # noqa: PLC0415
+    from relaypass.gate.http import (  # noqa: PLC0415
+        FileStreamKeys,
+        RedisStreamKeys,
+        SharedStreamKeys,
+        create_gate_app,
+    )
     from relaypass.server import logging as rlog  # noqa: PLC0415
 
     rlog.configure()
@@ -599,14 +615,33 @@ def gate_serve(
         audience=audience,
         room_secret=room_secret,
     )
-    keys = RedisStreamKeys(redis_url, prefix=redis_prefix) if redis_url else None
+    local = FileStreamKeys(stream_key_db or _default_stream_key_db())
+    keys: SharedStreamKeys | FileStreamKeys = (
+        SharedStreamKeys(RedisStreamKeys(redis_url, prefix=redis_prefix), local)
+        if redis_url
+        else local
+    )
     try:
-        app_ = create_gate_app(gate, stream_keys=keys, hls_location=hls_location)
+        app_ = create_gate_app(
+            gate,
+            stream_keys=keys,
+            hls_location=hls_location,
+            max_keyset_age_seconds=max_keyset_age,
+        )
         uvicorn.run(app_, host=host, port=port, log_level="warning")
     finally:
         stop()
-        if keys is not None:
-            keys.close()
+        keys.close()
+
+
+def _default_stream_key_db() -> Path:
+    """The gate's own file under the data directory (``RELAYPASS_DATA_DIR`` or XDG)."""
+    import os  # noqa: PLC0415
+
+    base = os.environ.get("RELAYPASS_DATA_DIR") or str(
+        Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "relaypass"
+    )
+    return Path(base) / "gate-stream-keys.db"
 
 
 def main() -> None:

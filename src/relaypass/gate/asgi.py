@@ -29,6 +29,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final, final
 
+import anyio.to_thread
 import structlog
 
 from relaypass.errors import InvalidTokenError, RelaypassError
@@ -131,7 +132,7 @@ class GateMiddleware:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            session, _ = self._connect(scope)
+            session, _ = await anyio.to_thread.run_sync(self._connect, scope)
         except RelaypassError as exc:
             _log.info("asgi.refused", code=exc.code.value, reason=exc.reason, path=scope["path"])
             body = b'{"code":"%s"}' % exc.code.value.encode()
@@ -150,7 +151,8 @@ class GateMiddleware:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            session, subprotocol = self._connect(scope)
+            # Verification may wait on a key fetch: never on the event loop.
+            session, subprotocol = await anyio.to_thread.run_sync(self._connect, scope)
         except RelaypassError as exc:
             _log.info("asgi.refused", code=exc.code.value, reason=exc.reason, path=scope["path"])
             first = await receive()  # websocket.connect

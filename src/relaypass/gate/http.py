@@ -30,12 +30,15 @@ import asyncio
 import contextlib
 import hashlib
 import secrets
+import sqlite3
 import threading
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Final, Protocol, final
 
+import anyio.to_thread
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
@@ -162,6 +165,99 @@ class RedisStreamKeys:
         self._client.close()
 
 
+@final
+class FileStreamKeys:
+    """Stream keys in a SQLite file of this gate: they outlive a restart of Redis or the gate.
+
+    The file holds what the gate's Redis would hold (the key's SHA-256 and the
+    token, a bearer credential already): give it mode 0600 in a directory of the
+    gate's own, as the default does.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.path.chmod(0o600)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS stream_keys "
+            "(digest TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at REAL NOT NULL)"
+        )
+
+    def put(self, digest: str, token: str, ttl_seconds: int) -> None:
+        """Store for ``ttl_seconds`` (and drop expired keys)."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("DELETE FROM stream_keys WHERE expires_at <= ?", (now,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO stream_keys VALUES (?, ?, ?)",
+                (digest, token, now + ttl_seconds),
+            )
+
+    def get(self, digest: str) -> str | None:
+        """The token, or ``None`` when unknown or expired."""
+        return self.lookup(digest)[0]
+
+    def lookup(self, digest: str) -> tuple[str | None, int]:
+        """The token and its remaining seconds."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT token, expires_at FROM stream_keys WHERE digest = ?", (digest,)
+            ).fetchone()
+        if row is None or row[1] <= time.time():
+            return None, 0
+        return str(row[0]), max(1, int(row[1] - time.time()))
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._db.close()
+
+
+@final
+class SharedStreamKeys:
+    """Redis for sharing between gates, a local file for surviving Redis.
+
+    Every key is written to both. A lookup asks Redis first; when Redis has lost
+    the key (it restarted empty) or is unreachable, the gate's file answers and
+    the key is written back to Redis, so the gates share it again.
+    """
+
+    def __init__(self, shared: RedisStreamKeys, local: FileStreamKeys) -> None:
+        self.shared = shared
+        self.local = local
+
+    def put(self, digest: str, token: str, ttl_seconds: int) -> None:
+        """Store in the file, then (best effort) in Redis."""
+        self.local.put(digest, token, ttl_seconds)
+        try:
+            self.shared.put(digest, token, ttl_seconds)
+        except Exception as exc:  # noqa: BLE001 - the file has it; Redis is refilled on use
+            _log.warning("stream_key.unshared", error=type(exc).__name__)
+
+    def get(self, digest: str) -> str | None:
+        """Redis, then this gate's file (refilling Redis)."""
+        try:
+            token = self.shared.get(digest)
+        except Exception as exc:  # noqa: BLE001 - fall back to the file
+            _log.warning("stream_key.redis_unreachable", error=type(exc).__name__)
+            return self.local.get(digest)
+        if token is not None:
+            return token
+        token, remaining = self.local.lookup(digest)
+        if token is not None:
+            with contextlib.suppress(Exception):
+                self.shared.put(digest, token, remaining)
+        return token
+
+    def close(self) -> None:
+        """Close both."""
+        self.shared.close()
+        self.local.close()
+
+
 def _ok(**body: object) -> JSONResponse:
     return JSONResponse(body or {"ok": True})
 
@@ -228,6 +324,7 @@ class _Service:
         self.gate = gate
         self.keys = keys
         self.hls_location = "/" + hls_location.strip("/") + "/"
+        self.max_keyset_age_seconds: float | None = None
         self._lock = threading.Lock()
         self._sessions: dict[tuple[str, str, str, str], Session] = {}
 
@@ -273,8 +370,13 @@ class _Service:
         event = request.path_params["event"]
         if event not in _RTMP_EVENTS:
             return JSONResponse({"code": ErrorCode.INVALID_REQUEST.value}, status_code=404)
+        body = await request.body()
+        # Verification may wait on a key fetch or Redis: never on the event loop.
+        return await anyio.to_thread.run_sync(self._rtmp, event, body)
+
+    def _rtmp(self, event: str, body: bytes) -> Response:
         try:
-            fields = _form(await request.body())
+            fields = _form(body)
             path = _stream_path(fields.get("app", ""), fields.get("name", ""))
             credential = _credential(fields)
             client = (fields.get("addr", ""), fields.get("clientid", ""), path)
@@ -334,8 +436,12 @@ class _Service:
     # ------------------------------------------------------------ HLS auth_request
 
     async def hls(self, request: Request) -> Response:
+        uri = request.headers.get("x-original-uri", "")
+        return await anyio.to_thread.run_sync(self._hls, uri)
+
+    def _hls(self, uri: str) -> Response:
         try:
-            credential, path = self._hls_target(request.headers.get("x-original-uri", ""))
+            credential, path = self._hls_target(uri)
             self.grant(credential, path).authorize_subscribe(path)
         except RelaypassError as exc:
             return self.refuse(exc, "hls")
@@ -363,7 +469,11 @@ class _Service:
     # ------------------------------------------------------------ stream keys
 
     async def create_stream_key(self, request: Request) -> Response:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        authorization = request.headers.get("authorization", "")
+        return await anyio.to_thread.run_sync(self._create_stream_key, authorization)
+
+    def _create_stream_key(self, authorization: str) -> Response:
+        scheme, _, token = authorization.partition(" ")
         try:
             if scheme.lower() != "bearer" or not token:
                 msg = "a bearer token is required"
@@ -404,6 +514,17 @@ class _Service:
     async def healthz(self, _request: Request) -> Response:
         return _ok(sessions=len(self.gate.sessions))
 
+    async def readyz(self, _request: Request) -> Response:
+        """Not ready while the key set is older than allowed (its source went quiet)."""
+        age_of = getattr(self.gate.keys, "age_seconds", None)
+        age = age_of() if callable(age_of) else 0.0
+        if self.max_keyset_age_seconds is not None and age > self.max_keyset_age_seconds:
+            return JSONResponse(
+                {"status": "unavailable", "keysetAgeSeconds": None if age == float("inf") else age},
+                status_code=503,
+            )
+        return _ok(status="ready", keysetAgeSeconds=age)
+
 
 def create_gate_app(
     gate: Gate,
@@ -411,14 +532,17 @@ def create_gate_app(
     stream_keys: StreamKeys | None = None,
     hls_location: str = "/hls",
     sweep_seconds: float = 5.0,
+    max_keyset_age_seconds: float | None = None,
 ) -> Starlette:
     """The auth service's ASGI app."""
     service = _Service(gate, stream_keys or MemoryStreamKeys(), hls_location)
+    service.max_keyset_age_seconds = max_keyset_age_seconds
     routes = [
         Route("/rtmp/{event:str}", service.rtmp, methods=["POST"]),
         Route("/auth/hls", service.hls, methods=["GET"]),
         Route("/v1/stream-keys", service.create_stream_key, methods=["POST"]),
         Route("/healthz", service.healthz, methods=["GET"]),
+        Route("/readyz", service.readyz, methods=["GET"]),
         Route("/metrics", service.metrics, methods=["GET"]),
     ]
 

@@ -154,12 +154,18 @@ class JwksUrlKeySource:
       single-flight (concurrent misses wait for the same fetch), and is then
       remembered as missing until the next allowed refetch (negative cache).
     - A failed fetch never drops the keys already known.
+    - A refresh when max-age runs out happens in the background: the old set
+      keeps serving meanwhile, so a slow JWKS endpoint never holds up a
+      connect. (Only a kid never seen before waits for its fetch, in
+      :meth:`learn`, within the cooldown.)
     """
 
     __slots__ = (
         "_client",
         "_clock",
+        "_confirmed_at",
         "_expires",
+        "_idle",
         "_keys",
         "_last_fetch",
         "_lock",
@@ -189,15 +195,32 @@ class JwksUrlKeySource:
         self._keys = KeySet([])
         self._expires = -1e18
         self._last_fetch = -1e18
+        self._idle = threading.Event()
+        self._idle.set()
+        self._confirmed_at = -1e18
         self._fetch()
 
     def keyset(self) -> KeySet:
-        """The current set, refreshed when its max-age ran out."""
-        if self._clock() >= self._expires:
+        """The current set; once its max-age ran out, a refresh starts in the background."""
+        if self._clock() >= self._expires and self._idle.is_set():
             with self._lock:
-                if self._clock() >= self._expires:
-                    self._fetch()
+                if self._clock() >= self._expires and self._idle.is_set():
+                    self._idle.clear()
+                    threading.Thread(
+                        target=self._refresh, name="relaypass-jwks", daemon=True
+                    ).start()
         return self._keys
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no background refresh runs (for tests and orderly shutdown)."""
+        return self._idle.wait(timeout)
+
+    def _refresh(self) -> None:
+        try:
+            with self._lock:
+                self._fetch()
+        finally:
+            self._idle.set()
 
     def learn(self, kid: str) -> bool:
         """Refetch for an unknown kid, within the cooldown; single-flight."""
@@ -225,7 +248,13 @@ class JwksUrlKeySource:
         age = float(match.group(1)) if match else self.min_age
         self._expires = self._last_fetch + min(max(age, self.min_age), self.max_age)
         self._keys = keys
+        self._confirmed_at = self._last_fetch
+
+    def age_seconds(self) -> float:
+        """Seconds since the endpoint last served the set this gate holds."""
+        return self._clock() - self._confirmed_at
 
     def close(self) -> None:
-        """Release the HTTP client."""
+        """Release the HTTP client (after a running refresh)."""
+        self._idle.wait(10)
         self._client.close()

@@ -12,6 +12,7 @@ the periodic refresh bounds the damage of a lost message to one interval.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ class RedisKeySource:
         self.on_revoke = on_revoke
         self.version = 0
         self._keys = KeySet([])
+        self._confirmed_at = -math.inf
         self._lock = threading.Lock()
         self._last_learn = 0.0
         self._stop = threading.Event()
@@ -89,14 +91,22 @@ class RedisKeySource:
         try:
             document = json.loads(str(raw))
             version = int(document["version"])
+            if version <= self.version:
+                self._confirmed_at = time.monotonic()  # what we hold is still current
+                return False
             keys = KeySet.from_jwks({k: document[k] for k in ("keys", "issuers") if k in document})
         except (ValueError, KeyError, TypeError, InvalidKeyError):
             return False  # keep what we know
+        self._confirmed_at = time.monotonic()
         with self._lock:
             if version <= self.version:
                 return False
             self.version, self._keys = version, keys
         return True
+
+    def age_seconds(self) -> float:
+        """Seconds since Redis last confirmed the set this gate holds (inf: never)."""
+        return time.monotonic() - self._confirmed_at
 
     def hydrate_revocations(self) -> int:
         """Replay the standing revocations to ``on_revoke``."""
