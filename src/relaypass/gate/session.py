@@ -27,6 +27,7 @@ from relaypass._tokens import VerifiedToken, Verifier, decode_unverified
 from relaypass.errors import (
     ExpiredTokenError,
     InvalidApiKeyError,
+    InvalidClaimError,
     InvalidPermissionsError,
     InvalidTokenError,
     KeyNotFoundError,
@@ -35,6 +36,7 @@ from relaypass.errors import (
 )
 from relaypass.gate.keysource import KeySource
 from relaypass.gate.tenancy import OrgFences, check_scope, room_in_scope, tenancy_for
+from relaypass.profiles.algorithms import accepts
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.relay import RelayClaims
 from relaypass.profiles.room import (
@@ -176,6 +178,9 @@ class Gate:
         """Verify ``token`` (learning a new kid once) and build its grant."""
         customer = self._customer_verifier(token) if self.profile == "room" else None
         verified = customer.verify(token) if customer is not None else self._verify(token)
+        if not accepts(self.profile, verified.alg):  # the same table minting reads
+            msg = f"{self.profile} tokens are not signed with {verified.alg}"
+            raise InvalidClaimError(msg)
         self._check_revoked(verified)
         keyset, fences = self._current_fences()
         tenancy = tenancy_for(

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, final
 
-from relaypass._alg import Algorithm
 from relaypass._clock import SYSTEM_CLOCK, Clock
 from relaypass._grant import NO_TENANCY, Grant, Tenancy
 from relaypass._keys import Key
@@ -25,6 +24,7 @@ from relaypass._scopes import PathError, PatternSet, split_path
 from relaypass._tokens import Minter, VerifiedToken
 from relaypass.errors import InvalidClaimError, InvalidRequestError
 from relaypass.profiles._common import IDENTIFIER, req_str, str_list
+from relaypass.profiles.algorithms import require_profile_algorithm
 
 __all__ = ["RelayClaims", "RelayMinter"]
 
@@ -90,7 +90,7 @@ def _parse(claims: dict[str, object] | VerifiedToken) -> tuple[RelayClaims, Patt
 
 @final
 class RelayMinter:
-    """Mints relay, playback and browser voice tokens with an org's EdDSA key."""
+    """Mints relay, playback and browser voice tokens with an org's key (EdDSA, ES256, ES384)."""
 
     __slots__ = ("_client", "_service", "max_client_ttl_seconds", "max_service_ttl_seconds")
 
@@ -103,9 +103,7 @@ class RelayMinter:
         max_service_ttl_seconds: int = 86_400,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        if key.alg != Algorithm.EdDSA:
-            msg = "relay tokens are signed with EdDSA keys"
-            raise InvalidRequestError(msg)
+        require_profile_algorithm("relay", key.alg)
         if not 0 < max_client_ttl_seconds <= max_service_ttl_seconds:
             msg = "need 0 < max_client_ttl_seconds <= max_service_ttl_seconds"
             raise InvalidRequestError(msg)

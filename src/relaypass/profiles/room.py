@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Final, final
 
-from relaypass._alg import Algorithm
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
 from relaypass._grant import NO_TENANCY, Grant, Tenancy
@@ -39,6 +38,7 @@ from relaypass.errors import (
     InvalidRequestError,
 )
 from relaypass.profiles._common import opt_bool, opt_str
+from relaypass.profiles.algorithms import accepts, require_profile_algorithm
 
 __all__ = [
     "JoinPolicy",
@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 SOURCES: Final = ("camera", "microphone", "screen")
-_ROOM_ALGS: Final = frozenset({Algorithm.HS256, Algorithm.HS384, Algorithm.HS512, Algorithm.EdDSA})
 DEFAULT_ROOM_TTL_SECONDS: Final = 86_400
 DEFAULT_ROOMLESS_TTL_SECONDS: Final = 3600
 MAX_LOBBY_TTL_SECONDS: Final = 3600
@@ -371,6 +370,7 @@ class RoomMinter:
         max_roomless_ttl_seconds: int = DEFAULT_ROOMLESS_TTL_SECONDS,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        require_profile_algorithm("room", secret.alg)
         if not is_valid_kid(api_key_id):
             msg = "api_key_id must be 1-128 characters of [A-Za-z0-9_-]"
             raise InvalidRequestError(msg)
@@ -430,11 +430,11 @@ class RoomVerifier:
         if key is None:
             msg = "the API key is unknown or revoked"
             raise InvalidApiKeyError(msg)
-        if isinstance(key, Key) and key.alg not in _ROOM_ALGS:
-            msg = "room tokens are signed with HMAC or EdDSA"
-            raise InvalidApiKeyError(msg)
         policy = ClaimsPolicy(issuer=issuer, leeway_seconds=self._leeway)
         verified = Verifier(key, policy=policy, clock=self._clock).verify(token)
+        if not accepts("room", verified.alg):  # one verdict, whether a key or a key set
+            msg = "the token's algorithm is not one room tokens are signed with"
+            raise InvalidClaimError(msg)
         room = RoomClaims.from_wire(verified.claims)
         room.check_lifetime(verified, self._clock.now(), self.max_roomless_ttl_seconds)
         return room, room.to_grant(verified)

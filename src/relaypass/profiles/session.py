@@ -20,6 +20,7 @@ from relaypass._keys import Key
 from relaypass._tokens import Minter, VerifiedToken
 from relaypass.errors import InvalidClaimError, InvalidRequestError, RelaypassError
 from relaypass.profiles._common import IDENTIFIER, req_str
+from relaypass.profiles.algorithms import require_profile_algorithm
 
 __all__ = ["SESSION_TTL_CAP_SECONDS", "SessionAuthResponse", "SessionClaims", "SessionMinter"]
 
@@ -120,6 +121,7 @@ class SessionMinter:
     __slots__ = ("_clock", "_minter")
 
     def __init__(self, key: Key, *, issuer: str = "relaypass", clock: Clock = SYSTEM_CLOCK) -> None:
+        require_profile_algorithm("session", key.alg)
         self._minter = Minter(
             key,
             issuer=issuer,

@@ -43,6 +43,7 @@ from relaypass.errors import (
     UnauthorizedPathError,
     UnavailableError,
 )
+from relaypass.profiles.algorithms import profiles_for
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.relay import RelayMinter
 from relaypass.profiles.room import JoinPolicy, RoomClaims, RoomGrantFlags, RoomMinter, role_preset
@@ -148,7 +149,12 @@ class SigningKeyCreate(BaseModel):
 
     orgId: str = Field(max_length=64)  # noqa: N815
     label: str = Field(min_length=1, max_length=200)
-    alg: str = Field(default="EdDSA", pattern="^(EdDSA|ES256|ES384|RS256|PS256)$")
+    algorithm: str | None = Field(default=None, pattern="^(EdDSA|ES256|ES384|RS256|PS256)$")
+    alg: str | None = Field(
+        default=None,
+        pattern="^(EdDSA|ES256|ES384|RS256|PS256)$",
+        description="Earlier name of `algorithm`.",
+    )
 
 
 class SigningKeyRef(BaseModel):
@@ -568,16 +574,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         body: SigningKeyCreate, who: admin, idempotency_key: idem = None
     ) -> dict[str, Any]:
         same_org(who, body.orgId)
+        algorithm = Algorithm(body.algorithm or body.alg or "EdDSA")
         created = store.create_signing_key(
             body.orgId,
             body.label,
-            alg=Algorithm(body.alg),
+            alg=algorithm,
             actor=who.id,
             idempotency_key=idempotency_key,
         )
         return {
             "id": created["kid"],
             "state": "pending",
+            "algorithm": algorithm.value,
+            "profiles": profiles_for(algorithm),
             "signsAfterSeconds": settings.key_propagation_seconds,
             "published": published(),
         }
@@ -603,7 +612,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     def relay_minter(org_id: str) -> RelayMinter:
         return RelayMinter(
-            store.active_signing_key(org_id),
+            store.active_signing_key(org_id, "relay"),
             issuer="relaypass",
             max_service_ttl_seconds=settings.max_token_ttl_seconds,
             clock=store.clock,
@@ -708,7 +717,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             is_viewer=body.isViewer if body.isViewer is not None else is_viewer,
             join_policy=JoinPolicy.from_wire(body.joinPolicy) if body.joinPolicy else JoinPolicy(),
         )
-        room_minter = RoomMinter(who.id, store.active_signing_key(body.orgId), clock=store.clock)
+        room_minter = RoomMinter(
+            who.id, store.active_signing_key(body.orgId, "room"), clock=store.clock
+        )
         token = room_minter.mint(claims, ttl_seconds=body.ttlSeconds)
         return minted("room", who, token, {"roomId": body.roomId})
 
@@ -727,7 +738,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         except ClaimsError as exc:
             raise InvalidRequestError(exc.reason) from None
         inside_org(body.orgId, *claims.claimed_paths())
-        key = store.active_signing_key(body.orgId)
+        key = store.active_signing_key(body.orgId, "moq")
         ttl = min(body.ttlSeconds, settings.max_token_ttl_seconds)
         token = Minter(key, default_ttl_seconds=ttl, max_ttl_seconds=ttl, clock=store.clock).mint(
             wire
@@ -804,7 +815,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     ) -> dict[str, Any]:
         """A browser-scoped token (TTL hard-capped at 300 s), pinned to an origin."""
         org_id, actor = service_admin(body.admin_token, body.tenant_id, authorization)
-        signer = SessionMinter(store.active_signing_key(org_id), clock=store.clock)
+        signer = SessionMinter(store.active_signing_key(org_id, "session"), clock=store.clock)
         response = signer.session_auth(
             tenant_id=body.tenant_id,
             subject=body.subject,

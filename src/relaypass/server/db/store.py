@@ -35,6 +35,7 @@ from relaypass.errors import (
     InvalidRequestError,
     QuotaExceededError,
 )
+from relaypass.profiles.algorithms import PROFILE_ALGORITHMS, profiles_for
 from relaypass.server.db import models
 from relaypass.server.db.migrate import upgrade
 from relaypass.server.db.tenancy import TenancyStore
@@ -202,7 +203,7 @@ class Store(TenancyStore):
         self._now = clock_ms
         self._appender = _AuditAppender(engine)
         self._api_key_cache: dict[str, _CachedKey] = {}
-        self._signing_cache: dict[str, tuple[Key, int]] = {}
+        self._signing_cache: dict[str, dict[str | None, tuple[Key, int]]] = {}
         self._init_tenancy()
 
     def close(self) -> None:
@@ -538,6 +539,7 @@ class Store(TenancyStore):
                     "id": r.id,
                     "kid": r.kid,
                     "alg": r.alg,
+                    "profiles": profiles_for(r.alg),
                     "label": r.label,
                     "state": key_state(r, now),
                     "created_at_ms": r.created_at_ms,
@@ -568,21 +570,26 @@ class Store(TenancyStore):
             self._audit(session, org_id, actor, "signing_key.revoke", kid, {})
         self._signing_cache.pop(org_id, None)
 
-    def active_signing_key(self, org_id: str) -> Key:
+    def active_signing_key(self, org_id: str, profile: str | None = None) -> Key:
         """The newest active key of an org (never a pending one).
 
-        Cached for ``CACHE_MS``: a retirement or revocation made through another
-        worker stops this one signing within that bound.
+        With ``profile``, the newest active key whose algorithm that profile
+        accepts (:mod:`relaypass.profiles.algorithms`), so an org rotating from
+        EdDSA to ES256 keeps minting every profile during the overlap. Cached
+        for ``CACHE_MS``: a retirement or revocation made through another worker
+        stops this one signing within that bound.
         """
         now = self._now()
-        cached = self._signing_cache.get(org_id)
+        by_profile = self._signing_cache.setdefault(org_id, {})
+        cached = by_profile.get(profile)
         if cached is not None and now < cached[1]:
             return cached[0]
-        key = self._load_active_signing_key(org_id, now)
-        self._signing_cache[org_id] = (key, now + CACHE_MS)
+        key = self._load_active_signing_key(org_id, now, profile)
+        by_profile[profile] = (key, now + CACHE_MS)
         return key
 
-    def _load_active_signing_key(self, org_id: str, now: int) -> Key:
+    def _load_active_signing_key(self, org_id: str, now: int, profile: str | None) -> Key:
+        accepted = PROFILE_ALGORITHMS[profile] if profile is not None else None
         with self.transaction() as session:
             rows = session.scalars(
                 select(models.SigningKey)
@@ -590,9 +597,19 @@ class Store(TenancyStore):
                 .order_by(models.SigningKey.active_at_ms.desc())
             ).all()
             for row in rows:
-                if key_state(row, now) == KeyState.ACTIVE:
-                    jwk = json.loads(self._kek.open(row.sealed_private, f"{org_id}:{row.kid}"))
-                    return Key.from_jwk(jwk)
+                if key_state(row, now) != KeyState.ACTIVE:
+                    continue
+                if accepted is not None and row.alg not in accepted:
+                    continue
+                jwk = json.loads(self._kek.open(row.sealed_private, f"{org_id}:{row.kid}"))
+                return Key.from_jwk(jwk)
+        if accepted is not None:
+            names = ", ".join(str(a) for a in accepted)
+            msg = (
+                f"the org has no active signing key for {profile} tokens, which are signed "
+                f"with {names} (a new key signs after the propagation delay)"
+            )
+            raise InvalidRequestError(msg)
         msg = "the org has no active signing key (a new key signs after the propagation delay)"
         raise InvalidRequestError(msg)
 
