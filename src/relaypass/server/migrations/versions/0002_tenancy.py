@@ -11,6 +11,8 @@ Revises: 0001
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -76,6 +78,16 @@ def _move_data() -> None:
         )
     conn.execute(
         sa.text("UPDATE orgs SET namespaces = '[]' WHERE id = :system"), {"system": _SYSTEM_ORG}
+    )
+    # The system org's key signed SessionAuth tokens; the tenant's org key does now. It is
+    # retired: published until the last token it signed (at most 24 h) has expired.
+    now_ms = int(time.time() * 1000)
+    conn.execute(
+        sa.text(
+            "UPDATE signing_keys SET retiring_at_ms = :now, retired_at_ms = :until "
+            "WHERE org_id = :system AND retiring_at_ms IS NULL AND revoked_at_ms IS NULL"
+        ),
+        {"now": now_ms, "until": now_ms + 86_400_000, "system": _SYSTEM_ORG},
     )
     if first is None:
         return
