@@ -4,18 +4,78 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import final
 
 from relaypass import _json
 from relaypass._keys import MAX_JWK_BYTES, Key, is_valid_kid
+from relaypass._keyscope import KeyBinding
 from relaypass.errors import AlgorithmMismatchError, InvalidKeyError, KeyNotFoundError
 
-__all__ = ["KeySet", "issuer_digest"]
+__all__ = ["KeySet", "PublishedAccount", "issuer_digest"]
 
 MAX_KEYS = 20_000  # a combined set of many orgs; each org is capped by the control plane
 MAX_ISSUERS = 100_000
 _DIGEST_CHARS = 64
+
+
+MAX_ACCOUNTS = 100_000
+_ROLES = frozenset({"sdk", "admin"})
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class PublishedAccount:
+    """A service-account public key as gates receive it (seed 001), keyed by (org, tenant, kid).
+
+    ``key`` is the RS256 public key, bound to ``org``; ``expires_at_ms`` 0 means never.
+    """
+
+    org: str
+    tenant: str
+    role: str
+    expires_at_ms: int
+    key: Key
+
+    def to_wire(self) -> dict[str, object]:
+        """The member of a published key set."""
+        jwk = self.key.to_jwk(private=False)
+        jwk.pop("org", None)
+        return {
+            "org": self.org,
+            "tenant": self.tenant,
+            "role": self.role,
+            "expires_at_ms": self.expires_at_ms,
+            "jwk": jwk,
+        }
+
+    @classmethod
+    def from_wire(cls, value: object) -> PublishedAccount:
+        """Parse one entry strictly."""
+        if not isinstance(value, Mapping) or set(value) != {
+            "org", "tenant", "role", "expires_at_ms", "jwk"
+        }:  # fmt: skip
+            msg = "a published service account has org, tenant, role, expires_at_ms and jwk"
+            raise InvalidKeyError(msg)
+        org, tenant, role, expires = (value[m] for m in ("org", "tenant", "role", "expires_at_ms"))
+        jwk = value["jwk"]
+        if (
+            not is_valid_kid(org)
+            or not isinstance(tenant, str)
+            or not 0 < len(tenant) <= 256  # noqa: PLR2004 - the store's column
+            or role not in _ROLES
+            or type(expires) is not int
+            or expires < 0
+            or not isinstance(jwk, Mapping)
+        ):
+            msg = "a published service account is malformed"
+            raise InvalidKeyError(msg)
+        key = Key.from_jwk(jwk)
+        if key.alg != "RS256" or key.has_private:
+            msg = "a service account's published key is an RS256 public key"
+            raise InvalidKeyError(msg)
+        return cls(str(org), tenant, str(role), expires, key.bound(KeyBinding(org=str(org))))
 
 
 def issuer_digest(issuer: str) -> str:
@@ -57,9 +117,15 @@ class KeySet:
     revoked or of another org than the signing key.
     """
 
-    __slots__ = ("_by_kid", "_only", "issuers")
+    __slots__ = ("_by_kid", "_only", "accounts", "issuers")
 
-    def __init__(self, keys: Iterable[Key], *, issuers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        keys: Iterable[Key],
+        *,
+        issuers: Mapping[str, str] | None = None,
+        accounts: Iterable[PublishedAccount] = (),
+    ) -> None:
         by_kid: dict[str, Key] = {}
         for key in keys:
             if key.kid in by_kid:
@@ -77,6 +143,12 @@ class KeySet:
         self.issuers: Mapping[str, str] | None = (
             MappingProxyType(dict(issuers)) if issuers is not None else None
         )
+        #: Service-account keys (seed 001), a separate namespace: their kids are the
+        #: customers' own and repeat across tenants, so they are found by (tenant, kid).
+        self.accounts: tuple[PublishedAccount, ...] = tuple(accounts)
+        if len(self.accounts) > MAX_ACCOUNTS:
+            msg = f"a key set holds at most {MAX_ACCOUNTS} service accounts"
+            raise InvalidKeyError(msg)
 
     def issuer_org(self, issuer: str) -> str | None:
         """The org of a live issuer, or ``None`` when it is unknown."""
@@ -110,7 +182,12 @@ class KeySet:
                 raise InvalidKeyError(msg)
             parsed.append(Key.from_jwk(item))
         issuers = _parse_issuers(obj["issuers"]) if "issuers" in obj else None
-        return cls(parsed, issuers=issuers)
+        raw_accounts = obj.get("service_accounts", [])
+        if not isinstance(raw_accounts, list):
+            msg = "JWKS service_accounts must be a list"
+            raise InvalidKeyError(msg)
+        accounts = [PublishedAccount.from_wire(a) for a in raw_accounts]
+        return cls(parsed, issuers=issuers, accounts=accounts)
 
     def to_jwks(self) -> dict[str, object]:
         """The public JWKS (refuses a set of HMAC secrets)."""
@@ -119,6 +196,8 @@ class KeySet:
         }
         if self.issuers is not None:
             out["issuers"] = dict(self.issuers)
+        if self.accounts:
+            out["service_accounts"] = [a.to_wire() for a in self.accounts]
         return out
 
     def select(self, kid: str | None, alg: str) -> Key:

@@ -84,9 +84,12 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
         public_subscribe=options.public_subscribe,
         room_issuers={iss: Key.load(path) for iss, path in options.room_secrets.items()},
     )
-    if isinstance(source, RedisKeySource):  # revocations arrive with the keys
+    if isinstance(source, RedisKeySource):  # revocations and resources arrive with the keys
         source.on_revoke = gate.apply_revocation
+        source.on_resource = gate.resources.apply
+        source.on_resources = gate.resources.replace
         source.hydrate_revocations()
+        source.hydrate_resources()
         source.start()
     return gate, stop
 

@@ -47,6 +47,9 @@ class RedisKeySource:
         self.prefix = prefix
         self.refresh_seconds = refresh_seconds
         self.on_revoke = on_revoke
+        #: Resource ownership (seed 001): one change, and the whole table on (re)connect.
+        self.on_resource: Callable[[dict[str, Any]], object] | None = None
+        self.on_resources: Callable[[dict[tuple[str, str, str], str]], object] | None = None
         self.version = 0
         self._keys = KeySet([])
         self._confirmed_at = -math.inf
@@ -94,7 +97,9 @@ class RedisKeySource:
             if version <= self.version:
                 self._confirmed_at = time.monotonic()  # what we hold is still current
                 return False
-            keys = KeySet.from_jwks({k: document[k] for k in ("keys", "issuers") if k in document})
+            keys = KeySet.from_jwks(
+                {k: document[k] for k in ("keys", "issuers", "service_accounts") if k in document}
+            )
         except (ValueError, KeyError, TypeError, InvalidKeyError):
             return False  # keep what we know
         self._confirmed_at = time.monotonic()
@@ -119,6 +124,22 @@ class RedisKeySource:
         for raw in events.values():
             self._revoke(str(raw))
         return len(events)
+
+    def hydrate_resources(self) -> int:
+        """Hand the whole resource-ownership table to ``on_resources``."""
+        if self.on_resources is None:
+            return 0
+        try:
+            raw = self._client.hgetall(f"{self.prefix}:resources")
+        except redis.RedisError:
+            return 0
+        owners: dict[tuple[str, str, str], str] = {}
+        for field, tenant in raw.items():
+            org, kind, rid = ([*str(field).split("/", 2), "", ""])[:3]
+            if org and kind and rid:
+                owners[org, kind, rid] = str(tenant)
+        self.on_resources(owners)
+        return len(owners)
 
     def wait_ready(self, timeout: float = 5.0) -> bool:
         """Block until the listener has subscribed."""
@@ -149,6 +170,7 @@ class RedisKeySource:
                 pubsub.subscribe(f"{self.prefix}:events")
                 self.reload()  # anything missed while (re)connecting
                 self.hydrate_revocations()
+                self.hydrate_resources()
                 self._ready.set()
                 backoff = 0.1
                 next_refresh = time.monotonic() + self.refresh_seconds
@@ -179,3 +201,7 @@ class RedisKeySource:
             self.reload()
         elif event.get("type") == "revoke":
             self._revoke(raw)
+        elif event.get("type") == "resource" and self.on_resource is not None:
+            self.on_resource(event)
+        elif event.get("type") == "resources":
+            self.hydrate_resources()

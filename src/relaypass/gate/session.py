@@ -34,6 +34,7 @@ from relaypass.errors import (
     MalformedTokenError,
     RevokedTokenError,
 )
+from relaypass.gate.accounts import SDK_ISSUERS, AccountDirectory, ResourceOwners, account_grant
 from relaypass.gate.keysource import KeySource
 from relaypass.gate.tenancy import OrgFences, check_scope, room_in_scope, tenancy_for
 from relaypass.profiles.algorithms import accepts
@@ -48,7 +49,7 @@ from relaypass.profiles.session import SessionClaims
 
 __all__ = ["Gate", "Session"]
 
-PROFILES: Final = ("relay", "moq", "session", "room")
+PROFILES: Final = ("relay", "moq", "session", "room", "service_account")
 _ids = itertools.count(1)
 
 
@@ -90,6 +91,14 @@ class Session:
         """Allow a subscribe at ``path`` or raise."""
         self._live().authorize_subscribe(path)
 
+    def authorize_resource(self, kind: str, resource_id: str) -> None:
+        """Allow acting on a trunk, call or event stream only if this session's tenant owns it.
+
+        Ownership is the control plane's, pushed to the gate; a foreign and an
+        unknown resource are refused alike (``INVALID_PERMISSIONS``).
+        """
+        self._gate.resources.authorize(self._live(), kind, resource_id)
+
     def authorize(self, capability: str) -> None:
         """Allow a named action (a room action such as ``canRecord``, a session scope) or raise."""
         self._live().authorize(capability)
@@ -125,6 +134,7 @@ class Gate:
         max_roomless_ttl_seconds: int = DEFAULT_ROOMLESS_TTL_SECONDS,
         max_room_ttl_seconds: int = DEFAULT_ROOM_TTL_SECONDS,
         room_issuers: Mapping[str, Key] | None = None,
+        sdk_issuers: Iterable[str] = SDK_ISSUERS,
     ) -> None:
         if profile not in PROFILES:
             msg = f"profile must be one of {PROFILES}"
@@ -160,9 +170,13 @@ class Gate:
         self.revoked_subjects: dict[str, float] = {}
         self.revoked_tenants: set[tuple[str | None, str]] = set()
         self.revoked_orgs: set[str] = set()
-        self.revoked_org_kids: set[tuple[str, str]] = set()
+        self.revoked_org_kids: set[tuple[str, str | None, str]] = set()
         self.revoked_org_jtis: set[tuple[str, str]] = set()
         self.revoked_issuers: set[tuple[str | None, str]] = set()
+        # Seed 001: service-account tokens (their own key namespace) and resource owners.
+        self._account_policy = ClaimsPolicy(issuer=frozenset(sdk_issuers))
+        self._accounts: AccountDirectory | None = None
+        self.resources = ResourceOwners()
 
     # ---------------------------------------------------------------- connect
 
@@ -176,8 +190,14 @@ class Gate:
 
     def grant_for(self, token: str, path: str, origin: str | None) -> Grant:
         """Verify ``token`` (learning a new kid once) and build its grant."""
+        account = None
         customer = self._customer_verifier(token) if self.profile == "room" else None
-        verified = customer.verify(token) if customer is not None else self._verify(token)
+        if self.profile == "service_account":
+            verified, account = self._account_directory().verify(
+                token, self._account_policy, self.clock
+            )
+        else:
+            verified = customer.verify(token) if customer is not None else self._verify(token)
         if not accepts(self.profile, verified.alg):  # the same table minting reads
             msg = f"{self.profile} tokens are not signed with {verified.alg}"
             raise InvalidClaimError(msg)
@@ -186,8 +206,11 @@ class Gate:
         tenancy = tenancy_for(
             self.profile, verified, path, keyset, fences, issuer_known=customer is not None
         )
-        grant = self._profile_grant(verified, path, origin, tenancy)
-        check_scope(self.profile, grant, verified, path)
+        if account is not None:
+            grant = account_grant(verified, account, tenancy)
+        else:
+            grant = self._profile_grant(verified, path, origin, tenancy)
+            check_scope(self.profile, grant, verified, path)
         if grant.org is not None and grant.org in self.revoked_orgs:
             msg = "the token's org was disabled"
             raise RevokedTokenError(msg)
@@ -223,6 +246,13 @@ class Gate:
             grant = SessionClaims.grant(verified, tenancy)
             grant.check_origin(origin)
         return grant
+
+    def _account_directory(self) -> AccountDirectory:
+        keyset = self.keys.keyset()
+        directory = self._accounts
+        if directory is None or directory.keyset is not keyset:
+            directory = self._accounts = AccountDirectory(keyset)
+        return directory
 
     def _current_fences(self) -> tuple[KeySet, OrgFences]:
         keyset = self.keys.keyset()
@@ -294,7 +324,8 @@ class Gate:
             org is not None
             and (
                 org in self.revoked_orgs
-                or (org, verified.kid) in self.revoked_org_kids
+                or (org, None, verified.kid) in self.revoked_org_kids
+                or (org, verified.subject, verified.kid) in self.revoked_org_kids
                 or (verified.jti is not None and (org, verified.jti) in self.revoked_org_jtis)
             )
         ):
@@ -329,17 +360,20 @@ class Gate:
             self.close(session, "expired")
         return len(doomed)
 
-    def revoke_kid(self, kid: str, org: str | None = None) -> int:
+    def revoke_kid(self, kid: str, org: str | None = None, tenant: str | None = None) -> int:
         """A signing key was revoked: end its sessions and refuse its tokens.
 
-        With ``org``, only that org's key of this name (kids such as a service
-        account's ``kid-2026-01`` are chosen by customers and may repeat).
+        With ``org`` (and ``tenant``), only that org's (tenant's) key of this name:
+        kids such as a service account's ``kid-2026-01`` are the customers' own
+        and repeat, so revoking one tenant's never touches another's.
         """
         if org is None:
             self.revoked_kids.add(kid)
             return self._cut(lambda g: g.kid == kid)
-        self.revoked_org_kids.add((org, kid))
-        return self._cut(lambda g: g.kid == kid and g.org == org)
+        self.revoked_org_kids.add((org, tenant, kid))
+        return self._cut(
+            lambda g: g.kid == kid and g.org == org and (tenant is None or g.tenant == tenant)
+        )
 
     def revoke_jti(self, jti: str, org: str | None = None) -> int:
         """One token was revoked (by ``jti``; with ``org``, only among that org's tokens)."""
@@ -387,12 +421,14 @@ class Gate:
             return 0
         org = event.get("org")
         org = org if isinstance(org, str) else None
+        if kind == "kid":
+            tenant = event.get("tenant")
+            return self.revoke_kid(value, org, tenant if isinstance(tenant, str) else None)
         if kind == "sub":
             before = event.get("before")
             return self.revoke_subject(value, before if isinstance(before, int | float) else None)
         scoped: dict[object, Callable[[str, str | None], int]] = {
             "tenant": self.revoke_tenant,
-            "kid": self.revoke_kid,
             "jti": self.revoke_jti,
             "iss": self.revoke_issuer,
         }

@@ -795,6 +795,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             expires_at_ms=body.expires_at_ms,
             actor=actor,
         )
+        published()  # gates learn the key (seed 003's answer stays empty)
         return {}
 
     @app.post("/rpc/RevokeServiceAccount")

@@ -112,6 +112,8 @@ class OutboxRelay:
             for _, kind, event in rows:
                 if kind == "revoke":
                     self._revoke(event)
+                elif kind == "resource":
+                    self.publisher.publish_resource(event)
                 else:
                     keyset = True
             if keyset:
@@ -123,6 +125,7 @@ class OutboxRelay:
 
     def _republish_everything(self) -> None:
         self._publish_keyset(force=True)
+        self.publisher.replace_resources(self.store.all_resources())
         for event in self.store.standing_revocations():
             self._revoke(event)
 

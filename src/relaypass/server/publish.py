@@ -152,6 +152,32 @@ class RedisPublisher:
         pipe.publish(self.channel, json.dumps(event))
         pipe.execute()
 
+    @property
+    def resources_key(self) -> str:
+        """The hash of resource owners: ``org/kind/id`` -> tenant."""
+        return f"{self.prefix}:resources"
+
+    def publish_resource(self, event: dict[str, Any]) -> None:
+        """Record and announce one ownership change (``op`` assign or release)."""
+        field = f"{event['org']}/{event['kind']}/{event['id']}"
+        pipe = self._client.pipeline(transaction=True)
+        if event.get("op") == "assign":
+            pipe.hset(self.resources_key, field, str(event["tenant"]))
+        else:
+            pipe.hdel(self.resources_key, field)
+        pipe.publish(self.channel, json.dumps({"type": "resource", **event}))
+        pipe.execute()
+
+    def replace_resources(self, owners: dict[str, str]) -> None:
+        """Write the whole ownership table (after Redis came back) and tell gates to reload."""
+        pipe = self._client.pipeline(transaction=True)
+        pipe.delete(self.resources_key)
+        if owners:
+            mapping: dict[str | bytes, str | bytes] = dict(owners.items())
+            pipe.hset(self.resources_key, mapping=mapping)  # type: ignore[arg-type]
+        pipe.publish(self.channel, json.dumps({"type": "resources"}))
+        pipe.execute()
+
     def ping(self) -> bool:
         """Whether Redis answers."""
         return bool(self._client.ping())

@@ -28,7 +28,7 @@ from relaypass._alg import Algorithm
 from relaypass._apikeys import ApiKeyHasher, NewApiKey, generate_api_key, parse_api_key
 from relaypass._keys import Key
 from relaypass._keyscope import KeyBinding, KeyScope
-from relaypass._keyset import KeySet, issuer_digest
+from relaypass._keyset import KeySet, PublishedAccount, issuer_digest
 from relaypass.errors import (
     InvalidApiKeyError,
     InvalidKeyError,
@@ -97,6 +97,9 @@ _KEYSET_ACTIONS: Final = frozenset(
         "api_key.create",
         "api_key.revoke",
         "api_key.reroll",
+        "service_account.publish",
+        "service_account.revoke",
+        "tenant.disable",
     }
 )
 _REVOCATIONS: Final = {
@@ -109,9 +112,21 @@ _REVOCATIONS: Final = {
 }
 
 
-def outbox_events(action: str, org_id: str, target: str | None) -> list[tuple[str, dict[str, Any]]]:
-    """The outbox rows an audited action implies: a key-set change and/or a revocation."""
+def outbox_events(
+    action: str, org_id: str, target: str | None, detail: dict[str, Any] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The outbox rows an audited action implies: a key-set change, a revocation, a resource."""
     events: list[tuple[str, dict[str, Any]]] = []
+    if action in {"resource.assign", "resource.release"} and target is not None:
+        kind, _, resource_id = target.partition("/")
+        tenant = (detail or {}).get("tenant")
+        events.append(
+            (
+                "resource",
+                {"op": action.removeprefix("resource."), "org": org_id, "kind": kind,
+                 "id": resource_id, "tenant": tenant},
+            )
+        )  # fmt: skip
     revocation = _REVOCATIONS.get(action)
     if revocation is not None and target is not None:
         event: dict[str, Any] = {"kind": revocation, "value": target, "org": org_id}
@@ -650,7 +665,40 @@ class Store(TenancyStore):
                 and (k.revoked_at_ms is None or now < k.revoked_at_ms)
                 and (k.expires_at_ms is None or now < k.expires_at_ms)
             }
-            return KeySet(keys, issuers=issuers)
+            return KeySet(keys, issuers=issuers, accounts=self._published_accounts(session, orgs))
+
+    def _published_accounts(
+        self, session: Session, orgs: dict[str, models.Org]
+    ) -> list[PublishedAccount]:
+        """Service-account keys of live tenants of live orgs, not yet expired."""
+        now = self._now()
+        disabled = {
+            (t.org_id, t.id)
+            for t in session.scalars(
+                select(models.Tenant).where(
+                    models.Tenant.org_id.in_(orgs), models.Tenant.disabled_at_ms.is_not(None)
+                )
+            ).all()
+        }
+        rows = session.scalars(
+            select(models.ServiceAccount)
+            .where(models.ServiceAccount.org_id.in_(orgs))
+            .order_by(models.ServiceAccount.created_at_ms)
+        ).all()
+        return [
+            PublishedAccount(
+                org=r.org_id,
+                tenant=r.tenant_id,
+                role=r.role,
+                expires_at_ms=r.expires_at_ms,
+                key=Key.from_pem(r.public_key_pem, Algorithm.RS256, kid=r.private_key_id).bound(
+                    KeyBinding(org=r.org_id)
+                ),
+            )
+            for r in rows
+            if (r.org_id, r.tenant_id) not in disabled
+            and (r.expires_at_ms == 0 or now < r.expires_at_ms)
+        ]
 
     @staticmethod
     def _org_signing_key(session: Session, org_id: str, kid: str) -> models.SigningKey:
@@ -685,7 +733,7 @@ class Store(TenancyStore):
                 detail=detail,
             )
         )
-        for kind, change in outbox_events(action, org_id, target):
+        for kind, change in outbox_events(action, org_id, target, detail):
             session.add(models.OutboxEvent(at_ms=now, kind=kind, event=change))
 
     def record(
@@ -749,6 +797,12 @@ class Store(TenancyStore):
         """A new key-set version with no change behind it (time moved keys between states)."""
         with self.transaction() as session:
             session.add(models.OutboxEvent(at_ms=self._now(), kind="keyset", event={}))
+
+    def all_resources(self) -> dict[str, str]:
+        """Every resource's owner, as gates hold them: ``"org/kind/id" -> tenant``."""
+        with self.transaction() as session:
+            rows = session.scalars(select(models.TenantResource)).all()
+            return {f"{r.org_id}/{r.kind}/{r.resource_id}": r.tenant_id for r in rows}
 
     def standing_revocations(self) -> list[dict[str, Any]]:
         """Revocations recent enough to matter: a token they cut may still be live."""

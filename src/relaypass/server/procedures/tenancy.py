@@ -131,11 +131,16 @@ def add_tenancy_procedures(app: FastAPI, ctx: TenancyContext) -> None:
         """Record a tenant's ownership of a trunk, call or event stream (seed 001)."""
         ctx.same_org(who, body.orgId, "tenants.resources.assign")
         store.assign_resource(body.orgId, body.kind, body.resourceId, body.tenant, actor=who.id)
-        return {"kind": body.kind, "resourceId": body.resourceId, "tenant": body.tenant}
+        return {
+            "kind": body.kind,
+            "resourceId": body.resourceId,
+            "tenant": body.tenant,
+            "published": ctx.published(),
+        }
 
     @app.post("/rpc/tenants.resources.release")
     def resources_release(body: ResourceRef, who: admin) -> dict[str, Any]:
         """Forget a resource the tenant owns."""
         ctx.same_org(who, body.orgId, "tenants.resources.release")
         store.release_resource(body.orgId, body.kind, body.resourceId, body.tenant, actor=who.id)
-        return {"released": body.resourceId}
+        return {"released": body.resourceId, "published": ctx.published()}
