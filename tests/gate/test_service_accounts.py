@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import statistics
 import time
 from collections.abc import Iterator
@@ -22,14 +21,13 @@ import httpx
 import pytest
 
 from relaypass import InvalidPermissionsError, InvalidTokenError, Key
-from relaypass._apikeys import ApiKeyHasher
 from relaypass.gate import Gate
 from relaypass.gate.config import GateOptions, build_gate
 from relaypass.profiles.service_account import ServiceAccountCredentials
 from relaypass.server.app import bootstrap, create_app
-from relaypass.server.db.store import Store, make_engine
-from relaypass.server.secrets import KeyEncryptionKey
+from relaypass.server.db.store import Store
 from relaypass.server.settings import Settings
+from tests._cp import sqlite_store
 
 KID = "kid-2026-01"  # the same kid name in every tenant: customers choose them
 
@@ -87,12 +85,7 @@ class Deployment:
 
 @pytest.fixture
 def deployment(tmp_path: Path, redis_server: str, redis_prefix: str) -> Iterator[Deployment]:
-    store = Store(
-        make_engine(f"sqlite:///{tmp_path / 'relaypass.db'}"),
-        kek=KeyEncryptionKey(secrets.token_bytes(32)),
-        hasher=ApiKeyHasher(secrets.token_bytes(32)),
-    )
-    store.migrate()
+    store = sqlite_store(tmp_path)
     first = bootstrap(store)
     assert first is not None
     org_a, key_a = first

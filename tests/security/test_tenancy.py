@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,13 +23,12 @@ import redis
 from fastapi import FastAPI
 
 from relaypass import Key, Minter
-from relaypass._apikeys import ApiKeyHasher
 from relaypass.gate import Gate, RedisKeySource
 from relaypass.gate.http import create_gate_app
 from relaypass.server.app import bootstrap, create_app
-from relaypass.server.db.store import Store, make_engine
-from relaypass.server.secrets import KeyEncryptionKey
+from relaypass.server.db.store import Store
 from relaypass.server.settings import Settings
+from tests._cp import sqlite_store
 
 
 def call(app: Any, method: str, url: str, **kw: Any) -> httpx.Response:
@@ -92,13 +90,7 @@ class Platform:
 
 @pytest.fixture
 def platform(tmp_path: Path, redis_server: str, redis_prefix: str) -> Iterator[Platform]:
-    store = Store(
-        make_engine(f"sqlite:///{tmp_path / 'relaypass.db'}"),
-        kek=KeyEncryptionKey(secrets.token_bytes(32)),
-        hasher=ApiKeyHasher(secrets.token_bytes(32)),
-        key_propagation_seconds=0,
-    )
-    store.migrate()
+    store = sqlite_store(tmp_path, key_propagation_seconds=0)
     first = bootstrap(store, "org A")
     assert first is not None
     org_a, operator = first

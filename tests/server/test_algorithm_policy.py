@@ -9,7 +9,6 @@ and at the gate. Verdicts must agree with ``PROFILE_ALGORITHMS``.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,12 @@ import httpx
 import pytest
 
 from relaypass import InvalidTokenError, Key, KeySet, Verifier, sign_jwt
-from relaypass._apikeys import ApiKeyHasher
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.profiles.algorithms import PROFILE_ALGORITHMS, accepts
 from relaypass.profiles.room import RoomClaims, RoomVerifier, role_preset
 from relaypass.server.app import bootstrap, create_app
-from relaypass.server.db.store import Store, make_engine
-from relaypass.server.secrets import KeyEncryptionKey
 from relaypass.server.settings import Settings
+from tests._cp import sqlite_store
 
 SIGNING_ALGS = ("EdDSA", "ES256", "ES384", "RS256", "PS256")
 MINTED: dict[str, tuple[str, dict[str, Any]]] = {
@@ -37,13 +34,7 @@ MINTED: dict[str, tuple[str, dict[str, Any]]] = {
 
 class ControlPlane:
     def __init__(self, tmp_path: Path) -> None:
-        self.store = Store(
-            make_engine(f"sqlite:///{tmp_path / 'relaypass.db'}"),
-            kek=KeyEncryptionKey(secrets.token_bytes(32)),
-            hasher=ApiKeyHasher(secrets.token_bytes(32)),
-            key_propagation_seconds=0,
-        )
-        self.store.migrate()
+        self.store = sqlite_store(tmp_path, key_propagation_seconds=0)
         first = bootstrap(self.store)
         assert first is not None
         self.org, self.key = first

@@ -22,19 +22,14 @@ from relaypass.server.db.store import Store, make_engine
 from relaypass.server.outbox import OutboxRelay
 from relaypass.server.secrets import KeyEncryptionKey
 from relaypass.server.settings import Settings
+from tests._cp import rpc as _rpc
+from tests._cp import sqlite_store
 from tests._net import free_port, stop_process
 from tests.server.conftest import start_redis
 
 
 def rpc(app: FastAPI, key: str, name: str, body: dict[str, Any]) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://cp") as client:
-            return await client.post(
-                f"/rpc/{name}", json=body, headers={"Authorization": f"Bearer {key}"}
-            )
-
-    return asyncio.run(go())
+    return _rpc(app, key, name, body)
 
 
 def wait_for(predicate: Any, timeout: float) -> float:
@@ -52,13 +47,7 @@ def test_revocations_made_while_redis_is_down_cut_live_sessions_once_it_returns(
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     server = start_redis(port, tmp_path)
-    store = Store(
-        make_engine(f"sqlite:///{tmp_path / 'relaypass.db'}"),
-        kek=KeyEncryptionKey(secrets.token_bytes(32)),
-        hasher=ApiKeyHasher(secrets.token_bytes(32)),
-        key_propagation_seconds=0,
-    )
-    store.migrate()
+    store = sqlite_store(tmp_path, key_propagation_seconds=0)
     first = bootstrap(store)
     assert first is not None
     org, key = first
@@ -143,12 +132,7 @@ def _request(app: FastAPI, method: str, path: str, **kw: Any) -> httpx.Response:
 
 
 def test_every_error_is_problem_json(tmp_path: Path) -> None:
-    store = Store(
-        make_engine(f"sqlite:///{tmp_path / 'relaypass.db'}"),
-        kek=KeyEncryptionKey(secrets.token_bytes(32)),
-        hasher=ApiKeyHasher(secrets.token_bytes(32)),
-    )
-    store.migrate()
+    store = sqlite_store(tmp_path)
     first = bootstrap(store)
     assert first is not None
     app = create_app(Settings(data_dir=tmp_path), store)
@@ -167,13 +151,7 @@ def test_every_error_is_problem_json(tmp_path: Path) -> None:
 
 
 def test_key_limits_are_per_org_and_refused_before_anything_is_written(tmp_path: Path) -> None:
-    store = Store(
-        make_engine(f"sqlite:///{tmp_path / 'relaypass.db'}"),
-        kek=KeyEncryptionKey(secrets.token_bytes(32)),
-        hasher=ApiKeyHasher(secrets.token_bytes(32)),
-        max_keys_per_org=4,
-    )
-    store.migrate()
+    store = sqlite_store(tmp_path, max_keys_per_org=4)
     first = bootstrap(store)
     assert first is not None
     org_a, key = first

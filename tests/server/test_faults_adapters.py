@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import threading
 import time
 from pathlib import Path
@@ -23,15 +22,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from relaypass._apikeys import ApiKeyHasher
 from relaypass.gate import Gate, GateMiddleware, RedisKeySource
 from relaypass.gate.http import create_gate_app
 from relaypass.relay import MoqRelay
 from relaypass.server.app import bootstrap, create_app
-from relaypass.server.db.store import Store, make_engine
 from relaypass.server.outbox import OutboxRelay
-from relaypass.server.secrets import KeyEncryptionKey
 from relaypass.server.settings import Settings
+from tests._cp import sqlite_store
 from tests._net import free_port, stop_process, wait_port
 from tests.server.conftest import start_redis
 
@@ -75,13 +72,7 @@ def test_every_adapter_cuts_live_sessions_once_redis_returns(  # noqa: C901, PLR
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     redis_proc = start_redis(port, tmp_path)
-    store = Store(
-        make_engine(f"sqlite:///{tmp_path / 'relaypass.db'}"),
-        kek=KeyEncryptionKey(secrets.token_bytes(32)),
-        hasher=ApiKeyHasher(secrets.token_bytes(32)),
-        key_propagation_seconds=0,
-    )
-    store.migrate()
+    store = sqlite_store(tmp_path, key_propagation_seconds=0)
     first = bootstrap(store)
     assert first is not None
     org, key = first
