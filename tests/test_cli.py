@@ -162,3 +162,58 @@ def test_admin_bootstrap_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert json.loads(again.stdout)["error"]["code"] == "INVALID_REQUEST"
     assert stat.S_IMODE((tmp_path / "kek.key").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "pepper.key").stat().st_mode) == 0o600
+
+
+def test_version_matches_the_package() -> None:
+    import tomllib
+
+    from relaypass import __version__
+
+    result = invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"relaypass {__version__}"
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["version"] == __version__
+
+
+def test_key_generate_never_overwrites_a_key_without_force(tmp_path: Path) -> None:
+    private = tmp_path / "k.jwk"
+    assert invoke(app, ["key", "generate", "--out", str(private)]).exit_code == 0
+    before = private.read_text()
+    again = invoke(app, ["key", "generate", "--out", str(private), "--json"])
+    assert again.exit_code == 1
+    assert json.loads(again.stdout)["error"]["code"] == "INVALID_REQUEST"
+    assert private.read_text() == before
+    assert invoke(app, ["key", "generate", "--out", str(private), "--force"]).exit_code == 0
+    assert private.read_text() != before
+
+
+def test_token_sign_warns_about_a_past_expiry(tmp_path: Path) -> None:
+    key = tmp_path / "k.jwk"
+    Key.generate("HS256", kid="k").save(key)
+    signed = invoke(app, ["token", "sign", "--key", str(key), "--root", "a", "--publish", "",
+                          "--expires", "1000"])  # fmt: skip
+    assert signed.exit_code == 0
+    assert "in the past" in signed.stderr
+
+
+def test_token_verify_reads_the_control_planes_jwks(tmp_path: Path) -> None:
+    from relaypass import KeySet
+
+    signer = Key.generate("EdDSA", kid="rk_1")
+    other = Key.generate("EdDSA", kid="rk_2")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(KeySet([signer.public(), other.public()]).to_jwks()))
+    token = sign_jwt({"root": "demo", "get": [""]}, signer)
+    result = invoke(app, ["token", "verify", "--key", str(jwks), "--token", token, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["kid"] == "rk_1"
+
+
+def test_a_missing_key_file_is_named_and_honours_json(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jwk"
+    result = invoke(app, ["token", "verify", "--key", str(missing), "--token", "x", "--json"])
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "INVALID_KEY"
+    assert str(missing) in error["reason"]

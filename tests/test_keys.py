@@ -137,14 +137,23 @@ def test_malformed_jwk_members_are_refused(patch: dict[str, object]) -> None:
         Key.from_jwk(jwk)
 
 
-def test_jwk_without_alg_needs_one_passed() -> None:
+def test_jwk_without_alg_needs_one_passed_unless_the_curve_names_it() -> None:
+    for alg in ("RS256", "HS256"):  # several algorithms fit these key types
+        jwk = Key.generate(alg).to_jwk(private=True)
+        del jwk["alg"]
+        with pytest.raises(InvalidKeyError):
+            Key.from_jwk(jwk)
+        assert Key.from_jwk(jwk, alg=alg).alg == alg
+    for alg in ("EdDSA", "ES256", "ES384"):  # as jose, joserfc and authlib export them
+        jwk = Key.generate(alg).to_jwk()
+        del jwk["alg"]
+        assert Key.from_jwk(jwk).alg == alg
     jwk = Key.generate("EdDSA").to_jwk()
-    del jwk["alg"]
-    with pytest.raises(InvalidKeyError):
-        Key.from_jwk(jwk)
-    assert Key.from_jwk(jwk, alg="EdDSA").alg == "EdDSA"
     with pytest.raises(InvalidKeyError):
         Key.from_jwk({**jwk, "alg": "EdDSA"}, alg="ES256")
+    assert Key.from_jwk({**jwk, "alg": "Ed25519"}).alg == "EdDSA"  # RFC 9864's name
+    with pytest.raises(InvalidKeyError):  # the curve still has to fit
+        Key.from_jwk({**Key.generate("ES256").to_jwk(), "alg": "Ed25519"})
 
 
 def test_mismatched_private_and_public_halves_are_refused() -> None:

@@ -42,7 +42,7 @@ from relaypass.errors import (
     UnsupportedHeaderError,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Algorithm",

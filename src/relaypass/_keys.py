@@ -691,9 +691,25 @@ def _jwk_object(jwk: Mapping[str, object] | str | bytes) -> Mapping[str, object]
         raise _fail(msg) from None
 
 
+#: Key types for which the curve names exactly one algorithm: a JWK of one of these may
+#: omit ``alg`` (jose, joserfc and authlib export them so).
+_ONLY_ALG: Final = {
+    ("OKP", "Ed25519"): Algorithm.EdDSA,
+    ("EC", "P-256"): Algorithm.ES256,
+    ("EC", "P-384"): Algorithm.ES384,
+}
+#: RFC 9864's fully specified name for EdDSA over Ed25519.
+_ALG_ALIASES: Final = {"Ed25519": Algorithm.EdDSA}
+
+
 def _jwk_alg(obj: Mapping[str, object], alg: str | None) -> Algorithm:
     declared = obj.get("alg")
+    if isinstance(declared, str) and declared in _ALG_ALIASES:
+        declared = _ALG_ALIASES[declared]
     if declared is None and alg is None:
+        only = _ONLY_ALG.get((str(obj.get("kty")), str(obj.get("crv"))))
+        if only is not None:
+            return only
         msg = "JWK has no alg; pass the algorithm the key is for"
         raise _fail(msg)
     if declared is not None and alg is not None and declared != alg:

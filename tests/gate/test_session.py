@@ -243,3 +243,16 @@ def test_room_profile_enforces_the_roomless_ceiling(key: Key, clock: FrozenClock
     privileged = {**flags, "grant": {"canRecord": True}, "iat": now, "exp": now + 60}
     with pytest.raises(InvalidPermissionsError):
         gate.connect(sign_jwt(privileged, key), "any_room")
+
+
+def test_moq_refuses_a_tokenless_connection_outside_the_public_prefixes(
+    key: Key, clock: FrozenClock
+) -> None:
+    """As moq-relay does: no empty anonymous session on a private path."""
+    gate = Gate(
+        StaticKeySource(key.public()), profile="moq", clock=clock, public_subscribe=["demo"]
+    )
+    assert gate.connect(None, "demo").grant.can_subscribe("cam")
+    assert gate.connect(None, "").grant.can_subscribe("demo/cam")
+    with pytest.raises(MalformedTokenError):
+        gate.connect(None, "private")

@@ -22,6 +22,7 @@ from relaypass import _b64
 from relaypass._alg import Algorithm
 from relaypass._claims import ClaimsPolicy
 from relaypass._keys import Key
+from relaypass._keyset import KeySet
 from relaypass._tokens import Verifier, sign_jwt
 from relaypass.errors import RelaypassError
 from relaypass.profiles.moq import MoqClaims
@@ -50,6 +51,27 @@ app.add_typer(gate_app, name="gate")
 _out = Console()
 _err = Console(stderr=True)
 
+
+def _version(value: bool) -> None:
+    if value:
+        from relaypass import __version__  # noqa: PLC0415
+
+        sys.stdout.write(f"relaypass {__version__}\n")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    _version_flag: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Token authority and gatekeeper for real-time media platforms."""
+
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
@@ -68,8 +90,29 @@ def _load_key(path: Path, as_json: bool) -> Key:
     except RelaypassError as exc:
         _fail(exc, as_json)
     except OSError as exc:
-        _err.print(f"[bold red]cannot read key file[/]: {exc.strerror}", highlight=False)
-        raise typer.Exit(code=1) from None
+        _fail_io(path, exc, as_json)
+
+
+def _load_verification_keys(path: Path, as_json: bool) -> Key | KeySet:
+    """A JWK, or a JWKS such as the control plane's ``/.well-known/jwks.json``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if '"keys"' in text:
+            return KeySet.from_jwks(text)
+        return Key.parse(text)
+    except RelaypassError as exc:
+        _fail(exc, as_json)
+    except OSError as exc:
+        _fail_io(path, exc, as_json)
+
+
+def _fail_io(path: Path, exc: OSError, as_json: bool) -> NoReturn:
+    reason = f"cannot read key file {path}: {exc.strerror}"
+    if as_json:
+        sys.stdout.write(json.dumps({"error": {"code": "INVALID_KEY", "reason": reason}}) + "\n")
+    else:
+        _err.print(f"[bold red]INVALID_KEY[/]: {reason}", highlight=False, markup=True)
+    raise typer.Exit(code=1)
 
 
 @key_app.command("generate")
@@ -89,15 +132,22 @@ def key_generate(
     base64: Annotated[
         bool, typer.Option("--base64", help="Write base64url-encoded JSON, as moq-token can.")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Generate a signing key.
+    """Generate a signing key (an existing key file is never overwritten without --force).
 
     [bold]Examples[/]
 
       relaypass key generate --out secret.jwk
       relaypass key generate -a EdDSA --id v2 --out private.jwk --public public.jwk
     """
+    for target in (out, public):
+        if target is not None and target.exists() and not force:
+            from relaypass.errors import InvalidRequestError  # noqa: PLC0415
+
+            msg = f"{target} exists; pass --force to overwrite it"
+            _fail(InvalidRequestError(msg), as_json)
     try:
         key = Key.generate(algorithm, kid=kid)
         if public is not None and key.is_symmetric:
@@ -158,7 +208,7 @@ def token_sign(
     [bold]Examples[/]
 
       relaypass token sign --key secret.jwk --root demo --publish my-stream
-      relaypass token sign --key secret.jwk --root demo --subscribe "" --expires 1767225600
+      relaypass token sign --key secret.jwk --root demo --subscribe "" --expires 1893456000
     """
     key = _load_key(key_file, as_json)
     claims = MoqClaims(
@@ -175,12 +225,17 @@ def token_sign(
         _fail(exc, as_json)
     if expires is None:
         _err.print("[yellow]warning[/]: no --expires: this token never expires")
+    elif expires <= time.time():
+        _err.print("[yellow]warning[/]: --expires is in the past: this token is already expired")
     sys.stdout.write((json.dumps({"token": token}) if as_json else token) + "\n")
 
 
 @token_app.command("verify")
 def token_verify(
-    key_file: Annotated[Path, typer.Option("--key", "-k", help="Key file (JWK).")],
+    key_file: Annotated[
+        Path,
+        typer.Option("--key", "-k", help="Key file: a JWK, or a JWKS (/.well-known/jwks.json)."),
+    ],
     token: Annotated[
         str | None, typer.Option("--token", "-t", help="The token; default: read stdin.")
     ] = None,
@@ -199,7 +254,7 @@ def token_verify(
       relaypass token verify --key secret.jwk < publisher.jwt
       relaypass token verify --key public.jwk --token "$JWT" --json
     """
-    key = _load_key(key_file, as_json)
+    key = _load_verification_keys(key_file, as_json)
     text = (token if token is not None else sys.stdin.read()).strip()
     verifier = Verifier(key, policy=ClaimsPolicy(require_exp=require_exp))
     try:
@@ -498,9 +553,9 @@ def relay(
         typer.Option("--tls-generate", help="Host name for a generated self-signed certificate."),
     ] = None,
 ) -> None:
-    """Run a MoQ relay that admits sessions only with a valid moq token (?jwt=).
+    r"""Run a MoQ relay that admits sessions only with a valid moq token (?jwt=).
 
-    Needs the relay extra: pip install 'relaypass[relay]'. The URL path is the
+    Needs the relay extra: pip install 'relaypass\[relay]'. The URL path is the
     session's root, as in moq-relay.
 
     [bold]Examples[/]
@@ -511,7 +566,7 @@ def relay(
     try:
         from relaypass.relay import MoqRelay  # noqa: PLC0415 - optional extra
     except ImportError:
-        _err.print("[bold red]the relay needs moq-rs[/]: pip install 'relaypass[relay]'")
+        _err.print("[bold red]the relay needs moq-rs[/]: pip install 'relaypass\\[relay]'")
         raise typer.Exit(code=1) from None
     from relaypass.server import logging as rlog  # noqa: PLC0415
 

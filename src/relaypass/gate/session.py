@@ -315,7 +315,11 @@ class Gate:
             msg = "a token is required"
             raise MalformedTokenError(msg)
         if self.profile == "moq":  # rebased onto the connection path, as token grants are
-            return self._public.grant(path)
+            grant = self._public.grant(path)
+            if not (grant.publish or grant.subscribe):  # as moq-relay: no empty sessions
+                msg = "a token is required outside the public prefixes"
+                raise MalformedTokenError(msg)
+            return grant
         return self._anonymous_grant
 
     def _check_revoked(self, verified: VerifiedToken) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from relaypass import __version__
 from relaypass._alg import Algorithm
 from relaypass._apikeys import ApiKeyHasher
 from relaypass._tokens import Minter, decode_unverified
@@ -316,7 +317,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app = FastAPI(
         title="relaypass control plane",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
