@@ -22,8 +22,8 @@ from relaypass.server.db.store import Store, make_engine
 from relaypass.server.outbox import OutboxRelay
 from relaypass.server.secrets import KeyEncryptionKey
 from relaypass.server.settings import Settings
+from tests._cp import call, sqlite_store
 from tests._cp import rpc as _rpc
-from tests._cp import sqlite_store
 from tests._net import free_port, stop_process
 from tests.server.conftest import start_redis
 
@@ -256,3 +256,14 @@ def test_a_postgresql_outage_answers_503_and_recovers_without_a_restart(tmp_path
         store.close()
     finally:
         cluster.remove()
+
+
+def test_junk_paths_do_not_grow_the_metrics(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    app = create_app(Settings(data_dir=tmp_path), store)
+    for i in range(20):
+        call(app, "POST", f"/rpc/junk.{i}")
+    metrics = call(app, "GET", "/metrics").text
+    assert "junk" not in metrics
+    assert 'procedure="unknown"' in metrics
+    store.close()

@@ -9,6 +9,7 @@ stable code.
 """
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -336,14 +338,23 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
         started = time.perf_counter()
         response: Response = await call_next(request)
-        procedure = (
-            request.url.path.removeprefix("/rpc/")
-            if request.url.path.startswith("/rpc/")
-            else "other"
-        )
+        # Only declared procedures become label values: junk paths cannot grow the series.
+        name = request.url.path.removeprefix("/rpc/")
+        if request.url.path.startswith("/rpc/"):
+            procedure = name if name in known_procedures() else "unknown"
+        else:
+            procedure = "other"
         latency.labels(procedure).observe(time.perf_counter() - started)
         requests.labels(procedure, str(response.status_code)).inc()
         return response
+
+    @functools.cache
+    def known_procedures() -> frozenset[str]:
+        return frozenset(
+            route.path.removeprefix("/rpc/")
+            for route in app.routes
+            if isinstance(route, APIRoute) and route.path.startswith("/rpc/")
+        )
 
     @app.exception_handler(RelaypassError)
     async def relaypass_error(request: Request, exc: RelaypassError) -> JSONResponse:
