@@ -194,3 +194,22 @@ def test_a_slow_jwks_endpoint_never_holds_up_the_gate_service(jwks_server: JwksS
     assert health < 0.5
     assert source.wait_idle(10)
     source.close()
+
+
+def test_several_key_files_are_all_used(tmp_path: Path) -> None:
+    """moq-relay's ``keys = [...]``: ``--key a --key b`` keeps both, not the last one."""
+    from relaypass.gate.config import GateOptions, build_gate
+
+    first, second = Key.generate("HS256", kid="v1"), Key.generate("HS256", kid="v2")
+    first.save(tmp_path / "v1.jwk")
+    second.save(tmp_path / "v2.jwk")
+    gate, stop = build_gate(
+        GateOptions(profile="moq", key_files=(tmp_path / "v1.jwk", tmp_path / "v2.jwk"))
+    )
+    claims = {"root": "demo", "get": [""]}
+    assert gate.connect(sign_jwt(claims, first), "demo").grant.kid == "v1"
+    assert gate.connect(sign_jwt(claims, second), "demo").grant.kid == "v2"
+    third = Key.generate("HS256", kid="v3")
+    third.save(tmp_path / "v2.jwk")  # rotation by replacing a file
+    assert gate.connect(sign_jwt(claims, third), "demo").grant.kid == "v3"
+    stop()

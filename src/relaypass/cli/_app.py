@@ -450,7 +450,10 @@ def admin_bootstrap(
 
 
 KeyFileOpt = Annotated[
-    Path | None, typer.Option("--key", help="Public JWK or JWKS file (re-read when it changes).")
+    list[Path] | None,
+    typer.Option(
+        "--key", help="Public JWK or JWKS file, re-read when it changes (repeatable: all are used)."
+    ),
 ]
 KeyDirOpt = Annotated[
     Path | None, typer.Option("--key-dir", help="Directory of {kid}.jwk files (moq-relay layout).")
@@ -468,6 +471,10 @@ PublicPubOpt = Annotated[
 PublicSubOpt = Annotated[
     list[str] | None,
     typer.Option("--public-subscribe", help="Prefix anyone may subscribe to without a token."),
+]
+PublicOpt = Annotated[
+    list[str] | None,
+    typer.Option("--public", help="Prefix anyone may publish and subscribe to (moq-relay's)."),
 ]
 IssuerOpt = Annotated[
     list[str] | None,
@@ -487,7 +494,7 @@ RoomSecretOpt = Annotated[
 
 def _gate_options(
     profile: str,
-    key: Path | None,
+    key: list[Path] | None,
     key_dir: Path | None,
     jwks_url: str | None,
     redis_url: str | None,
@@ -510,7 +517,7 @@ def _gate_options(
         secrets_by_iss[iss] = Path(path)
     options = GateOptions(
         profile=profile,
-        key_file=key,
+        key_files=tuple(key or ()),
         key_dir=key_dir,
         jwks_url=jwks_url,
         redis_url=redis_url,
@@ -539,6 +546,7 @@ def relay(
     redis_prefix: RedisPrefixOpt = "relaypass",
     public_publish: PublicPubOpt = None,
     public_subscribe: PublicSubOpt = None,
+    public: PublicOpt = None,
     issuer: IssuerOpt = None,
     audience: AudienceOpt = None,
     bind: Annotated[str, typer.Option("--bind", help="UDP address for QUIC.")] = "[::]:4443",
@@ -578,8 +586,8 @@ def relay(
         jwks_url,
         redis_url,
         redis_prefix,
-        public_publish,
-        public_subscribe,
+        [*(public_publish or ()), *(public or ())],
+        [*(public_subscribe or ()), *(public or ())],
         issuer=issuer,
         audience=audience,
     )
@@ -594,6 +602,14 @@ def relay(
         )
         async with relay:
             _err.print(f"relay listening on {relay.local_addr} (QUIC)", highlight=False)
+            if tls_generate:
+                # What a browser page needs for serverCertificateHashes, and where to go.
+                for fingerprint in relay.cert_fingerprints():
+                    _err.print(f"certificate sha256: {fingerprint}", highlight=False)
+                port = relay.local_addr.rsplit(":", 1)[-1]
+                _err.print(
+                    f"ready: https://{tls_generate[0]}:{port}/<root>?jwt=<token>", highlight=False
+                )
             await relay.serve_forever()
 
     try:
@@ -613,6 +629,7 @@ def gate_serve(
     redis_prefix: RedisPrefixOpt = "relaypass",
     public_publish: PublicPubOpt = None,
     public_subscribe: PublicSubOpt = None,
+    public: PublicOpt = None,
     issuer: IssuerOpt = None,
     audience: AudienceOpt = None,
     room_secret: RoomSecretOpt = None,
@@ -664,8 +681,8 @@ def gate_serve(
         jwks_url,
         redis_url,
         redis_prefix,
-        public_publish,
-        public_subscribe,
+        [*(public_publish or ()), *(public or ())],
+        [*(public_subscribe or ()), *(public or ())],
         issuer=issuer,
         audience=audience,
         room_secret=room_secret,

@@ -17,6 +17,7 @@ from relaypass.errors import InvalidRequestError
 from relaypass.gate.keysource import (
     DirectoryKeySource,
     FileKeySource,
+    FilesKeySource,
     JwksUrlKeySource,
     KeySource,
 )
@@ -33,6 +34,8 @@ class GateOptions:
 
     profile: str = "relay"
     key_file: Path | None = None
+    #: Several key files, all used (moq-relay's ``[auth] keys``); with ``key_file`` too.
+    key_files: Sequence[Path] = field(default_factory=tuple)
     key_dir: Path | None = None
     jwks_url: str | None = None
     redis_url: str | None = None
@@ -50,9 +53,10 @@ class GateOptions:
 
 def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
     """The gate and a function that stops its key source."""
+    files = [*((options.key_file,) if options.key_file is not None else ()), *options.key_files]
     chosen = [
         v
-        for v in (options.key_file, options.key_dir, options.jwks_url, options.redis_url)
+        for v in (files or None, options.key_dir, options.jwks_url, options.redis_url)
         if v is not None
     ]
     if len(chosen) != 1:
@@ -60,8 +64,8 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
         raise InvalidRequestError(msg)
     source: KeySource
     stop: Callable[[], None] = _nothing
-    if options.key_file is not None:
-        source = FileKeySource(options.key_file)
+    if files:
+        source = FileKeySource(files[0]) if len(files) == 1 else FilesKeySource(files)
     elif options.key_dir is not None:
         source = DirectoryKeySource(options.key_dir)
     elif options.jwks_url is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Final, Protocol, final
 
@@ -23,6 +23,7 @@ from relaypass.errors import InvalidKeyError
 __all__ = [
     "DirectoryKeySource",
     "FileKeySource",
+    "FilesKeySource",
     "JwksUrlKeySource",
     "KeySource",
     "StaticKeySource",
@@ -101,6 +102,32 @@ class FileKeySource:
                 self._keys = _read_keys(self.path)
                 self._mtime = mtime
         return kid in self._keys
+
+
+@final
+class FilesKeySource:
+    """Several JWK/JWKS files used together (moq-relay's ``keys``), each re-read on change."""
+
+    __slots__ = ("_files", "_merged")
+
+    def __init__(self, paths: Iterable[str | Path]) -> None:
+        self._files = [FileKeySource(p) for p in paths]
+        self._merged: tuple[tuple[KeySet, ...], KeySet] | None = None
+
+    def keyset(self) -> KeySet:
+        """Every file's keys in one set (a kid in two files is refused)."""
+        sets = tuple(f.keyset() for f in self._files)
+        merged = self._merged
+        if merged is None or any(a is not b for a, b in zip(merged[0], sets, strict=True)):
+            merged = (sets, KeySet([key for keyset in sets for key in keyset]))
+            self._merged = merged
+        return merged[1]
+
+    def learn(self, kid: str) -> bool:
+        """Re-read the files that changed."""
+        for source in self._files:
+            source.learn(kid)
+        return kid in self.keyset()
 
 
 @final
