@@ -123,3 +123,44 @@ def test_relay_command_admits_real_moq_clients(tmp_path: Path) -> None:
         payload = asyncio.run(exchange())
     assert payload.startswith(b"tick ")
     assert token not in (tmp_path / "relay.log").read_text()
+
+
+def test_relay_reads_moq_relays_config_file(tmp_path: Path) -> None:
+    """``relay.toml`` as moq-relay writes it: [auth] keys/public, [server] listen and tls."""
+    old, new = Key.generate("HS256", kid="v1"), Key.generate("HS256", kid="v2")
+    old.save(tmp_path / "secret-v1.jwk")
+    new.save(tmp_path / "secret-v2.jwk")
+    port = free_port()
+    (tmp_path / "relay.toml").write_text(
+        '[log]\nlevel = "info"\n\n'  # moq-relay's own sections are ignored
+        '[auth]\nkeys = ["secret-v1.jwk", "secret-v2.jwk"]\npublic = "demo"\n\n'
+        f'[server]\nlisten = "127.0.0.1:{port}"\n\n'
+        '[server.tls]\ngenerate = ["localhost"]\n'
+    )
+    log = tmp_path / "relay.log"
+    private = sign_jwt({"root": "private", "get": [""]}, old)
+    rotated = sign_jwt({"root": "private", "get": [""]}, new)
+
+    async def admitted(url: str) -> bool:
+        try:
+            async with moq.Client(url, tls_verify=False, reconnect=False) as client:
+                assert client.session is not None
+                await asyncio.wait_for(client.session.closed(), 0.5)
+        except TimeoutError:
+            return True  # still open: admitted
+        except moq.Error:
+            return False
+        return False
+
+    with running(["relay", "--config", str(tmp_path / "relay.toml")], log) as proc:
+        deadline = time.monotonic() + 10
+        while b"ready: https://localhost" not in log.read_bytes():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert b"certificate sha256: " in log.read_bytes()
+        base = f"https://127.0.0.1:{port}"
+        assert asyncio.run(admitted(f"{base}/demo"))  # public: no token needed
+        assert not asyncio.run(admitted(f"{base}/private"))  # refused without one
+        assert asyncio.run(admitted(f"{base}/private?jwt={private}"))  # keys[0]
+        assert asyncio.run(admitted(f"{base}/private?jwt={rotated}"))  # keys[1]

@@ -560,6 +560,10 @@ def relay(
         list[str] | None,
         typer.Option("--tls-generate", help="Host name for a generated self-signed certificate."),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="moq-relay's relay.toml: [auth] key/keys/public, [server]."),
+    ] = None,
 ) -> None:
     r"""Run a MoQ relay that admits sessions only with a valid moq token (?jwt=).
 
@@ -570,6 +574,7 @@ def relay(
 
       relaypass relay --key-dir keys/ --tls-generate localhost
       relaypass relay --redis-url redis://127.0.0.1:6379 --tls-cert cert.pem --tls-key key.pem
+      relaypass relay --config relay.toml
     """
     try:
         from relaypass.relay import MoqRelay  # noqa: PLC0415 - optional extra
@@ -579,6 +584,21 @@ def relay(
     from relaypass.server import logging as rlog  # noqa: PLC0415
 
     rlog.configure()
+    if config is not None:  # the file's settings, with the command line's added
+        from relaypass.gate.config import RelayConfig  # noqa: PLC0415
+
+        try:
+            settings = RelayConfig.load(config)
+        except RelaypassError as exc:
+            _fail(exc, as_json=False)
+        except OSError as exc:
+            _fail_io(config, exc, as_json=False)
+        key = [*settings.keys, *(key or ())]
+        public = [*settings.public, *(public or ())]
+        bind = settings.listen if settings.listen and bind == "[::]:4443" else bind
+        tls_cert = [*settings.tls_cert, *(tls_cert or ())]
+        tls_key = [*settings.tls_key, *(tls_key or ())]
+        tls_generate = [*settings.tls_generate, *(tls_generate or ())]
     gate, stop = _gate_options(
         "moq",
         key,

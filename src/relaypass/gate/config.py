@@ -6,6 +6,7 @@ URL, or the control plane's Redis (which also carries live revocations).
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from relaypass.gate.keysource import (
 from relaypass.gate.redis_source import RedisKeySource
 from relaypass.gate.session import Gate
 
-__all__ = ["GateOptions", "build_gate"]
+__all__ = ["GateOptions", "RelayConfig", "build_gate"]
 
 
 @final
@@ -100,3 +101,70 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
 
 def _nothing() -> None:
     """Stopping a file or directory source: nothing runs in the background."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    """The parts of moq-relay's ``relay.toml`` that relaypass's relay reads.
+
+    ``[auth] key`` / ``keys`` (key files, relative to the config file) and
+    ``public`` (a prefix anyone may publish and subscribe to); ``[server] listen``;
+    ``[server.tls] cert`` / ``key`` (a path or a list of paths) and ``generate``.
+    Other sections (``[log]``, ``[cluster]`` ...) are moq-relay's own and ignored.
+    """
+
+    keys: tuple[Path, ...] = ()
+    public: tuple[str, ...] = ()
+    listen: str | None = None
+    tls_cert: tuple[str, ...] = ()
+    tls_key: tuple[str, ...] = ()
+    tls_generate: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, path: Path) -> RelayConfig:
+        """Parse ``relay.toml`` strictly where it matters (unknown ``[auth]`` members refused)."""
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            msg = f"{path} is not valid TOML: {exc}"
+            raise InvalidRequestError(msg) from None
+        auth = _table(document.get("auth", {}), "auth")
+        unknown = set(auth) - {"key", "keys", "public"}
+        if unknown:
+            msg = f"[auth] has members relaypass does not know: {sorted(unknown)}"
+            raise InvalidRequestError(msg)
+        server = _table(document.get("server", {}), "server")
+        tls = _table(server.get("tls", {}), "server.tls")
+        base = path.parent
+        keys = [*_strings(auth.get("key"), "auth.key"), *_strings(auth.get("keys"), "auth.keys")]
+        listen = server.get("listen")
+        if listen is not None and not isinstance(listen, str):
+            msg = "[server] listen must be a string"
+            raise InvalidRequestError(msg)
+        return cls(
+            keys=tuple(base / k for k in keys),
+            public=tuple(_strings(auth.get("public"), "auth.public")),
+            listen=listen,
+            tls_cert=tuple(str(base / c) for c in _strings(tls.get("cert"), "server.tls.cert")),
+            tls_key=tuple(str(base / k) for k in _strings(tls.get("key"), "server.tls.key")),
+            tls_generate=tuple(_strings(tls.get("generate"), "server.tls.generate")),
+        )
+
+
+def _table(value: object, name: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        msg = f"[{name}] must be a table"
+        raise InvalidRequestError(msg)
+    return value
+
+
+def _strings(value: object, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    msg = f"{name} must be a string or a list of strings"
+    raise InvalidRequestError(msg)
