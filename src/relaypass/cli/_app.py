@@ -24,6 +24,7 @@ from relaypass._claims import ClaimsPolicy
 from relaypass._keys import Key
 from relaypass._keyset import KeySet
 from relaypass._tokens import Verifier, sign_jwt
+from relaypass.cli._moq_token import moq_token_app
 from relaypass.errors import RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
@@ -47,6 +48,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(admin_app, name="admin")
 gate_app = typer.Typer(help="Run the data-plane gate for media servers.", no_args_is_help=True)
 app.add_typer(gate_app, name="gate")
+app.add_typer(moq_token_app, name="moq-token")
 
 _out = Console()
 _err = Console(stderr=True)
