@@ -356,6 +356,14 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8700,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev",
+            help="Ready at once: no propagation delay, and on the first run an active "
+            "signing key, a tenant 'dev' and a command that mints and verifies a token.",
+        ),
+    ] = False,
 ) -> None:
     """Run the control plane (SQLite in the data directory unless RELAYPASS_DATABASE_URL is set).
 
@@ -373,6 +381,10 @@ def serve(
     from relaypass.server.app import bootstrap, create_app  # noqa: PLC0415
 
     rlog.configure()
+    if dev:
+        import os  # noqa: PLC0415
+
+        os.environ["RELAYPASS_KEY_PROPAGATION_SECONDS"] = "0"
     settings, store = _open_store_or_exit()
     first = bootstrap(store, namespace=settings.first_org_namespace)
     if first is not None:
@@ -382,6 +394,8 @@ def serve(
         )
         sys.stdout.write(secret + "\n")
         sys.stdout.flush()
+        if dev:
+            _dev_ready(store, org_id, host, port)
     if workers > 1:
         _err.print(
             "[yellow]note[/]: --workers > 1 runs one process per worker via uvicorn's factory"
@@ -419,6 +433,31 @@ def _uvicorn_logs_on_stderr() -> dict[str, Any]:
     for handler in config["handlers"].values():
         handler["stream"] = "ext://sys.stderr"
     return config
+
+
+def _dev_ready(store: Store, org_id: str, host: str, port: int) -> None:
+    """A first org that can mint at once, and the command that proves it."""
+    store.create_signing_key(org_id, "dev", actor="dev")
+    store.create_tenant(org_id, "dev", "dev", actor="dev")
+    base = f"http://{host}:{port}"
+    body = json.dumps({"orgId": org_id, "root": "demo", "subscribe": [""]})
+    _err.print(
+        "Dev mode: the org has an active signing key and a tenant 'dev'. With the key above in "
+        "RELAYPASS_API_KEY, this mints a moq token and verifies it against the JWKS:",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    _err.print(
+        f"  curl -s -XPOST {base}/rpc/tokens.moq.mint "
+        '-H "Authorization: Bearer $RELAYPASS_API_KEY" -H "Content-Type: application/json" '
+        f"-d '{body}' "
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])' "
+        f"| relaypass token verify --key <(curl -s {base}/.well-known/jwks.json)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @admin_app.command("bootstrap")

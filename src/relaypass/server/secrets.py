@@ -63,7 +63,7 @@ def load_or_create_secret(value: str | None, path: Path) -> bytes:
     elif path.exists():
         raw = b64decode(path.read_text(encoding="ascii").strip())
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         raw = _random.token_bytes(32)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -47,5 +47,7 @@ class Settings(BaseSettings):
         """The configured URL, or a SQLite file in the data directory."""
         if self.database_url:
             return self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{self.data_dir / 'relaypass.db'}"
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        database = self.data_dir / "relaypass.db"
+        database.touch(mode=0o600, exist_ok=True)  # SQLite would create it with the umask
+        return f"sqlite:///{database}"
