@@ -8,6 +8,7 @@ over unchanged but for the command names.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from relaypass import _b64
 from relaypass._alg import Algorithm
@@ -326,7 +328,7 @@ def _open_store_or_exit() -> tuple[Settings, Store]:
         reason = f"cannot open the database ({type(exc).__name__}): check RELAYPASS_DATABASE_URL"
     except (OSError, RelaypassError) as exc:
         reason = f"cannot start: {exc}"
-    _err.print(f"[bold red]relaypass[/]: {reason}", highlight=False, soft_wrap=True)
+    _err.print(f"[bold red]relaypass[/]: {escape(reason)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
@@ -375,6 +377,7 @@ def serve(
       relaypass serve
       RELAYPASS_DATABASE_URL=postgresql://relaypass@db/relaypass relaypass serve --port 8080
     """
+    _require_extra("server")
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
     from relaypass.server import logging as rlog  # noqa: PLC0415
@@ -724,6 +727,7 @@ def gate_serve(
       relaypass gate serve --key jwks.json
       relaypass gate serve --redis-url redis://127.0.0.1:6379 --public-subscribe public
     """
+    _require_extra("gate")
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
     from relaypass.gate.http import (  # noqa: PLC0415
@@ -777,6 +781,17 @@ def _default_stream_key_db() -> Path:
     return Path(base) / "gate-stream-keys.db"
 
 
+def _require_extra(extra: str) -> None:
+    """Import ``relaypass.<extra>`` first: a missing extra is then named, not a bare module."""
+    importlib.import_module(f"relaypass.{extra}")
+
+
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point: a missing extra is one line naming what to install."""
+    try:
+        app()
+    except ImportError as exc:
+        if not str(exc).startswith("relaypass."):
+            raise
+        _err.print(f"relaypass: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)
+        raise SystemExit(1) from None

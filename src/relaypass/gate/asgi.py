@@ -142,8 +142,16 @@ class GateMiddleware:
             await send({"type": "http.response.body", "body": body})
             return
         scope.setdefault("state", {})["relaypass"] = session
+
+        async def send_and_end(message: Message) -> None:
+            # The session ends with the response: before its last byte leaves, so a
+            # client that has the whole answer never finds the session still open.
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                session.close("done")
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_and_end)
         finally:
             session.close("done")
 
