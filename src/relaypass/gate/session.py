@@ -35,6 +35,7 @@ from relaypass.errors import (
     RevokedTokenError,
 )
 from relaypass.gate.accounts import SDK_ISSUERS, AccountDirectory, ResourceOwners, account_grant
+from relaypass.gate.index import SessionIndex
 from relaypass.gate.keysource import KeySource
 from relaypass.gate.tenancy import OrgFences, check_scope, room_in_scope, tenancy_for
 from relaypass.profiles.algorithms import accepts
@@ -110,7 +111,7 @@ class Session:
         if grant.subject != current.subject or grant.tenant != current.tenant:
             msg = "a refresh must keep the session's subject and tenant"
             raise InvalidPermissionsError(msg)
-        self.grant = grant
+        self._gate.regrant(self, grant)
 
     def close(self, reason: str = "closed") -> None:
         """End the session (idempotent)."""
@@ -162,6 +163,7 @@ class Gate:
         )
         self._lock = threading.Lock()
         self._sessions: dict[int, Session] = {}
+        self._index = SessionIndex()
         self._verifier: tuple[KeySet, Verifier] | None = None
         self._fences: tuple[KeySet, OrgFences] | None = None
         self.revoked_kids: set[str] = set()
@@ -186,7 +188,17 @@ class Gate:
         session = Session(self, grant, path, origin)
         with self._lock:
             self._sessions[session.id] = session
+            self._index.add(session.id, grant)
         return session
+
+    def regrant(self, session: Session, grant: Grant) -> None:
+        """Pin a new grant to a live session (an in-band refresh), re-filing it."""
+        with self._lock:
+            if session.close_reason is not None:
+                return
+            self._index.remove(session.id, session.grant)
+            session.grant = grant
+            self._index.add(session.id, grant)
 
     def grant_for(self, token: str, path: str, origin: str | None) -> Grant:
         """Verify ``token`` (learning a new kid once) and build its grant."""
@@ -345,6 +357,7 @@ class Gate:
                 return
             session.close_reason = reason
             self._sessions.pop(session.id, None)
+            self._index.remove(session.id, session.grant)
         if self.on_close is not None:
             self.on_close(session, reason)
 
@@ -355,10 +368,17 @@ class Gate:
             return list(self._sessions.values())
 
     def expire_sessions(self) -> int:
-        """Close every session past its ``exp``; call it on a timer (every second or so)."""
+        """Close every session past its ``exp``; call it on a timer (every second or so).
+
+        Pops the expiry heap: the cost is the sessions that expired, not all of them.
+        """
         now = self.clock.now()
+        with self._lock:
+            due = [self._sessions.get(i) for i in self._index.due(now)]
         doomed = [
-            s for s in self.sessions if s.grant.expires_at is not None and now >= s.grant.expires_at
+            s
+            for s in dict.fromkeys(due)
+            if s is not None and s.grant.expires_at is not None and now >= s.grant.expires_at
         ]
         for session in doomed:
             self.close(session, "expired")
@@ -373,45 +393,45 @@ class Gate:
         """
         if org is None:
             self.revoked_kids.add(kid)
-            return self._cut(lambda g: g.kid == kid)
+            return self._cut("kid", kid, lambda _g: True)
         self.revoked_org_kids.add((org, tenant, kid))
         return self._cut(
-            lambda g: g.kid == kid and g.org == org and (tenant is None or g.tenant == tenant)
+            "kid", kid, lambda g: g.org == org and (tenant is None or g.tenant == tenant)
         )
 
     def revoke_jti(self, jti: str, org: str | None = None) -> int:
         """One token was revoked (by ``jti``; with ``org``, only among that org's tokens)."""
         if org is None:
             self.revoked_jtis.add(jti)
-            return self._cut(lambda g: g.jti == jti)
+            return self._cut("jti", jti, lambda _g: True)
         self.revoked_org_jtis.add((org, jti))
-        return self._cut(lambda g: g.jti == jti and g.org == org)
+        return self._cut("jti", jti, lambda g: g.org == org)
 
     def revoke_token(self, token_id: str) -> int:
         """One token was revoked (by its ``token_id``)."""
         self.revoked_tokens.add(token_id)
-        return self._cut(lambda g: g.token_id == token_id)
+        return self._cut("token_id", token_id, lambda _g: True)
 
     def revoke_subject(self, subject: str, issued_before: float | None = None) -> int:
         """A subject's tokens (issued before a time, or all) were revoked."""
         before = math.inf if issued_before is None else issued_before
         self.revoked_subjects[subject] = before
-        return self._cut(lambda g: g.subject == subject)
+        return self._cut("subject", subject, lambda _g: True)
 
     def revoke_tenant(self, tenant: str, org: str | None = None) -> int:
         """A tenant was revoked (of one org; ``None``: the tenant name in every org)."""
         self.revoked_tenants.add((org, tenant))
-        return self._cut(lambda g: g.tenant == tenant and (org is None or g.org == org))
+        return self._cut("tenant", tenant, lambda g: org is None or g.org == org)
 
     def revoke_org(self, org: str) -> int:
         """An org was disabled: end every session its keys opened and refuse its tokens."""
         self.revoked_orgs.add(org)
-        return self._cut(lambda g: g.org == org)
+        return self._cut("org", org, lambda _g: True)
 
     def revoke_issuer(self, issuer: str, org: str | None = None) -> int:
         """An API key was revoked: end the room sessions its tokens opened."""
         self.revoked_issuers.add((org, issuer))
-        return self._cut(lambda g: g.issuer == issuer and (org is None or g.org == org))
+        return self._cut("issuer", issuer, lambda g: org is None or g.org == org)
 
     def apply_revocation(self, event: dict[str, object]) -> int:
         """Apply a control-plane revocation event.
@@ -445,8 +465,11 @@ class Gate:
         handler = handlers.get(kind)
         return handler(value) if handler is not None else 0
 
-    def _cut(self, match: Callable[[Grant], bool]) -> int:
-        doomed = [s for s in self.sessions if match(s.grant)]
+    def _cut(self, field: str, value: object, match: Callable[[Grant], bool]) -> int:
+        """Close the live sessions with ``grant.<field> == value`` that ``match`` (indexed)."""
+        with self._lock:
+            candidates = [self._sessions.get(i) for i in self._index.candidates(field, value)]
+        doomed = [s for s in candidates if s is not None and match(s.grant)]
         for session in doomed:
             self.close(session, "revoked")
         return len(doomed)

@@ -1,0 +1,66 @@
+"""Indexes over live sessions, so a revocation costs what it cuts and expiry is a heap.
+
+Each live session is filed under the values of its grant that revocations name
+(kid, jti, token id, subject, tenant, org, issuer). A revocation looks up its
+candidates and checks only those; an expiry sweep pops a heap of ``exp`` times
+instead of scanning every session. Entries are kept in step with the grant on
+connect, refresh and close (the gate holds its lock around every change).
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Final, final
+
+from relaypass._grant import Grant
+
+__all__ = ["FIELDS", "SessionIndex"]
+
+#: Grant attributes that revocations select on.
+FIELDS: Final = ("kid", "jti", "token_id", "subject", "tenant", "org", "issuer")
+
+
+@final
+class SessionIndex:
+    """Session ids by grant attribute, and an expiry heap (lazily cleaned)."""
+
+    __slots__ = ("_by", "_heap")
+
+    def __init__(self) -> None:
+        self._by: dict[str, dict[object, set[int]]] = {f: {} for f in FIELDS}
+        self._heap: list[tuple[float, int]] = []
+
+    def add(self, session_id: int, grant: Grant) -> None:
+        """File a session under its grant."""
+        for field in FIELDS:
+            value = getattr(grant, field)
+            if value is not None:
+                self._by[field].setdefault(value, set()).add(session_id)
+        if grant.expires_at is not None:
+            heapq.heappush(self._heap, (grant.expires_at, session_id))
+
+    def remove(self, session_id: int, grant: Grant) -> None:
+        """Unfile a session (its grant as it was filed)."""
+        for field in FIELDS:
+            value = getattr(grant, field)
+            if value is None:
+                continue
+            ids = self._by[field].get(value)
+            if ids is not None:
+                ids.discard(session_id)
+                if not ids:
+                    del self._by[field][value]
+
+    def candidates(self, field: str, value: object) -> list[int]:
+        """Sessions whose grant has ``field == value``."""
+        return list(self._by[field].get(value, ()))
+
+    def due(self, now: float) -> list[int]:
+        """Sessions whose filed ``exp`` has passed (the caller checks the current grant)."""
+        heap, out = self._heap, []
+        while heap and heap[0][0] <= now:
+            out.append(heapq.heappop(heap)[1])
+        return out
+
+    def __len__(self) -> int:
+        return sum(len(ids) for ids in self._by["token_id"].values())
