@@ -14,6 +14,7 @@ control-plane events, and a scan of 100,000 entries takes a few milliseconds.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, final
 
@@ -45,7 +46,9 @@ class VerifiedTokenCache:
             raise ValueError(msg)
         self.max_entries = max_entries
         self.max_age_seconds = max_age_seconds
-        self._entries: dict[str, Entry] = {}
+        # Ordered: evicting the oldest is O(1). A plain dict's ``next(iter(d))`` walks
+        # the holes earlier deletions leave, which made a miss in a full cache cost ~16 µs.
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def lookup(self, token: str, now: float) -> VerifiedToken | None:
@@ -66,8 +69,8 @@ class VerifiedTokenCache:
         with self._lock:
             while len(entries) >= self.max_entries:
                 try:
-                    entries.pop(next(iter(entries)))
-                except (StopIteration, KeyError, RuntimeError):  # pragma: no cover - races
+                    entries.popitem(last=False)
+                except KeyError:  # pragma: no cover - emptied meanwhile
                     break
             entries[token] = (verified, not_before, min(not_after, now + self.max_age_seconds))
 
