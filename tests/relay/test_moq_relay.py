@@ -82,9 +82,19 @@ async def receive(conn: moq.Client, path: str, count: int = 3) -> list[bytes]:
 
 
 async def unreachable(conn: moq.Client, path: str) -> bool:
-    """``path`` cannot be resolved through the relay within a second."""
+    """``path`` is never announced to ``conn`` within a second, nor served to a request.
+
+    Waiting on the announcement is what can fail: a bare ``request_broadcast`` was
+    seen to time out even for a broadcast the session may reach.
+    """
     try:
-        await asyncio.wait_for(conn.request_broadcast(path), 1.0)
+        await asyncio.wait_for(conn.announced_broadcast(path), 1.0)
+    except (moq.Error, TimeoutError):
+        pass
+    else:
+        return False
+    try:
+        await asyncio.wait_for(conn.request_broadcast(path), 0.5)
     except (moq.Error, TimeoutError):
         return True
     return False
