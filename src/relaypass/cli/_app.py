@@ -26,7 +26,7 @@ from relaypass._claims import ClaimsPolicy
 from relaypass._keys import Key
 from relaypass._keyset import KeySet
 from relaypass._tokens import Verifier, sign_jwt
-from relaypass.cli._moq_token import moq_token_app
+from relaypass.cli._moq_token import moq_token_app, sign_moq_token
 from relaypass.errors import RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
@@ -215,16 +215,10 @@ def token_sign(
       relaypass token sign --key secret.jwk --root demo --subscribe "" --expires 1893456000
     """
     key = _load_key(key_file, as_json)
-    claims = MoqClaims(
-        root=root,
-        publish=tuple(publish or ()),
-        subscribe=tuple(subscribe or ()),
-        cluster=cluster,
-        expires=expires,
-        issued=int(time.time()) if issued is None else issued,
-    )
     try:
-        token = sign_jwt(claims.to_wire(), key)
+        token = sign_moq_token(
+            key, root, publish, subscribe, expires=expires, issued=issued, cluster=cluster
+        )
     except RelaypassError as exc:
         _fail(exc, as_json)
     if expires is None:
@@ -546,6 +540,7 @@ def _gate_options(
     public_publish: list[str] | None,
     public_subscribe: list[str] | None,
     *,
+    public: list[str] | None = None,
     issuer: list[str] | None = None,
     audience: str | None = None,
     room_secret: list[str] | None = None,
@@ -566,8 +561,8 @@ def _gate_options(
         jwks_url=jwks_url,
         redis_url=redis_url,
         redis_prefix=redis_prefix,
-        public_publish=tuple(public_publish or ()),
-        public_subscribe=tuple(public_subscribe or ()),
+        public_publish=(*(public_publish or ()), *(public or ())),
+        public_subscribe=(*(public_subscribe or ()), *(public or ())),
         issuers=tuple(issuer or ()),
         audience=audience,
         room_secrets=secrets_by_iss,
@@ -650,8 +645,9 @@ def relay(
         jwks_url,
         redis_url,
         redis_prefix,
-        [*(public_publish or ()), *(public or ())],
-        [*(public_subscribe or ()), *(public or ())],
+        public_publish,
+        public_subscribe,
+        public=public,
         issuer=issuer,
         audience=audience,
     )
@@ -746,8 +742,9 @@ def gate_serve(
         jwks_url,
         redis_url,
         redis_prefix,
-        [*(public_publish or ()), *(public or ())],
-        [*(public_subscribe or ()), *(public or ())],
+        public_publish,
+        public_subscribe,
+        public=public,
         issuer=issuer,
         audience=audience,
         room_secret=room_secret,

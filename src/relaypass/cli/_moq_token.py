@@ -31,7 +31,7 @@ from relaypass._tokens import Verifier, sign_jwt
 from relaypass.errors import InvalidRequestError, RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
-__all__ = ["moq_token_app", "moq_token_main"]
+__all__ = ["moq_token_app", "moq_token_main", "sign_moq_token"]
 
 moq_token_app = typer.Typer(
     name="moq-token",
@@ -82,6 +82,28 @@ def _read_key(path: str) -> Key:
         _fail(f"failed to read key from {path}: {exc.strerror}")
     except RelaypassError as exc:
         _fail(f"failed to parse key from {path}: {exc.reason}")
+
+
+def sign_moq_token(
+    key: Key,
+    root: str,
+    publish: list[str] | None,
+    subscribe: list[str] | None,
+    *,
+    expires: int | None,
+    issued: int | None,
+    cluster: bool,
+) -> str:
+    """A moq token (``root``, ``put``, ``get``, ``exp``, ``iat`` now unless given)."""
+    claims = MoqClaims(
+        root=root,
+        publish=tuple(publish or ()),
+        subscribe=tuple(subscribe or ()),
+        cluster=cluster,
+        expires=expires,
+        issued=int(time.time()) if issued is None else issued,
+    )
+    return sign_jwt(claims.to_wire(), key)
 
 
 @moq_token_app.callback()
@@ -173,16 +195,10 @@ def sign(
     if path is None:
         _fail("--key is required")
     signing_key = _read_key(path)
-    claims = MoqClaims(
-        root=root,
-        publish=tuple(publish or ()),
-        subscribe=tuple(subscribe or ()),
-        cluster=cluster,
-        expires=expires,
-        issued=int(time.time()) if issued is None else issued,
-    )
     try:
-        token = sign_jwt(claims.to_wire(), signing_key)
+        token = sign_moq_token(
+            signing_key, root, publish, subscribe, expires=expires, issued=issued, cluster=cluster
+        )
     except RelaypassError as exc:
         _fail(exc.reason)
     if expires is not None and expires <= time.time():

@@ -61,6 +61,3 @@ class SessionIndex:
         while heap and heap[0][0] <= now:
             out.append(heapq.heappop(heap)[1])
         return out
-
-    def __len__(self) -> int:
-        return sum(len(ids) for ids in self._by["token_id"].values())

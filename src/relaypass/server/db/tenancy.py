@@ -16,7 +16,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from relaypass._keyscope import KeyScope, Prefix, pattern_within
+from relaypass._keyscope import KeyScope, pattern_within
 from relaypass._scopes import PathError, split_path
 from relaypass._tenancy import OwnershipLookup, ResourceKind
 from relaypass._tokens import decode_unverified
@@ -171,10 +171,6 @@ class TenancyStore:
             self._scope_cache.clear()
         self._scope_cache[org_id] = (scope, now + _TENANT_CACHE_MS)
         return scope
-
-    def org_roots(self, org_id: str) -> tuple[Prefix, ...]:
-        """The namespace roots an org owns, as segment tuples."""
-        return self.org_scope(org_id).roots
 
     def count_orgs(self, *, excluding: str | None = None) -> int:
         """How many organisations exist (optionally not counting one)."""
