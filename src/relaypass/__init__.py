@@ -33,6 +33,7 @@ from relaypass.errors import (
     RelaypassError,
     RequestTooLargeError,
     RevokedTokenError,
+    TokenExpiredError,
     UnauthorizedOriginError,
     UnauthorizedParticipantError,
     UnauthorizedPathError,
@@ -40,6 +41,7 @@ from relaypass.errors import (
     UnavailableError,
     UnknownProcedureError,
     UnsupportedHeaderError,
+    UnsupportedMediaTypeError,
 )
 
 __version__ = "0.2.0"
@@ -76,6 +78,7 @@ __all__ = [
     "RequestTooLargeError",
     "RevokedTokenError",
     "SystemClock",
+    "TokenExpiredError",
     "UnauthorizedOriginError",
     "UnauthorizedParticipantError",
     "UnauthorizedPathError",
@@ -83,6 +86,7 @@ __all__ = [
     "UnavailableError",
     "UnknownProcedureError",
     "UnsupportedHeaderError",
+    "UnsupportedMediaTypeError",
     "VerifiedToken",
     "VerifiedTokenCache",
     "Verifier",

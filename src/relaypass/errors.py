@@ -37,6 +37,8 @@ Messages never contain token, key or secret bytes.
     ├── UnavailableError                UNAVAILABLE (503, a dependency is down; retry)
     ├── UnknownProcedureError           UNKNOWN_PROCEDURE (404, no such procedure or path)
     ├── MethodNotAllowedError           METHOD_NOT_ALLOWED (405)
+    ├── UnsupportedMediaTypeError       UNSUPPORTED_MEDIA_TYPE (415, a body that is not JSON)
+    ├── TokenExpiredError               TOKEN_EXPIRED (a token provider could not refresh in time)
     └── InvalidRequestError             INVALID_REQUEST (mint-time policy, bad input)
 """
 
@@ -69,6 +71,7 @@ __all__ = [
     "RelaypassError",
     "RequestTooLargeError",
     "RevokedTokenError",
+    "TokenExpiredError",
     "UnauthorizedOriginError",
     "UnauthorizedParticipantError",
     "UnauthorizedPathError",
@@ -76,6 +79,7 @@ __all__ = [
     "UnavailableError",
     "UnknownProcedureError",
     "UnsupportedHeaderError",
+    "UnsupportedMediaTypeError",
 ]
 
 
@@ -98,6 +102,8 @@ class ErrorCode(enum.StrEnum):
     UNAVAILABLE = "UNAVAILABLE"
     UNKNOWN_PROCEDURE = "UNKNOWN_PROCEDURE"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105 - an error code, not a secret
 
 
 #: The one table from code to HTTP status.
@@ -118,6 +124,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.UNKNOWN_PROCEDURE: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.TOKEN_EXPIRED: 401,
 }
 
 _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
@@ -137,6 +145,8 @@ _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.UNAVAILABLE: "A dependency of the service is unavailable; retry later.",
     ErrorCode.UNKNOWN_PROCEDURE: "There is no such procedure.",
     ErrorCode.METHOD_NOT_ALLOWED: "This method is not allowed here.",
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Send the body as JSON (Content-Type: application/json).",
+    ErrorCode.TOKEN_EXPIRED: "The token expired and no fresh one could be fetched in time.",
 }
 
 
@@ -342,6 +352,24 @@ class MethodNotAllowedError(RelaypassError):
     """The path exists, not for this method."""
 
     code = ErrorCode.METHOD_NOT_ALLOWED
+
+
+@final
+class UnsupportedMediaTypeError(RelaypassError):
+    """The body was sent with a content type other than JSON."""
+
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+@final
+class TokenExpiredError(RelaypassError):
+    """A token provider could not fetch a fresh token before the cached one expired.
+
+    Raised on the client side (seed 004's ``DisconnectReason.TokenExpired``);
+    ``__cause__`` holds the last failure of the fetch.
+    """
+
+    code = ErrorCode.TOKEN_EXPIRED
 
 
 @final

@@ -1,4 +1,4 @@
-"""Request limits applied before any body is read: size, and the API key on ``/rpc``.
+"""Request limits applied before any body is read: size, and the API key on procedures.
 
 A pure ASGI middleware. A declared ``Content-Length`` above the limit is refused
 at once; a body that grows past it while streaming is cut off. On ``/rpc/``,
@@ -6,24 +6,28 @@ a bearer API key is checked before the body is read, so an unauthenticated
 client cannot make the service parse anything. The seed-003 procedures accept
 an ``admin_token`` in the body instead of a key; for them alone the body is
 read (still within the size limit) when no ``Authorization`` header is sent.
+
+On ``/trpc/`` the key is checked per call by the dispatcher instead: a refusal
+must be framed the way the client's transformer expects (plain or superjson),
+which only the (size-limited) input tells. Refusals here take tRPC's shape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from contextvars import ContextVar
 from typing import Any, Final
 
 import orjson
 from sqlalchemy.exc import SQLAlchemyError
 
+from relaypass.api import BY_NAME
 from relaypass.errors import ErrorCode, InvalidApiKeyError, RelaypassError
 from relaypass.server import logging as rlog
+from relaypass.server.current import PROCEDURE
+from relaypass.server.dispatch import Failure
+from relaypass.server.wire.trpc import MAX_BATCH, error_shape
 
-__all__ = ["PROCEDURE", "RequestLimits"]
-
-#: The procedure being served (``streams.apiKeys.create``), for audit rows.
-PROCEDURE: ContextVar[str] = ContextVar("relaypass_procedure", default="")
+__all__ = ["RequestLimits"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,33 +36,56 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Procedures that authenticate with a service-account JWT in the body (seed 003).
-BODY_AUTHENTICATED: Final = frozenset(
-    {"/rpc/PublishServiceAccount", "/rpc/RevokeServiceAccount", "/rpc/SessionAuth"}
-)
+BODY_AUTHENTICATED: Final = frozenset(name for name, p in BY_NAME.items() if p.admin_token)
 
 
 class _TooLargeError(Exception):
     pass
 
 
+def _names(path: str) -> list[str] | None:
+    """The procedures a path calls (``None``: not a procedure path)."""
+    if path.startswith("/rpc/"):
+        return [path.removeprefix("/rpc/")]
+    if path.startswith("/trpc/"):
+        return path.removeprefix("/trpc/").split(",")[:MAX_BATCH]
+    return None
+
+
 async def _problem(
-    send: Send, code: ErrorCode, status: int, detail: str, *, retry: int | None = None
+    send: Send,
+    code: ErrorCode,
+    status: int,
+    detail: str,
+    *,
+    retry: int | None = None,
+    scope: Scope | None = None,
 ) -> None:
-    body = orjson.dumps(
-        {
-            "type": f"https://relaypass.dev/errors/{code.value.lower()}",
-            "title": code.value,
-            "status": status,
-            "code": code.value,
-            "detail": detail,
-        }
-    )
+    path: str = scope.get("path", "") if scope is not None else ""
+    if path.startswith("/trpc/"):
+        failure = Failure(code, status, detail)
+        names = _names(path) or [""]
+        errors = [{"error": error_shape(failure, name)} for name in names]
+        batch = b"batch=1" in (scope or {}).get("query_string", b"")
+        body = orjson.dumps(errors if batch else errors[0])
+        media = b"application/json"
+    else:
+        body = orjson.dumps(
+            {
+                "type": f"https://relaypass.dev/errors/{code.value.lower()}",
+                "title": code.value,
+                "status": status,
+                "code": code.value,
+                "detail": detail,
+            }
+        )
+        media = b"application/problem+json"
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/problem+json"),
+                (b"content-type", media),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
                 *([(b"retry-after", str(retry).encode())] if retry is not None else []),
@@ -95,19 +122,26 @@ class RequestLimits:
                 ErrorCode.REQUEST_TOO_LARGE,
                 413,
                 f"request bodies are limited to {self.max_body_bytes} bytes",
+                scope=scope,
             )
             return
         path: str = scope.get("path", "")
-        if path.startswith("/rpc/"):
-            PROCEDURE.set(path.removeprefix("/rpc/")[:100])
-            if not await self._authenticated(headers, path, send):
+        names = _names(path)
+        if names is not None:
+            PROCEDURE.set(names[0][:100])
+            if path.startswith("/rpc/") and not await self._authenticated(
+                headers, names, scope, send
+            ):
                 return
         await self._forward(scope, receive, send)
 
-    async def _authenticated(self, headers: dict[bytes, bytes], path: str, send: Send) -> bool:
+    async def _authenticated(
+        self, headers: dict[bytes, bytes], names: list[str], scope: Scope, send: Send
+    ) -> bool:
         authorization = headers.get(b"authorization")
-        if authorization is None and path in BODY_AUTHENTICATED:
+        if authorization is None and all(n in BODY_AUTHENTICATED for n in names):
             return True
+        path: str = scope.get("path", "")
         try:
             text = (authorization or b"").decode("latin-1")
             if not text.startswith("Bearer "):
@@ -117,12 +151,17 @@ class RequestLimits:
         except SQLAlchemyError as exc:
             rlog.get_logger().warning("unavailable", path=path, error=type(exc).__name__)
             await _problem(
-                send, ErrorCode.UNAVAILABLE, 503, "the database is unreachable; retry", retry=1
+                send,
+                ErrorCode.UNAVAILABLE,
+                503,
+                "the database is unreachable; retry",
+                retry=1,
+                scope=scope,
             )
             return False
         except RelaypassError as exc:
             rlog.get_logger().info("refused", path=path, code=exc.code.value, reason=exc.reason)
-            await _problem(send, exc.code, exc.http_status, exc.public_message)
+            await _problem(send, exc.code, exc.http_status, exc.public_message, scope=scope)
             return False
         return True
 
@@ -154,4 +193,5 @@ class RequestLimits:
                     ErrorCode.REQUEST_TOO_LARGE,
                     413,
                     f"request bodies are limited to {self.max_body_bytes} bytes",
+                    scope=scope,
                 )

@@ -360,6 +360,25 @@ class TenancyStore:
             )
             return row is not None
 
+    def list_service_accounts(
+        self, org_id: str, tenant_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """An org's registered service-account keys (public facts), optionally of one tenant."""
+        where = [models.ServiceAccount.org_id == org_id]
+        if tenant_id is not None:
+            where.append(models.ServiceAccount.tenant_id == tenant_id)
+        rows = sorted(self._service_accounts(*where), key=lambda r: (r.tenant_id, r.created_at_ms))
+        return [
+            {
+                "tenantId": r.tenant_id,
+                "privateKeyId": r.private_key_id,
+                "role": r.role,
+                "expiresAtMs": r.expires_at_ms,
+                "createdAtMs": r.created_at_ms,
+            }
+            for r in rows
+        ]
+
     def service_account_registry(self, org_id: str) -> ServiceAccountRegistry:
         """An org's registered service-account keys, ready to verify admin and SDK JWTs."""
         registry = ServiceAccountRegistry(clock=self.clock)

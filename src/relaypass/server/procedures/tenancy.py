@@ -1,4 +1,4 @@
-"""Orgs (platform operator), tenants and resources (an org's ``keys:admin``).
+"""Orgs (platform operator), tenants and resources (an org's ``keys:admin``), and whoami.
 
 ``orgs.*`` need the ``platform:admin`` scope, which belongs to a key, not to an
 org: the key the first run prints holds it. Everything else acts within the
@@ -6,141 +6,98 @@ calling key's own org; naming another org is refused and recorded in that
 org's audit log.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from __future__ import annotations
 
-from fastapi import Depends, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
-
+from relaypass.api import tenancy as api
 from relaypass.errors import InvalidRequestError
-from relaypass.server.db.store import ApiKeyRecord, Store
+from relaypass.server.procedures._context import Call, Handlers, Services
+from relaypass.server.scopes import ORG_SCOPES
 
-__all__ = ["TenancyContext", "add_tenancy_procedures"]
+__all__ = ["handlers"]
 
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class OrgCreate(_Body):
-    """``orgs.create({ name, namespaces? })``."""
-
-    name: str = Field(min_length=1, max_length=200)
-    namespaces: list[str] | None = Field(default=None, min_length=1, max_length=16)
+handlers = Handlers()
 
 
-class OrgId(_Body):
-    """An org."""
-
-    orgId: str = Field(max_length=64)  # noqa: N815 - the wire name
-
-
-class TenantCreate(_Body):
-    """``tenants.create({ orgId, tenantId, label? })``."""
-
-    orgId: str = Field(max_length=64)  # noqa: N815
-    tenantId: str = Field(min_length=1, max_length=256)  # noqa: N815
-    label: str = Field(default="", max_length=200)
+@handlers.handles(api.AUTH_WHOAMI)
+def whoami(s: Services, call: Call, _: api.NoInput) -> api.WhoAmI:
+    """The org, key id and scopes of the calling API key, and the org's namespaces."""
+    who = call.who
+    org = s.store.get_org(who.org_id)
+    return api.WhoAmI(
+        org_id=who.org_id, key_id=who.id, scopes=list(who.scopes), namespaces=org["namespaces"]
+    )
 
 
-class TenantRef(_Body):
-    """A tenant of an org."""
-
-    orgId: str = Field(max_length=64)  # noqa: N815
-    tenantId: str = Field(min_length=1, max_length=256)  # noqa: N815
-
-
-class ResourceRef(_Body):
-    """A trunk, call or event stream of a tenant."""
-
-    orgId: str = Field(max_length=64)  # noqa: N815
-    kind: str = Field(pattern="^(trunk|call|event_stream)$")
-    resourceId: str = Field(min_length=1, max_length=256)  # noqa: N815
-    tenant: str = Field(min_length=1, max_length=256)
-
-
-@dataclass(frozen=True, slots=True)
-class TenancyContext:
-    """What the procedures need from the app."""
-
-    store: Store
-    published: Callable[[], bool | None]
-    platform: Callable[..., Any]
-    admin: Callable[..., Any]
-    same_org: Callable[[ApiKeyRecord, str, str], None]
-    org_scopes: tuple[str, ...]
+@handlers.handles(api.ORGS_CREATE)
+def orgs_create(s: Services, call: Call, body: api.OrgCreate) -> api.OrgCreated:
+    """A new org and its first admin API key (shown once)."""
+    who = call.who
+    org = s.store.create_org(body.name, namespaces=body.namespaces, actor=who.id)
+    record, secret = s.store.create_api_key(org.id, "org admin", list(ORG_SCOPES), actor=who.id)
+    return api.OrgCreated(
+        published=s.published(),
+        org_id=org.id,
+        name=org.name,
+        namespaces=list(org.namespaces),
+        admin_key=api.AdminKey(id=record.id, key=secret, scopes=list(record.scopes)),
+    )
 
 
-def add_tenancy_procedures(app: FastAPI, ctx: TenancyContext) -> None:
-    """Declare the org, tenant and resource procedures on ``app``."""
-    store = ctx.store
-    platform = Annotated[ApiKeyRecord, Depends(ctx.platform)]
-    admin = Annotated[ApiKeyRecord, Depends(ctx.admin)]
+@handlers.handles(api.ORGS_LIST)
+def orgs_list(s: Services, _call: Call, _: api.NoInput) -> api.OrgList:
+    """Every org on the platform."""
+    return api.OrgList.model_validate({"orgs": s.store.list_orgs()})
 
-    @app.post("/rpc/orgs.create")
-    def orgs_create(body: OrgCreate, who: platform) -> dict[str, Any]:
-        """A new org and its first admin API key (shown once)."""
-        org = store.create_org(body.name, namespaces=body.namespaces, actor=who.id)
-        record, secret = store.create_api_key(
-            org.id, "org admin", list(ctx.org_scopes), actor=who.id
-        )
-        return {
-            "published": ctx.published(),
-            "orgId": org.id,
-            "name": org.name,
-            "namespaces": list(org.namespaces),
-            "adminKey": {"id": record.id, "key": secret, "scopes": list(record.scopes)},
-        }
 
-    @app.post("/rpc/orgs.list")
-    def orgs_list(_: platform) -> dict[str, Any]:
-        """Every org on the platform."""
-        return {"orgs": store.list_orgs()}
+@handlers.handles(api.ORGS_DISABLE)
+def orgs_disable(s: Services, call: Call, body: api.OrgId) -> api.OrgDisabled:
+    """Refuse the org's keys and tokens, and cut its live sessions on every gate."""
+    if body.org_id == call.who.org_id:
+        msg = "a key cannot disable its own org"
+        raise InvalidRequestError(msg)
+    s.store.disable_org(body.org_id, actor=call.who.id)
+    s.store.forget_org_keys(body.org_id)
+    return api.OrgDisabled(disabled=body.org_id, published=s.published())
 
-    @app.post("/rpc/orgs.disable")
-    def orgs_disable(body: OrgId, who: platform) -> dict[str, Any]:
-        """Refuse the org's keys and tokens, and cut its live sessions on every gate."""
-        if body.orgId == who.org_id:
-            msg = "a key cannot disable its own org"
-            raise InvalidRequestError(msg)
-        store.disable_org(body.orgId, actor=who.id)
-        store.forget_org_keys(body.orgId)
-        return {"disabled": body.orgId, "published": ctx.published()}
 
-    @app.post("/rpc/tenants.create")
-    def tenants_create(body: TenantCreate, who: admin) -> dict[str, Any]:
-        ctx.same_org(who, body.orgId, "tenants.create")
-        store.create_tenant(body.orgId, body.tenantId, body.label, actor=who.id)
-        return {"tenantId": body.tenantId, "label": body.label or body.tenantId}
+@handlers.handles(api.TENANTS_CREATE)
+def tenants_create(s: Services, call: Call, body: api.TenantCreate) -> api.TenantCreated:
+    s.same_org(call.who, body.org_id)
+    s.store.create_tenant(body.org_id, body.tenant_id, body.label, actor=call.who.id)
+    return api.TenantCreated(tenant_id=body.tenant_id, label=body.label or body.tenant_id)
 
-    @app.post("/rpc/tenants.list")
-    def tenants_list(body: OrgId, who: admin) -> dict[str, Any]:
-        ctx.same_org(who, body.orgId, "tenants.list")
-        return {"tenants": store.list_tenants(body.orgId)}
 
-    @app.post("/rpc/tenants.disable")
-    def tenants_disable(body: TenantRef, who: admin) -> dict[str, Any]:
-        """Refuse the tenant's mints and service accounts; cut its live sessions."""
-        ctx.same_org(who, body.orgId, "tenants.disable")
-        store.disable_tenant(body.orgId, body.tenantId, actor=who.id)
-        return {"disabled": body.tenantId, "published": ctx.published()}
+@handlers.handles(api.TENANTS_LIST)
+def tenants_list(s: Services, call: Call, body: api.OrgId) -> api.TenantList:
+    s.same_org(call.who, body.org_id)
+    return api.TenantList.model_validate({"tenants": s.store.list_tenants(body.org_id)})
 
-    @app.post("/rpc/tenants.resources.assign")
-    def resources_assign(body: ResourceRef, who: admin) -> dict[str, Any]:
-        """Record a tenant's ownership of a trunk, call or event stream (seed 001)."""
-        ctx.same_org(who, body.orgId, "tenants.resources.assign")
-        store.assign_resource(body.orgId, body.kind, body.resourceId, body.tenant, actor=who.id)
-        return {
-            "kind": body.kind,
-            "resourceId": body.resourceId,
-            "tenant": body.tenant,
-            "published": ctx.published(),
-        }
 
-    @app.post("/rpc/tenants.resources.release")
-    def resources_release(body: ResourceRef, who: admin) -> dict[str, Any]:
-        """Forget a resource the tenant owns."""
-        ctx.same_org(who, body.orgId, "tenants.resources.release")
-        store.release_resource(body.orgId, body.kind, body.resourceId, body.tenant, actor=who.id)
-        return {"released": body.resourceId, "published": ctx.published()}
+@handlers.handles(api.TENANTS_DISABLE)
+def tenants_disable(s: Services, call: Call, body: api.TenantRef) -> api.TenantDisabled:
+    """Refuse the tenant's mints and service accounts; cut its live sessions."""
+    s.same_org(call.who, body.org_id)
+    s.store.disable_tenant(body.org_id, body.tenant_id, actor=call.who.id)
+    return api.TenantDisabled(disabled=body.tenant_id, published=s.published())
+
+
+@handlers.handles(api.RESOURCES_ASSIGN)
+def resources_assign(s: Services, call: Call, body: api.ResourceRef) -> api.ResourceAssigned:
+    """Record a tenant's ownership of a trunk, call or event stream (seed 001)."""
+    s.same_org(call.who, body.org_id)
+    s.store.assign_resource(
+        body.org_id, body.kind, body.resource_id, body.tenant, actor=call.who.id
+    )
+    return api.ResourceAssigned(
+        kind=body.kind, resource_id=body.resource_id, tenant=body.tenant, published=s.published()
+    )
+
+
+@handlers.handles(api.RESOURCES_RELEASE)
+def resources_release(s: Services, call: Call, body: api.ResourceRef) -> api.ResourceReleased:
+    """Forget a resource the tenant owns."""
+    s.same_org(call.who, body.org_id)
+    s.store.release_resource(
+        body.org_id, body.kind, body.resource_id, body.tenant, actor=call.who.id
+    )
+    return api.ResourceReleased(released=body.resource_id, published=s.published())

@@ -1,0 +1,65 @@
+"""The control plane's procedures, declared once as data.
+
+Each :class:`Procedure` names its kind (query or mutation), the API-key scope
+it needs, its input and output models and the error codes it can answer. The
+server binds one handler to each; ``/rpc``, ``/trpc``, the OpenAPI document and
+the Python SDK (:mod:`relaypass.client`) are all derived from :data:`PROCEDURES`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from relaypass.api import accounts, audit, keys, tenancy, tokens
+from relaypass.api._base import AUTH_ERRORS, Input, Output, Procedure, SeedInput, SeedOutput
+
+__all__ = [
+    "AUTH_ERRORS",
+    "BY_NAME",
+    "PROCEDURES",
+    "Input",
+    "Output",
+    "Procedure",
+    "SeedInput",
+    "SeedOutput",
+    "accounts",
+    "audit",
+    "keys",
+    "tenancy",
+    "tokens",
+]
+
+#: Every procedure, in the order the documents list them.
+PROCEDURES: Final[tuple[Procedure[Any, Any], ...]] = (
+    tenancy.AUTH_WHOAMI,
+    tenancy.ORGS_CREATE,
+    tenancy.ORGS_LIST,
+    tenancy.ORGS_DISABLE,
+    tenancy.TENANTS_CREATE,
+    tenancy.TENANTS_LIST,
+    tenancy.TENANTS_DISABLE,
+    tenancy.RESOURCES_ASSIGN,
+    tenancy.RESOURCES_RELEASE,
+    keys.API_KEYS_CREATE,
+    keys.API_KEYS_LIST,
+    keys.API_KEYS_REVOKE,
+    keys.API_KEYS_REROLL,
+    keys.SIGNING_KEYS_CREATE,
+    keys.SIGNING_KEYS_LIST,
+    keys.SIGNING_KEYS_RETIRE,
+    keys.SIGNING_KEYS_REVOKE,
+    tokens.MINT_RELAY,
+    tokens.MINT_PLAYBACK_TOKEN,
+    tokens.MINT_BROWSER_TOKEN,
+    tokens.MINT_ROOM,
+    tokens.MINT_MOQ,
+    tokens.TOKENS_REVOKE,
+    accounts.PUBLISH_SERVICE_ACCOUNT,
+    accounts.REVOKE_SERVICE_ACCOUNT,
+    accounts.SESSION_AUTH,
+    accounts.SERVICE_ACCOUNTS_LIST,
+    audit.AUDIT_LIST,
+)
+
+#: Procedures by name.
+BY_NAME: Final[dict[str, Procedure[Any, Any]]] = {p.name: p for p in PROCEDURES}

@@ -1,0 +1,109 @@
+"""What a procedure is: a name, a kind, a scope, input and output models, its errors.
+
+The declarations are the contract shared by the control plane (which binds a
+handler to each), its wire adapters (``/rpc``, ``/trpc``, OpenAPI) and the
+Python SDK (generated from them). They import pydantic and nothing of the
+server, so a client installs without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from relaypass.errors import HTTP_STATUS, ErrorCode
+
+__all__ = [
+    "AUTH_ERRORS",
+    "Input",
+    "Output",
+    "Procedure",
+    "SeedInput",
+    "SeedOutput",
+]
+
+
+class Input(BaseModel):
+    """A procedure's input: camelCase on the wire, snake_case in Python; unknown fields refused."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class SeedInput(BaseModel):
+    """An input with the seeds' snake_case wire names (seed 003); unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Output(BaseModel):
+    """A procedure's answer: camelCase on the wire."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class SeedOutput(BaseModel):
+    """An answer whose wire names are snake_case (seed 003, and the records of 0.1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+InT = TypeVar("InT", bound=BaseModel)
+OutT = TypeVar("OutT", bound=BaseModel)
+
+#: Refusals any procedure can answer before its handler runs.
+AUTH_ERRORS: Final = (
+    ErrorCode.INVALID_REQUEST,
+    ErrorCode.INVALID_API_KEY,
+    ErrorCode.INVALID_PERMISSIONS,
+    ErrorCode.REQUEST_TOO_LARGE,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.UNAVAILABLE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure(Generic[InT, OutT]):
+    """One procedure of the control plane, declared as data.
+
+    ``scope`` is the API-key scope it needs (``None``: any valid key).
+    ``admin_token`` procedures (seed 003) accept a tenant's admin service-account
+    JWT in the body instead of a bearer key. ``idempotent`` ones honour an
+    ``Idempotency-Key`` header (the SDK sends one). ``rate_limited`` ones count
+    against the per-key mint limit.
+    """
+
+    name: str
+    kind: Literal["query", "mutation"]
+    scope: str | None
+    input: type[InT]
+    output: type[OutT]
+    summary: str
+    errors: tuple[ErrorCode, ...] = ()
+    admin_token: bool = False
+    idempotent: bool = False
+    rate_limited: bool = False
+    examples: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def all_errors(self) -> tuple[ErrorCode, ...]:
+        """Every code this procedure can answer, the common ones first."""
+        extra = [ErrorCode.RATE_LIMITED] if self.rate_limited else []
+        if self.admin_token:
+            extra.append(ErrorCode.INVALID_TOKEN)
+        codes = [*AUTH_ERRORS, *extra, *self.errors]
+        return tuple(dict.fromkeys(codes))
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        """The HTTP statuses of :attr:`all_errors`, sorted."""
+        return tuple(sorted({HTTP_STATUS[c] for c in self.all_errors}))
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The name's segments (``streams.apiKeys.create`` -> three)."""
+        return tuple(self.name.split("."))

@@ -1,0 +1,44 @@
+"""The audit log (``audit.list``)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pydantic import Field
+
+from relaypass.api._base import Input, Output, Procedure, SeedOutput
+
+__all__ = ["AUDIT_LIST", "AuditEvent", "AuditList", "AuditQuery"]
+
+
+class AuditQuery(Input):
+    """Filter the audit log."""
+
+    org_id: str = Field(max_length=64)
+    action: str | None = Field(default=None, max_length=100)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class AuditEvent(SeedOutput):
+    """One admin action, mint or refusal (never a token or secret)."""
+
+    id: int
+    at_ms: int
+    org_id: str | None
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+
+
+class AuditList(Output):
+    """Events, newest first."""
+
+    events: list[AuditEvent]
+
+
+AUDIT_LIST: Final = Procedure(
+    "audit.list", "query", "audit:read", AuditQuery, AuditList,
+    "The org's audit log, newest first.",
+    examples={"orgId": "org_1", "action": "token.mint", "limit": 20},
+)  # fmt: skip
