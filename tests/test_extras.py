@@ -46,7 +46,11 @@ def test_the_core_and_the_token_cli_need_no_extra() -> None:
 
 
 def test_a_missing_extra_is_named() -> None:
-    for module, extra in (("relaypass.gate", "gate"), ("relaypass.server.app", "server")):
+    for module, extra in (
+        ("relaypass.gate", "gate"),
+        ("relaypass.server.app", "server"),
+        ("relaypass.client", "client"),
+    ):
         done = child(f"import {module}")
         assert done.returncode == 1
         assert f"pip install 'relaypass[{extra}]'" in done.stderr, done.stderr
@@ -55,6 +59,18 @@ def test_a_missing_extra_is_named() -> None:
     lines = [line for line in cli.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, cli.stderr  # one line, no traceback
     assert "relaypass[server]" in lines[0]
+
+
+def test_the_sdk_needs_only_the_client_extra() -> None:
+    blocked = tuple(m for m in _EXTRA_MODULES if m not in {"httpx"})
+    done = subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-c",
+         f"import sys\nfor n in {blocked!r}:\n    sys.modules[n] = None\n"
+         "from relaypass.client import Client\nprint(Client('http://x', api_key='k'))"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Client(base_url='http://x')" in done.stdout
 
 
 def test_the_core_dependencies_stay_few() -> None:

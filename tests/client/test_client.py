@@ -1,0 +1,180 @@
+"""The SDK against a real served control plane: typed results, errors by code, retries, keys."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from relaypass import (
+    InvalidApiKeyError,
+    InvalidPermissionsError,
+    InvalidRequestError,
+    UnavailableError,
+)
+from relaypass.api import PROCEDURES, keys
+from relaypass.client import AsyncClient, Client
+from relaypass.client._codegen import render
+from relaypass.client._transport import Transport
+from tests._net import free_port, wait_port
+from tests.client.conftest import Served
+
+GENERATED = "src/relaypass/client/_generated.py"
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _method(root: object, procedure_name: str) -> Any:
+    node = root
+    for part in procedure_name.split("."):
+        node = getattr(node, _snake(part))
+    return node
+
+
+def test_generated_module_matches_the_table() -> None:
+    committed = (Path(__file__).parents[2] / GENERATED).read_text()
+    assert committed == render(), "run: python -m relaypass.client._codegen > " + GENERATED
+
+
+@pytest.mark.parametrize("cls", [Client, AsyncClient])
+def test_every_procedure_is_a_method_taking_its_input_fields(cls: type[Any]) -> None:
+    client = cls("http://127.0.0.1:9", api_key="rp_live_x")
+    for procedure in PROCEDURES:
+        method = _method(client, procedure.name)
+        params = set(inspect.signature(method).parameters)
+        assert params == set(procedure.input.model_fields), procedure.name
+        assert inspect.iscoroutinefunction(method) == (cls is AsyncClient)
+        hints = inspect.get_annotations(method)
+        assert hints["return"].endswith(procedure.output.__name__)
+
+
+def test_signing_key_create_returns_a_typed_result(served: Served) -> None:
+    with Client(served.url, api_key=served.key) as client:
+        created = client.streams.signing_keys.create(org_id=served.org, label="2026-q4")
+        assert isinstance(created, keys.SigningKeyCreated)
+        assert created.algorithm == "EdDSA"
+        listed = client.streams.signing_keys.list(org_id=served.org)
+        assert created.id in {k.kid for k in listed.keys}
+
+
+def test_refusals_raise_the_class_of_their_code(served: Served) -> None:
+    with Client(served.url, api_key=served.key) as client:
+        with pytest.raises(InvalidPermissionsError) as denied:
+            client.streams.api_keys.list(org_id="org_someone_else")
+        assert denied.value.code.value == "INVALID_PERMISSIONS"
+        assert vars(denied.value)["status_code"] == 403
+        with pytest.raises(InvalidRequestError) as bad:
+            client.streams.api_keys.create(org_id=served.org, label="", scopes=[])
+        assert vars(bad.value)["fields"] == ["label"]
+    with Client(served.url, api_key="rp_live_wrong") as stranger, pytest.raises(InvalidApiKeyError):
+        stranger.auth.whoami()
+
+
+def test_api_key_from_the_environment_and_never_shown(
+    served: Served, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("RELAYPASS_API_KEY", raising=False)
+    monkeypatch.setenv("CLUTCHCALL_API_KEY", served.key)
+    caplog.set_level(logging.DEBUG)
+    with Client(served.url) as client:
+        assert client.auth.whoami().org_id == served.org
+        assert served.key not in repr(client)
+        assert served.key not in repr(vars(client))
+    monkeypatch.setenv("RELAYPASS_API_KEY", "rp_live_first")
+    transport = Transport(served.url)
+    assert transport._api_key == "rp_live_first"
+    transport.close()
+    assert served.key not in caplog.text
+    monkeypatch.delenv("RELAYPASS_API_KEY")
+    monkeypatch.delenv("CLUTCHCALL_API_KEY")
+    with pytest.raises(InvalidApiKeyError):
+        Client(served.url)
+
+
+def test_creates_carry_one_idempotency_key(served: Served) -> None:
+    seen: list[str | None] = []
+
+    def record(request: httpx.Request) -> None:
+        seen.append(request.headers.get("idempotency-key"))
+
+    http = httpx.Client(event_hooks={"request": [record]})
+    with Client(served.url, api_key=served.key, http=http) as client:
+        client.streams.api_keys.create(org_id=served.org, label="ci", scopes=["audit:read"])
+        client.streams.api_keys.list(org_id=served.org)
+    assert seen[0] is not None
+    assert len(seen[0]) == 32
+    assert seen[1] is None
+
+
+@pytest.fixture
+def flaky() -> Iterator[tuple[str, list[float]]]:
+    """A server that answers 503 then 429 (Retry-After: 1) before answering whoami."""
+    arrivals: list[float] = []
+
+    async def whoami(_: Request) -> JSONResponse:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 1:
+            return JSONResponse({"code": "UNAVAILABLE"}, 503, headers={"Retry-After": "1"})
+        if len(arrivals) == 2:
+            return JSONResponse({"code": "RATE_LIMITED"}, 429, headers={"Retry-After": "1"})
+        return JSONResponse({"orgId": "o", "keyId": "k", "scopes": [], "namespaces": []})
+
+    app = Starlette(routes=[Route("/rpc/auth.whoami", whoami, methods=["POST"])])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_port(port)
+    yield f"http://127.0.0.1:{port}", arrivals
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_429_and_503_are_retried_after_retry_after(flaky: tuple[str, list[float]]) -> None:
+    url, arrivals = flaky
+    with Client(url, api_key="rp_live_x", backoff_seconds=0.01) as client:
+        assert client.auth.whoami().org_id == "o"
+    assert len(arrivals) == 3
+    assert arrivals[1] - arrivals[0] >= 0.95
+    assert arrivals[2] - arrivals[1] >= 0.95
+
+
+def test_retries_are_bounded(flaky: tuple[str, list[float]]) -> None:
+    url, arrivals = flaky
+    client = Client(url, api_key="rp_live_x", max_retries=0)
+    with pytest.raises(UnavailableError) as e:
+        client.auth.whoami()
+    client.close()
+    assert e.value.code.value == "UNAVAILABLE"
+    assert vars(e.value)["retry_after_seconds"] == 1
+    assert len(arrivals) == 1
+
+
+def test_async_client_mints_and_refuses(served: Served) -> None:
+    async def go() -> None:
+        async with AsyncClient(served.url, api_key=served.key) as client:
+            minted = await client.tokens.relay.mint(
+                org_id=served.org, tenant="acme", ns=["acme/**"], ttl_seconds=60
+            )
+            assert minted.token.count(".") == 2
+            assert minted.expires_at is not None
+            with pytest.raises(InvalidPermissionsError):
+                await client.tenants.list(org_id="org_other")
+            assert await client.org_id() == served.org
+
+    asyncio.run(go())
