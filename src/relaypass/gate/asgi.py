@@ -17,6 +17,13 @@ connection path (without the leading ``/``) is the session path, and the
   app can ``authorize_publish``/``authorize_subscribe`` per message. When the
   gate ends the session (revocation, or ``exp``), the middleware closes the
   socket with code 4401 and tells the app ``websocket.disconnect``.
+  **In-band refresh**: a client keeps its session past ``exp`` by sending a
+  text frame ``{"type": "relaypass.refresh", "token": "<fresh JWT>"}``; the
+  middleware consumes it (the app never sees it), pins the new grant (same
+  subject and tenant; it may narrow or widen) and answers
+  ``{"type": "relaypass.refreshed", "exp": <seconds>}``, or
+  ``{"type": "relaypass.refresh_failed", "code": "<stable code>"}`` while the
+  old grant stays until its own ``exp``.
 * **HTTP**: each request is checked on its own; a refusal is a JSON
   ``{"code": ...}`` with 401 or 403.
 """
@@ -30,6 +37,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final, final
 
 import anyio.to_thread
+import orjson
 import structlog
 
 from relaypass.errors import InvalidTokenError, RelaypassError
@@ -49,6 +57,8 @@ CLOSE_CODE_CUT: Final = 4401
 SUBPROTOCOL: Final = "relaypass"
 _PROTOCOL_TOKEN_PREFIX: Final = "relaypass.jwt."  # noqa: S105 - a prefix, not a secret
 _MAX_HEADER: Final = 8192
+_REFRESH_TYPE: Final = "relaypass.refresh"
+_MAX_REFRESH_FRAME: Final = 16 * 1024
 
 _log = structlog.get_logger("relaypass.gate.asgi")
 
@@ -168,7 +178,7 @@ class GateMiddleware:
                 await send({"type": "websocket.close", "code": 1008})
             return
         loop = asyncio.get_running_loop()
-        guard = _Guard(receive, send, subprotocol)
+        guard = _Guard(receive, send, subprotocol, session)
         self._cuts[session.id] = lambda: loop.call_soon_threadsafe(guard.cut.set)
         timer = ExpiryTimer(self.gate, session, loop)
         scope.setdefault("state", {})["relaypass"] = session
@@ -190,14 +200,34 @@ class GateMiddleware:
             cut()
 
 
+def _refresh_token(message: Message) -> str | None:
+    """The token of an in-band refresh frame; ``None`` for any other message."""
+    text = message.get("text") if message.get("type") == "websocket.receive" else None
+    if not isinstance(text, str) or _REFRESH_TYPE not in text[:64]:
+        return None
+    if len(text) > _MAX_REFRESH_FRAME:
+        return None
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict) or parsed.get("type") != _REFRESH_TYPE:
+        return None
+    token = parsed.get("token")
+    return token if isinstance(token, str) else ""
+
+
 @final
 class _Guard:
     """Stands between the app and one WebSocket: adds the subprotocol, closes on a cut."""
 
-    def __init__(self, receive: Receive, send: Send, subprotocol: str | None) -> None:
+    def __init__(
+        self, receive: Receive, send: Send, subprotocol: str | None, session: Session
+    ) -> None:
         self._receive = receive
         self._send = send
         self._subprotocol = subprotocol
+        self._session = session
         self.cut = asyncio.Event()
         self.accepted = False
         self.closed = False
@@ -216,6 +246,26 @@ class _Guard:
         await self._send(message)
 
     async def receive(self) -> Message:
+        while True:
+            message = await self._receive_one()
+            token = _refresh_token(message)
+            if token is None:
+                return message
+            await self._refresh(token)
+
+    async def _refresh(self, token: str) -> None:
+        try:
+            await anyio.to_thread.run_sync(self._session.refresh, token)
+        except RelaypassError as exc:
+            _log.info("asgi.refresh_refused", session=self._session.id, code=exc.code.value,
+                      reason=exc.reason)  # fmt: skip
+            reply: dict[str, object] = {"type": "relaypass.refresh_failed", "code": exc.code.value}
+        else:
+            expires = self._session.grant.expires_at
+            reply = {"type": "relaypass.refreshed", "exp": int(expires) if expires else None}
+        await self.send({"type": "websocket.send", "text": orjson.dumps(reply).decode()})
+
+    async def _receive_one(self) -> Message:
         if not self.cut.is_set():
             incoming = asyncio.ensure_future(self._receive())
             waiter = asyncio.ensure_future(self.cut.wait())
