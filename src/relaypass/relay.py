@@ -24,6 +24,13 @@ The cost of per-path scoping is therefore one Python hop per published frame
 measures it against an unscoped ``moq.Server``. A session ends when its
 token expires (timer at ``exp``) or is revoked (the gate's cutoff), with
 close code 401, and its broadcasts are withdrawn from the hub.
+
+**In-band refresh.** A session outlives its token by announcing the reserved
+broadcast :data:`REFRESH_BROADCAST` with a track :data:`REFRESH_TRACK` and
+writing each fresh token as a frame (:class:`RefreshChannel` does it). The
+relay reads that track itself, never forwards it, and pins each new grant to
+the session (same subject; it may narrow or widen); a refused token is logged
+and the old grant stays until its own ``exp``.
 """
 
 from __future__ import annotations
@@ -42,7 +49,14 @@ from relaypass.errors import InvalidRequestError, InvalidTokenError, RelaypassEr
 from relaypass.gate.expiry import ExpiryTimer
 from relaypass.gate.session import Gate, Session
 
-__all__ = ["CLOSE_CODE_REVOKED", "MAX_QUERY_BYTES", "MoqRelay"]
+__all__ = [
+    "CLOSE_CODE_REVOKED",
+    "MAX_QUERY_BYTES",
+    "REFRESH_BROADCAST",
+    "REFRESH_TRACK",
+    "MoqRelay",
+    "RefreshChannel",
+]
 
 #: Longest query string read for ``?jwt=`` (tokens are capped by the verifier too).
 MAX_QUERY_BYTES: Final = 8192
@@ -50,6 +64,11 @@ MAX_QUERY_BYTES: Final = 8192
 #: "unauthorized" session error, so ``moq.is_auth`` is true and clients stop redialling.
 CLOSE_CODE_REVOKED: Final = 2
 _NOT_FOUND: Final = 404
+#: The broadcast a client announces to hand the relay fresh tokens, and its track. (A path
+#: starting with "." is hidden by moq and never announced to the relay.)
+REFRESH_BROADCAST: Final = "_relaypass/refresh"
+REFRESH_TRACK: Final = "refresh"
+_MAX_REFRESH_FRAME: Final = 16 * 1024
 
 _log = structlog.get_logger("relaypass.relay")
 
@@ -277,6 +296,10 @@ class MoqRelay:
         consumer = conn.ingest.consume()
         async for update in consumer.announced("", hidden=True):
             path = update.prefix
+            if path == REFRESH_BROADCAST:
+                if update.active:
+                    self._spawn(conn, self._follow_refreshes(conn, consumer))
+                continue
             if not update.active:
                 broadcast = conn.published.pop(path, None)
                 if broadcast is not None:
@@ -300,6 +323,27 @@ class MoqRelay:
             self._hub_broadcasts.setdefault(hub_path, []).append(broadcast)
             self._spawn(conn, self._serve_tracks(conn, source, broadcast.dynamic()))
             broadcast.announce()
+
+    async def _follow_refreshes(self, conn: _Connection, consumer: moq.OriginConsumer) -> None:
+        """Pin every token the client writes on its refresh track to its session."""
+        session = conn.gate_session
+        try:
+            source = await consumer.request_broadcast(REFRESH_BROADCAST)
+            track = await source.subscribe_track(REFRESH_TRACK)
+            while (frame := await track.read_frame()) is not None:
+                if len(frame.payload) > _MAX_REFRESH_FRAME:
+                    _log.info("moq.refresh_refused", session=session.id, code="INVALID_TOKEN")
+                    continue
+                try:
+                    token = frame.payload.decode("ascii")
+                    await asyncio.to_thread(session.refresh, token)
+                except (RelaypassError, UnicodeDecodeError) as exc:
+                    code = exc.code.value if isinstance(exc, RelaypassError) else "INVALID_TOKEN"
+                    _log.info("moq.refresh_refused", session=session.id, code=code)
+                    continue
+                _log.info("moq.refreshed", session=session.id, exp=session.grant.expires_at)
+        except moq.Error:
+            return  # the client withdrew the channel or left
 
     async def _serve_tracks(
         self, conn: _Connection, source: moq.BroadcastConsumer, dynamic: moq.BroadcastDynamic
@@ -359,6 +403,34 @@ class MoqRelay:
                 request.reject(_NOT_FOUND)
                 continue
             request.accept(stack[-1])
+
+
+@final
+class RefreshChannel:
+    """The client side of in-band refresh: hands the relay fresh tokens on a session.
+
+    ::
+
+        async with moq.Client(url) as conn:
+            channel = RefreshChannel(conn)
+            await provider.keep_fresh(channel.send)   # relaypass.client token provider
+    """
+
+    def __init__(self, conn: moq.Client) -> None:
+        self._broadcast = conn.create_broadcast(REFRESH_BROADCAST)
+        self._track = self._broadcast.publish_track(REFRESH_TRACK)
+        self._broadcast.announce()
+        self._sequence = 0
+
+    async def send(self, token: str) -> None:
+        """Write one token (the relay pins its grant to the session)."""
+        self._sequence += 1
+        self._track.write_frame(token.encode("ascii"), self._sequence)
+
+    def close(self) -> None:
+        """Withdraw the channel."""
+        with contextlib.suppress(moq.Error):
+            self._broadcast.close()
 
 
 def _check_path(path: str) -> None:
