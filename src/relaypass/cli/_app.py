@@ -1,4 +1,8 @@
-"""Typer application: ``key``, ``token``, ``demo``, ``serve``, ``relay``, ``gate`` and ``admin``.
+"""Typer application: local commands here, the SDK-backed admin ones in ``_admin``.
+
+``key``, ``token``, ``demo``, ``serve``, ``relay``, ``gate`` and ``admin`` live
+here; ``login``, ``orgs``, ``tenants``, ``mint`` and the rest in
+:mod:`relaypass.cli._admin`.
 
 ``key generate``, ``token sign`` and ``token verify`` follow moq-token's CLI
 (same algorithms, same wire claims, same key file formats) so scripts move
@@ -26,6 +30,7 @@ from relaypass._claims import ClaimsPolicy
 from relaypass._keys import Key
 from relaypass._keyset import KeySet
 from relaypass._tokens import Verifier, sign_jwt
+from relaypass.cli._admin import register as register_admin_commands
 from relaypass.cli._moq_token import moq_token_app, sign_moq_token
 from relaypass.errors import RelaypassError
 from relaypass.profiles.moq import MoqClaims
@@ -51,6 +56,7 @@ app.add_typer(admin_app, name="admin")
 gate_app = typer.Typer(help="Run the data-plane gate for media servers.", no_args_is_help=True)
 app.add_typer(gate_app, name="gate")
 app.add_typer(moq_token_app, name="moq-token")
+register_admin_commands(app)
 
 _out = Console()
 _err = Console(stderr=True)

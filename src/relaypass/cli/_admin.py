@@ -1,0 +1,431 @@
+"""Admin commands on the SDK (``login``, ``orgs``, ``tenants``, ``mint`` and the rest).
+
+``login``, ``logout``, ``whoami``, ``orgs``, ``tenants``, ``api-keys``,
+``signing-keys``, ``service-accounts``, ``audit`` and ``mint`` talk to a
+running control plane through :class:`relaypass.client.Client`. The URL comes
+from ``--url``, ``RELAYPASS_URL`` or the login file; the key from
+``RELAYPASS_API_KEY``, ``CLUTCHCALL_API_KEY`` or the login file
+(``$XDG_CONFIG_HOME/relaypass/credentials.json``, mode 0600). Every command
+prints a table, or JSON with ``--json``; a refusal is one line with its code.
+Org-scoped commands act on the calling key's own org unless ``--org`` says
+otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from relaypass.errors import InvalidApiKeyError, RelaypassError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from relaypass.client import Client
+
+__all__ = ["register"]
+
+_out = Console()
+_err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="Control-plane URL (default: RELAYPASS_URL or login).")
+]
+Ttl = Annotated[int | None, typer.Option("--ttl", help="Lifetime in seconds.")]
+OrgOption = Annotated[
+    str | None, typer.Option("--org", help="The org (default: the API key's own).")
+]
+
+
+def credentials_path() -> Path:
+    """Where ``relaypass login`` keeps the URL and key."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "relaypass" / "credentials.json"
+
+
+def _saved() -> dict[str, str]:
+    path = credentials_path()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def _fail(exc: RelaypassError, as_json: bool) -> NoReturn:
+    if as_json:
+        sys.stdout.write(
+            json.dumps({"error": {"code": exc.code.value, "reason": exc.reason}}) + "\n"
+        )
+    else:
+        _err.print(f"[bold red]{exc.code.value}[/]: {exc.reason}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _client(url: str | None, as_json: bool) -> Client:
+    from relaypass.client import Client  # noqa: PLC0415 - the client extra, only when used
+
+    saved = _saved()
+    key = os.environ.get("RELAYPASS_API_KEY") or os.environ.get("CLUTCHCALL_API_KEY")
+    try:
+        return Client(
+            url or os.environ.get("RELAYPASS_URL") or saved.get("url"),
+            api_key=key or saved.get("api_key"),
+        )
+    except InvalidApiKeyError:
+        _fail(
+            InvalidApiKeyError("no API key: run relaypass login or set RELAYPASS_API_KEY"), as_json
+        )
+
+
+def _show(result: BaseModel, as_json: bool) -> None:
+    data = result.model_dump(mode="json", by_alias=True)
+    if as_json:
+        sys.stdout.write(json.dumps(data) + "\n")
+        return
+    rows = [v for v in data.values() if isinstance(v, list)]
+    if len(data) == 1 and rows and all(isinstance(r, dict) for r in rows[0]):
+        items: list[dict[str, Any]] = rows[0]
+        table = Table(*(items[0].keys() if items else ["(none)"]))
+        for item in items:
+            table.add_row(*(_cell(v) for v in item.values()))
+    else:
+        table = Table("field", "value", show_header=False)
+        for name, value in data.items():
+            table.add_row(name, _cell(value))
+    _out.print(table)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _run(url: str | None, as_json: bool, call: Callable[[Client], BaseModel]) -> None:
+    client = _client(url, as_json)
+    try:
+        _show(call(client), as_json)
+    except RelaypassError as exc:
+        _fail(exc, as_json)
+    finally:
+        client.close()
+
+
+def _org(client: Client, org: str | None) -> str:
+    return org or client.org_id()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the admin commands to ``app``."""
+    app.command("login")(login)
+    app.command("logout")(logout)
+    app.command("whoami")(whoami)
+    for name, sub in (
+        ("orgs", _orgs()),
+        ("tenants", _tenants()),
+        ("api-keys", _api_keys()),
+        ("signing-keys", _signing_keys()),
+        ("service-accounts", _service_accounts()),
+        ("mint", _mint()),
+    ):
+        app.add_typer(sub, name=name)
+    app.command("audit")(audit)
+
+
+def login(
+    url: Annotated[str, typer.Option("--url", help="Control-plane URL.")] = "http://127.0.0.1:8080",
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", help="The key (default: asked, or RELAYPASS_API_KEY)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check an API key against the control plane and keep it in a 0600 file."""
+    from relaypass.client import Client  # noqa: PLC0415
+
+    key = api_key or os.environ.get("RELAYPASS_API_KEY")
+    if not key:
+        key = typer.prompt("API key", hide_input=True)
+    client = Client(url, api_key=key)
+    try:
+        who = client.auth.whoami()
+    except RelaypassError as exc:
+        _fail(exc, as_json)
+    finally:
+        client.close()
+    path = credentials_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"url": url, "api_key": key}, out)
+    path.chmod(0o600)
+    _show(who, as_json)
+
+
+def logout(as_json: JsonFlag = False) -> None:
+    """Forget the stored key."""
+    path = credentials_path()
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    if as_json:
+        sys.stdout.write(json.dumps({"loggedOut": existed}) + "\n")
+    else:
+        _out.print("logged out" if existed else "not logged in")
+
+
+def whoami(url: UrlOption = None, as_json: JsonFlag = False) -> None:
+    """The calling key's org, id, scopes and namespaces."""
+    _run(url, as_json, lambda c: c.auth.whoami())
+
+
+def audit(
+    action: Annotated[str | None, typer.Option(help="Only this action (token.mint, ...).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many events.")] = 50,
+    org: OrgOption = None,
+    url: UrlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The org's audit log, newest first."""
+    _run(url, as_json, lambda c: c.audit.list(org_id=_org(c, org), action=action, limit=limit))
+
+
+def _orgs() -> typer.Typer:
+    sub = typer.Typer(help="Orgs of the platform (platform:admin).", no_args_is_help=True)
+
+    @sub.command("create")
+    def create(
+        name: str,
+        namespace: Annotated[list[str] | None, typer.Option(help="A namespace root.")] = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """A new org and its first admin key (shown once)."""
+        _run(url, as_json, lambda c: c.orgs.create(name=name, namespaces=namespace or None))
+
+    @sub.command("list")
+    def list_(url: UrlOption = None, as_json: JsonFlag = False) -> None:
+        """Every org."""
+        _run(url, as_json, lambda c: c.orgs.list())
+
+    @sub.command("disable")
+    def disable(org_id: str, url: UrlOption = None, as_json: JsonFlag = False) -> None:
+        """Refuse an org's keys and tokens and cut its sessions."""
+        _run(url, as_json, lambda c: c.orgs.disable(org_id=org_id))
+
+    return sub
+
+
+def _tenants() -> typer.Typer:
+    sub = typer.Typer(help="Tenants of your org.", no_args_is_help=True)
+
+    @sub.command("create")
+    def create(
+        tenant_id: str,
+        label: Annotated[str, typer.Option(help="A display name.")] = "",
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """A tenant."""
+        _run(
+            url,
+            as_json,
+            lambda c: c.tenants.create(org_id=_org(c, org), tenant_id=tenant_id, label=label),
+        )
+
+    @sub.command("list")
+    def list_(org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False) -> None:
+        """The org's tenants."""
+        _run(url, as_json, lambda c: c.tenants.list(org_id=_org(c, org)))
+
+    @sub.command("disable")
+    def disable(
+        tenant_id: str, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
+    ) -> None:
+        """Refuse a tenant's mints and cut its sessions."""
+        _run(url, as_json, lambda c: c.tenants.disable(org_id=_org(c, org), tenant_id=tenant_id))
+
+    return sub
+
+
+def _api_keys() -> typer.Typer:
+    sub = typer.Typer(help="API keys of your org.", no_args_is_help=True)
+
+    @sub.command("create")
+    def create(
+        label: str,
+        scope: Annotated[list[str], typer.Option(help="keys:admin, tokens:mint, audit:read.")],
+        environment: Annotated[str, typer.Option(help="live or test.")] = "live",
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """A key (shown once)."""
+        _run(url, as_json, lambda c: c.streams.api_keys.create(
+            org_id=_org(c, org), label=label, scopes=scope, environment=environment))  # fmt: skip
+
+    @sub.command("list")
+    def list_(org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False) -> None:
+        """The org's keys (never their secrets)."""
+        _run(url, as_json, lambda c: c.streams.api_keys.list(org_id=_org(c, org)))
+
+    @sub.command("revoke")
+    def revoke(
+        key_id: str, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
+    ) -> None:
+        """Revoke a key now."""
+        _run(url, as_json, lambda c: c.streams.api_keys.revoke(org_id=_org(c, org), id=key_id))
+
+    @sub.command("reroll")
+    def reroll(
+        key_id: str,
+        grace_seconds: Annotated[int, typer.Option(help="The old key works this long.")] = 0,
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Replace a key (the new one is shown once)."""
+        _run(url, as_json, lambda c: c.streams.api_keys.reroll(
+            org_id=_org(c, org), id=key_id, grace_seconds=grace_seconds))  # fmt: skip
+
+    return sub
+
+
+def _signing_keys() -> typer.Typer:
+    sub = typer.Typer(help="Signing keys of your org.", no_args_is_help=True)
+
+    @sub.command("create")
+    def create(
+        label: str,
+        algorithm: Annotated[
+            str, typer.Option(help="EdDSA, ES256, ES384, RS256, PS256.")
+        ] = "EdDSA",
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """A key; it signs once gates have had time to learn it."""
+        _run(url, as_json, lambda c: c.streams.signing_keys.create(
+            org_id=_org(c, org), label=label, algorithm=algorithm))  # fmt: skip
+
+    @sub.command("list")
+    def list_(org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False) -> None:
+        """The org's signing keys and their states."""
+        _run(url, as_json, lambda c: c.streams.signing_keys.list(org_id=_org(c, org)))
+
+    @sub.command("retire")
+    def retire(
+        kid: str, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
+    ) -> None:
+        """Stop signing with a key."""
+        _run(url, as_json, lambda c: c.streams.signing_keys.retire(org_id=_org(c, org), id=kid))
+
+    @sub.command("revoke")
+    def revoke(
+        kid: str, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
+    ) -> None:
+        """Distrust a key now."""
+        _run(url, as_json, lambda c: c.streams.signing_keys.revoke(org_id=_org(c, org), id=kid))
+
+    return sub
+
+
+def _service_accounts() -> typer.Typer:
+    sub = typer.Typer(help="Service accounts of your tenants (seed 003).", no_args_is_help=True)
+
+    @sub.command("publish")
+    def publish(
+        tenant: Annotated[str, typer.Option(help="The tenant.")],
+        kid: Annotated[str, typer.Option(help="The private_key_id.")],
+        public_key: Annotated[Path, typer.Option(help="The RSA public key (PEM file).")],
+        role: Annotated[str, typer.Option(help="sdk or admin.")] = "sdk",
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Register a tenant's public key."""
+        pem = public_key.read_text()
+        _run(url, as_json, lambda c: c.publish_service_account(
+            tenant_id=tenant, private_key_id=kid, public_key_pem=pem, role=role))  # fmt: skip
+
+    @sub.command("revoke")
+    def revoke(
+        tenant: Annotated[str, typer.Option(help="The tenant.")],
+        kid: Annotated[str, typer.Option(help="The private_key_id.")],
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Stop accepting a key; gates cut its sessions."""
+        _run(url, as_json, lambda c: c.revoke_service_account(tenant_id=tenant, private_key_id=kid))
+
+    @sub.command("list")
+    def list_(
+        tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Registered service-account keys."""
+        _run(url, as_json, lambda c: c.service_accounts.list(org_id=_org(c, org), tenant_id=tenant))
+
+    return sub
+
+
+def _mint() -> typer.Typer:
+    sub = typer.Typer(help="Mint tokens (tokens:mint).", no_args_is_help=True)
+
+    @sub.command("relay")
+    def relay(
+        tenant: Annotated[str, typer.Option(help="The tenant.")],
+        ns: Annotated[list[str], typer.Option(help="A namespace pattern (repeat).")],
+        ttl: Ttl = None,
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """A relay token."""
+        _run(url, as_json, lambda c: c.tokens.relay.mint(
+            org_id=_org(c, org), tenant=tenant, ns=ns, ttl_seconds=ttl))  # fmt: skip
+
+    @sub.command("moq")
+    def moq(
+        root: Annotated[str, typer.Option(help="The connection root.")] = "",
+        publish: Annotated[list[str] | None, typer.Option(help="A path it may publish.")] = None,
+        subscribe: Annotated[list[str] | None, typer.Option(help="A path it may read.")] = None,
+        ttl: Ttl = None,
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """A moq token (moq-token's claims)."""
+        _run(url, as_json, lambda c: c.tokens.moq.mint(
+            org_id=_org(c, org), root=root, publish=publish, subscribe=subscribe,
+            ttl_seconds=ttl or 3600))  # fmt: skip
+
+    @sub.command("room")
+    def room(
+        room_id: Annotated[str, typer.Option("--room", help="The room.")],
+        participant: Annotated[str, typer.Option(help="The participant.")],
+        role: Annotated[str, typer.Option(help="host, speaker or viewer.")] = "speaker",
+        ttl: Ttl = None,
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """A room token (seed 004)."""
+        _run(url, as_json, lambda c: c.tokens.room.mint(
+            org_id=_org(c, org), room_id=room_id, participant_id=participant, role=role,
+            ttl_seconds=ttl))  # fmt: skip
+
+    return sub
