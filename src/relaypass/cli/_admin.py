@@ -41,6 +41,7 @@ UrlOption = Annotated[
     str | None, typer.Option("--url", help="Control-plane URL (default: RELAYPASS_URL or login).")
 ]
 Ttl = Annotated[int | None, typer.Option("--ttl", help="Lifetime in seconds.")]
+TokenOnly = Annotated[bool, typer.Option("--token-only", help="Print the token alone (for pipes).")]
 OrgOption = Annotated[
     str | None, typer.Option("--org", help="The org (default: the API key's own).")
 ]
@@ -113,10 +114,20 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _run(url: str | None, as_json: bool, call: Callable[[Client], BaseModel]) -> None:
+def _run(
+    url: str | None,
+    as_json: bool,
+    call: Callable[[Client], BaseModel],
+    *,
+    token_only: bool = False,
+) -> None:
     client = _client(url, as_json)
     try:
-        _show(call(client), as_json)
+        result = call(client)
+        if token_only:
+            sys.stdout.write(f"{getattr(result, 'token', '')}\n")
+        else:
+            _show(result, as_json)
     except RelaypassError as exc:
         _fail(exc, as_json)
     finally:
@@ -392,11 +403,13 @@ def _mint() -> typer.Typer:
         ttl: Ttl = None,
         org: OrgOption = None,
         url: UrlOption = None,
+        token_only: TokenOnly = False,
         as_json: JsonFlag = False,
     ) -> None:
         """A relay token."""
         _run(url, as_json, lambda c: c.tokens.relay.mint(
-            org_id=_org(c, org), tenant=tenant, ns=ns, ttl_seconds=ttl))  # fmt: skip
+            org_id=_org(c, org), tenant=tenant, ns=ns, ttl_seconds=ttl),
+            token_only=token_only)  # fmt: skip
 
     @sub.command("moq")
     def moq(
@@ -406,12 +419,13 @@ def _mint() -> typer.Typer:
         ttl: Ttl = None,
         org: OrgOption = None,
         url: UrlOption = None,
+        token_only: TokenOnly = False,
         as_json: JsonFlag = False,
     ) -> None:
         """A moq token (moq-token's claims)."""
         _run(url, as_json, lambda c: c.tokens.moq.mint(
             org_id=_org(c, org), root=root, publish=publish, subscribe=subscribe,
-            ttl_seconds=ttl or 3600))  # fmt: skip
+            ttl_seconds=ttl or 3600), token_only=token_only)  # fmt: skip
 
     @sub.command("room")
     def room(
@@ -421,11 +435,12 @@ def _mint() -> typer.Typer:
         ttl: Ttl = None,
         org: OrgOption = None,
         url: UrlOption = None,
+        token_only: TokenOnly = False,
         as_json: JsonFlag = False,
     ) -> None:
         """A room token (seed 004)."""
         _run(url, as_json, lambda c: c.tokens.room.mint(
             org_id=_org(c, org), room_id=room_id, participant_id=participant, role=role,
-            ttl_seconds=ttl))  # fmt: skip
+            ttl_seconds=ttl), token_only=token_only)  # fmt: skip
 
     return sub

@@ -32,7 +32,7 @@ from relaypass._keyset import KeySet
 from relaypass._tokens import Verifier, sign_jwt
 from relaypass.cli._admin import register as register_admin_commands
 from relaypass.cli._moq_token import moq_token_app, sign_moq_token
-from relaypass.errors import RelaypassError
+from relaypass.errors import InvalidKeyError, RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ def _main(
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+_MAX_JWKS_BYTES = 1 << 20
 
 
 def _fail(exc: RelaypassError, as_json: bool) -> NoReturn:
@@ -103,10 +104,34 @@ def _load_key(path: Path, as_json: bool) -> Key:
         _fail_io(path, exc, as_json)
 
 
-def _load_verification_keys(path: Path, as_json: bool) -> Key | KeySet:
-    """A JWK, or a JWKS such as the control plane's ``/.well-known/jwks.json``."""
+def _fetch_jwks(url: str, as_json: bool) -> str:
+    """A key set over HTTP (the control plane's ``/.well-known/jwks.json``), size-capped."""
+    _require_extra("client")
+    import httpx  # noqa: PLC0415 - the client extra
+
+    body = bytearray()
     try:
-        text = path.read_text(encoding="utf-8")
+        with httpx.stream("GET", url, timeout=10.0) as response:
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > _MAX_JWKS_BYTES:
+                    break
+    except httpx.HTTPError as exc:
+        _fail(InvalidKeyError(f"cannot fetch {url}: {type(exc).__name__}"), as_json)
+    if len(body) > _MAX_JWKS_BYTES:
+        _fail(InvalidKeyError(f"the key set at {url} is over {_MAX_JWKS_BYTES} bytes"), as_json)
+    return body.decode("utf-8", errors="replace")
+
+
+def _load_verification_keys(source: str, as_json: bool) -> Key | KeySet:
+    """A JWK or JWKS file, or a JWKS URL such as the control plane's ``/.well-known/jwks.json``."""
+    path = Path(source)
+    try:
+        if source.startswith(("http://", "https://")):
+            text = _fetch_jwks(source, as_json)
+        else:
+            text = path.read_text(encoding="utf-8")
         if '"keys"' in text:
             return KeySet.from_jwks(text)
         return Key.parse(text)
@@ -237,8 +262,10 @@ def token_sign(
 @token_app.command("verify")
 def token_verify(
     key_file: Annotated[
-        Path,
-        typer.Option("--key", "-k", help="Key file: a JWK, or a JWKS (/.well-known/jwks.json)."),
+        str,
+        typer.Option(
+            "--key", "-k", help="A JWK or JWKS file, or a JWKS URL (…/.well-known/jwks.json)."
+        ),
     ],
     token: Annotated[
         str | None, typer.Option("--token", "-t", help="The token; default: read stdin.")
@@ -257,6 +284,7 @@ def token_verify(
 
       relaypass token verify --key secret.jwk < publisher.jwt
       relaypass token verify --key public.jwk --token "$JWT" --json
+      relaypass token verify --key http://127.0.0.1:8700/.well-known/jwks.json < moq.jwt
     """
     key = _load_verification_keys(key_file, as_json)
     text = (token if token is not None else sys.stdin.read()).strip()
@@ -443,7 +471,6 @@ def _dev_ready(store: Store, org_id: str, host: str, port: int) -> None:
     store.create_signing_key(org_id, "dev", actor="dev")
     store.create_tenant(org_id, "dev", "dev", actor="dev")
     base = f"http://{host}:{port}"
-    body = json.dumps({"orgId": org_id, "root": "demo", "subscribe": [""]})
     _err.print(
         "Dev mode: the org has an active signing key and a tenant 'dev'. With the key above in "
         "RELAYPASS_API_KEY, this mints a moq token and verifies it against the JWKS:",
@@ -452,11 +479,8 @@ def _dev_ready(store: Store, org_id: str, host: str, port: int) -> None:
         soft_wrap=True,
     )
     _err.print(
-        f"  curl -s -XPOST {base}/rpc/tokens.moq.mint "
-        '-H "Authorization: Bearer $RELAYPASS_API_KEY" -H "Content-Type: application/json" '
-        f"-d '{body}' "
-        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])' "
-        f"| relaypass token verify --key <(curl -s {base}/.well-known/jwks.json)",
+        f"  relaypass mint moq --url {base} --root demo --subscribe '' --token-only "
+        f"| relaypass token verify --key {base}/.well-known/jwks.json",
         highlight=False,
         markup=False,
         soft_wrap=True,

@@ -11,7 +11,6 @@ procedure's.
 
 import asyncio
 import time
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,7 +196,7 @@ def _operations(
         )
 
     _keysets(app, store)
-    _observe(app, metrics)
+    app.add_middleware(_Observe, metrics=metrics)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_text() -> PlainTextResponse:
@@ -220,26 +219,40 @@ def _keysets(app: FastAPI, store: Store) -> None:
         return JSONResponse(store.published_keys(org_id).to_jwks(), headers=_JWKS_CACHE)
 
 
-def _observe(app: FastAPI, metrics: _Metrics) -> None:
-    """Count what the dispatcher does not count itself."""
+class _Observe:
+    """Latency and outcome of what the procedures' dispatcher does not count itself.
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        """Latency and outcome of what the procedures' dispatcher does not count itself."""
+    A pure ASGI middleware (no per-request task or response buffering).
+    """
+
+    def __init__(self, app: Any, metrics: _Metrics) -> None:  # noqa: ANN401 - any ASGI app
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # noqa: ANN401
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response: Response = await call_next(request)
-        path = request.url.path
-        if getattr(request.state, "dispatched", False):
-            return response  # the dispatcher counted each call
+        status = [500]
+
+        async def tracking(message: Any) -> None:  # noqa: ANN401
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, tracking)
+        if scope.get("state", {}).get("dispatched"):
+            return  # the dispatcher counted each call
+        path: str = scope.get("path", "")
         label = "other"
         if path.startswith(("/rpc/", "/trpc/")):
             # Refused before any dispatch: only declared procedures become label values,
             # so junk paths cannot grow the series.
             name = path.removeprefix("/rpc/").removeprefix("/trpc/")
             label = name if name in BY_NAME else "unknown"
-        metrics.latency.labels(label).observe(time.perf_counter() - started)
-        metrics.requests.labels(label, str(response.status_code)).inc()
-        return response
+        self.metrics.latency.labels(label).observe(time.perf_counter() - started)
+        self.metrics.requests.labels(label, str(status[0])).inc()
 
 
 def _docs(app: FastAPI) -> None:
