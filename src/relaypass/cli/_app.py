@@ -44,7 +44,7 @@ app = typer.Typer(
     name="relaypass",
     help="Token authority and gatekeeper for real-time media platforms.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
 )
 key_app = typer.Typer(help="Generate and inspect signing keys.", no_args_is_help=True)
@@ -394,6 +394,13 @@ def serve(
             "signing key, a tenant 'dev' and a command that mints and verifies a token.",
         ),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the startup facts (url, data dir, first org and key) as one JSON line.",
+        ),
+    ] = False,
 ) -> None:
     """Run the control plane (SQLite in the data directory unless RELAYPASS_DATABASE_URL is set).
 
@@ -418,15 +425,24 @@ def serve(
         os.environ["RELAYPASS_KEY_PROPAGATION_SECONDS"] = "0"
     settings, store = _open_store_or_exit()
     first = bootstrap(store, namespace=settings.first_org_namespace)
-    if first is not None:
-        org_id, secret = first
-        _err.print(
-            f"Created org [bold]{org_id}[/] and its admin API key (shown once):", highlight=False
-        )
-        sys.stdout.write(secret + "\n")
+    if as_json:
+        facts = {
+            "url": f"http://{host}:{port}",
+            "dataDir": str(settings.data_dir),
+            "orgId": first[0] if first else None,
+            "adminKey": first[1] if first else None,  # shown once, as in the text form
+        }
+        sys.stdout.write(json.dumps(facts) + "\n")
         sys.stdout.flush()
-        if dev:
-            _dev_ready(store, org_id, host, port)
+    elif first is not None:
+        _err.print(
+            f"Created org [bold]{first[0]}[/] and its admin API key (shown once):",
+            highlight=False,
+        )
+        sys.stdout.write(first[1] + "\n")
+        sys.stdout.flush()
+    if first is not None and dev:
+        _dev_ready(store, first[0], host, port)
     if workers > 1:
         _err.print(
             "[yellow]note[/]: --workers > 1 runs one process per worker via uvicorn's factory"
@@ -520,36 +536,70 @@ def admin_bootstrap(
 KeyFileOpt = Annotated[
     list[Path] | None,
     typer.Option(
-        "--key", help="Public JWK or JWKS file, re-read when it changes (repeatable: all are used)."
+        "--key",
+        help="Public JWK or JWKS file, re-read when it changes (repeatable: all are used).",
+        envvar="RELAYPASS_KEY",
     ),
 ]
 KeyDirOpt = Annotated[
-    Path | None, typer.Option("--key-dir", help="Directory of {kid}.jwk files (moq-relay layout).")
+    Path | None,
+    typer.Option(
+        "--key-dir",
+        help="Directory of {kid}.jwk files (moq-relay layout).",
+        envvar="RELAYPASS_KEY_DIR",
+    ),
 ]
-JwksUrlOpt = Annotated[str | None, typer.Option("--jwks-url", help="JWKS URL to follow.")]
+JwksUrlOpt = Annotated[
+    str | None, typer.Option("--jwks-url", help="JWKS URL to follow.", envvar="RELAYPASS_JWKS_URL")
+]
 RedisUrlOpt = Annotated[
     str | None,
-    typer.Option("--redis-url", help="The control plane's Redis: keys and live revocations."),
+    typer.Option(
+        "--redis-url",
+        help="The control plane's Redis: keys and live revocations.",
+        envvar="RELAYPASS_REDIS_URL",
+    ),
 ]
-RedisPrefixOpt = Annotated[str, typer.Option("--redis-prefix", help="Redis key prefix.")]
+RedisPrefixOpt = Annotated[
+    str, typer.Option("--redis-prefix", help="Redis key prefix.", envvar="RELAYPASS_REDIS_PREFIX")
+]
 PublicPubOpt = Annotated[
     list[str] | None,
-    typer.Option("--public-publish", help="Prefix anyone may publish to without a token."),
+    typer.Option(
+        "--public-publish",
+        help="Prefix anyone may publish to without a token.",
+        envvar="RELAYPASS_PUBLIC_PUBLISH",
+    ),
 ]
 PublicSubOpt = Annotated[
     list[str] | None,
-    typer.Option("--public-subscribe", help="Prefix anyone may subscribe to without a token."),
+    typer.Option(
+        "--public-subscribe",
+        help="Prefix anyone may subscribe to without a token.",
+        envvar="RELAYPASS_PUBLIC_SUBSCRIBE",
+    ),
 ]
 PublicOpt = Annotated[
     list[str] | None,
-    typer.Option("--public", help="Prefix anyone may publish and subscribe to (moq-relay's)."),
+    typer.Option(
+        "--public",
+        help="Prefix anyone may publish and subscribe to (moq-relay's).",
+        envvar="RELAYPASS_PUBLIC",
+    ),
 ]
 IssuerOpt = Annotated[
     list[str] | None,
-    typer.Option("--issuer", help="Accept only tokens with this iss (repeatable)."),
+    typer.Option(
+        "--issuer", help="Accept only tokens with this iss (repeatable).", envvar="RELAYPASS_ISSUER"
+    ),
 ]
 AudienceOpt = Annotated[
-    str | None, typer.Option("--audience", help="This gate's identifier; tokens need it in aud.")
+    str | None,
+    typer.Option(
+        "--audience",
+        help="This gate's identifier; tokens need it in aud.",
+        envvar="RELAYPASS_AUDIENCE",
+    ),
 ]
 RoomSecretOpt = Annotated[
     list[str] | None,
@@ -618,23 +668,42 @@ def relay(
     public: PublicOpt = None,
     issuer: IssuerOpt = None,
     audience: AudienceOpt = None,
-    bind: Annotated[str, typer.Option("--bind", help="UDP address for QUIC.")] = "[::]:4443",
+    bind: Annotated[
+        str, typer.Option("--bind", help="UDP address for QUIC.", envvar="RELAYPASS_RELAY_BIND")
+    ] = "[::]:4443",
     tls_cert: Annotated[
-        list[str] | None, typer.Option("--tls-cert", help="Certificate chain (PEM).")
+        list[str] | None,
+        typer.Option("--tls-cert", help="Certificate chain (PEM).", envvar="RELAYPASS_TLS_CERT"),
     ] = None,
     tls_key: Annotated[
-        list[str] | None, typer.Option("--tls-key", help="Private key (PEM).")
+        list[str] | None,
+        typer.Option("--tls-key", help="Private key (PEM).", envvar="RELAYPASS_TLS_KEY"),
     ] = None,
     tls_generate: Annotated[
         list[str] | None,
-        typer.Option("--tls-generate", help="Host name for a generated self-signed certificate."),
+        typer.Option(
+            "--tls-generate",
+            help="Host name for a generated self-signed certificate.",
+            envvar="RELAYPASS_TLS_GENERATE",
+        ),
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="moq-relay's relay.toml: [auth] key/keys/public, [server]."),
+        typer.Option(
+            "--config",
+            help="moq-relay's relay.toml: [auth] key/keys/public, [server].",
+            envvar="RELAYPASS_RELAY_CONFIG",
+        ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the listen address and fingerprints as one JSON line."),
+    ] = False,
 ) -> None:
     r"""Run a MoQ relay that admits sessions only with a valid moq token (?jwt=).
+
+    Every option can also come from the environment (RELAYPASS_KEY, RELAYPASS_PUBLIC,
+    RELAYPASS_RELAY_BIND, RELAYPASS_TLS_GENERATE, ...: see each option).
 
     Needs the relay extra: pip install 'relaypass\[relay]'. The URL path is the
     session's root, as in moq-relay.
@@ -691,6 +760,18 @@ def relay(
             tls_generate=tls_generate or (),
         )
         async with relay:
+            if as_json:
+                port = relay.local_addr.rsplit(":", 1)[-1]
+                host = tls_generate[0] if tls_generate else None
+                facts = {
+                    "listen": relay.local_addr,
+                    "fingerprints": relay.cert_fingerprints() if tls_generate else [],
+                    "url": f"https://{host}:{port}/<root>?jwt=<token>" if host else None,
+                }
+                sys.stdout.write(json.dumps(facts) + "\n")
+                sys.stdout.flush()
+                await relay.serve_forever()
+                return
             _err.print(f"relay listening on {relay.local_addr} (QUIC)", highlight=False)
             if tls_generate:
                 # What a browser page needs for serverCertificateHashes, and where to go.
@@ -742,6 +823,9 @@ def gate_serve(
         float,
         typer.Option("--max-keyset-age", help="Seconds; older key set: /readyz is not ready."),
     ] = 120.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the listen URL as one JSON line when ready.")
+    ] = False,
 ) -> None:
     """Run the gate as an HTTP auth service (nginx-rtmp on_* callbacks, auth_request for HLS).
 
@@ -792,6 +876,11 @@ def gate_serve(
             hls_location=hls_location,
             max_keyset_age_seconds=max_keyset_age,
         )
+        if as_json:
+            sys.stdout.write(
+                json.dumps({"url": f"http://{host}:{port}", "profile": profile}) + "\n"
+            )
+            sys.stdout.flush()
         uvicorn.run(app_, host=host, port=port, log_level="warning")
     finally:
         stop()
@@ -813,10 +902,23 @@ def _require_extra(extra: str) -> None:
     importlib.import_module(f"relaypass.{extra}")
 
 
+def command() -> Any:  # noqa: ANN401 - a click command
+    """The command tree, with boolean flags shown without a ``<bool>`` placeholder in help."""
+    root = typer.main.get_command(app)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for param in getattr(node, "params", []):
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = " "
+        stack.extend(getattr(node, "commands", {}).values())
+    return root
+
+
 def main() -> None:
     """Console entry point: a missing extra is one line naming what to install."""
     try:
-        app()
+        command()(prog_name="relaypass")
     except ImportError as exc:
         if not str(exc).startswith("relaypass."):
             raise
