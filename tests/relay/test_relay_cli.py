@@ -33,7 +33,7 @@ def test_relay_takes_its_options_from_the_environment_and_prints_json(tmp_path: 
         facts = json.loads(proc.stdout.readline())
         assert facts["listen"] == f"127.0.0.1:{port}"
         assert len(facts["fingerprints"]) == 1
-        assert len(facts["fingerprints"][0].replace(":", "")) == 64  # noqa: PLR2004 - SHA-256 hex
+        assert len(facts["fingerprints"][0].replace(":", "")) == 64
         assert facts["url"] == f"https://localhost:{port}/<root>?jwt=<token>"
 
         async def anonymous_on_the_public_prefix() -> list[bytes]:
