@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 from pathlib import Path
 
 import pytest
@@ -7,38 +10,63 @@ import pytest
 from relaypass import RateLimitedError
 from relaypass.server.app import create_app
 from relaypass.server.db.store import Store
-from relaypass.server.ratelimit import InProcessLimiter, RedisLimiter
+from relaypass.server.ratelimit import MintRateLimiter
 from relaypass.server.settings import Settings
 from tests.server.conftest import MsClock, bootstrap_with_tenants
 from tests.server.test_app import Http, rpc
 
 
-def test_in_process_window(ms_clock: MsClock) -> None:
-    limiter = InProcessLimiter(3, clock=lambda: ms_clock.now_ms / 1000)
+def test_in_process_limit_per_key_and_window() -> None:
+    limiter = MintRateLimiter(3, window_seconds=1)
     for _ in range(3):
         limiter.hit("key_a")
     with pytest.raises(RateLimitedError) as info:
         limiter.hit("key_a")
-    assert 1 <= info.value.retry_after_seconds <= 61
+    assert 1 <= info.value.retry_after_seconds <= 2
     limiter.hit("key_b")  # another key has its own budget
-    ms_clock.advance(60)
-    limiter.hit("key_a")  # a new window
+    time.sleep(2.05)  # the sliding window has moved past both windows
+    limiter.hit("key_a")
 
 
-def test_redis_window_is_shared_between_limiters(
-    redis_server: str, redis_prefix: str, ms_clock: MsClock
-) -> None:
-    def clock() -> float:
-        return ms_clock.now_ms / 1000
+def test_no_double_burst_across_a_window_edge() -> None:
+    """A fixed window lets 2x the limit through around its edge; a sliding one does not."""
+    limiter = MintRateLimiter(10, window_seconds=1)
+    edge = math.ceil(time.time())
+    time.sleep(max(0.0, edge - 0.1 - time.time()))  # just before a window edge
+    passed = 0
+    for _ in range(10):
+        with contextlib.suppress(RateLimitedError):
+            limiter.hit("key")
+            passed += 1
+    time.sleep(max(0.0, edge + 0.05 - time.time()))  # just after it
+    for _ in range(10):
+        with contextlib.suppress(RateLimitedError):
+            limiter.hit("key")
+            passed += 1
+    assert passed <= 11
 
-    one = RedisLimiter(redis_server, 2, prefix=redis_prefix, clock=clock)
-    two = RedisLimiter(redis_server, 2, prefix=redis_prefix, clock=clock)
+
+def test_redis_window_is_shared_between_limiters(redis_server: str, redis_prefix: str) -> None:
+    one = MintRateLimiter(2, window_seconds=1, redis_url=redis_server, prefix=redis_prefix)
+    two = MintRateLimiter(2, window_seconds=1, redis_url=redis_server, prefix=redis_prefix)
     one.hit("key_a")
     two.hit("key_a")
     with pytest.raises(RateLimitedError):
         one.hit("key_a")
-    ms_clock.advance(60)
+    time.sleep(2.05)
     two.hit("key_a")
+
+
+def test_unreachable_redis_counts_in_process() -> None:
+    fallbacks: list[int] = []
+    limiter = MintRateLimiter(
+        2, redis_url="redis://127.0.0.1:1/0", on_fallback=lambda: fallbacks.append(1)
+    )
+    limiter.hit("key_a")
+    limiter.hit("key_a")
+    with pytest.raises(RateLimitedError):
+        limiter.hit("key_a")
+    assert len(fallbacks) == 3
 
 
 def test_mint_procedures_answer_429_with_retry_after(

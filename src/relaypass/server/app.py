@@ -44,7 +44,7 @@ from relaypass.server.openapi import openapi_document
 from relaypass.server.outbox import OutboxRelay
 from relaypass.server.procedures import Services, handler_table
 from relaypass.server.publish import RedisPublisher
-from relaypass.server.ratelimit import InProcessLimiter, RateLimiter, RedisLimiter
+from relaypass.server.ratelimit import MintRateLimiter
 from relaypass.server.scopes import ALL_SCOPES, ORG_SCOPES, Scope
 from relaypass.server.secrets import KeyEncryptionKey, load_or_create_secret
 from relaypass.server.settings import Settings
@@ -105,18 +105,15 @@ def _metrics() -> _Metrics:
     )
 
 
-def _limiter(settings: Settings, store: Store, metrics: _Metrics) -> RateLimiter | None:
+def _limiter(settings: Settings, metrics: _Metrics) -> MintRateLimiter | None:
     if not settings.mint_rate_per_minute:
         return None
-    if settings.redis_url:
-        return RedisLimiter(
-            settings.redis_url,
-            settings.mint_rate_per_minute,
-            prefix=settings.redis_prefix,
-            clock=store.clock.now,
-            on_fallback=metrics.limiter_fallbacks.inc,
-        )
-    return InProcessLimiter(settings.mint_rate_per_minute, clock=store.clock.now)
+    return MintRateLimiter(
+        settings.mint_rate_per_minute,
+        redis_url=settings.redis_url,
+        prefix=settings.redis_prefix,
+        on_fallback=metrics.limiter_fallbacks.inc,
+    )
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -336,7 +333,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         settings=settings,
         published=published,
         mints=metrics.mints,
-        limiter=_limiter(settings, store, metrics),
+        limiter=_limiter(settings, metrics),
     )
     dispatcher = Dispatcher(
         handler_table(), services, requests=metrics.requests, latency=metrics.latency

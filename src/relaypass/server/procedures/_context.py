@@ -17,7 +17,7 @@ from relaypass.api import Procedure
 from relaypass.errors import InvalidPermissionsError
 from relaypass.server.current import PROCEDURE
 from relaypass.server.db.store import ApiKeyRecord, Store
-from relaypass.server.ratelimit import RateLimiter
+from relaypass.server.ratelimit import MintRateLimiter
 from relaypass.server.settings import Settings
 
 __all__ = ["Call", "Handler", "Handlers", "Services"]
@@ -34,7 +34,7 @@ class Services:
     settings: Settings
     published: Callable[[], bool | None]
     mints: Counter
-    limiter: RateLimiter | None
+    limiter: MintRateLimiter | None
 
     def same_org(self, who: ApiKeyRecord, org_id: str) -> None:
         """Refuse naming another org; the attempt goes into that org's audit log."""
