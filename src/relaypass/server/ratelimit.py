@@ -32,7 +32,7 @@ _log = rlog.get_logger()
 
 @final
 class MintRateLimiter:
-    """Counts a hit per key; raises :class:`RateLimitedError` (with ``Retry-After``) past the limit."""
+    """Counts a hit per key; past the limit raises :class:`RateLimitedError` with a retry delay."""
 
     def __init__(
         self,
