@@ -19,11 +19,16 @@ from collections.abc import Callable
 from typing import Any, Final, final
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 
 from relaypass._keyset import KeySet
 from relaypass.errors import InvalidKeyError
 
 __all__ = ["RedisKeySource"]
+
+#: redis-py's backoff between reconnection attempts: 0.1 s doubling, with jitter, at most 1 s.
+#: (The waits stay interruptible by ``close()``, which redis-py's own ``Retry`` sleeps are not.)
+_BACKOFF = ExponentialWithJitterBackoff(cap=1.0, base=0.1)
 
 _LEARN_COOLDOWN: Final = 1.0
 
@@ -163,7 +168,7 @@ class RedisKeySource:
             self.on_revoke(event)
 
     def _listen(self) -> None:
-        backoff = 0.1
+        failures = 0
         while not self._stop.is_set():
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
@@ -172,7 +177,7 @@ class RedisKeySource:
                 self.hydrate_revocations()
                 self.hydrate_resources()
                 self._ready.set()
-                backoff = 0.1
+                failures = 0
                 next_refresh = time.monotonic() + self.refresh_seconds
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.2)
@@ -185,8 +190,8 @@ class RedisKeySource:
                         self.hydrate_revocations()
                         next_refresh = time.monotonic() + self.refresh_seconds
             except redis.RedisError:
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 1.0)  # back within a second of Redis
+                failures += 1
+                self._stop.wait(_BACKOFF.compute(failures))  # back within a second of Redis
             finally:
                 pubsub.close()
 

@@ -21,6 +21,7 @@ import time
 from typing import Any, Final, final
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 from sqlalchemy.exc import SQLAlchemyError
 
 from relaypass.server.db.store import Store
@@ -32,6 +33,11 @@ __all__ = ["VERSION_BASE", "OutboxRelay"]
 #: that hold one of those take the first outbox version.
 VERSION_BASE: Final = 2_000_000_000_000
 MAX_BACKOFF_SECONDS: Final = 1.0
+
+#: redis-py's backoff between attempts (0.1 s doubling, with jitter, capped). The waits stay
+#: interruptible by ``close()``; per-command ``Retry`` is not used, so that an outage never
+#: slows a request's answer (the committed change is published from here instead).
+_BACKOFF = ExponentialWithJitterBackoff(cap=MAX_BACKOFF_SECONDS, base=0.1)
 REFRESH_SECONDS: Final = 30.0
 
 
@@ -165,7 +171,7 @@ class OutboxRelay:
             self.drain()
 
     def _run(self) -> None:
-        backoff = 0.1
+        failures = 0
         next_refresh = time.monotonic() + self.refresh_seconds
         while not self._stop.is_set():
             try:
@@ -175,9 +181,9 @@ class OutboxRelay:
                     next_refresh = time.monotonic() + self.refresh_seconds
             except (redis.RedisError, SQLAlchemyError, OSError):
                 self._failed()
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                failures += 1
+                self._stop.wait(_BACKOFF.compute(failures))
                 continue
-            backoff = 0.1
+            failures = 0
             self._wake.wait(timeout=1.0)
             self._wake.clear()
