@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ class Served:
     store: Store
 
 
-def serve(directory: Path) -> Iterator[Served]:
+def serve(directory: Path) -> Generator[Served, None, None]:
     """Serve a fresh control plane until the generator is closed."""
     store = sqlite_store(directory, key_propagation_seconds=0)
     first = bootstrap(store)
