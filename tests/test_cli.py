@@ -217,3 +217,23 @@ def test_a_missing_key_file_is_named_and_honours_json(tmp_path: Path) -> None:
     error = json.loads(result.stdout)["error"]
     assert error["code"] == "INVALID_KEY"
     assert str(missing) in error["reason"]
+
+
+def test_every_command_takes_json_and_flags_show_no_placeholder() -> None:
+    from relaypass.cli._app import command
+
+    def walk(node: Any, path: list[str]) -> Any:
+        children = getattr(node, "commands", None)
+        if children:
+            for name, child in children.items():
+                yield from walk(child, [*path, name])
+        else:
+            yield path, node
+
+    leaves = [(p, c) for p, c in walk(command(), []) if p[0] != "moq-token"]  # moq-token: exact
+    assert len(leaves) > 30
+    for path, leaf in leaves:
+        assert any("--json" in p.opts for p in leaf.params), " ".join(path)
+        for param in leaf.params:
+            if getattr(param, "is_flag", False):
+                assert param.metavar == " ", (path, param.name)
