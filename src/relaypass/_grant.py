@@ -67,6 +67,8 @@ class Grant:
     is_viewer: bool = False
     cluster: bool = False
     expires_at: float | None = None
+    issued_at: float | None = None
+    lobby_ttl: int | None = None
     kid: str | None = None
     token_id: str | None = None
     jti: str | None = None

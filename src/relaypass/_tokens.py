@@ -100,6 +100,12 @@ class VerifiedToken:
         return float(exp) if isinstance(exp, int | float) else None
 
     @property
+    def issued_at(self) -> float | None:
+        """``iat`` in Unix seconds, if present."""
+        iat = self.claims.get("iat")
+        return float(iat) if isinstance(iat, int | float) else None
+
+    @property
     def jti(self) -> str | None:
         """``jti``, if present."""
         jti = self.claims.get("jti")

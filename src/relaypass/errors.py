@@ -39,6 +39,12 @@ Messages never contain token, key or secret bytes.
     ├── MethodNotAllowedError           METHOD_NOT_ALLOWED (405)
     ├── UnsupportedMediaTypeError       UNSUPPORTED_MEDIA_TYPE (415, a body that is not JSON)
     ├── TokenExpiredError               TOKEN_EXPIRED (a token provider could not refresh in time)
+    ├── PendingAdmissionError           PENDING_ADMISSION (403, waiting in a room's lobby)
+    ├── EntryDeniedError                ENTRY_DENIED (403, a moderator refused the joiner)
+    ├── EntryTimeoutError               ENTRY_TIMEOUT (403, nobody admitted the joiner in time)
+    ├── ParticipantRemovedError         PARTICIPANT_REMOVED (403, removed from the room)
+    ├── RoomEndedError                  ROOM_ENDED (403, the room was ended)
+    ├── DuplicateIdentityError          DUPLICATE_IDENTITY (409, replaced by a newer session)
     └── InvalidRequestError             INVALID_REQUEST (mint-time policy, bad input)
 """
 
@@ -51,6 +57,9 @@ __all__ = [
     "HTTP_STATUS",
     "AlgorithmMismatchError",
     "ClaimsError",
+    "DuplicateIdentityError",
+    "EntryDeniedError",
+    "EntryTimeoutError",
     "ErrorCode",
     "ExpiredTokenError",
     "ImmatureTokenError",
@@ -66,11 +75,14 @@ __all__ = [
     "MalformedTokenError",
     "MethodNotAllowedError",
     "MissingClaimError",
+    "ParticipantRemovedError",
+    "PendingAdmissionError",
     "QuotaExceededError",
     "RateLimitedError",
     "RelaypassError",
     "RequestTooLargeError",
     "RevokedTokenError",
+    "RoomEndedError",
     "TokenExpiredError",
     "UnauthorizedOriginError",
     "UnauthorizedParticipantError",
@@ -104,6 +116,12 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105 - an error code, not a secret
+    PENDING_ADMISSION = "PENDING_ADMISSION"
+    ENTRY_DENIED = "ENTRY_DENIED"
+    ENTRY_TIMEOUT = "ENTRY_TIMEOUT"
+    PARTICIPANT_REMOVED = "PARTICIPANT_REMOVED"
+    ROOM_ENDED = "ROOM_ENDED"
+    DUPLICATE_IDENTITY = "DUPLICATE_IDENTITY"
 
 
 #: The one table from code to HTTP status.
@@ -126,6 +144,12 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.PENDING_ADMISSION: 403,
+    ErrorCode.ENTRY_DENIED: 403,
+    ErrorCode.ENTRY_TIMEOUT: 403,
+    ErrorCode.PARTICIPANT_REMOVED: 403,
+    ErrorCode.ROOM_ENDED: 403,
+    ErrorCode.DUPLICATE_IDENTITY: 409,
 }
 
 _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
@@ -147,6 +171,12 @@ _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.METHOD_NOT_ALLOWED: "This method is not allowed here.",
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Send the body as JSON (Content-Type: application/json).",
     ErrorCode.TOKEN_EXPIRED: "The token expired and no fresh one could be fetched in time.",
+    ErrorCode.PENDING_ADMISSION: "Waiting in the lobby for a moderator to admit you.",
+    ErrorCode.ENTRY_DENIED: "A moderator did not admit you to the room.",
+    ErrorCode.ENTRY_TIMEOUT: "Nobody admitted you to the room in time.",
+    ErrorCode.PARTICIPANT_REMOVED: "You were removed from the room.",
+    ErrorCode.ROOM_ENDED: "The room has ended.",
+    ErrorCode.DUPLICATE_IDENTITY: "The same participant joined again elsewhere.",
 }
 
 
@@ -370,6 +400,48 @@ class TokenExpiredError(RelaypassError):
     """
 
     code = ErrorCode.TOKEN_EXPIRED
+
+
+@final
+class PendingAdmissionError(RelaypassError):
+    """The session waits in the room's lobby: it may not publish, subscribe or send data yet."""
+
+    code = ErrorCode.PENDING_ADMISSION
+
+
+@final
+class EntryDeniedError(RelaypassError):
+    """A moderator (or the control plane) refused the joiner waiting in the lobby."""
+
+    code = ErrorCode.ENTRY_DENIED
+
+
+@final
+class EntryTimeoutError(RelaypassError):
+    """Nobody admitted the joiner within the join policy's ``ttl``."""
+
+    code = ErrorCode.ENTRY_TIMEOUT
+
+
+@final
+class ParticipantRemovedError(RelaypassError):
+    """The participant was removed; tokens issued before the removal are refused."""
+
+    code = ErrorCode.PARTICIPANT_REMOVED
+
+
+@final
+class RoomEndedError(RelaypassError):
+    """The room was ended; tokens issued before the end are refused."""
+
+    code = ErrorCode.ROOM_ENDED
+
+
+@final
+class DuplicateIdentityError(RelaypassError):
+    """A newer session of the same participant replaced this one."""
+
+    code = ErrorCode.DUPLICATE_IDENTITY
 
 
 @final

@@ -11,6 +11,7 @@ reconnect.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import threading
@@ -37,6 +38,7 @@ from relaypass.errors import (
 from relaypass.gate.accounts import SDK_ISSUERS, AccountDirectory, ResourceOwners, account_grant
 from relaypass.gate.index import SessionIndex
 from relaypass.gate.keysource import KeySource
+from relaypass.gate.rooms import RoomBoard, pending_error
 from relaypass.gate.tenancy import OrgFences, check_scope, room_in_scope, tenancy_for
 from relaypass.profiles.algorithms import accepts
 from relaypass.profiles.moq import MoqClaims
@@ -44,6 +46,7 @@ from relaypass.profiles.relay import RelayClaims
 from relaypass.profiles.room import (
     DEFAULT_ROOM_TTL_SECONDS,
     DEFAULT_ROOMLESS_TTL_SECONDS,
+    RoomAction,
     RoomClaims,
 )
 from relaypass.profiles.session import SessionClaims
@@ -58,7 +61,9 @@ _ids = itertools.count(1)
 class Session:
     """One live connection and the grant it is pinned to."""
 
-    __slots__ = ("_gate", "close_reason", "grant", "id", "origin", "path")
+    __slots__ = (
+        "_gate", "close_reason", "grant", "id", "origin", "path", "pending", "started_at",
+    )  # fmt: skip
 
     def __init__(self, gate: Gate, grant: Grant, path: str, origin: str | None) -> None:
         self._gate = gate
@@ -67,6 +72,9 @@ class Session:
         self.origin = origin
         self.id = next(_ids)
         self.close_reason: str | None = None
+        #: Held in a room's lobby: every check refuses with ``PENDING_ADMISSION``.
+        self.pending = False
+        self.started_at = gate.clock.now()
 
     @property
     def open(self) -> bool:
@@ -84,13 +92,19 @@ class Session:
             raise InvalidTokenError(msg)
         return self.grant
 
+    def _admitted(self) -> Grant:
+        grant = self._live()
+        if self.pending:
+            raise pending_error()
+        return grant
+
     def authorize_publish(self, path: str, *, source: str | None = None) -> None:
         """Allow a publish at ``path`` or raise."""
-        self._live().authorize_publish(path, source=source)
+        self._admitted().authorize_publish(path, source=source)
 
     def authorize_subscribe(self, path: str) -> None:
         """Allow a subscribe at ``path`` or raise."""
-        self._live().authorize_subscribe(path)
+        self._admitted().authorize_subscribe(path)
 
     def authorize_resource(self, kind: str, resource_id: str) -> None:
         """Allow acting on a trunk, call or event stream only if this session's tenant owns it.
@@ -98,11 +112,11 @@ class Session:
         Ownership is the control plane's, pushed to the gate; a foreign and an
         unknown resource are refused alike (``INVALID_PERMISSIONS``).
         """
-        self._gate.resources.authorize(self._live(), kind, resource_id)
+        self._gate.resources.authorize(self._admitted(), kind, resource_id)
 
     def authorize(self, capability: str) -> None:
         """Allow a named action (a room action such as ``canRecord``, a session scope) or raise."""
-        self._live().authorize(capability)
+        self._admitted().authorize(capability)
 
     def refresh(self, token: str) -> None:
         """In-band token refresh: same subject and tenant; the grant may narrow or widen."""
@@ -111,7 +125,35 @@ class Session:
         if grant.subject != current.subject or grant.tenant != current.tenant:
             msg = "a refresh must keep the session's subject and tenant"
             raise InvalidPermissionsError(msg)
+        if grant.profile == "room":
+            if grant.room != current.room:
+                msg = "a refresh must keep the session's room"
+                raise InvalidPermissionsError(msg)
+            grant = self._gate.rooms.regranted(self, grant)
         self._gate.regrant(self, grant)
+
+    # Room moderation (seed 004): decisions apply on every gate.
+
+    def admit(self, participant: str) -> None:
+        """As a moderator of this room: let a waiting participant in."""
+        self._live()
+        self._gate.rooms.moderate(self, "admit", participant)
+
+    def deny(self, participant: str) -> None:
+        """As a moderator of this room: turn a waiting participant away (``ENTRY_DENIED``)."""
+        self._live()
+        self._gate.rooms.moderate(self, "deny", participant)
+
+    def admit_all(self) -> None:
+        """As a moderator of this room: let everyone waiting in."""
+        self._live()
+        self._gate.rooms.moderate(self, "admitAll")
+
+    def lobby(self) -> list[dict[str, object]]:
+        """As a moderator: who waits in this room's lobby on this gate."""
+        grant = self._admitted()
+        grant.authorize(RoomAction.MODERATE)
+        return self._gate.rooms.waiting((grant.org, grant.room or ""))
 
     def close(self, reason: str = "closed") -> None:
         """End the session (idempotent)."""
@@ -179,16 +221,21 @@ class Gate:
         self._account_policy = ClaimsPolicy(issuer=frozenset(sdk_issuers))
         self._accounts: AccountDirectory | None = None
         self.resources = ResourceOwners()
+        self.rooms = RoomBoard(self)
 
     # ---------------------------------------------------------------- connect
 
     def connect(self, token: str | None, path: str = "", origin: str | None = None) -> Session:
         """A session for this connection; anonymous only on public prefixes without a token."""
         grant = self.anonymous_grant(path) if token is None else self.grant_for(token, path, origin)
+        if grant.profile == "room":
+            self.rooms.check_join(grant)
         session = Session(self, grant, path, origin)
         with self._lock:
             self._sessions[session.id] = session
             self._index.add(session.id, grant)
+        if grant.profile == "room":
+            self.rooms.joined(session)
         return session
 
     def regrant(self, session: Session, grant: Grant) -> None:
@@ -291,6 +338,8 @@ class Gate:
         grant = room.to_grant(verified, tenancy)
         if room_id:
             grant.check_room(room_id)
+            if grant.room is None:  # a roomless token joins the room of its connection path
+                grant = dataclasses.replace(grant, room=room_id)
         return grant
 
     def _verify(self, token: str) -> VerifiedToken:
@@ -358,6 +407,8 @@ class Gate:
             session.close_reason = reason
             self._sessions.pop(session.id, None)
             self._index.remove(session.id, session.grant)
+        if session.grant.profile == "room":
+            self.rooms.left(session)
         if self.on_close is not None:
             self.on_close(session, reason)
 

@@ -54,6 +54,8 @@ SOURCES: Final = ("camera", "microphone", "screen")
 DEFAULT_ROOM_TTL_SECONDS: Final = 86_400
 DEFAULT_ROOMLESS_TTL_SECONDS: Final = 3600
 MAX_LOBBY_TTL_SECONDS: Final = 3600
+#: How long ``joinPolicy: ask`` waits for a moderator when the claim sets no ``ttl``.
+DEFAULT_LOBBY_TTL_SECONDS: Final = 300
 
 
 class RoomAction(enum.StrEnum):
@@ -293,6 +295,12 @@ class RoomClaims:
             participant=self.participant_id,
             is_viewer=self.is_viewer,
             expires_at=verified.expires_at if verified is not None else None,
+            issued_at=verified.issued_at if verified is not None else None,
+            lobby_ttl=(
+                (self.join_policy.ttl or DEFAULT_LOBBY_TTL_SECONDS)
+                if self.join_policy.mode == "ask"
+                else None
+            ),
             kid=verified.kid if verified is not None else None,
             token_id=verified.token_id if verified is not None else None,
             jti=verified.jti if verified is not None else None,

@@ -1,0 +1,535 @@
+"""Rooms live (seed 004): the lobby, admissions, live grant changes, removal, tiers.
+
+Every room session of a :class:`~relaypass.gate.Gate` is filed here under its
+room (``(org, roomId)``) and participant. What happens to a room arrives as
+events, from this gate's own moderators or from the control plane and other
+gates through Redis; all gates apply the same events, so they act as one.
+
+- **Lobby.** A token with ``joinPolicy: ask`` connects *pending*: every check
+  refuses with ``PENDING_ADMISSION`` until a moderator (a session of the room
+  with ``canModerate``) or the control plane admits the participant. Denied, the
+  session closes with ``ENTRY_DENIED``; not admitted within the policy's ``ttl``
+  (300 s by default), with ``ENTRY_TIMEOUT``. Someone who joins before any
+  moderator simply waits for the first one.
+- **Grant changes.** ``update`` replaces a participant's room grant and tier
+  (``isViewer``) on every live session at once; the adapter gets a
+  ``grant-changed`` event naming what to stop. A later join or refresh with a
+  token issued before the change keeps the change (old tokens cannot win back
+  old rights); a token issued after it carries its own grant.
+- **Removal.** ``remove`` closes the participant's sessions (``PARTICIPANT_REMOVED``)
+  and refuses tokens issued before it; ``end`` does the same for a whole room
+  (``ROOM_ENDED``).
+- **One session per participant.** A newer session of the same participant in
+  the same room replaces the older one, on any gate (``DUPLICATE_IDENTITY``):
+  a client that reconnects after a network change is not locked out by its own
+  stale session.
+- **Tiers.** Admitted sessions count as speakers or viewers; changes are
+  coalesced into one ``participant-count-changed`` event per room.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, final
+
+from relaypass._grant import Grant
+from relaypass.errors import (
+    ErrorCode,
+    InvalidPermissionsError,
+    InvalidRequestError,
+    ParticipantRemovedError,
+    PendingAdmissionError,
+    RelaypassError,
+    RoomEndedError,
+)
+from relaypass.profiles.room import RoomAction, RoomClaims, RoomGrantFlags
+
+if TYPE_CHECKING:
+    from relaypass.gate.session import Gate, Session
+
+__all__ = ["CLOSE_CODES", "RoomBoard", "RoomKey", "pending_error"]
+
+RoomKey = tuple[str | None, str]
+
+#: Why the gate closed a room session -> the stable code adapters report.
+CLOSE_CODES: Final = {
+    "entry_denied": ErrorCode.ENTRY_DENIED,
+    "entry_timeout": ErrorCode.ENTRY_TIMEOUT,
+    "removed": ErrorCode.PARTICIPANT_REMOVED,
+    "room_ended": ErrorCode.ROOM_ENDED,
+    "replaced": ErrorCode.DUPLICATE_IDENTITY,
+}
+#: Removals, ends and changes older than the longest room token matter to nobody.
+_MEMORY_SECONDS: Final = 86_400.0
+_ACTIONS: Final = frozenset(
+    {"admit", "deny", "admitAll", "update", "remove", "end", "joined", "waiting", "left"}
+)
+
+
+def pending_error() -> PendingAdmissionError:
+    """The refusal every check of a session in the lobby gets."""
+    return PendingAdmissionError("waiting in the lobby for a moderator")
+
+
+@dataclass
+class _Waiting:
+    session: Session
+    deadline: float
+    timer: threading.Timer
+
+
+@dataclass
+class _Room:
+    members: dict[str, set[Session]] = field(default_factory=dict)
+    count_timer: threading.Timer | None = None
+
+
+@final
+class RoomBoard:
+    """The room sessions of one gate, and the events that change them."""
+
+    def __init__(self, gate: Gate, *, coalesce_seconds: float = 0.1) -> None:
+        self._gate = gate
+        self.gate_id = uuid.uuid4().hex[:12]
+        self.coalesce_seconds = coalesce_seconds
+        self._lock = threading.RLock()
+        self._rooms: dict[RoomKey, _Room] = {}
+        self._waiting: dict[int, _Waiting] = {}
+        self._admitted: dict[tuple[RoomKey, str], float] = {}
+        self._removed: dict[tuple[RoomKey, str], float] = {}
+        self._ended: dict[RoomKey, float] = {}
+        self._updates: dict[
+            tuple[RoomKey, str], tuple[RoomGrantFlags | None, bool | None, float]
+        ] = {}
+        #: Sends an event to the other gates (Redis); ``None`` for a gate on its own.
+        self.publish: Callable[[dict[str, Any]], None] | None = None
+        #: Tells the adapter about one session: ``grant-changed``, ``admitted``,
+        #: ``participant-count-changed``, ``participant-waiting``.
+        self.on_event: Callable[[Session, dict[str, Any]], None] | None = None
+
+    # ------------------------------------------------------------ sessions
+
+    def check_join(self, grant: Grant) -> None:
+        """Refuse a token issued before its participant's removal or its room's end."""
+        key = _key(grant)
+        if key is None:
+            return
+        issued = grant.issued_at or 0.0
+        with self._lock:
+            ended = self._ended_at(key)
+            removed = self._removed_at(key, grant.participant)
+        if ended is not None and issued <= ended:
+            msg = "the room was ended after this token was issued"
+            raise RoomEndedError(msg)
+        if removed is not None and issued <= removed:
+            msg = "the participant was removed after this token was issued"
+            raise ParticipantRemovedError(msg)
+
+    def joined(self, session: Session) -> None:
+        """File a room session: standing changes, an older twin replaced, the lobby."""
+        key = _key(session.grant)
+        participant = session.grant.participant
+        if key is None or participant is None:
+            return
+        now = self._gate.clock.now()
+        replaced: list[Session] = []
+        with self._lock:
+            update = self._update_for(key, participant)
+            if update is not None and (session.grant.issued_at or 0.0) <= update[2]:
+                session.grant = _changed(session.grant, update[0], update[1])
+            room = self._rooms.setdefault(key, _Room())
+            replaced = list(room.members.get(participant, ()))
+            room.members[participant] = {session}
+            wait = (
+                session.grant.lobby_ttl is not None
+                and RoomAction.MODERATE not in session.grant.capabilities
+                and self._admitted_at(key, participant) is None
+            )
+            if wait:
+                session.pending = True
+                ttl = float(session.grant.lobby_ttl or 0)
+                timer = threading.Timer(ttl, self._timed_out, args=(session,))
+                timer.daemon = True
+                self._waiting[session.id] = _Waiting(session, now + ttl, timer)
+                timer.start()
+            self._schedule_count(key, room)
+        for old in replaced:
+            self._gate.close(old, "replaced")
+        self._send(
+            {"action": "joined", "org": key[0], "room": key[1], "participant": participant,
+             "since": now},
+        )  # fmt: skip
+        if wait:
+            self._send(
+                {"action": "waiting", "org": key[0], "room": key[1], "participant": participant,
+                 "since": now, "deadline": now + float(session.grant.lobby_ttl or 0)},
+            )  # fmt: skip
+            for moderator in self._moderators(key):
+                self._emit(moderator, {"type": "participant-waiting", "participant": participant})
+
+    def left(self, session: Session) -> None:
+        """Forget a closed session."""
+        key = _key(session.grant)
+        participant = session.grant.participant
+        if key is None or participant is None:
+            return
+        with self._lock:
+            waiting = self._waiting.pop(session.id, None)
+            if waiting is not None:
+                waiting.timer.cancel()
+            room = self._rooms.get(key)
+            if room is None:
+                return
+            members = room.members.get(participant)
+            if members is not None:
+                members.discard(session)
+                if not members:
+                    del room.members[participant]
+            self._schedule_count(key, room)
+            if not room.members and room.count_timer is None:
+                del self._rooms[key]
+        if waiting is not None:
+            self._send(
+                {"action": "left", "org": key[0], "room": key[1], "participant": participant}
+            )
+
+    def regranted(self, session: Session, grant: Grant) -> Grant:
+        """A refresh: a standing change outlives tokens issued before it; ``exp`` never shrinks."""
+        key = _key(grant)
+        current = session.grant
+        if current.expires_at is not None and (
+            grant.expires_at is None or grant.expires_at < current.expires_at
+        ):
+            grant = dataclasses.replace(grant, expires_at=current.expires_at)
+        if key is not None and grant.participant is not None:
+            with self._lock:
+                update = self._update_for(key, grant.participant)
+            if update is not None and (grant.issued_at or 0.0) <= update[2]:
+                grant = _changed(grant, update[0], update[1])
+        return grant
+
+    # ------------------------------------------------------------ moderation
+
+    def waiting(self, key: RoomKey) -> list[dict[str, object]]:
+        """Joiners waiting in a room's lobby on this gate."""
+        with self._lock:
+            return [
+                {"participant": w.session.grant.participant, "deadline": w.deadline}
+                for w in self._waiting.values()
+                if _key(w.session.grant) == key
+            ]
+
+    def moderate(self, moderator: Session, action: str, participant: str | None = None) -> None:
+        """A moderator's decision (``admit``, ``deny``, ``admitAll``), for every gate."""
+        grant = moderator.grant
+        key = _key(grant)
+        if moderator.pending:
+            raise pending_error()
+        if key is None or RoomAction.MODERATE not in grant.capabilities:
+            msg = "only a moderator of this room may decide on its lobby"
+            raise InvalidPermissionsError(msg)
+        if action not in {"admit", "deny", "admitAll"} or (
+            action != "admitAll" and not participant
+        ):
+            msg = "moderation is admit(participant), deny(participant) or admitAll()"
+            raise InvalidRequestError(msg)
+        event = {"action": action, "org": key[0], "room": key[1], "at": self._gate.clock.now()}
+        if participant is not None:
+            event["participant"] = participant
+        self.apply(event)
+        self._send(event)
+
+    # ------------------------------------------------------------ events
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        """Apply one room event (this gate's own, the control plane's or another gate's)."""
+        action = event.get("action")
+        room = event.get("room")
+        if action not in _ACTIONS or not isinstance(room, str):
+            return
+        if event.get("gate") == self.gate_id:
+            return  # our own, back from Redis
+        org = event.get("org") if isinstance(event.get("org"), str) else None
+        participant = event.get("participant")
+        participant = participant if isinstance(participant, str) else None
+        at = event.get("at")
+        when = float(at) if isinstance(at, int | float) else self._gate.clock.now()
+        handler = getattr(self, f"_on_{action}".lower())
+        handler((org, room), participant, when, event)
+
+    def hydrate(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Standing state after a (re)connect: removals, ends, changes, admissions."""
+        horizon = self._gate.clock.now() - _MEMORY_SECONDS
+        for event in sorted(events, key=lambda e: float(e.get("at") or 0)):
+            if float(event.get("at") or 0) >= horizon:
+                self.apply(event)
+
+    def _on_admit(self, key: RoomKey, participant: str | None, when: float, _: Any) -> None:  # noqa: ANN401
+        if participant is None:
+            return
+        with self._lock:
+            self._admitted[(key, participant)] = when
+            admitted = [
+                w for w in self._waiting.values()
+                if _matches(w.session, key) and w.session.grant.participant == participant
+            ]  # fmt: skip
+            for w in admitted:
+                self._let_in(w)
+        for w in admitted:
+            self._emit(w.session, {"type": "admitted"})
+
+    def _on_admitall(self, key: RoomKey, _p: str | None, when: float, _: Any) -> None:  # noqa: ANN401
+        with self._lock:
+            admitted = [w for w in self._waiting.values() if _matches(w.session, key)]
+            for w in admitted:
+                if w.session.grant.participant is not None:
+                    self._admitted[(key, w.session.grant.participant)] = when
+                self._let_in(w)
+        for w in admitted:
+            self._emit(w.session, {"type": "admitted"})
+
+    def _on_deny(self, key: RoomKey, participant: str | None, _w: float, _: Any) -> None:  # noqa: ANN401
+        with self._lock:
+            denied = [
+                w.session for w in self._waiting.values()
+                if _matches(w.session, key) and w.session.grant.participant == participant
+            ]  # fmt: skip
+        for session in denied:
+            self._gate.close(session, "entry_denied")
+
+    def _on_update(self, key: RoomKey, participant: str | None, when: float, event: Any) -> None:  # noqa: ANN401
+        if participant is None:
+            return
+        raw = event.get("grant")
+        viewer = event.get("isViewer")
+        try:
+            flags = RoomGrantFlags.from_wire(raw) if raw is not None else None
+        except RelaypassError:
+            return  # the control plane validated it; a forged event changes nothing
+        is_viewer = viewer if isinstance(viewer, bool) else None
+        with self._lock:
+            self._updates[(key, participant)] = (flags, is_viewer, when)
+            sessions = self._sessions_of(key, participant)
+        for session in sessions:
+            before = session.grant
+            after = _changed(before, flags, is_viewer)
+            self._gate.regrant(session, after)
+            self._emit(session, _grant_changed(before, after))
+            if before.is_viewer != after.is_viewer:
+                with self._lock:
+                    room = self._rooms.get(_key(after) or key)
+                    if room is not None:
+                        self._schedule_count(_key(after) or key, room)
+
+    def _on_remove(self, key: RoomKey, participant: str | None, when: float, _: Any) -> None:  # noqa: ANN401
+        if participant is None:
+            return
+        with self._lock:
+            self._removed[(key, participant)] = when
+            sessions = self._sessions_of(key, participant)
+        for session in sessions:
+            if (session.grant.issued_at or 0.0) <= when:
+                self._gate.close(session, "removed")
+
+    def _on_end(self, key: RoomKey, _p: str | None, when: float, _: Any) -> None:  # noqa: ANN401
+        with self._lock:
+            self._ended[key] = when
+            sessions = [
+                s for k, room in self._rooms.items() if _same_room(k, key)
+                for members in room.members.values() for s in members
+            ]  # fmt: skip
+        for session in sessions:
+            if (session.grant.issued_at or 0.0) <= when:
+                self._gate.close(session, "room_ended")
+
+    def _on_joined(self, key: RoomKey, participant: str | None, when: float, _: Any) -> None:  # noqa: ANN401
+        """Another gate admitted a newer session of this participant: ours is stale."""
+        if participant is None:
+            return
+        with self._lock:
+            stale = [s for s in self._sessions_of(key, participant) if s.started_at < when]
+        for session in stale:
+            self._gate.close(session, "replaced")
+
+    def _on_waiting(self, *_: Any) -> None:  # noqa: ANN401 - for the control plane's list
+        return
+
+    def _on_left(self, *_: Any) -> None:  # noqa: ANN401 - for the control plane's list
+        return
+
+    # ------------------------------------------------------------ tiers
+
+    def counts(self, key: RoomKey) -> tuple[int, int]:
+        """Admitted speakers and viewers of a room on this gate."""
+        with self._lock:
+            room = self._rooms.get(key)
+            return _count(room) if room is not None else (0, 0)
+
+    def totals(self) -> tuple[int, int, int]:
+        """Rooms, speakers and viewers on this gate (for ``/metrics``)."""
+        with self._lock:
+            speakers = viewers = 0
+            for room in self._rooms.values():
+                s, v = _count(room)
+                speakers += s
+                viewers += v
+            return len(self._rooms), speakers, viewers
+
+    def _schedule_count(self, key: RoomKey, room: _Room) -> None:
+        if room.count_timer is not None:
+            return
+        timer = threading.Timer(self.coalesce_seconds, self._flush_count, args=(key,))
+        timer.daemon = True
+        room.count_timer = timer
+        timer.start()
+
+    def _flush_count(self, key: RoomKey) -> None:
+        with self._lock:
+            room = self._rooms.get(key)
+            if room is None:
+                return
+            room.count_timer = None
+            speaker, viewer = _count(room)
+            sessions = [s for members in room.members.values() for s in members if not s.pending]
+            if not room.members:
+                del self._rooms[key]
+        event = {"type": "participant-count-changed", "speaker": speaker, "viewer": viewer,
+                 "total": speaker + viewer}  # fmt: skip
+        for session in sessions:
+            self._emit(session, event)
+
+    # ------------------------------------------------------------ internals
+
+    def _let_in(self, waiting: _Waiting) -> None:
+        waiting.timer.cancel()
+        self._waiting.pop(waiting.session.id, None)
+        waiting.session.pending = False
+        key = _key(waiting.session.grant)
+        room = self._rooms.get(key) if key is not None else None
+        if key is not None and room is not None:
+            self._schedule_count(key, room)
+        if key is not None:
+            self._send({"action": "left", "org": key[0], "room": key[1],
+                        "participant": waiting.session.grant.participant})  # fmt: skip
+
+    def _timed_out(self, session: Session) -> None:
+        with self._lock:
+            if self._waiting.pop(session.id, None) is None:
+                return
+        self._gate.close(session, "entry_timeout")
+
+    def _sessions_of(self, key: RoomKey, participant: str) -> list[Session]:
+        return [
+            s for k, room in self._rooms.items() if _same_room(k, key)
+            for s in room.members.get(participant, ())
+        ]  # fmt: skip
+
+    def _moderators(self, key: RoomKey) -> list[Session]:
+        with self._lock:
+            room = self._rooms.get(key)
+            if room is None:
+                return []
+            return [
+                s for members in room.members.values() for s in members
+                if not s.pending and RoomAction.MODERATE in s.grant.capabilities
+            ]  # fmt: skip
+
+    def _ended_at(self, key: RoomKey) -> float | None:
+        exact = self._ended.get(key)
+        loose = self._ended.get((None, key[1])) if key[0] is not None else None
+        return max((t for t in (exact, loose) if t is not None), default=None)
+
+    def _removed_at(self, key: RoomKey, participant: str | None) -> float | None:
+        if participant is None:
+            return None
+        found = [
+            t for (k, p), t in self._removed.items() if p == participant and _same_room(k, key)
+        ]
+        return max(found, default=None)
+
+    def _admitted_at(self, key: RoomKey, participant: str) -> float | None:
+        found = [
+            t for (k, p), t in self._admitted.items() if p == participant and _same_room(k, key)
+        ]
+        return max(found, default=None)
+
+    def _update_for(
+        self, key: RoomKey, participant: str
+    ) -> tuple[RoomGrantFlags | None, bool | None, float] | None:
+        found = [
+            u for (k, p), u in self._updates.items() if p == participant and _same_room(k, key)
+        ]
+        return max(found, key=lambda u: u[2], default=None)
+
+    def _emit(self, session: Session, event: dict[str, Any]) -> None:
+        if self.on_event is not None and session.open:
+            self.on_event(session, event)
+
+    def _send(self, event: dict[str, Any]) -> None:
+        if self.publish is not None:
+            now = self._gate.clock.now()
+            self.publish({"type": "room", "gate": self.gate_id, "at": now, **event})
+
+
+def _key(grant: Grant) -> RoomKey | None:
+    return (grant.org, grant.room) if grant.profile == "room" and grant.room else None
+
+
+def _same_room(a: RoomKey, b: RoomKey) -> bool:
+    """Same room id, and the same org where both know theirs (a gate without orgs knows none)."""
+    return a[1] == b[1] and (a[0] is None or b[0] is None or a[0] == b[0])
+
+
+def _matches(session: Session, key: RoomKey) -> bool:
+    own = _key(session.grant)
+    return own is not None and _same_room(own, key)
+
+
+def _count(room: _Room) -> tuple[int, int]:
+    speakers = viewers = 0
+    for members in room.members.values():
+        live = [s for s in members if not s.pending and s.open]
+        if not live:
+            continue
+        if live[0].grant.is_viewer:
+            viewers += 1
+        else:
+            speakers += 1
+    return speakers, viewers
+
+
+def _changed(grant: Grant, flags: RoomGrantFlags | None, is_viewer: bool | None) -> Grant:
+    """``grant`` with a new room grant and/or tier; everything else (room, expiry, ids) kept."""
+    viewer = grant.is_viewer if is_viewer is None else is_viewer
+    if flags is None:
+        return dataclasses.replace(grant, is_viewer=viewer)
+    rebuilt = RoomClaims(
+        grant=flags, room_id=grant.room, participant_id=grant.participant, is_viewer=viewer
+    ).to_grant()
+    return dataclasses.replace(
+        grant,
+        publish=rebuilt.publish,
+        subscribe=rebuilt.subscribe,
+        capabilities=rebuilt.capabilities,
+        publish_sources=rebuilt.publish_sources,
+        is_viewer=viewer,
+    )
+
+
+def _grant_changed(before: Grant, after: Grant) -> dict[str, Any]:
+    """What the adapter needs: the new rights, and what it must stop carrying now."""
+    was = before.publish_sources or frozenset()
+    now = after.publish_sources or frozenset()
+    can_publish = RoomAction.PUBLISH in after.capabilities
+    stop = sorted(was if not can_publish else was - now)
+    return {
+        "type": "grant-changed",
+        "capabilities": sorted(after.capabilities),
+        "canPublishSources": sorted(now) if can_publish else [],
+        "isViewer": after.is_viewer,
+        "stopSources": stop if RoomAction.PUBLISH in before.capabilities else [],
+    }

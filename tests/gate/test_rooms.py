@@ -1,0 +1,287 @@
+"""Rooms live in the gate: lobby, moderation, grant changes, removal, duplicates, tiers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from relaypass import (
+    InvalidPermissionsError,
+    Key,
+    KeySet,
+    ParticipantRemovedError,
+    PendingAdmissionError,
+    RoomEndedError,
+)
+from relaypass.gate import Gate, Session, StaticKeySource
+from relaypass.gate.rooms import CLOSE_CODES
+from relaypass.profiles.room import JoinPolicy, RoomAction, RoomClaims, RoomMinter, role_preset
+from relaypass.testing import FrozenClock
+
+KEY = Key.generate("EdDSA", kid="rooms")
+
+
+class Events:
+    """What the adapter would be told, per session."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, session: Session, event: dict[str, Any]) -> None:
+        with self.lock:
+            self.seen.append((session.id, event))
+
+    def of(self, session: Session, kind: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [e for sid, e in self.seen if sid == session.id and e["type"] == kind]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(1_800_000_000)
+
+
+@pytest.fixture
+def gate(clock: FrozenClock) -> tuple[Gate, Events]:
+    gate = Gate(StaticKeySource(KeySet([KEY.public()])), profile="room", clock=clock)
+    events = Events()
+    gate.rooms.on_event = events
+    gate.rooms.coalesce_seconds = 0.05
+    return gate, events
+
+
+def token(
+    clock: FrozenClock,
+    participant: str,
+    role: str = "speaker",
+    *,
+    ask: int | None = None,
+    room: str = "standup",
+    ttl: int = 600,
+) -> str:
+    flags, viewer = role_preset(role)
+    policy = JoinPolicy(mode="ask", ttl=ask) if ask is not None else JoinPolicy()
+    claims = RoomClaims(
+        grant=flags, room_id=room, participant_id=participant, is_viewer=viewer,
+        join_policy=policy,
+    )  # fmt: skip
+    return RoomMinter("ak_live", KEY, clock=clock).mint(claims, ttl_seconds=ttl)
+
+
+def test_asking_joiner_waits_until_a_moderator_admits(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, events = gate
+    joiner = g.connect(token(clock, "ada", ask=60), "standup")
+    assert joiner.pending
+    for check in (
+        lambda: joiner.authorize_publish("cam", source="camera"),
+        lambda: joiner.authorize_subscribe("cam"),
+        lambda: joiner.authorize(RoomAction.PUBLISH_DATA),
+    ):
+        with pytest.raises(PendingAdmissionError) as refused:
+            check()
+        assert refused.value.code.value == "PENDING_ADMISSION"
+    host = g.connect(token(clock, "hal", "host"), "standup")  # a moderator joins after
+    assert not host.pending
+    assert [w["participant"] for w in host.lobby()] == ["ada"]
+    host.admit("ada")
+    assert not joiner.pending
+    joiner.authorize_publish("cam", source="camera")  # at once
+    assert events.of(joiner, "admitted") == [{"type": "admitted"}]
+    assert host.lobby() == []
+
+
+def test_a_moderator_is_told_someone_waits(gate: tuple[Gate, Events], clock: FrozenClock) -> None:
+    g, events = gate
+    host = g.connect(token(clock, "hal", "host"), "standup")
+    g.connect(token(clock, "ada", ask=60), "standup")
+    assert events.of(host, "participant-waiting") == [
+        {"type": "participant-waiting", "participant": "ada"}
+    ]
+
+
+def test_denied_and_timed_out_joiners_are_closed_with_their_codes(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, _ = gate
+    closed: dict[int, str] = {}
+    g.on_close = lambda s, reason: closed.__setitem__(s.id, reason)
+    host = g.connect(token(clock, "hal", "host"), "standup")
+    denied = g.connect(token(clock, "eve", ask=60), "standup")
+    host.deny("eve")
+    assert closed[denied.id] == "entry_denied"
+    assert CLOSE_CODES["entry_denied"].value == "ENTRY_DENIED"
+    late = g.connect(token(clock, "bob", ask=1), "standup")
+    wait_for(lambda: late.id in closed, timeout=3)
+    assert closed[late.id] == "entry_timeout"
+    assert CLOSE_CODES["entry_timeout"].value == "ENTRY_TIMEOUT"
+
+
+def test_only_a_moderator_of_the_room_decides(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, _ = gate
+    g.connect(token(clock, "ada", ask=60), "standup")
+    speaker = g.connect(token(clock, "sam"), "standup")
+    with pytest.raises(InvalidPermissionsError):
+        speaker.admit("ada")
+    elsewhere = g.connect(token(clock, "hal", "host", room="other"), "other")
+    elsewhere.admit("ada")  # a moderator of another room: nothing happens here
+    assert g.sessions[0].pending
+
+
+def test_admit_all_lets_everyone_in(gate: tuple[Gate, Events], clock: FrozenClock) -> None:
+    g, _ = gate
+    waiting = [g.connect(token(clock, f"p{i}", ask=60), "standup") for i in range(3)]
+    host = g.connect(token(clock, "hal", "host"), "standup")
+    host.admit_all()
+    assert not any(s.pending for s in waiting)
+
+
+def test_narrowing_takes_effect_on_the_next_operation_and_tells_the_adapter(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, events = gate
+    speaker = g.connect(token(clock, "ada"), "standup")
+    speaker.authorize_publish("cam", source="camera")
+    g.rooms.apply(
+        {"action": "update", "room": "standup", "participant": "ada",
+         "grant": {"canSubscribe": True}, "at": clock.now()}
+    )  # fmt: skip
+    with pytest.raises(InvalidPermissionsError):
+        speaker.authorize_publish("cam", source="camera")
+    speaker.authorize_subscribe("cam")
+    changed = events.of(speaker, "grant-changed")[-1]
+    assert changed["stopSources"] == ["camera", "microphone"]
+    assert changed["canPublishSources"] == []
+    g.rooms.apply(
+        {"action": "update", "room": "standup", "participant": "ada",
+         "grant": {"canPublish": True, "canPublishSources": ["screen"], "canSubscribe": True},
+         "at": clock.now()}
+    )  # fmt: skip
+    speaker.authorize_publish("deck", source="screen")  # widened
+
+
+def test_a_tier_flip_moves_the_participant_and_counts_follow(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, events = gate
+    ada = g.connect(token(clock, "ada"), "standup")
+    g.connect(token(clock, "vic", "viewer"), "standup")
+    wait_for(lambda: bool(events.of(ada, "participant-count-changed")))
+    assert g.rooms.counts((None, "standup")) == (1, 1)
+    g.rooms.apply(
+        {"action": "update", "room": "standup", "participant": "ada", "isViewer": True,
+         "at": clock.now()}
+    )  # fmt: skip
+    assert ada.grant.is_viewer
+    assert g.rooms.counts((None, "standup")) == (0, 2)
+    wait_for(lambda: events.of(ada, "participant-count-changed")[-1]["viewer"] == 2)
+    assert events.of(ada, "participant-count-changed")[-1] == {
+        "type": "participant-count-changed", "speaker": 0, "viewer": 2, "total": 2,
+    }  # fmt: skip
+
+
+def test_count_events_are_coalesced(gate: tuple[Gate, Events], clock: FrozenClock) -> None:
+    g, events = gate
+    first = g.connect(token(clock, "p0"), "standup")
+    for i in range(1, 20):
+        g.connect(token(clock, f"p{i}", "viewer"), "standup")
+    wait_for(lambda: any(e["total"] == 20 for e in events.of(first, "participant-count-changed")))
+    assert len(events.of(first, "participant-count-changed")) <= 3
+    assert g.rooms.totals() == (1, 1, 19)
+
+
+def test_refresh_keeps_a_change_and_never_shortens_expiry(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, _ = gate
+    old = token(clock, "ada", ttl=600)
+    session = g.connect(old, "standup")
+    expires = session.grant.expires_at
+    assert expires is not None
+    clock.advance(1)
+    g.rooms.apply(
+        {"action": "update", "room": "standup", "participant": "ada",
+         "grant": {"canSubscribe": True}, "at": clock.now()}
+    )  # fmt: skip
+    session.refresh(old)  # issued before the change: the change stands
+    with pytest.raises(InvalidPermissionsError):
+        session.authorize_publish("cam", source="camera")
+    clock.advance(1)
+    shorter = token(clock, "ada", ttl=60)  # issued after: its grant counts...
+    session.refresh(shorter)
+    session.authorize_publish("cam", source="camera")
+    assert session.grant.expires_at == expires  # ...but it does not cut the session short
+
+
+def test_removal_closes_and_old_tokens_cannot_rejoin(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, _ = gate
+    old = token(clock, "mal")
+    session = g.connect(old, "standup")
+    g.rooms.apply({"action": "remove", "room": "standup", "participant": "mal", "at": clock.now()})
+    assert session.close_reason == "removed"
+    with pytest.raises(ParticipantRemovedError):
+        g.connect(old, "standup")
+    clock.advance(1)
+    assert g.connect(token(clock, "mal"), "standup").open  # a token issued afterwards
+
+
+def test_ending_the_room_closes_everyone_and_old_tokens(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, _ = gate
+    old = token(clock, "ada")
+    sessions = [g.connect(old, "standup"), g.connect(token(clock, "bo"), "standup")]
+    other = g.connect(token(clock, "cy", room="other"), "other")
+    g.rooms.apply({"action": "end", "room": "standup", "at": clock.now()})
+    assert [s.close_reason for s in sessions] == ["room_ended", "room_ended"]
+    assert other.open
+    with pytest.raises(RoomEndedError):
+        g.connect(old, "standup")
+
+
+def test_a_second_session_of_the_same_participant_replaces_the_first(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, _ = gate
+    first = g.connect(token(clock, "ada"), "standup")
+    second = g.connect(token(clock, "ada"), "standup")
+    assert first.close_reason == "replaced"
+    assert CLOSE_CODES["replaced"].value == "DUPLICATE_IDENTITY"
+    assert second.open
+    assert g.rooms.counts((None, "standup")) == (1, 0)
+
+
+def test_two_gates_act_as_one(clock: FrozenClock) -> None:
+    """A moderator on gate 1 admits a joiner on gate 2; a newer twin on gate 2 replaces gate 1's."""
+    one = Gate(StaticKeySource(KeySet([KEY.public()])), profile="room", clock=clock)
+    two = Gate(StaticKeySource(KeySet([KEY.public()])), profile="room", clock=clock)
+    one.rooms.publish = two.rooms.apply
+    two.rooms.publish = one.rooms.apply
+    host = one.connect(token(clock, "hal", "host"), "standup")
+    joiner = two.connect(token(clock, "ada", ask=60), "standup")
+    host.admit("ada")
+    assert not joiner.pending
+    denied = two.connect(token(clock, "eve", ask=60), "standup")
+    host.deny("eve")
+    assert denied.close_reason == "entry_denied"
+    clock.advance(1)
+    twin = two.connect(token(clock, "hal", "host"), "standup")
+    assert host.close_reason == "replaced"
+    assert twin.open
