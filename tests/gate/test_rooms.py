@@ -86,11 +86,12 @@ def test_asking_joiner_waits_until_a_moderator_admits(
     g, events = gate
     joiner = g.connect(token(clock, "ada", ask=60), "standup")
     assert joiner.pending
-    for check in (
+    checks: list[Callable[[], None]] = [
         lambda: joiner.authorize_publish("cam", source="camera"),
         lambda: joiner.authorize_subscribe("cam"),
         lambda: joiner.authorize(RoomAction.PUBLISH_DATA),
-    ):
+    ]
+    for check in checks:
         with pytest.raises(PendingAdmissionError) as refused:
             check()
         assert refused.value.code.value == "PENDING_ADMISSION"
