@@ -113,6 +113,7 @@ def cases(w: World, *, superjson: bool) -> list[list[Case]]:
     org = w.org
     acme = {"orgId": org, "tenant": "acme"}
     trunk = acme | {"kind": "trunk", "resourceId": "TK1"}
+    room = {"orgId": org, "roomId": "standup"}
     no_input: dict[str, Any] | None = {} if superjson else None
     mint_groups = [
         Case("tokens.relay.mint", acme | {"ns": ["acme/**"]}),
@@ -134,6 +135,7 @@ def cases(w: World, *, superjson: bool) -> list[list[Case]]:
             Case("streams.signingKeys.list", {"orgId": org}),
             Case("serviceAccounts.list", {"orgId": org}),
             Case("audit.list", {"orgId": org, "limit": 5}),
+            Case("rooms.lobby.list", {"orgId": org, "roomId": "standup"}),
             Case("streams.apiKeys.list", {"orgId": w.other_org},
                  ("FORBIDDEN", "INVALID_PERMISSIONS")),
             Case("auth.whoami", no_input, ("UNAUTHORIZED", "INVALID_API_KEY"), key="rp_live_nope"),
@@ -152,6 +154,14 @@ def cases(w: World, *, superjson: bool) -> list[list[Case]]:
             Case("SessionAuth", {"tenant_id": "acme", "subject": "u1", "ttl_seconds": 60,
                                  "scope": "call:listen", "origin": "https://app.example"}),
             Case("tokens.revoke", {"orgId": org, "jti": "abc123"}),
+            Case("rooms.lobby.admit", room | {"participantId": "ada"}),
+            Case("rooms.lobby.deny", room | {"participantId": "eve"}),
+            Case("rooms.lobby.admitAll", room),
+            Case("rooms.participants.update", room | {"participantId": "ada", "isViewer": True}),
+            Case("rooms.participants.update", room | {"participantId": "ada",
+                 "grant": {"canFly": True}}, ("BAD_REQUEST", "INVALID_REQUEST")),
+            Case("rooms.participants.remove", room | {"participantId": "mal"}),
+            Case("rooms.end", {"orgId": org, "roomId": "old"}),
         ],
         mint_groups,
         [

@@ -48,7 +48,7 @@ def test_queries_are_reads_and_names_keep_the_seeds() -> None:
     queries = {p.name for p in PROCEDURES if p.kind == "query"}
     assert queries == {
         "auth.whoami", "orgs.list", "tenants.list", "streams.apiKeys.list",
-        "streams.signingKeys.list", "serviceAccounts.list", "audit.list",
+        "streams.signingKeys.list", "serviceAccounts.list", "audit.list", "rooms.lobby.list",
     }  # fmt: skip
     for seed_name in (
         "streams.apiKeys.create",

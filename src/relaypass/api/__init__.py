@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from relaypass.api import accounts, audit, keys, tenancy, tokens
+from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens
 from relaypass.api._base import AUTH_ERRORS, Input, Output, Procedure, SeedInput, SeedOutput
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "accounts",
     "audit",
     "keys",
+    "rooms",
     "tenancy",
     "tokens",
 ]
@@ -58,6 +59,13 @@ PROCEDURES: Final[tuple[Procedure[Any, Any], ...]] = (
     accounts.REVOKE_SERVICE_ACCOUNT,
     accounts.SESSION_AUTH,
     accounts.SERVICE_ACCOUNTS_LIST,
+    rooms.LOBBY_LIST,
+    rooms.LOBBY_ADMIT,
+    rooms.LOBBY_DENY,
+    rooms.LOBBY_ADMIT_ALL,
+    rooms.PARTICIPANTS_UPDATE,
+    rooms.PARTICIPANTS_REMOVE,
+    rooms.ROOMS_END,
     audit.AUDIT_LIST,
 )
 

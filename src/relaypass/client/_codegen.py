@@ -21,7 +21,7 @@ from relaypass.api import PROCEDURES, Procedure
 __all__ = ["render"]
 
 _MODULES = {"accounts": api.accounts, "audit": api.audit, "keys": api.keys,
-            "tenancy": api.tenancy, "tokens": api.tokens}  # fmt: skip
+            "rooms": api.rooms, "tenancy": api.tenancy, "tokens": api.tokens}  # fmt: skip
 
 
 def _snake(name: str) -> str:
@@ -136,7 +136,7 @@ def render() -> str:
         "import builtins",
         "from typing import Any",
         "",
-        "from relaypass.api import accounts, audit, keys, tenancy, tokens",
+        "from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens",
         "from relaypass.client._transport import AsyncTransport, Transport",
         "",
         '__all__ = ["AsyncProcedures", "Procedures"]',

@@ -7,7 +7,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from relaypass.api import accounts, audit, keys, tenancy, tokens
+from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens
 from relaypass.client._transport import AsyncTransport, Transport
 
 __all__ = ["AsyncProcedures", "Procedures"]
@@ -216,6 +216,57 @@ class _ProceduresServiceAccounts:
         return self._t.call(accounts.SERVICE_ACCOUNTS_LIST, {"org_id": org_id, "tenant_id": tenant_id})
 
 
+class _ProceduresRoomsLobby:
+    """The ``rooms.lobby.*`` procedures."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def list(self, *, org_id: str, room_id: str) -> rooms.LobbyList:
+        """Who waits in a room's lobby, as the gates report it."""
+        return self._t.call(rooms.LOBBY_LIST, {"org_id": org_id, "room_id": room_id})
+
+    def admit(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+        """Admit a waiting participant on whichever gate holds them."""
+        return self._t.call(rooms.LOBBY_ADMIT, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
+
+    def deny(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+        """Turn a waiting participant away (ENTRY_DENIED)."""
+        return self._t.call(rooms.LOBBY_DENY, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
+
+    def admit_all(self, *, org_id: str, room_id: str) -> rooms.RoomChanged:
+        """Admit everyone waiting in a room's lobby."""
+        return self._t.call(rooms.LOBBY_ADMIT_ALL, {"org_id": org_id, "room_id": room_id})
+
+
+class _ProceduresRoomsParticipants:
+    """The ``rooms.participants.*`` procedures."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def update(self, *, org_id: str, room_id: str, participant_id: str, grant: dict[str, Any] | None = None, is_viewer: bool | None = None) -> rooms.RoomChanged:
+        """Push a new grant and/or tier to every live session of a participant, on every gate."""
+        return self._t.call(rooms.PARTICIPANTS_UPDATE, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id, "grant": grant, "is_viewer": is_viewer})
+
+    def remove(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+        """Close a participant's sessions everywhere; tokens issued before cannot rejoin."""
+        return self._t.call(rooms.PARTICIPANTS_REMOVE, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
+
+
+class _ProceduresRooms:
+    """The ``rooms.*`` procedures."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+        self.lobby = _ProceduresRoomsLobby(transport)
+        self.participants = _ProceduresRoomsParticipants(transport)
+
+    def end(self, *, org_id: str, room_id: str) -> rooms.RoomChanged:
+        """Close every session of a room; tokens issued before cannot rejoin."""
+        return self._t.call(rooms.ROOMS_END, {"org_id": org_id, "room_id": room_id})
+
+
 class _ProceduresAudit:
     """The ``audit.*`` procedures."""
 
@@ -239,6 +290,7 @@ class Procedures:
         self.tokens = _ProceduresTokens(transport)
         self.voice = _ProceduresVoice(transport)
         self.service_accounts = _ProceduresServiceAccounts(transport)
+        self.rooms = _ProceduresRooms(transport)
         self.audit = _ProceduresAudit(transport)
 
     def publish_service_account(self, *, admin_token: str = "", tenant_id: str, private_key_id: str, public_key_pem: str, role: str, expires_at_ms: int = 0) -> accounts.Empty:
@@ -455,6 +507,57 @@ class _AsyncProceduresServiceAccounts:
         return await self._t.call(accounts.SERVICE_ACCOUNTS_LIST, {"org_id": org_id, "tenant_id": tenant_id})
 
 
+class _AsyncProceduresRoomsLobby:
+    """The ``rooms.lobby.*`` procedures."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+
+    async def list(self, *, org_id: str, room_id: str) -> rooms.LobbyList:
+        """Who waits in a room's lobby, as the gates report it."""
+        return await self._t.call(rooms.LOBBY_LIST, {"org_id": org_id, "room_id": room_id})
+
+    async def admit(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+        """Admit a waiting participant on whichever gate holds them."""
+        return await self._t.call(rooms.LOBBY_ADMIT, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
+
+    async def deny(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+        """Turn a waiting participant away (ENTRY_DENIED)."""
+        return await self._t.call(rooms.LOBBY_DENY, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
+
+    async def admit_all(self, *, org_id: str, room_id: str) -> rooms.RoomChanged:
+        """Admit everyone waiting in a room's lobby."""
+        return await self._t.call(rooms.LOBBY_ADMIT_ALL, {"org_id": org_id, "room_id": room_id})
+
+
+class _AsyncProceduresRoomsParticipants:
+    """The ``rooms.participants.*`` procedures."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+
+    async def update(self, *, org_id: str, room_id: str, participant_id: str, grant: dict[str, Any] | None = None, is_viewer: bool | None = None) -> rooms.RoomChanged:
+        """Push a new grant and/or tier to every live session of a participant, on every gate."""
+        return await self._t.call(rooms.PARTICIPANTS_UPDATE, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id, "grant": grant, "is_viewer": is_viewer})
+
+    async def remove(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+        """Close a participant's sessions everywhere; tokens issued before cannot rejoin."""
+        return await self._t.call(rooms.PARTICIPANTS_REMOVE, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
+
+
+class _AsyncProceduresRooms:
+    """The ``rooms.*`` procedures."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+        self.lobby = _AsyncProceduresRoomsLobby(transport)
+        self.participants = _AsyncProceduresRoomsParticipants(transport)
+
+    async def end(self, *, org_id: str, room_id: str) -> rooms.RoomChanged:
+        """Close every session of a room; tokens issued before cannot rejoin."""
+        return await self._t.call(rooms.ROOMS_END, {"org_id": org_id, "room_id": room_id})
+
+
 class _AsyncProceduresAudit:
     """The ``audit.*`` procedures."""
 
@@ -478,6 +581,7 @@ class AsyncProcedures:
         self.tokens = _AsyncProceduresTokens(transport)
         self.voice = _AsyncProceduresVoice(transport)
         self.service_accounts = _AsyncProceduresServiceAccounts(transport)
+        self.rooms = _AsyncProceduresRooms(transport)
         self.audit = _AsyncProceduresAudit(transport)
 
     async def publish_service_account(self, *, admin_token: str = "", tenant_id: str, private_key_id: str, public_key_pem: str, role: str, expires_at_ms: int = 0) -> accounts.Empty:

@@ -89,12 +89,11 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
         public_subscribe=options.public_subscribe,
         room_issuers={iss: Key.load(path) for iss, path in options.room_secrets.items()},
     )
-    if isinstance(source, RedisKeySource):  # revocations and resources arrive with the keys
-        source.on_revoke = gate.apply_revocation
-        source.on_resource = gate.resources.apply
-        source.on_resources = gate.resources.replace
+    if isinstance(source, RedisKeySource):  # revocations, resources and rooms arrive with keys
+        source.attach(gate)
         source.hydrate_revocations()
         source.hydrate_resources()
+        source.hydrate_rooms()
         source.start()
     return gate, stop
 

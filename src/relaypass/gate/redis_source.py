@@ -16,13 +16,17 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 
 from relaypass._keyset import KeySet
 from relaypass.errors import InvalidKeyError
+from relaypass.profiles.room_events import lobby_field, standing_field
+
+if TYPE_CHECKING:
+    from relaypass.gate.session import Gate
 
 __all__ = ["RedisKeySource"]
 
@@ -55,6 +59,9 @@ class RedisKeySource:
         #: Resource ownership (seed 001): one change, and the whole table on (re)connect.
         self.on_resource: Callable[[dict[str, Any]], object] | None = None
         self.on_resources: Callable[[dict[tuple[str, str, str], str]], object] | None = None
+        #: Rooms live (seed 004): one event, and the standing ones on (re)connect.
+        self.on_room: Callable[[dict[str, Any]], object] | None = None
+        self.on_room_state: Callable[[list[dict[str, Any]]], object] | None = None
         self.version = 0
         self._keys = KeySet([])
         self._confirmed_at = -math.inf
@@ -146,6 +153,51 @@ class RedisKeySource:
         self.on_resources(owners)
         return len(owners)
 
+    def hydrate_rooms(self) -> int:
+        """Hand the standing room events (admissions, changes, removals, ends) to the gate."""
+        if self.on_room_state is None:
+            return 0
+        try:
+            raw = self._client.hgetall(f"{self.prefix}:rooms")
+        except redis.RedisError:
+            return 0
+        events = [e for e in (_json_object(str(v)) for v in raw.values()) if e is not None]
+        self.on_room_state(events)
+        return len(events)
+
+    def publish_room(self, event: dict[str, Any]) -> None:
+        """Announce a gate's own room event to the other gates (and keep it if it stands).
+
+        A moderator's decision on this gate must reach the joiner's gate; a lobby
+        entry is kept while someone waits, for the control plane's list. Never
+        raises: while Redis is away the decision still holds on this gate.
+        """
+        pipe = self._client.pipeline(transaction=True)
+        field = standing_field(event)
+        if field is not None:
+            pipe.hset(f"{self.prefix}:rooms", field, json.dumps(event))
+        participant, room = event.get("participant"), event.get("room")
+        if isinstance(participant, str) and isinstance(room, str):
+            lobby = lobby_field(event.get("org"), room, participant)
+            if event.get("action") == "waiting":
+                pipe.hset(f"{self.prefix}:lobby", lobby, json.dumps(event))
+            elif event.get("action") in {"left", "admit", "deny"}:
+                pipe.hdel(f"{self.prefix}:lobby", lobby)
+        pipe.publish(f"{self.prefix}:events", json.dumps(event))
+        try:
+            pipe.execute()
+        except redis.RedisError:
+            return
+
+    def attach(self, gate: Gate) -> None:
+        """Wire a gate to this source: revocations, resources and rooms, both ways."""
+        self.on_revoke = gate.apply_revocation
+        self.on_resource = gate.resources.apply
+        self.on_resources = gate.resources.replace
+        self.on_room = gate.rooms.apply
+        self.on_room_state = gate.rooms.hydrate
+        gate.rooms.publish = self.publish_room
+
     def wait_ready(self, timeout: float = 5.0) -> bool:
         """Block until the listener has subscribed."""
         return self._ready.wait(timeout)
@@ -176,6 +228,7 @@ class RedisKeySource:
                 self.reload()  # anything missed while (re)connecting
                 self.hydrate_revocations()
                 self.hydrate_resources()
+                self.hydrate_rooms()
                 self._ready.set()
                 failures = 0
                 next_refresh = time.monotonic() + self.refresh_seconds
@@ -210,3 +263,13 @@ class RedisKeySource:
             self.on_resource(event)
         elif event.get("type") == "resources":
             self.hydrate_resources()
+        elif event.get("type") == "room" and self.on_room is not None:
+            self.on_room(event)
+
+
+def _json_object(raw: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

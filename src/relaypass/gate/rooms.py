@@ -47,6 +47,7 @@ from relaypass.errors import (
     RoomEndedError,
 )
 from relaypass.profiles.room import RoomAction, RoomClaims, RoomGrantFlags
+from relaypass.profiles.room_events import ACTIONS
 
 if TYPE_CHECKING:
     from relaypass.gate.session import Gate, Session
@@ -65,9 +66,6 @@ CLOSE_CODES: Final = {
 }
 #: Removals, ends and changes older than the longest room token matter to nobody.
 _MEMORY_SECONDS: Final = 86_400.0
-_ACTIONS: Final = frozenset(
-    {"admit", "deny", "admitAll", "update", "remove", "end", "joined", "waiting", "left"}
-)
 
 
 def pending_error() -> PendingAdmissionError:
@@ -249,7 +247,7 @@ class RoomBoard:
         """Apply one room event (this gate's own, the control plane's or another gate's)."""
         action = event.get("action")
         room = event.get("room")
-        if action not in _ACTIONS or not isinstance(room, str):
+        if action not in ACTIONS or not isinstance(room, str):
             return
         if event.get("gate") == self.gate_id:
             return  # our own, back from Redis

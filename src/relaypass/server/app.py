@@ -334,6 +334,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         published=published,
         mints=metrics.mints,
         limiter=_limiter(settings, metrics),
+        lobby=publisher.lobby if publisher is not None else None,
     )
     dispatcher = Dispatcher(
         handler_table(), services, requests=metrics.requests, latency=metrics.latency

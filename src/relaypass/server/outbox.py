@@ -120,6 +120,8 @@ class OutboxRelay:
                     self._revoke(event)
                 elif kind == "resource":
                     self.publisher.publish_resource(event)
+                elif kind == "room":
+                    self.publisher.publish_room(event)
                 else:
                     keyset = True
             if keyset:
@@ -134,6 +136,8 @@ class OutboxRelay:
         self.publisher.replace_resources(self.store.all_resources())
         for event in self.store.standing_revocations():
             self._revoke(event)
+        for event in self.store.standing_room_events():
+            self.publisher.publish_room(event)
 
     def _publish_keyset(self, *, force: bool = False) -> None:
         version = VERSION_BASE + self.store.keyset_version()

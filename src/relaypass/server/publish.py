@@ -19,6 +19,7 @@ from typing import Any, Final, final
 import redis
 
 from relaypass._keyset import KeySet
+from relaypass.profiles.room_events import lobby_field, standing_field
 
 __all__ = ["RedisPublisher"]
 
@@ -178,6 +179,35 @@ class RedisPublisher:
         pipe.publish(self.channel, json.dumps({"type": "resources"}))
         pipe.execute()
 
+    def publish_room(self, event: dict[str, Any]) -> None:
+        """Keep a standing room decision for late gates, and announce it."""
+        pipe = self._client.pipeline(transaction=True)
+        field = standing_field(event)
+        if field is not None:
+            pipe.hset(f"{self.prefix}:rooms", field, json.dumps(event))
+        participant, room = event.get("participant"), event.get("room")
+        if event.get("action") in {"admit", "deny"} and isinstance(participant, str):
+            pipe.hdel(f"{self.prefix}:lobby", lobby_field(event.get("org"), str(room), participant))
+        pipe.publish(self.channel, json.dumps(event))
+        pipe.execute()
+
+    def lobby(self, org: str, room: str) -> list[dict[str, Any]]:
+        """Who the gates report waiting in a room's lobby."""
+        prefix = lobby_field(org, room, "")
+        found: list[dict[str, Any]] = []
+        for field, raw in self._client.hscan_iter(
+            f"{self.prefix}:lobby", match=_glob(prefix) + "*"
+        ):
+            if not _text(field).startswith(prefix):
+                continue
+            try:
+                event = json.loads(_text(raw))
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                found.append(event)
+        return found
+
     def ping(self) -> bool:
         """Whether Redis answers."""
         return bool(self._client.ping())
@@ -185,3 +215,12 @@ class RedisPublisher:
     def close(self) -> None:
         """Release the connection pool."""
         self._client.close()
+
+
+def _glob(text: str) -> str:
+    """``text`` as a literal in a Redis MATCH pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -38,6 +38,7 @@ from relaypass.errors import (
 from relaypass.profiles.algorithms import PROFILE_ALGORITHMS, profiles_for
 from relaypass.server.db import models
 from relaypass.server.db.migrate import upgrade
+from relaypass.server.db.rooms import RoomStore
 from relaypass.server.db.tenancy import TenancyStore
 from relaypass.server.secrets import KeyEncryptionKey, SecretsMismatchError, pepper_check
 
@@ -115,7 +116,7 @@ _REVOCATIONS: Final = {
 def outbox_events(
     action: str, org_id: str, target: str | None, detail: dict[str, Any] | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The outbox rows an audited action implies: a key-set change, a revocation, a resource."""
+    """The outbox rows an audited action implies: key set, revocation, resource, room."""
     events: list[tuple[str, dict[str, Any]]] = []
     if action in {"resource.assign", "resource.release"} and target is not None:
         kind, _, resource_id = target.partition("/")
@@ -134,6 +135,8 @@ def outbox_events(
             tenant, _, kid = target.partition("/")
             event = {"kind": "kid", "value": kid, "org": org_id, "tenant": tenant}
         events.append(("revoke", event))
+    if action.startswith("room.") and isinstance((detail or {}).get("event"), dict):
+        events.append(("room", dict((detail or {})["event"])))
     if action in _KEYSET_ACTIONS:
         events.append(("keyset", {}))
     return events
@@ -192,7 +195,7 @@ class ApiKeyRecord:
     environment: str
 
 
-class Store(TenancyStore):
+class Store(TenancyStore, RoomStore):
     """All persistent state of the control plane."""
 
     def __init__(
