@@ -24,6 +24,14 @@ connection path (without the leading ``/``) is the session path, and the
   ``{"type": "relaypass.refreshed", "exp": <seconds>}``, or
   ``{"type": "relaypass.refresh_failed", "code": "<stable code>"}`` while the
   old grant stays until its own ``exp``.
+* **Rooms** (seed 004): what the gate tells a room session arrives as a text
+  frame ``{"type": "relaypass.<event>", ...}`` — ``admitted``,
+  ``grant-changed`` (with ``stopSources``: tracks to stop now),
+  ``participant-count-changed`` ``{speaker, viewer, total}``,
+  ``participant-waiting`` (to moderators). A room session the gate ends closes
+  with its own code and the stable code as the close reason: 4403
+  ``ENTRY_DENIED``, 4408 ``ENTRY_TIMEOUT``, 4409 ``DUPLICATE_IDENTITY``,
+  4410 ``PARTICIPANT_REMOVED``, 4404 ``ROOM_ENDED``; other cuts are 4401.
 * **HTTP**: each request is checked on its own; a refusal is a JSON
   ``{"code": ...}`` with 401 or 403.
 """
@@ -42,9 +50,10 @@ import structlog
 
 from relaypass.errors import InvalidTokenError, RelaypassError
 from relaypass.gate.expiry import ExpiryTimer
+from relaypass.gate.rooms import CLOSE_CODES
 from relaypass.gate.session import Gate, Session
 
-__all__ = ["CLOSE_CODE_CUT", "SUBPROTOCOL", "GateMiddleware"]
+__all__ = ["CLOSE_CODE_CUT", "ROOM_CLOSE_CODES", "SUBPROTOCOL", "GateMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,6 +63,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: WebSocket close code when the gate ends a live session (4000-4999: application).
 CLOSE_CODE_CUT: Final = 4401
+#: Room sessions the gate ends for a room's reason: WebSocket close code by reason.
+ROOM_CLOSE_CODES: Final = {
+    "entry_denied": 4403,
+    "room_ended": 4404,
+    "entry_timeout": 4408,
+    "replaced": 4409,
+    "removed": 4410,
+}
 SUBPROTOCOL: Final = "relaypass"
 _PROTOCOL_TOKEN_PREFIX: Final = "relaypass.jwt."  # noqa: S105 - a prefix, not a secret
 _MAX_HEADER: Final = 8192
@@ -118,7 +135,10 @@ class GateMiddleware:
     def __init__(self, app: ASGIApp, gate: Gate) -> None:
         self.app = app
         self.gate = gate
-        self._cuts: dict[int, Callable[[], object]] = {}
+        self._cuts: dict[int, Callable[[str], object]] = {}
+        self._notify: dict[int, Callable[[dict[str, Any]], object]] = {}
+        self._previous_on_event = gate.rooms.on_event
+        gate.rooms.on_event = self._on_room_event
         self._previous_on_close = gate.on_close
         gate.on_close = self._on_gate_close
 
@@ -179,7 +199,8 @@ class GateMiddleware:
             return
         loop = asyncio.get_running_loop()
         guard = _Guard(receive, send, subprotocol, session)
-        self._cuts[session.id] = lambda: loop.call_soon_threadsafe(guard.cut.set)
+        self._cuts[session.id] = lambda reason: loop.call_soon_threadsafe(guard.cut_for, reason)
+        self._notify[session.id] = lambda event: loop.call_soon_threadsafe(guard.notify, event)
         timer = ExpiryTimer(self.gate, session, loop)
         scope.setdefault("state", {})["relaypass"] = session
         watcher = asyncio.ensure_future(guard.close_when_cut())
@@ -189,6 +210,7 @@ class GateMiddleware:
             watcher.cancel()
             timer.cancel()
             self._cuts.pop(session.id, None)
+            self._notify.pop(session.id, None)
             session.close("disconnected")
 
     def _on_gate_close(self, session: Session, reason: str) -> None:
@@ -197,7 +219,14 @@ class GateMiddleware:
         cut = self._cuts.pop(session.id, None)
         if cut is not None and reason not in {"disconnected", "done"}:
             _log.info("asgi.cut", session=session.id, reason=reason)
-            cut()
+            cut(reason)
+
+    def _on_room_event(self, session: Session, event: dict[str, Any]) -> None:
+        if self._previous_on_event is not None:
+            self._previous_on_event(session, event)
+        notify = self._notify.get(session.id)
+        if notify is not None:
+            notify({**event, "type": f"relaypass.{event['type']}"})
 
 
 def _refresh_token(message: Message) -> str | None:
@@ -229,6 +258,9 @@ class _Guard:
         self._subprotocol = subprotocol
         self._session = session
         self.cut = asyncio.Event()
+        self.close_code = CLOSE_CODE_CUT
+        self.close_reason = ""
+        self._pending_sends: set[asyncio.Task[None]] = set()
         self.accepted = False
         self.closed = False
 
@@ -277,7 +309,23 @@ class _Guard:
             with contextlib.suppress(asyncio.CancelledError):
                 await incoming
         await self._close_cut()
-        return {"type": "websocket.disconnect", "code": CLOSE_CODE_CUT}
+        return {"type": "websocket.disconnect", "code": self.close_code}
+
+    def cut_for(self, reason: str) -> None:
+        """Close for the gate's ``reason`` (room reasons get their own code)."""
+        self.close_code = ROOM_CLOSE_CODES.get(reason, CLOSE_CODE_CUT)
+        code = CLOSE_CODES.get(reason)
+        self.close_reason = code.value if code is not None else ""
+        self.cut.set()
+
+    def notify(self, event: dict[str, Any]) -> None:
+        """Send a gate event to the client as a JSON text frame (from the loop's thread)."""
+        if not self.accepted or self.closed:
+            return
+        message = {"type": "websocket.send", "text": orjson.dumps(event).decode()}
+        task = asyncio.ensure_future(self.send(message))
+        self._pending_sends.add(task)
+        task.add_done_callback(self._pending_sends.discard)
 
     async def close_when_cut(self) -> None:
         await self.cut.wait()
@@ -287,4 +335,10 @@ class _Guard:
         if self.accepted and not self.closed:
             self.closed = True
             with contextlib.suppress(OSError, RuntimeError):
-                await self._send({"type": "websocket.close", "code": CLOSE_CODE_CUT})
+                await self._send(
+                    {
+                        "type": "websocket.close",
+                        "code": self.close_code,
+                        "reason": self.close_reason,
+                    }
+                )

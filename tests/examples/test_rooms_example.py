@@ -1,0 +1,141 @@
+"""The room example end to end: a backend mint endpoint, two gates, Python WebSocket clients.
+
+A host on gate 1 admits a joiner waiting on gate 2; the control plane narrows
+the joiner's grant live, removes them (an old token cannot rejoin), and ends
+the room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from relaypass.client import AsyncClient
+from tests.examples._rooms_stack import Stack, rooms_stack
+
+ROOM = "team-standup"
+TIMEOUT = 5.0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with rooms_stack(Path(tmp_path_factory.mktemp("rooms"))) as running:
+        yield running
+
+
+def meeting_token(gate: str, user: str, role: str, room: str = ROOM) -> str:
+    answer = httpx.post(
+        f"http://{gate}/api/meeting-token",
+        json={"roomId": room},
+        headers={"X-Demo-User": f"{user}:{role}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["token"])
+
+
+def join(gate: str, token: str, room: str = ROOM) -> Any:
+    protocols: Any = ["relaypass", f"relaypass.jwt.{token}"]
+    return connect(f"ws://{gate}/{room}", subprotocols=protocols)
+
+
+async def expect(ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """Read until a message matches (others, such as count events, are skipped)."""
+
+    async def read() -> dict[str, Any]:
+        while True:
+            message = json.loads(await ws.recv())
+            if wanted(message):
+                return dict(message)
+
+    return await asyncio.wait_for(read(), TIMEOUT)
+
+
+async def drain(ws: ClientConnection) -> None:
+    """Read until the socket closes."""
+    while True:
+        await asyncio.wait_for(ws.recv(), TIMEOUT)
+
+
+async def ask(ws: ClientConnection, message: dict[str, Any]) -> dict[str, Any]:
+    await ws.send(json.dumps(message))
+    return await expect(ws, lambda m: m.get("of") == message["type"])
+
+
+def test_the_room_example_end_to_end(stack: Stack) -> None:
+    one, two = stack.gates
+
+    async def go() -> None:
+        ada_token = meeting_token(two, "ada", "speaker")
+        async with (
+            join(two, ada_token) as ada,
+            AsyncClient(stack.control_plane, api_key=stack.key) as admin,
+        ):
+            refused = await ask(ada, {"type": "publish", "source": "camera"})
+            assert refused == {"type": "refused", "of": "publish", "code": "PENDING_ADMISSION"}
+            lobby = await admin.rooms.lobby.list(org_id=stack.org, room_id=ROOM)
+            assert [e.participant_id for e in lobby.waiting] == ["ada"]
+
+            async with join(one, meeting_token(one, "hal", "host")) as hal:
+                assert await ask(hal, {"type": "admit", "participant": "ada"}) == {
+                    "type": "ok", "of": "admit",
+                }  # fmt: skip
+                await expect(ada, lambda m: m["type"] == "relaypass.admitted")
+                assert (await ask(ada, {"type": "publish", "source": "camera"}))["type"] == "ok"
+                counts = await expect(
+                    ada, lambda m: m["type"] == "relaypass.participant-count-changed"
+                )
+                assert counts["speaker"] >= 1
+
+                await admin.rooms.participants.update(
+                    org_id=stack.org, room_id=ROOM, participant_id="ada",
+                    grant={"canSubscribe": True, "canPublishData": True},
+                )  # fmt: skip
+                changed = await expect(ada, lambda m: m["type"] == "relaypass.grant-changed")
+                assert changed["stopSources"] == ["camera", "microphone"]
+                again = await ask(ada, {"type": "publish", "source": "camera"})
+                assert again["code"] == "INVALID_PERMISSIONS"
+
+                await admin.rooms.participants.remove(
+                    org_id=stack.org, room_id=ROOM, participant_id="ada"
+                )
+                with pytest.raises(ConnectionClosed) as removed:
+                    await asyncio.wait_for(ada.recv(), TIMEOUT)
+                assert removed.value.rcvd is not None
+                assert (removed.value.rcvd.code, removed.value.rcvd.reason) == (
+                    4410, "PARTICIPANT_REMOVED",
+                )  # fmt: skip
+                with pytest.raises(InvalidStatus):
+                    async with join(two, ada_token):
+                        pass
+
+                await admin.rooms.end(org_id=stack.org, room_id=ROOM)
+                with pytest.raises(ConnectionClosed) as ended:
+                    await drain(hal)
+                assert ended.value.rcvd is not None
+                assert (ended.value.rcvd.code, ended.value.rcvd.reason) == (4404, "ROOM_ENDED")
+
+    asyncio.run(go())
+
+
+def test_a_joiner_who_comes_first_waits_for_the_first_moderator(stack: Stack) -> None:
+    one, two = stack.gates
+
+    async def go() -> None:
+        room = "second-room"
+        async with join(one, meeting_token(one, "early", "viewer", room), room) as early:
+            assert (await ask(early, {"type": "chat", "text": "hi"}))["code"] == "PENDING_ADMISSION"
+            await asyncio.sleep(0.3)  # nobody to admit: still waiting, not closed
+            async with join(two, meeting_token(two, "mod", "host", room), room) as mod:
+                await ask(mod, {"type": "admitAll"})
+                await expect(early, lambda m: m["type"] == "relaypass.admitted")
+
+    asyncio.run(go())
