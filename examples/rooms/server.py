@@ -34,9 +34,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -124,11 +125,16 @@ def rooms_app(rooms: dict[str, Room]) -> Starlette:
     return Starlette(routes=[WebSocketRoute("/{room}", room)])
 
 
-def pages_app(client: AsyncClient, org_id: str | None) -> Starlette:
-    """The page, and seed 004's backend mint endpoint."""
+def pages_app(client: AsyncClient, org_id: str | None, gate: Gate) -> Starlette:
+    """The page, seed 004's backend mint endpoint, and the room tiers in ``/metrics``."""
+    registry = CollectorRegistry()
+    gate.rooms.register_metrics(registry)
 
     async def page(_: Request) -> HTMLResponse:
         return HTMLResponse(PAGE.read_text())
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def meeting_token(request: Request) -> JSONResponse:
         user, _, role = request.headers.get("x-demo-user", "").partition(":")
@@ -150,7 +156,11 @@ def pages_app(client: AsyncClient, org_id: str | None) -> Starlette:
         return JSONResponse({"token": minted.token})
 
     return Starlette(
-        routes=[Route("/", page), Route("/api/meeting-token", meeting_token, methods=["POST"])]
+        routes=[
+            Route("/", page),
+            Route("/metrics", metrics),
+            Route("/api/meeting-token", meeting_token, methods=["POST"]),
+        ]
     )
 
 
@@ -173,7 +183,7 @@ def create_app(
         source.start()
     client = client or AsyncClient()
     gated = GateMiddleware(rooms_app({}), gate)
-    pages = pages_app(client, org_id)
+    pages = pages_app(client, org_id, gate)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:  # noqa: ANN401 - Starlette's app

@@ -286,3 +286,22 @@ def test_two_gates_act_as_one(clock: FrozenClock) -> None:
     twin = two.connect(token(clock, "hal", "host"), "standup")
     assert host.close_reason == "replaced"
     assert twin.open
+
+
+def test_tiers_are_in_metrics_without_per_participant_labels(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    g, _ = gate
+    registry = CollectorRegistry()
+    g.rooms.register_metrics(registry)
+    g.connect(token(clock, "ada"), "standup")
+    g.connect(token(clock, "vic", "viewer"), "standup")
+    g.connect(token(clock, "wes", ask=60), "standup")
+    text = generate_latest(registry).decode()
+    assert 'relaypass_gate_room_participants{tier="speaker"} 1.0' in text
+    assert 'relaypass_gate_room_participants{tier="viewer"} 1.0' in text
+    assert "relaypass_gate_room_waiting 1.0" in text
+    assert "relaypass_gate_rooms 1.0" in text
+    assert "ada" not in text

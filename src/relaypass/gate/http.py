@@ -322,6 +322,7 @@ class _Service:
             registry=self.registry,
         )
         self.gate = gate
+        gate.rooms.register_metrics(self.registry)
         self.keys = keys
         self.hls_location = "/" + hls_location.strip("/") + "/"
         self.max_keyset_age_seconds: float | None = None

@@ -32,9 +32,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, final
+
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from relaypass._grant import Grant
 from relaypass.errors import (
@@ -367,6 +370,11 @@ class RoomBoard:
             room = self._rooms.get(key)
             return _count(room) if room is not None else (0, 0)
 
+    def waiting_total(self) -> int:
+        """Joiners in every lobby on this gate."""
+        with self._lock:
+            return len(self._waiting)
+
     def totals(self) -> tuple[int, int, int]:
         """Rooms, speakers and viewers on this gate (for ``/metrics``)."""
         with self._lock:
@@ -376,6 +384,10 @@ class RoomBoard:
                 speakers += s
                 viewers += v
             return len(self._rooms), speakers, viewers
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """Expose the tiers in ``/metrics``: rooms and participants by tier, no per-room labels."""
+        registry.register(_RoomCollector(self))
 
     def _schedule_count(self, key: RoomKey, room: _Room) -> None:
         if room.count_timer is not None:
@@ -471,6 +483,30 @@ class RoomBoard:
         if self.publish is not None:
             now = self._gate.clock.now()
             self.publish({"type": "room", "gate": self.gate_id, "at": now, **event})
+
+
+class _RoomCollector(Collector):
+    def __init__(self, board: RoomBoard) -> None:
+        self._board = board
+
+    def collect(self) -> Iterator[Metric]:
+        rooms, speakers, viewers = self._board.totals()
+        yield GaugeMetricFamily(
+            "relaypass_gate_rooms", "Rooms with a session on this gate", value=rooms
+        )
+        participants = GaugeMetricFamily(
+            "relaypass_gate_room_participants",
+            "Admitted room participants on this gate, by tier",
+            labels=["tier"],
+        )
+        participants.add_metric(["speaker"], speakers)
+        participants.add_metric(["viewer"], viewers)
+        yield participants
+        waiting = GaugeMetricFamily(
+            "relaypass_gate_room_waiting", "Joiners waiting in a lobby on this gate",
+            value=self._board.waiting_total(),
+        )  # fmt: skip
+        yield waiting
 
 
 def _key(grant: Grant) -> RoomKey | None:
