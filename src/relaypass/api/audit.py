@@ -16,7 +16,11 @@ class AuditQuery(Input):
 
     org_id: str = Field(max_length=64)
     action: str | None = Field(default=None, max_length=100)
+    actor: str | None = Field(default=None, max_length=200)
+    since_ms: int | None = Field(default=None, ge=0)
+    until_ms: int | None = Field(default=None, ge=0)
     limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
 class AuditEvent(SeedOutput):

@@ -273,9 +273,9 @@ class _ProceduresAudit:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def list(self, *, org_id: str, action: str | None = None, limit: int = 100) -> audit.AuditList:
+    def list(self, *, org_id: str, action: str | None = None, actor: str | None = None, since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, offset: int = 0) -> audit.AuditList:
         """The org's audit log, newest first."""
-        return self._t.call(audit.AUDIT_LIST, {"org_id": org_id, "action": action, "limit": limit})
+        return self._t.call(audit.AUDIT_LIST, {"org_id": org_id, "action": action, "actor": actor, "since_ms": since_ms, "until_ms": until_ms, "limit": limit, "offset": offset})
 
 
 class Procedures:
@@ -564,9 +564,9 @@ class _AsyncProceduresAudit:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def list(self, *, org_id: str, action: str | None = None, limit: int = 100) -> audit.AuditList:
+    async def list(self, *, org_id: str, action: str | None = None, actor: str | None = None, since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, offset: int = 0) -> audit.AuditList:
         """The org's audit log, newest first."""
-        return await self._t.call(audit.AUDIT_LIST, {"org_id": org_id, "action": action, "limit": limit})
+        return await self._t.call(audit.AUDIT_LIST, {"org_id": org_id, "action": action, "actor": actor, "since_ms": since_ms, "until_ms": until_ms, "limit": limit, "offset": offset})
 
 
 class AsyncProcedures:

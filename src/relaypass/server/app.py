@@ -37,6 +37,7 @@ from relaypass._apikeys import ApiKeyHasher
 from relaypass.api import BY_NAME, PROCEDURES
 from relaypass.errors import ErrorCode, RateLimitedError, RelaypassError, UnavailableError
 from relaypass.server import logging as rlog
+from relaypass.server.dashboard import dashboard_routes
 from relaypass.server.db.store import Store, make_engine
 from relaypass.server.dispatch import Dispatcher, Failure
 from relaypass.server.limits import RequestLimits
@@ -342,6 +343,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.dispatcher = dispatcher
     app.add_route("/rpc/{name}", rpc_endpoint(dispatcher), methods=["POST"])
     app.add_route("/trpc/{path:path}", trpc_endpoint(dispatcher), methods=["GET", "POST"])
+    app.router.routes.extend(dashboard_routes(dispatcher, store))
     _error_handlers(app)
     _operations(app, store, publisher, metrics)
     _docs(app)

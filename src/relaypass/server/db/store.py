@@ -859,17 +859,29 @@ class Store(TenancyStore, RoomStore):
             )
 
     def audit_log(
-        self, org_id: str | None = None, *, action: str | None = None, limit: int = 100
+        self,
+        org_id: str | None = None,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Newest first, filterable by org and action."""
+        """Newest first, filterable by org, action, actor and time; paginated by ``offset``."""
+        table = models.AuditEvent
+        filters = [
+            (org_id is not None, table.org_id == org_id),
+            (action is not None, table.action == action),
+            (actor is not None, table.actor == actor),
+            (since_ms is not None, table.at_ms >= (since_ms or 0)),
+            (until_ms is not None, table.at_ms < (until_ms or 0)),
+        ]
+        query = select(table).where(*(clause for wanted, clause in filters if wanted))
         with self.transaction() as session:
-            query = select(models.AuditEvent)
-            if org_id is not None:
-                query = query.where(models.AuditEvent.org_id == org_id)
-            if action is not None:
-                query = query.where(models.AuditEvent.action == action)
             rows = session.scalars(
-                query.order_by(models.AuditEvent.id.desc()).limit(min(limit, 1000))
+                query.order_by(table.id.desc()).limit(min(limit, 1000)).offset(max(offset, 0))
             ).all()
             return [
                 {

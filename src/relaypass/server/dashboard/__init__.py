@@ -1,0 +1,440 @@
+"""The admin dashboard at ``/dashboard``: server-rendered pages over the procedure table.
+
+Every read and every change goes through the same procedures as ``/rpc`` and
+``/trpc`` (the dispatcher, with the signed-in API key), so the dashboard has
+exactly the API's scopes and checks and no path of its own to the store.
+Pages are Jinja2 templates with plain HTML forms: everything works without
+JavaScript; a few lines of our own script add copy buttons, countdowns and
+confirmations. No CDN and no Node build: the CSS and script ship in the wheel.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Final
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from relaypass._jws import DEFAULT_MAX_TOKEN_BYTES
+from relaypass._tokens import Verifier, decode_unverified
+from relaypass.errors import RelaypassError
+from relaypass.server.dashboard._sessions import COOKIE, DashboardSession, SessionStore
+from relaypass.server.db.store import Store
+from relaypass.server.dispatch import CallMeta, Dispatcher, Failure
+
+__all__ = ["dashboard_routes"]
+
+_HERE: Final = Path(__file__).parent
+_SCOPES: Final = ("keys:admin", "tokens:mint", "audit:read")
+_PAGE: Final = 50
+_LOGIN_COOKIE: Final = "relaypass_login"
+Handler = Callable[[Request, DashboardSession], Awaitable[Response]]
+
+
+class _Pages:
+    """The dashboard's handlers, sharing the dispatcher, the store and the sessions."""
+
+    def __init__(self, dispatcher: Dispatcher, store: Store, sessions: SessionStore) -> None:
+        self.dispatcher = dispatcher
+        self.store = store
+        self.sessions = sessions
+        self.env = Environment(
+            loader=FileSystemLoader(_HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    # ------------------------------------------------------------ plumbing
+
+    async def call(
+        self, session: DashboardSession, name: str, body: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, Failure | None]:
+        outcome = await self.dispatcher.dispatch(
+            name, body, CallMeta(authorization=f"Bearer {session.api_key}")
+        )
+        if isinstance(outcome, Failure):
+            return None, outcome
+        return outcome.data, None
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        session: DashboardSession | None,
+        status: int = 200,
+        **context: Any,  # noqa: ANN401 - template values
+    ) -> HTMLResponse:
+        html = self.env.get_template(template).render(
+            session=session, path=request.url.path, now_ms=int(time.time() * 1000), **context
+        )
+        response = HTMLResponse(html, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Signed in, and for a POST the session's CSRF token, or back to sign-in / 403."""
+
+        async def endpoint(request: Request) -> Response:
+            session = self.sessions.get(request.cookies.get(COOKIE))
+            if session is None:
+                return RedirectResponse("/dashboard/login?expired=1", status_code=303)
+            if request.method == "POST":
+                form = await request.form()
+                token = form.get("csrf")
+                if not session.csrf_ok(token if isinstance(token, str) else None):
+                    return self.render(
+                        request, "error.html", session, status=403,
+                        code="INVALID_REQUEST", detail="missing or wrong CSRF token",
+                    )  # fmt: skip
+            try:
+                return await handler(request, session)
+            finally:
+                if request.method == "POST":
+                    await (await request.form()).close()  # uploaded files' temporary storage
+
+        return endpoint
+
+    # ------------------------------------------------------------ sign-in
+
+    async def login_page(self, request: Request) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = self.render(
+            request, "login.html", None, expired="expired" in request.query_params, csrf=token
+        )
+        self._login_cookie(request, response, token)
+        return response
+
+    @staticmethod
+    def _login_cookie(request: Request, response: Response, token: str) -> None:
+        response.set_cookie(
+            _LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/dashboard/login",
+            secure=request.url.scheme == "https", max_age=600,
+        )  # fmt: skip
+
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        presented, expected = form.get("csrf"), request.cookies.get(_LOGIN_COOKIE)
+        if not (
+            isinstance(presented, str) and expected and hmac.compare_digest(presented, expected)
+        ):
+            return self.render(
+                request, "error.html", None, status=403,
+                code="INVALID_REQUEST", detail="missing or wrong CSRF token",
+            )  # fmt: skip
+        key = form.get("api_key")
+        key = key.strip() if isinstance(key, str) else ""
+        outcome = await self.dispatcher.dispatch(
+            "auth.whoami", None, CallMeta(authorization=f"Bearer {key}")
+        )
+        if isinstance(outcome, Failure):
+            retry = secrets.token_urlsafe(32)
+            page = self.render(request, "login.html", None, status=401, failure=outcome, csrf=retry)
+            self._login_cookie(request, page, retry)
+            return page
+        who = outcome.data
+        sid, _ = self.sessions.create(key, who["orgId"], who["keyId"], tuple(who["scopes"]))
+        response = RedirectResponse("/dashboard", status_code=303)
+        response.set_cookie(
+            COOKIE, sid, httponly=True, samesite="strict", path="/dashboard",
+            secure=request.url.scheme == "https", max_age=int(self.sessions.absolute_seconds),
+        )  # fmt: skip
+        return response
+
+    async def logout(self, request: Request, _: DashboardSession) -> Response:
+        self.sessions.end(request.cookies.get(COOKIE))
+        response = RedirectResponse("/dashboard/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/dashboard")
+        return response
+
+    # ------------------------------------------------------------ pages
+
+    async def overview(self, request: Request, s: DashboardSession) -> Response:
+        org = {"orgId": s.org_id}
+        counts: dict[str, int | None] = {}
+        for label, name, field in (
+            ("API keys", "streams.apiKeys.list", "keys"),
+            ("Signing keys", "streams.signingKeys.list", "keys"),
+            ("Tenants", "tenants.list", "tenants"),
+            ("Service accounts", "serviceAccounts.list", "serviceAccounts"),
+        ):
+            data, _ = await self.call(s, name, org)
+            counts[label] = len(data[field]) if data is not None else None
+        keys, _ = await self.call(s, "streams.signingKeys.list", org)
+        pending = [k for k in (keys or {}).get("keys", []) if k["state"] == "pending"]
+        hour_ago = int(time.time() * 1000) - 3_600_000
+        minted, _ = await self.call(
+            s, "audit.list", {**org, "action": "token.mint", "sinceMs": hour_ago, "limit": 1000}
+        )
+        return self.render(
+            request, "overview.html", s, counts=counts, pending=pending,
+            chart=_per_minute((minted or {}).get("events", []), hour_ago),
+        )  # fmt: skip
+
+    async def api_keys(self, request: Request, s: DashboardSession) -> Response:
+        if request.method == "POST":
+            form = await request.form()
+            action = form.get("action")
+            created = failure = None
+            if action == "create":
+                created, failure = await self.call(s, "streams.apiKeys.create", {
+                    "orgId": s.org_id, "label": str(form.get("label") or ""),
+                    "scopes": [str(v) for v in form.getlist("scopes")],
+                })  # fmt: skip
+            elif action == "revoke":
+                _, failure = await self.call(
+                    s, "streams.apiKeys.revoke", {"orgId": s.org_id, "id": str(form.get("id"))}
+                )
+            elif action == "reroll":
+                created, failure = await self.call(s, "streams.apiKeys.reroll", {
+                    "orgId": s.org_id, "id": str(form.get("id")),
+                    "graceSeconds": _int(form.get("grace"), 0),
+                })  # fmt: skip
+            return _done(request, s, created=created, failure=failure)
+        flash = _flash(s)
+        listed, list_failure = await self.call(s, "streams.apiKeys.list", {"orgId": s.org_id})
+        return self.render(
+            request, "api_keys.html", s, keys=(listed or {}).get("keys", []),
+            created=flash.get("created"), failure=flash.get("failure") or list_failure,
+            scopes=_SCOPES,
+        )  # fmt: skip
+
+    async def signing_keys(self, request: Request, s: DashboardSession) -> Response:
+        if request.method == "POST":
+            form = await request.form()
+            action, kid = form.get("action"), str(form.get("id") or "")
+            failure = None
+            if action == "create":
+                _, failure = await self.call(s, "streams.signingKeys.create", {
+                    "orgId": s.org_id, "label": str(form.get("label") or ""),
+                    "algorithm": str(form.get("algorithm") or "EdDSA"),
+                })  # fmt: skip
+            elif action in {"retire", "revoke"}:
+                _, failure = await self.call(
+                    s, f"streams.signingKeys.{action}", {"orgId": s.org_id, "id": kid}
+                )
+            return _done(request, s, failure=failure)
+        flash = _flash(s)
+        listed, list_failure = await self.call(s, "streams.signingKeys.list", {"orgId": s.org_id})
+        return self.render(
+            request, "signing_keys.html", s, keys=(listed or {}).get("keys", []),
+            failure=flash.get("failure") or list_failure,
+        )  # fmt: skip
+
+    async def tenants(self, request: Request, s: DashboardSession) -> Response:
+        if request.method == "POST":
+            failure, registered = await self._tenant_action(s, await request.form())
+            return _done(request, s, failure=failure, registered=registered)
+        flash = _flash(s)
+        tenants, f1 = await self.call(s, "tenants.list", {"orgId": s.org_id})
+        accounts, f2 = await self.call(s, "serviceAccounts.list", {"orgId": s.org_id})
+        return self.render(
+            request, "tenants.html", s, tenants=(tenants or {}).get("tenants", []),
+            accounts=(accounts or {}).get("serviceAccounts", []),
+            registered=flash.get("registered"), failure=flash.get("failure") or f1 or f2,
+        )  # fmt: skip
+
+    async def _tenant_action(
+        self,
+        s: DashboardSession,
+        form: Any,  # noqa: ANN401 - Starlette's FormData
+    ) -> tuple[Failure | None, str | None]:
+        action = form.get("action")
+        tenant = str(form.get("tenant") or "")
+        if action == "create":
+            body = {"orgId": s.org_id, "tenantId": tenant, "label": str(form.get("label") or "")}
+            return (await self.call(s, "tenants.create", body))[1], None
+        if action == "disable":
+            body = {"orgId": s.org_id, "tenantId": tenant}
+            return (await self.call(s, "tenants.disable", body))[1], None
+        kid = str(form.get("kid") or "")
+        if action == "publish":
+            pem = str(form.get("pem") or "")
+            upload = form.get("pem_file")
+            if not pem.strip() and upload is not None and hasattr(upload, "read"):
+                pem = (await upload.read(8192)).decode("utf-8", errors="replace")
+            body = {"tenant_id": tenant, "private_key_id": kid, "public_key_pem": pem,
+                    "role": str(form.get("role") or "sdk")}  # fmt: skip
+            failure = (await self.call(s, "PublishServiceAccount", body))[1]
+            return failure, kid if failure is None else None
+        if action == "revoke":
+            body = {"tenant_id": tenant, "private_key_id": kid}
+            return (await self.call(s, "RevokeServiceAccount", body))[1], None
+        return None, None
+
+    async def tokens(self, request: Request, s: DashboardSession) -> Response:
+        if request.method == "POST":
+            form = await request.form()
+            if form.get("action") == "decode":
+                return _done(request, s, decoded=self._decode(s, str(form.get("token") or "")))
+            minted, failure = await self.call(s, *_mint_request(s, form))
+            return _done(request, s, minted=minted, failure=failure)
+        flash = _flash(s)
+        tenants, _ = await self.call(s, "tenants.list", {"orgId": s.org_id})
+        return self.render(
+            request, "tokens.html", s, minted=flash.get("minted"), failure=flash.get("failure"),
+            decoded=flash.get("decoded"), tenants=(tenants or {}).get("tenants", []),
+        )  # fmt: skip
+
+    def _decode(self, s: DashboardSession, token: str) -> dict[str, Any]:
+        """Header, claims, the signing key, and verified or the refusal code. Never logged."""
+        token = token.strip()
+        if len(token) > DEFAULT_MAX_TOKEN_BYTES:
+            return {"code": "INVALID_TOKEN", "error": "the token is too long"}
+        try:
+            kid, claims = decode_unverified(token)
+        except RelaypassError as exc:
+            return {"code": exc.code.value, "error": "this is not a compact JWS"}
+        result: dict[str, Any] = {"kid": kid, "claims": claims}
+        try:
+            verified = Verifier(self.store.published_keys(s.org_id)).verify(token)
+        except RelaypassError as exc:
+            result["code"] = exc.code.value
+        else:
+            result["verified"] = True
+            result["alg"] = verified.alg
+        return result
+
+    async def audit(self, request: Request, s: DashboardSession) -> Response:
+        query = request.query_params
+        page = max(_int(query.get("page"), 1), 1)
+        body: dict[str, Any] = {"orgId": s.org_id, "limit": _PAGE, "offset": (page - 1) * _PAGE}
+        for field, name in (("action", "action"), ("actor", "actor")):
+            if query.get(name):
+                body[field] = query[name]
+        for field, name in (("sinceMs", "since"), ("untilMs", "until")):
+            if query.get(name):
+                body[field] = _ms(query[name])
+        if query.get("format") == "csv":
+            body.update(limit=1000, offset=0)
+        data, failure = await self.call(s, "audit.list", body)
+        events = (data or {}).get("events", [])
+        if query.get("format") == "csv" and failure is None:
+            return _csv(events)
+        return self.render(
+            request, "audit.html", s, events=events, failure=failure, page=page,
+            more=len(events) == _PAGE, query=dict(query), status=_status(failure),
+        )  # fmt: skip
+
+    async def orgs(self, request: Request, s: DashboardSession) -> Response:
+        data, failure = await self.call(s, "orgs.list", {})
+        return self.render(
+            request, "orgs.html", s, orgs=(data or {}).get("orgs", []), failure=failure,
+            status=_status(failure),
+        )  # fmt: skip
+
+
+def _status(failure: Failure | None) -> int:
+    return failure.status if failure is not None else 200
+
+
+def _done(request: Request, session: DashboardSession, **flash: Any) -> Response:  # noqa: ANN401
+    """Post/redirect/get: keep what the POST did for the page, shown once, and redirect."""
+    session.flash = {k: v for k, v in flash.items() if v is not None}
+    return RedirectResponse(request.url.path, status_code=303)
+
+
+def _flash(session: DashboardSession) -> dict[str, Any]:
+    flash, session.flash = session.flash, {}
+    return flash
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return default
+
+
+def _ms(value: str) -> int:
+    """A ``datetime-local`` value (UTC) or epoch milliseconds."""
+    if value.isdigit():
+        return int(value)
+    try:
+        return int(time.mktime(time.strptime(value[:16], "%Y-%m-%dT%H:%M")) * 1000)
+    except ValueError:
+        return 0
+
+
+def _per_minute(events: list[dict[str, Any]], since_ms: int) -> list[int]:
+    buckets = [0] * 60
+    for event in events:
+        index = (int(event["at_ms"]) - since_ms) // 60_000
+        if 0 <= index < 60:  # noqa: PLR2004 - minutes in the hour
+            buckets[index] += 1
+    return buckets
+
+
+def _mint_request(s: DashboardSession, form: Any) -> tuple[str, dict[str, Any]]:  # noqa: ANN401
+    kind = form.get("kind")
+    ttl = _int(form.get("ttl"), 600)
+    if kind == "moq":
+        paths = [p for p in str(form.get("paths") or "").split() if p]
+        publish = paths if form.get("may_publish") else []
+        root = str(form.get("root") or "")
+        body = {"orgId": s.org_id, "root": root, "ttlSeconds": ttl, "publish": publish,
+                "subscribe": paths or [""]}  # fmt: skip
+        return "tokens.moq.mint", body
+    if kind == "room":
+        return "tokens.room.mint", {
+            "orgId": s.org_id, "roomId": str(form.get("room") or ""),
+            "participantId": str(form.get("participant") or ""),
+            "role": str(form.get("role") or "speaker"), "ttlSeconds": ttl,
+        }  # fmt: skip
+    patterns = [p for p in str(form.get("ns") or "").split() if p]
+    return "tokens.relay.mint", {
+        "orgId": s.org_id, "tenant": str(form.get("tenant") or ""), "ns": patterns,
+        "ttlSeconds": ttl,
+    }  # fmt: skip
+
+
+def _csv(events: list[dict[str, Any]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "at_ms", "actor", "action", "target", "detail"])
+    for e in events:
+        writer.writerow([e["id"], e["at_ms"], e["actor"], e["action"], e["target"] or "",
+                         e["detail"]])  # fmt: skip
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+    )
+
+
+def dashboard_routes(
+    dispatcher: Dispatcher, store: Store, sessions: SessionStore | None = None
+) -> list[BaseRoute]:
+    """The routes under ``/dashboard``."""
+    pages = _Pages(dispatcher, store, sessions or SessionStore())
+    g = pages.guarded
+    both = ["GET", "POST"]
+    return [
+        Mount("/dashboard/static", StaticFiles(directory=_HERE / "static"), name="dashboard"),
+        Route("/dashboard/login", pages.login_page, methods=["GET"]),
+        Route("/dashboard/login", pages.login, methods=["POST"]),
+        Route("/dashboard/logout", g(pages.logout), methods=["POST"]),
+        Route("/dashboard", g(pages.overview), methods=["GET"]),
+        Route("/dashboard/api-keys", g(pages.api_keys), methods=both),
+        Route("/dashboard/signing-keys", g(pages.signing_keys), methods=both),
+        Route("/dashboard/tenants", g(pages.tenants), methods=both),
+        Route("/dashboard/tokens", g(pages.tokens), methods=both),
+        Route("/dashboard/audit", g(pages.audit), methods=["GET"]),
+        Route("/dashboard/orgs", g(pages.orgs), methods=["GET"]),
+    ]

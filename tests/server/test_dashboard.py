@@ -1,0 +1,237 @@
+"""The dashboard in real Chromium (Debian's, driven by Playwright; nothing downloaded).
+
+The flow of the issue, refusals, a screenshot of every page at desktop and phone
+widths, and axe-core (npm, from the lock file) on every page.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from relaypass.server.app import bootstrap, create_app
+from relaypass.server.settings import Settings
+from tests._cp import sqlite_store
+from tests._net import free_port, wait_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+AXE = Path(__file__).parents[1] / "interop" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+PAGES = ["", "/api-keys", "/signing-keys", "/tenants", "/tokens", "/audit", "/orgs"]
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "dashboard"
+
+
+@dataclass
+class Served:
+    url: str
+    org: str
+    key: str
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    directory = tmp_path_factory.mktemp("dashboard")
+    store = sqlite_store(directory, key_propagation_seconds=5)
+    first = bootstrap(store)
+    assert first is not None
+    org, key = first
+    store.create_tenant(org, "acme", "Acme", actor="test")
+    app = create_app(Settings(data_dir=directory, key_propagation_seconds=5), store)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_port(port)
+    yield Served(f"http://127.0.0.1:{port}", org, key)
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/test installs it)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+def sign_in(
+    browser: Browser, served: Served, key: str | None = None, *, bypass_csp: bool = False
+) -> Page:
+    # (bypass_csp: only to inject axe-core; the pages themselves run under their strict CSP)
+    page = browser.new_context(bypass_csp=bypass_csp).new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{served.url}/dashboard/login")
+    page.fill("#api_key", key or served.key)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Overview")
+    return page
+
+
+def test_the_dashboard_flow(served: Served, browser: Browser, tmp_path: Path) -> None:
+    page = sign_in(browser, served)
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    # A key: shown once; gone after a reload.
+    page.click("text=API keys")
+    page.fill("#label", "ci-key")
+    page.click("text=Create key")
+    secret = page.input_value("#new-key")
+    assert secret.startswith("rp_live_")
+    page.reload()
+    expect(page.locator("#new-key")).to_have_count(0)
+    assert secret not in page.content()
+    assert httpx.post(f"{served.url}/rpc/auth.whoami",
+                      headers={"Authorization": f"Bearer {secret}"}).status_code == 200  # fmt: skip
+
+    # Revoke it; the API refuses it.
+    page.click("button[aria-label='Revoke ci-key']")
+    expect(page.locator("tr", has_text="ci-key")).to_contain_text("revoked")
+    refused = httpx.post(
+        f"{served.url}/rpc/auth.whoami", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert refused.status_code == 401
+
+    # A signing key, counting down to active.
+    page.click("text=Signing keys")
+    page.fill("#label", "dash-key")
+    page.click("text=Create key")
+    expect(page.locator(".countdown").first).to_have_text(re.compile(r"\d s"))
+    expect(page.locator(".timeline li.now").first).to_have_text("active", timeout=15_000)
+
+    # A service-account PEM, from a file.
+    pem = tmp_path / "sa.pem"
+    pem.write_bytes(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    page.click("text=Tenants")
+    page.fill("#kid", "sa-dash")
+    page.set_input_files("#pem_file", str(pem))
+    page.click("button:text('Upload')")
+    expect(page.locator("#registered-kid")).to_have_text("sa-dash")
+
+    # Mint, then decode what was minted.
+    page.click("text=Tokens")
+    page.fill("#ns", "acme/**")
+    page.click("button:text('Mint')")
+    token = page.input_value("#minted-token")
+    page.fill("#token", token)
+    page.click("button:text('Decode')")
+    expect(page.locator("#decoded")).to_contain_text("Verified")
+    page.fill("#token", token[:-4] + "AAAA")
+    page.click("button:text('Decode')")
+    expect(page.locator("#decoded")).to_contain_text("INVALID_TOKEN")
+
+    # The audit log has it all, and exports CSV.
+    page.click("text=Audit log")
+    expect(page.locator("table")).to_contain_text("api_key.revoke")
+    with page.expect_download() as download:
+        page.click("button:text('Export CSV')")
+    assert "token.mint" in Path(download.value.path()).read_text()
+
+    # Sign out: back to sign-in, and the session is gone.
+    page.click("text=Sign out")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    page.goto(f"{served.url}/dashboard/api-keys")
+    expect(page.locator("h1")).to_have_text("Sign in")
+
+
+def test_a_post_without_csrf_is_refused(served: Served, browser: Browser) -> None:
+    page = sign_in(browser, served)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    answer = httpx.post(
+        f"{served.url}/dashboard/api-keys",
+        data={"action": "create", "label": "x", "scopes": "tokens:mint"},
+        cookies={"relaypass_dashboard": cookies["relaypass_dashboard"]},
+    )
+    assert answer.status_code == 403
+    assert "CSRF" in answer.text
+
+
+def test_another_orgs_ids_are_refused_as_in_the_api(served: Served, browser: Browser) -> None:
+    other = httpx.post(
+        f"{served.url}/rpc/orgs.create", json={"name": "Other", "namespaces": ["other"]},
+        headers={"Authorization": f"Bearer {served.key}"},
+    ).json()  # fmt: skip
+    page = sign_in(browser, served, other["adminKey"]["key"])
+    page.click("text=API keys")
+    # The first org's bootstrap key, revoked from the other org's session: refused like the API.
+    csrf = page.input_value("input[name=csrf] >> nth=0")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    first_key_id = httpx.post(
+        f"{served.url}/rpc/auth.whoami", headers={"Authorization": f"Bearer {served.key}"}
+    ).json()["keyId"]
+    api = httpx.post(
+        f"{served.url}/rpc/streams.apiKeys.revoke",
+        json={"orgId": other["orgId"], "id": first_key_id},
+        headers={"Authorization": f"Bearer {other['adminKey']['key']}"},
+    )
+    assert api.status_code >= 400
+    code = api.json()["code"]
+    with httpx.Client(cookies={"relaypass_dashboard": cookies["relaypass_dashboard"]}) as http:
+        answer = http.post(
+            f"{served.url}/dashboard/api-keys",
+            data={"csrf": csrf, "action": "revoke", "id": first_key_id},
+            follow_redirects=True,
+        )
+    assert code in answer.text  # the same refusal as the API's
+    still = httpx.post(
+        f"{served.url}/rpc/auth.whoami", headers={"Authorization": f"Bearer {served.key}"}
+    )
+    assert still.status_code == 200
+    expect(page.locator("a[href='/dashboard/orgs']")).to_have_count(0)  # not a platform key
+
+
+def test_an_expired_session_returns_to_sign_in(served: Served, browser: Browser) -> None:
+    page = sign_in(browser, served)
+    page.context.clear_cookies()
+    page.goto(f"{served.url}/dashboard/audit")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    expect(page.locator(".note")).to_contain_text("session ended")
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (375, 800)], ids=["desktop", "phone"])
+def test_every_page_screenshot_and_axe(
+    served: Served, browser: Browser, width: int, height: int
+) -> None:
+    assert AXE.exists(), "run scripts/test: it installs axe-core with npm ci"
+    page = sign_in(browser, served, bypass_csp=True)
+    page.set_viewport_size({"width": width, "height": height})
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for suffix in ["/login", *PAGES]:
+        if suffix == "/login":
+            viewport = {"width": width, "height": height}
+            login = browser.new_context(viewport=viewport, bypass_csp=True).new_page()  # type: ignore[arg-type]
+            login.goto(f"{served.url}/dashboard/login")
+            target = login
+        else:
+            page.goto(f"{served.url}/dashboard{suffix}")
+            target = page
+        name = (suffix.strip("/") or "overview").replace("/", "-")
+        target.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+        target.add_script_tag(path=str(AXE))
+        violations = target.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+        )
+        assert violations == [], (suffix, width, violations)
+        overflow = target.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+        assert not overflow, (suffix, width, "the page scrolls sideways")
