@@ -235,3 +235,18 @@ def test_every_page_screenshot_and_axe(
         assert violations == [], (suffix, width, violations)
         overflow = target.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
         assert not overflow, (suffix, width, "the page scrolls sideways")
+
+
+def test_a_key_sees_only_what_its_scopes_allow(served: Served, browser: Browser) -> None:
+    minter = httpx.post(
+        f"{served.url}/rpc/streams.apiKeys.create",
+        json={"orgId": served.org, "label": "mint-only", "scopes": ["tokens:mint"]},
+        headers={"Authorization": f"Bearer {served.key}"},
+    ).json()["key"]
+    page = sign_in(browser, served, minter)
+    nav = page.locator("nav[aria-label=Sections]")
+    expect(nav).to_contain_text("Tokens")
+    for hidden in ("API keys", "Signing keys", "Audit log", "Orgs"):
+        expect(nav).not_to_contain_text(hidden)
+    page.goto(f"{served.url}/dashboard/api-keys")
+    expect(page.locator(".error")).to_contain_text("INVALID_PERMISSIONS")
