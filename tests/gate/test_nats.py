@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +33,7 @@ from relaypass.gate.nats import (
 from tests.gate._nats import Broker, broker, issuer
 
 TIMEOUT = 5.0
+CLI = [sys.executable, "-m", "relaypass"]
 
 
 # ------------------------------------------------------------------ mapping
@@ -263,3 +269,46 @@ def test_two_servers_in_a_cluster_both_cut_a_revoked_token(tmp_path: Path) -> No
                 await client.close()
 
         asyncio.run(go())
+
+
+def test_the_cli_serves_the_callout(tmp_path: Path) -> None:
+    """``relaypass nats-callout issuer`` then ``serve``, configured from the environment."""
+    from tests._net import free_port
+    from tests.gate._nats import config, nats_server
+    from tests.relay.test_system import process
+
+    seed = tmp_path / "issuer.nk"
+    done = subprocess.run(  # noqa: S603 - our own CLI
+        [*CLI, "nats-callout", "issuer", "--out", str(seed), "--json"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    public = json.loads(done.stdout)["issuer"]
+    assert stat.S_IMODE(seed.stat().st_mode) == 0o600
+    key = Key.generate("EdDSA", kid="cli-k1")
+    key.save(tmp_path / "public.jwk", private=False)
+    port = free_port()
+    with nats_server(tmp_path, config(port, public), port, "cli"):
+        env = {
+            **os.environ,
+            "RELAYPASS_NATS_URL": f"nats://127.0.0.1:{port}",
+            "RELAYPASS_NATS_ISSUER_SEED": str(seed),
+            "RELAYPASS_NATS_CALLOUT_USER": "callout:callout-pw",
+            "RELAYPASS_NATS_SYSTEM_USER": "sys:sys-pw",
+            "RELAYPASS_NATS_ACCOUNT": "acme=ACME",
+            "RELAYPASS_KEY": str(tmp_path / "public.jwk"),
+        }
+        env.pop("RELAYPASS_REDIS_URL", None)
+        with process(["nats-callout", "serve", "--json"], env, tmp_path / "callout.log") as proc:
+            assert proc.stdout is not None
+            assert json.loads(proc.stdout.readline())["accounts"] == {"acme": "ACME"}
+
+            async def go() -> bytes:
+                token = relay_token(key, "acme", ["chat/**"])
+                client = await nats.connect(f"nats://127.0.0.1:{port}", token=token)
+                sub = await client.subscribe("chat.x")
+                await client.publish("chat.x", b"via the cli")
+                message = await sub.next_msg(timeout=TIMEOUT)
+                await client.close()
+                return bytes(message.data)
+
+            assert asyncio.run(go()) == b"via the cli"
