@@ -97,3 +97,11 @@ def test_literal_never_covers_a_sibling_prefix(a: str, b: str) -> None:
     compiled = PatternSet([a]) if a else PatternSet(["x"])
     if a and split_path(a) != split_path(b):
         assert not compiled.matches(b)
+
+
+def test_duplicate_patterns_collapse_in_first_seen_order() -> None:
+    patterns = PatternSet(["b/*", "a/**", "/b/*/", "a/**", "c"])
+    assert patterns.patterns == ("b/*", "a/**", "c")
+    assert patterns.matches("b/x")
+    assert patterns.matches("a")
+    assert not patterns.matches("b")

@@ -105,21 +105,22 @@ class PatternSet:
     __slots__ = ("_memo", "_root_closure", "patterns")
 
     def __init__(self, patterns: Iterable[str] = ()) -> None:
-        normalised: list[str] = []
+        normalised: dict[str, None] = {}  # insertion-ordered set: O(1) de-duplication
         root = _Node()
         nodes = [root]
         for pattern in patterns:
             segments = _pattern_segments(pattern)
+            text = "/".join(segments)
+            if text in normalised:
+                continue
+            normalised[text] = None
+            if len(normalised) > MAX_PATTERNS:
+                msg = f"at most {MAX_PATTERNS} patterns"
+                raise PathError(msg)
             node = root
             for seg in segments:
                 node = _step(node, seg, nodes)
             node.terminal = True
-            text = "/".join(segments)
-            if text not in normalised:
-                normalised.append(text)
-            if len(normalised) > MAX_PATTERNS:
-                msg = f"at most {MAX_PATTERNS} patterns"
-                raise PathError(msg)
         for node in nodes:
             closure = [node]
             step = node.globstar
