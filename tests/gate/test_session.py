@@ -256,3 +256,27 @@ def test_moq_refuses_a_tokenless_connection_outside_the_public_prefixes(
     assert gate.connect(None, "").grant.can_subscribe("demo/cam")
     with pytest.raises(MalformedTokenError):
         gate.connect(None, "private")
+
+
+def test_jti_revocations_are_forgotten_once_no_token_can_match(
+    key: Key, clock: FrozenClock
+) -> None:
+    gate = Gate(StaticKeySource(KeySet([key.public()])), clock=clock)
+    token = sign_jwt({"sub": "t", "ns": ["a/*"], "jti": "j1", "exp": int(clock.now()) + 60}, key)
+    session = gate.connect(token, "a")
+    gate.apply_revocation({"kind": "jti", "value": "j1", "until": clock.now() + 120})
+    assert not session.open
+    assert "j1" in gate.revoked_jtis
+    with pytest.raises(InvalidTokenError):
+        gate.connect(token, "a")
+    clock.advance(121)
+    gate.expire_sessions()
+    assert "j1" not in gate.revoked_jtis  # bounded: gone once every such token expired
+    gate.revoke_jti("j2", "org_a", until=clock.now() + 10)
+    gate.revoke_jti("j3")  # no bound: kept
+    clock.advance(11)
+    gate.expire_sessions()
+    assert ("org_a", "j2") not in gate.revoked_org_jtis
+    assert "j3" in gate.revoked_jtis
+    gate.revoke_jti("j4", until=clock.now() - 1)  # already moot: never stored
+    assert "j4" not in gate.revoked_jtis

@@ -223,3 +223,14 @@ def test_last_used_is_recorded(store: Store, ms_clock: MsClock) -> None:
     ms_clock.advance(61)
     store.verify_api_key(secret)
     assert store.list_api_keys(org.id)[0]["last_used_at_ms"] == ms_clock.now_ms
+
+
+def test_a_token_revocation_says_when_no_token_it_matches_is_left(
+    store: Store, ms_clock: MsClock
+) -> None:
+    org = store.create_org("Revokers", namespaces=["rv"]).id
+    store.revoke_token(org, "jti-1", actor="test")
+    event = next(e for _, k, e in reversed(store.pending_outbox()) if k == "revoke")
+    assert event["value"] == "jti-1"
+    expected = ms_clock.now_ms / 1000 + store.max_token_ttl_ms / 1000 + 120
+    assert event["until"] == pytest.approx(expected)

@@ -12,6 +12,7 @@ reconnect.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import itertools
 import math
 import threading
@@ -216,6 +217,8 @@ class Gate:
         self.revoked_orgs: set[str] = set()
         self.revoked_org_kids: set[tuple[str, str | None, str]] = set()
         self.revoked_org_jtis: set[tuple[str, str]] = set()
+        #: (until, jti, org or ""): jti revocations to forget once no token can match them.
+        self._revocations_due: list[tuple[float, str, str]] = []
         self.revoked_issuers: set[tuple[str | None, str]] = set()
         # Seed 001: service-account tokens (their own key namespace) and resource owners.
         self._account_policy = ClaimsPolicy(issuer=frozenset(sdk_issuers))
@@ -424,6 +427,7 @@ class Gate:
         Pops the expiry heap: the cost is the sessions that expired, not all of them.
         """
         now = self.clock.now()
+        self._forget_revocations(now)
         with self._lock:
             due = [self._sessions.get(i) for i in self._index.due(now)]
         doomed = [
@@ -450,13 +454,39 @@ class Gate:
             "kid", kid, lambda g: g.org == org and (tenant is None or g.tenant == tenant)
         )
 
-    def revoke_jti(self, jti: str, org: str | None = None) -> int:
-        """One token was revoked (by ``jti``; with ``org``, only among that org's tokens)."""
+    def revoke_jti(self, jti: str, org: str | None = None, until: float | None = None) -> int:
+        """One token was revoked (by ``jti``; with ``org``, only among that org's tokens).
+
+        ``until``: the time after which no token with this ``jti`` can still be
+        valid; the entry is forgotten then (``expire_sessions``), so the revoked
+        set stays bounded. Without it the entry stays.
+        """
+        if until is not None and until <= self.clock.now():
+            return self._cut("jti", jti, lambda g: org is None or g.org == org)  # moot
         if org is None:
             self.revoked_jtis.add(jti)
-            return self._cut("jti", jti, lambda _g: True)
-        self.revoked_org_jtis.add((org, jti))
-        return self._cut("jti", jti, lambda g: g.org == org)
+            cut = self._cut("jti", jti, lambda _g: True)
+        else:
+            self.revoked_org_jtis.add((org, jti))
+            cut = self._cut("jti", jti, lambda g: g.org == org)
+        if until is not None:
+            with self._lock:
+                heapq.heappush(self._revocations_due, (until, jti, org or ""))
+        return cut
+
+    def _forget_revocations(self, now: float) -> int:
+        """Drop jti revocations no live token can match any more."""
+        forgotten = 0
+        with self._lock:
+            due = self._revocations_due
+            while due and due[0][0] <= now:
+                _, jti, org = heapq.heappop(due)
+                if org:
+                    self.revoked_org_jtis.discard((org, jti))
+                else:
+                    self.revoked_jtis.discard(jti)
+                forgotten += 1
+        return forgotten
 
     def revoke_token(self, token_id: str) -> int:
         """One token was revoked (by its ``token_id``)."""
@@ -502,9 +532,11 @@ class Gate:
         if kind == "sub":
             before = event.get("before")
             return self.revoke_subject(value, before if isinstance(before, int | float) else None)
+        if kind == "jti":
+            until = event.get("until")
+            return self.revoke_jti(value, org, until if isinstance(until, int | float) else None)
         scoped: dict[object, Callable[[str, str | None], int]] = {
             "tenant": self.revoke_tenant,
-            "jti": self.revoke_jti,
             "iss": self.revoke_issuer,
         }
         if kind in scoped:

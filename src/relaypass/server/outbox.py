@@ -147,12 +147,13 @@ class OutboxRelay:
         kind, value = event.get("kind"), event.get("value")
         if not isinstance(kind, str) or not isinstance(value, str):
             return
-        org, tenant = event.get("org"), event.get("tenant")
+        org, tenant, until = event.get("org"), event.get("tenant"), event.get("until")
         self.publisher.publish_revocation(
             kind,
             value,
             org=org if isinstance(org, str) else None,
             tenant=tenant if isinstance(tenant, str) else None,
+            until=until if isinstance(until, int | float) else None,
         )
 
     def _failed(self) -> None:

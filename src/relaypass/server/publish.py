@@ -133,8 +133,9 @@ class RedisPublisher:
         before: float | None = None,
         org: str | None = None,
         tenant: str | None = None,
+        until: float | None = None,
     ) -> None:
-        """Record and announce a revocation.
+        """Record and announce a revocation (``until``: when no token it matches is left).
 
         ``kind`` is ``kid``, ``jti``, ``sub``, ``tenant``, ``org`` or ``iss`` (an
         API key). ``org`` (and ``tenant``) confine it: names are unique within
@@ -147,6 +148,8 @@ class RedisPublisher:
             event["org"] = org
         if tenant is not None:
             event["tenant"] = tenant
+        if until is not None:
+            event["until"] = until
         field = f"{kind}:{value}" if org is None else f"{kind}:{org}/{tenant or ''}:{value}"
         pipe = self._client.pipeline(transaction=True)
         pipe.hset(self.revoked_key, field, json.dumps(event))

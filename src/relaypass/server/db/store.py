@@ -131,6 +131,9 @@ def outbox_events(
     revocation = _REVOCATIONS.get(action)
     if revocation is not None and target is not None:
         event: dict[str, Any] = {"kind": revocation, "value": target, "org": org_id}
+        until = (detail or {}).get("until")
+        if isinstance(until, int | float):
+            event["until"] = until
         if action == "service_account.revoke":  # target is "<tenant>/<kid>"
             tenant, _, kid = target.partition("/")
             event = {"kind": "kid", "value": kid, "org": org_id, "tenant": tenant}
@@ -140,6 +143,10 @@ def outbox_events(
     if action in _KEYSET_ACTIONS:
         events.append(("keyset", {}))
     return events
+
+
+#: Clock skew a gate may allow past ``exp`` (its verifier's leeway is smaller).
+_REVOCATION_LEEWAY_SECONDS: Final = 120
 
 
 class KeyState:
@@ -759,8 +766,11 @@ class Store(TenancyStore, RoomStore):
 
     def revoke_token(self, org_id: str, jti: str, *, actor: str) -> None:
         """Revoke one token of the org by its ``jti`` (gates confine it to the org's keys)."""
+        # Every token this control plane minted expires within max_token_ttl of now: after
+        # that, no token the revocation could match is left, and gates forget it (``until``).
+        until = self._now() / 1000 + self.max_token_ttl_ms / 1000 + _REVOCATION_LEEWAY_SECONDS
         with self.transaction() as session:
-            self._audit(session, org_id, actor, "token.revoke", jti, {})
+            self._audit(session, org_id, actor, "token.revoke", jti, {"until": until})
 
     # -------------------------------------------------------------- outbox
 
