@@ -1,9 +1,12 @@
-"""Mint throughput and p99 on one worker, beside a trivial endpoint of the same app.
+"""Mint throughput and latency on one worker, SQLite and PostgreSQL, beside a trivial endpoint.
 
-Starts `relaypass serve` (one uvicorn worker, SQLite in a temporary data
-directory) and drives it with wrk from a second process on loopback:
-GET /healthz (trivial) and POST /rpc/tokens.relay.mint (API-key auth, body
-validation, EdDSA signing, audit insert). Needs wrk (apt-get install wrk).
+Starts `relaypass serve` (one uvicorn worker; SQLite in a temporary data
+directory, then a fresh database on the PostgreSQL at 127.0.0.1:5432) and
+drives it with wrk from a second process on loopback: GET /healthz (trivial)
+and POST /rpc/tokens.relay.mint (API-key auth, body validation, EdDSA signing,
+an audit row committed before the answer). Prints req/s, p50 and p99, the
+mint/trivial ratio, and wrk's own share of the cores (the load generator
+competes with the server on this machine). Needs wrk (apt-get install wrk).
 
 Run: .venv/bin/python bench/mint.py [seconds]
 """
@@ -13,17 +16,30 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 
 CONNECTIONS = 16
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    wrk_cpu: float  # share of all cores wrk used
 
 
 def free_port() -> int:
@@ -32,41 +48,40 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wrk(url: str, seconds: int, script: Path | None) -> tuple[float, float]:
-    """Requests per second and p99 latency in ms."""
+def _ms(out: str, label: str) -> float:
+    found = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+    assert found is not None, out
+    return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+
+
+def wrk(url: str, seconds: int, script: Path | None) -> Run:
     argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url]
     if script is not None:
         argv[1:1] = ["-s", str(script)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert re.search(r"Non-2xx or 3xx responses: (\d+)", out) is None, out
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99_text = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    assert p99_text is not None, out
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99_text.group(2)]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    assert non2xx is None, out
-    return rps, float(p99_text.group(1)) * scale
+    return Run(rps, _ms(out, "50"), _ms(out, "99"), cpu / wall / (os.cpu_count() or 1))
 
 
-def main() -> None:
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install wrk")
-    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+def measure(database_url: str | None, seconds: int) -> tuple[Run, Run]:
     data = Path(tempfile.mkdtemp(prefix="relaypass-bench-"))
     port = free_port()
-    env = {
-        **os.environ,
-        "RELAYPASS_DATA_DIR": str(data),
-        "RELAYPASS_KEY_PROPAGATION_SECONDS": "0",
-        "RELAYPASS_MINT_RATE_PER_MINUTE": "0",
-    }
+    env = {**os.environ, "RELAYPASS_DATA_DIR": str(data),
+           "RELAYPASS_KEY_PROPAGATION_SECONDS": "0", "RELAYPASS_MINT_RATE_PER_MINUTE": "0"}  # fmt: skip
     env.pop("RELAYPASS_DATABASE_URL", None)
+    env.pop("RELAYPASS_REDIS_URL", None)
+    if database_url is not None:
+        env["RELAYPASS_DATABASE_URL"] = database_url
     server = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "relaypass.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
     try:
         assert server.stdout is not None
         key = server.stdout.readline().strip()
@@ -79,11 +94,11 @@ def main() -> None:
                 time.sleep(0.1)
         auth = {"Authorization": f"Bearer {key}"}
         org = httpx.post(f"{base}/rpc/auth.whoami", headers=auth).json()["orgId"]
-        httpx.post(
-            f"{base}/rpc/streams.signingKeys.create",
-            json={"orgId": org, "label": "b"},
-            headers=auth,
-        ).raise_for_status()
+        for name, body in (
+            ("streams.signingKeys.create", {"orgId": org, "label": "b"}),
+            ("tenants.create", {"orgId": org, "tenantId": "tenant_abc"}),
+        ):
+            httpx.post(f"{base}/rpc/{name}", json=body, headers=auth).raise_for_status()
         body = {"orgId": org, "tenant": "tenant_abc", "ns": ["voice/sid_xyz/*"], "ttlSeconds": 600}
         httpx.post(f"{base}/rpc/tokens.relay.mint", json=body, headers=auth).raise_for_status()
         script = data / "mint.lua"
@@ -99,11 +114,32 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=15)
         shutil.rmtree(data, ignore_errors=True)
-    print(f"one uvicorn worker, wrk -t2 -c{CONNECTIONS} -d{seconds}s on loopback")
-    print(f"{'endpoint':28} {'req/s':>9} {'p99 ms':>8}")
-    print(f"{'GET /healthz (trivial)':28} {trivial[0]:9.0f} {trivial[1]:8.1f}")
-    print(f"{'POST tokens.relay.mint':28} {mint[0]:9.0f} {mint[1]:8.1f}")
-    print(f"mint / trivial throughput: {mint[0] / trivial[0]:.2f}")
+    return trivial, mint
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    name = f"relaypass_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(**PG, autocommit=True) as admin:  # type: ignore[arg-type]
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        results = {
+            "SQLite": measure(None, seconds),
+            "PostgreSQL": measure(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", seconds),
+        }
+    finally:
+        with psycopg.connect(**PG, autocommit=True) as admin:  # type: ignore[arg-type]
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"one uvicorn worker, wrk -t2 -c{CONNECTIONS} -d{seconds}s on loopback, "
+          f"{os.cpu_count()} cores")  # fmt: skip
+    print(f"{'':12} {'endpoint':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'wrk cpu':>8}")
+    for store, (trivial, mint) in results.items():
+        for label, run in (("GET /healthz (trivial)", trivial), ("POST tokens.relay.mint", mint)):
+            print(f"{store:12} {label:24} {run.rps:8.0f} {run.p50_ms:8.2f} {run.p99_ms:8.2f} "
+                  f"{run.wrk_cpu:8.0%}")  # fmt: skip
+        print(f"{store:12} mint / trivial throughput: {mint.rps / trivial.rps:.2f}")
 
 
 if __name__ == "__main__":

@@ -234,3 +234,21 @@ def test_a_token_revocation_says_when_no_token_it_matches_is_left(
     assert event["value"] == "jti-1"
     expected = ms_clock.now_ms / 1000 + store.max_token_ttl_ms / 1000 + 120
     assert event["until"] == pytest.approx(expected)
+
+
+def test_concurrent_audit_appends_share_commits_and_all_are_durable(store: Store) -> None:
+    org = store.create_org("Busy", namespaces=["busy"]).id
+    barrier = threading.Barrier(24)
+
+    def append(n: int) -> None:
+        barrier.wait()
+        for i in range(10):
+            store.record(org, "bench", "token.mint", f"t{n}-{i}", {"n": n, "i": i})
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    targets = {e["target"] for e in store.audit_log(org, action="token.mint", limit=1000)}
+    assert targets == {f"t{n}-{i}" for n in range(24) for i in range(10)}

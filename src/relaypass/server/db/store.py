@@ -375,6 +375,25 @@ class Store(TenancyStore, RoomStore):
                 for r in rows
             ]
 
+    def cached_api_key(self, text: str) -> ApiKeyRecord | None:
+        """The record from the in-process cache, without touching the database.
+
+        ``None`` on a miss (or when ``last_used_at_ms`` is due a write): then
+        :meth:`verify_api_key` answers, off the event loop. A cached key that
+        died meanwhile is refused here too.
+        """
+        parsed = parse_api_key(text, prefix=self.api_key_prefix)
+        cached = self._api_key_cache.get(self._hasher.digest(parsed))
+        now = self._now()
+        if cached is None or now >= cached.valid_until_ms:
+            return None
+        if now >= cached.dies_at_ms:
+            msg = "revoked or expired API key"
+            raise InvalidApiKeyError(msg)
+        if now - cached.last_used_written_ms >= LAST_USED_EVERY_MS:
+            return None
+        return cached.record
+
     def verify_api_key(self, text: str) -> ApiKeyRecord:
         """The record for a presented key, or ``INVALID_API_KEY``.
 
@@ -977,7 +996,14 @@ class Store(TenancyStore, RoomStore):
 
 
 class _AuditAppender:
-    """One long-lived DB-API connection for audit appends, reopened after a failure."""
+    """Audit appends with group commit, on one long-lived DB-API connection.
+
+    Every caller's row is durable before ``append`` returns, but concurrent
+    callers share commits: whoever takes the write lock writes every row queued
+    so far in one transaction (one fsync for the batch), and the callers whose
+    rows it carried return at once. A failed batch fails every caller in it
+    (nothing of it was committed), after one reconnect.
+    """
 
     _COLUMNS: Final = "at_ms, org_id, actor, action, target, detail"
 
@@ -986,27 +1012,43 @@ class _AuditAppender:
         self._sqlite = engine.dialect.name == "sqlite"
         mark = "?" if self._sqlite else "%s"
         self._sql = f"INSERT INTO audit_log ({self._COLUMNS}) VALUES ({', '.join([mark] * 6)})"  # noqa: S608 - constants only
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the writer's
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
         self._conn: Any = None
 
     def append(self, row: tuple[int, str | None, str, str, str | None, dict[str, Any]]) -> None:
         *head, detail = row
-        params = (*head, json.dumps(detail) if self._sqlite else _pg_json(detail))
+        pending = _Pending((*head, json.dumps(detail) if self._sqlite else _pg_json(detail)))
+        with self._queue_lock:
+            self._queue.append(pending)
         with self._lock:
-            for attempt in (1, 2):
-                try:
-                    if self._conn is None:
-                        self._conn = self._engine.raw_connection()
-                    cursor = self._conn.cursor()
-                    cursor.execute(self._sql, params)
-                    self._conn.commit()
-                    cursor.close()
-                except Exception:
-                    self._discard()
-                    if attempt == 2:  # noqa: PLR2004 - one reconnect
-                        raise
-                else:
+            if not pending.written:  # nobody carried it yet: write everything queued
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if pending.error is not None:
+            raise pending.error
+
+    def _write(self, batch: list[_Pending]) -> None:
+        for attempt in (1, 2):
+            try:
+                if self._conn is None:
+                    self._conn = self._engine.raw_connection()
+                cursor = self._conn.cursor()
+                cursor.executemany(self._sql, [p.params for p in batch])
+                self._conn.commit()
+                cursor.close()
+            except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+                self._discard()
+                if attempt == 2:  # noqa: PLR2004 - one reconnect
+                    for p in batch:
+                        p.error, p.written = exc, True
                     return
+            else:
+                for p in batch:
+                    p.written = True
+                return
 
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
@@ -1021,6 +1063,13 @@ class _AuditAppender:
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()
+
+
+@dataclass(slots=True)
+class _Pending:
+    params: tuple[Any, ...]
+    written: bool = False
+    error: Exception | None = None
 
 
 def _pg_json(detail: dict[str, Any]) -> object:
