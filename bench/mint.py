@@ -72,8 +72,12 @@ def wrk(url: str, seconds: int, script: Path | None) -> Run:
 def measure(database_url: str | None, seconds: int) -> tuple[Run, Run]:
     data = Path(tempfile.mkdtemp(prefix="relaypass-bench-"))
     port = free_port()
-    env = {**os.environ, "RELAYPASS_DATA_DIR": str(data),
-           "RELAYPASS_KEY_PROPAGATION_SECONDS": "0", "RELAYPASS_MINT_RATE_PER_MINUTE": "0"}  # fmt: skip
+    env = {
+        **os.environ,
+        "RELAYPASS_DATA_DIR": str(data),
+        "RELAYPASS_KEY_PROPAGATION_SECONDS": "0",
+        "RELAYPASS_MINT_RATE_PER_MINUTE": "0",
+    }
     env.pop("RELAYPASS_DATABASE_URL", None)
     env.pop("RELAYPASS_REDIS_URL", None)
     if database_url is not None:
