@@ -105,3 +105,15 @@ def test_duplicate_patterns_collapse_in_first_seen_order() -> None:
     assert patterns.matches("b/x")
     assert patterns.matches("a")
     assert not patterns.matches("b")
+
+
+def test_compiled_patterns_are_shared_and_match_like_a_fresh_set() -> None:
+    from relaypass._scopes import compiled_patterns
+
+    first = compiled_patterns(["a/*", "b/**"])
+    assert compiled_patterns(("a/*", "b/**")) is first  # one trie for every caller
+    fresh = PatternSet(["a/*", "b/**"])
+    for path in ("a/x", "a", "a/x/y", "b", "b/c/d", "c"):
+        assert first.matches(path) == fresh.matches(path)
+    with pytest.raises(PathError):
+        compiled_patterns(["bad*"])

@@ -19,10 +19,18 @@ path (bounded), since a session checks the same few paths again and again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Final, final
 
-__all__ = ["MAX_PATH_CHARS", "MAX_PATTERNS", "PathError", "PatternSet", "split_path"]
+__all__ = [
+    "MAX_PATH_CHARS",
+    "MAX_PATTERNS",
+    "PathError",
+    "PatternSet",
+    "compiled_patterns",
+    "split_path",
+]
 
 MAX_PATH_CHARS: Final = 1024
 MAX_SEGMENTS: Final = 64
@@ -188,3 +196,19 @@ class PatternSet:
 
 
 EMPTY: Final = PatternSet()
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(patterns: tuple[str, ...]) -> PatternSet:
+    return PatternSet(patterns)
+
+
+def compiled_patterns(patterns: Iterable[str]) -> PatternSet:
+    """A :class:`PatternSet`, shared with every other caller of the same patterns.
+
+    Tokens of one tenant or room carry the same few pattern lists again and
+    again: connecting with one reuses the compiled trie (and its memo) instead
+    of building it. Bounded (4,096 lists); a ``PatternSet`` is immutable, so
+    sharing is safe. Malformed patterns raise :class:`PathError` as always.
+    """
+    return _compiled(tuple(patterns))

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Final, final
 
 from relaypass._grant import NO_TENANCY, Grant, Tenancy
-from relaypass._scopes import MAX_PATH_CHARS, PathError, PatternSet, split_path
+from relaypass._scopes import MAX_PATH_CHARS, PathError, PatternSet, compiled_patterns, split_path
 from relaypass._tokens import VerifiedToken
 from relaypass.errors import InvalidClaimError, InvalidRequestError, UnauthorizedPathError
 from relaypass.profiles._common import str_list
@@ -217,8 +217,8 @@ class MoqClaims:
         return Grant(
             profile="moq",
             subject=_subject(verified),
-            publish=PatternSet(publish),
-            subscribe=PatternSet(subscribe),
+            publish=compiled_patterns(publish),
+            subscribe=compiled_patterns(subscribe),
             cluster=self.cluster,
             expires_at=verified.expires_at if verified is not None else self.expires,
             kid=verified.kid if verified is not None else None,

@@ -20,7 +20,7 @@ from typing import Final, final
 from relaypass._clock import SYSTEM_CLOCK, Clock
 from relaypass._grant import NO_TENANCY, Grant, Tenancy
 from relaypass._keys import Key
-from relaypass._scopes import PathError, PatternSet, split_path
+from relaypass._scopes import PathError, PatternSet, compiled_patterns, split_path
 from relaypass._tokens import Minter, VerifiedToken
 from relaypass.errors import InvalidClaimError, InvalidRequestError
 from relaypass.profiles._common import IDENTIFIER, req_str, str_list
@@ -81,7 +81,7 @@ def _parse(claims: dict[str, object] | VerifiedToken) -> tuple[RelayClaims, Patt
         msg = "ns must name at least one namespace"
         raise InvalidClaimError(msg, claim="ns")
     try:
-        patterns = PatternSet(namespaces)
+        patterns = compiled_patterns(namespaces)
     except PathError:
         msg = "ns holds a malformed pattern"
         raise InvalidClaimError(msg, claim="ns") from None

@@ -28,7 +28,7 @@ from relaypass._clock import SYSTEM_CLOCK, Clock
 from relaypass._grant import NO_TENANCY, Grant, Tenancy
 from relaypass._keys import Key, is_valid_kid
 from relaypass._keyset import KeySet
-from relaypass._scopes import EMPTY, PatternSet
+from relaypass._scopes import EMPTY, compiled_patterns
 from relaypass._tokens import Minter, VerifiedToken, Verifier, decode_unverified
 from relaypass.errors import (
     InvalidApiKeyError,
@@ -282,7 +282,7 @@ class RoomClaims:
             RoomAction.WHITEBOARD: flags.can_whiteboard,
             RoomAction.MODERATE: flags.can_moderate,
         }
-        everything = PatternSet(["**"])
+        everything = compiled_patterns(["**"])
         sources = flags.can_publish_sources
         return Grant(
             profile="room",
