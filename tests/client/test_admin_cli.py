@@ -17,7 +17,9 @@ from relaypass import decode_unverified
 from relaypass.cli import app
 from tests.client.conftest import Served
 
-ADMIN_GROUPS = ("orgs", "tenants", "api-keys", "signing-keys", "service-accounts", "mint")
+ADMIN_GROUPS = (
+    "orgs", "tenants", "api-keys", "signing-keys", "service-accounts", "rooms", "mint",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -108,6 +110,22 @@ def test_every_admin_command_answers_in_json_and_tables(
     assert decode_unverified(moq["token"])[1]["root"] == "demo"
     room = run(runner, "mint", "room", "--room", "r1", "--participant", "ada", "--role", "host")
     assert room["token"].count(".") == 2
+
+    assert run(runner, "rooms", "lobby", "r1") == {"waiting": []}  # no Redis: no gate reports
+    assert run(runner, "rooms", "admit", "r1", "ada")["action"] == "admit"
+    changed = run(runner, "rooms", "update", "r1", "ada", "--grant", '{"canSubscribe": true}',
+                  "--viewer")  # fmt: skip
+    assert changed == {
+        "roomId": "r1",
+        "participantId": "ada",
+        "action": "update",
+        "published": None,
+    }
+    assert run(runner, "rooms", "remove", "r1", "ada")["action"] == "remove"
+    assert run(runner, "rooms", "end", "r1")["action"] == "end"
+    bad = runner.invoke(app, ["rooms", "update", "r1", "ada", "--grant", '{"canFly": true}'])
+    assert bad.exit_code == 1
+    assert "INVALID_REQUEST" in bad.stderr
 
     events = run(runner, "audit", "--action", "token.mint", "--limit", "3")["events"]
     assert len(events) == 3

@@ -1,7 +1,7 @@
 """Admin commands on the SDK (``login``, ``orgs``, ``tenants``, ``mint`` and the rest).
 
 ``login``, ``logout``, ``whoami``, ``orgs``, ``tenants``, ``api-keys``,
-``signing-keys``, ``service-accounts``, ``audit`` and ``mint`` talk to a
+``signing-keys``, ``service-accounts``, ``rooms``, ``audit`` and ``mint`` talk to a
 running control plane through :class:`relaypass.client.Client`. The URL comes
 from ``--url``, ``RELAYPASS_URL`` or the login file; the key from
 ``RELAYPASS_API_KEY``, ``CLUTCHCALL_API_KEY`` or the login file
@@ -149,6 +149,7 @@ def register(app: typer.Typer) -> None:
         ("api-keys", _api_keys()),
         ("signing-keys", _signing_keys()),
         ("service-accounts", _service_accounts()),
+        ("rooms", _rooms()),
         ("mint", _mint()),
     ):
         app.add_typer(sub, name=name)
@@ -389,6 +390,74 @@ def _service_accounts() -> typer.Typer:
     ) -> None:
         """Registered service-account keys."""
         _run(url, as_json, lambda c: c.service_accounts.list(org_id=_org(c, org), tenant_id=tenant))
+
+    return sub
+
+
+RoomArg = Annotated[str, typer.Argument(help="The room id.")]
+WhoArg = Annotated[str, typer.Argument(help="The participant id.")]
+
+
+def _rooms() -> typer.Typer:
+    sub = typer.Typer(
+        help="Rooms live: lobby, participants, ending (keys:admin).", no_args_is_help=True
+    )
+
+    @sub.command("lobby")
+    def lobby(
+        room: RoomArg, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
+    ) -> None:
+        """Who waits in a room's lobby, on every gate."""
+        _run(url, as_json, lambda c: c.rooms.lobby.list(org_id=_org(c, org), room_id=room))
+
+    @sub.command("admit")
+    def admit(room: RoomArg, participant: WhoArg, org: OrgOption = None, url: UrlOption = None,
+              as_json: JsonFlag = False) -> None:  # fmt: skip
+        """Admit a waiting participant."""
+        _run(url, as_json, lambda c: c.rooms.lobby.admit(
+            org_id=_org(c, org), room_id=room, participant_id=participant))  # fmt: skip
+
+    @sub.command("deny")
+    def deny(room: RoomArg, participant: WhoArg, org: OrgOption = None, url: UrlOption = None,
+             as_json: JsonFlag = False) -> None:  # fmt: skip
+        """Turn a waiting participant away."""
+        _run(url, as_json, lambda c: c.rooms.lobby.deny(
+            org_id=_org(c, org), room_id=room, participant_id=participant))  # fmt: skip
+
+    @sub.command("admit-all")
+    def admit_all(room: RoomArg, org: OrgOption = None, url: UrlOption = None,
+                  as_json: JsonFlag = False) -> None:  # fmt: skip
+        """Admit everyone waiting."""
+        _run(url, as_json, lambda c: c.rooms.lobby.admit_all(org_id=_org(c, org), room_id=room))
+
+    @sub.command("update")
+    def update(
+        room: RoomArg,
+        participant: WhoArg,
+        grant: Annotated[str | None, typer.Option(help="The new grant, as JSON flags.")] = None,
+        viewer: Annotated[bool | None, typer.Option("--viewer/--speaker", help="The tier.")] = None,
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Push a new grant and/or tier to the participant's live sessions."""
+        flags = json.loads(grant) if grant else None
+        _run(url, as_json, lambda c: c.rooms.participants.update(
+            org_id=_org(c, org), room_id=room, participant_id=participant, grant=flags,
+            is_viewer=viewer))  # fmt: skip
+
+    @sub.command("remove")
+    def remove(room: RoomArg, participant: WhoArg, org: OrgOption = None, url: UrlOption = None,
+               as_json: JsonFlag = False) -> None:  # fmt: skip
+        """Close the participant's sessions everywhere; older tokens cannot rejoin."""
+        _run(url, as_json, lambda c: c.rooms.participants.remove(
+            org_id=_org(c, org), room_id=room, participant_id=participant))  # fmt: skip
+
+    @sub.command("end")
+    def end(room: RoomArg, org: OrgOption = None, url: UrlOption = None,
+            as_json: JsonFlag = False) -> None:  # fmt: skip
+        """Close every session of the room; older tokens cannot rejoin."""
+        _run(url, as_json, lambda c: c.rooms.end(org_id=_org(c, org), room_id=room))
 
     return sub
 
