@@ -18,12 +18,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from relaypass.cli._output import JsonFlag
+from relaypass.cli._output import fail as _fail
+from relaypass.cli._output import out as _out
 from relaypass.errors import InvalidApiKeyError, RelaypassError
 
 if TYPE_CHECKING:
@@ -33,10 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_out = Console()
-_err = Console(stderr=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="Control-plane URL (default: RELAYPASS_URL or login).")
 ]
@@ -60,16 +58,6 @@ def _saved() -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
-
-
-def _fail(exc: RelaypassError, as_json: bool) -> NoReturn:
-    if as_json:
-        sys.stdout.write(
-            json.dumps({"error": {"code": exc.code.value, "reason": exc.reason}}) + "\n"
-        )
-    else:
-        _err.print(f"[bold red]{exc.code.value}[/]: {exc.reason}", highlight=False)
-    raise typer.Exit(code=1)
 
 
 def _client(url: str | None, as_json: bool) -> Client:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from relaypass import _b64
@@ -32,6 +31,10 @@ from relaypass._keyset import KeySet
 from relaypass._tokens import Verifier, sign_jwt
 from relaypass.cli._admin import register as register_admin_commands
 from relaypass.cli._moq_token import moq_token_app, sign_moq_token
+from relaypass.cli._output import JsonFlag
+from relaypass.cli._output import err as _err
+from relaypass.cli._output import fail as _fail
+from relaypass.cli._output import out as _out
 from relaypass.errors import InvalidKeyError, RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
@@ -58,9 +61,6 @@ app.add_typer(gate_app, name="gate")
 app.add_typer(moq_token_app, name="moq-token")
 register_admin_commands(app)
 
-_out = Console()
-_err = Console(stderr=True)
-
 
 def _version(value: bool) -> None:
     if value:
@@ -82,17 +82,7 @@ def _main(
     """Token authority and gatekeeper for real-time media platforms."""
 
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 _MAX_JWKS_BYTES = 1 << 20
-
-
-def _fail(exc: RelaypassError, as_json: bool) -> NoReturn:
-    if as_json:
-        payload = {"error": {"code": exc.code.value, "reason": exc.reason}}
-        sys.stdout.write(json.dumps(payload) + "\n")
-    else:
-        _err.print(f"[bold red]{exc.code.value}[/]: {exc.reason}", highlight=False)
-    raise typer.Exit(code=1)
 
 
 def _load_key(path: Path, as_json: bool) -> Key:
