@@ -47,6 +47,7 @@ import structlog
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from relaypass._b64 import b64decode, b64encode
 from relaypass._grant import Grant
 from relaypass._scopes import PathError, PatternSet, split_path
 from relaypass.errors import InvalidPermissionsError, InvalidTokenError, RelaypassError
@@ -138,20 +139,12 @@ def permissions_for(grant: Grant) -> dict[str, Any]:
 # ------------------------------------------------------------------ NATS JWTs
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def encode_nats_jwt(claims: Mapping[str, Any], signer: nkeys.KeyPair) -> str:
     """A NATS JWT (``ed25519-nkey``) signed by an nkey."""
-    header = _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
-    body = _b64(json.dumps(dict(claims), separators=(",", ":")).encode())
+    header = b64encode(json.dumps(_HEADER, separators=(",", ":")).encode())
+    body = b64encode(json.dumps(dict(claims), separators=(",", ":")).encode())
     signature = signer.sign(f"{header}.{body}".encode())
-    return f"{header}.{body}.{_b64(signature)}"
+    return f"{header}.{body}.{b64encode(signature)}"
 
 
 def decode_nats_jwt(token: str) -> dict[str, Any]:
@@ -161,9 +154,9 @@ def decode_nats_jwt(token: str) -> dict[str, Any]:
         raise NatsJwtError(msg)
     header_b64, body_b64, signature_b64 = token.split(".")
     try:
-        header = json.loads(_unb64(header_b64))
-        claims = json.loads(_unb64(body_b64))
-        signature = _unb64(signature_b64)
+        header = json.loads(b64decode(header_b64))
+        claims = json.loads(b64decode(body_b64))
+        signature = b64decode(signature_b64)
     except ValueError:
         msg = "a NATS JWT part is not base64url JSON"
         raise NatsJwtError(msg) from None
