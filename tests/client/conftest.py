@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from relaypass.server.app import bootstrap, create_app
 from relaypass.server.db.store import Store
 from relaypass.server.settings import Settings
 from tests._cp import sqlite_store
-from tests._net import free_port, wait_port
+from tests._net import serve_in_thread
 
 
 @dataclass(frozen=True)
@@ -36,16 +34,8 @@ def serve(directory: Path) -> Generator[Served, None, None]:
     store.create_tenant(org, "acme", "Acme", actor="test")
     store.create_signing_key(org, "main", actor="test")
     app = create_app(Settings(data_dir=directory, key_propagation_seconds=0), store)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    try:
-        yield Served(f"http://127.0.0.1:{port}", org, key, store)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_in_thread(app) as address:
+        yield Served(f"http://{address}", org, key, store)
 
 
 @pytest.fixture(scope="module")

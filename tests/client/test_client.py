@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -29,7 +27,7 @@ from relaypass.api import PROCEDURES, keys
 from relaypass.client import AsyncClient, Client
 from relaypass.client._codegen import render
 from relaypass.client._transport import Transport
-from tests._net import free_port, wait_port
+from tests._net import serve_in_thread
 from tests.client.conftest import Served
 
 GENERATED = "src/relaypass/client/_generated.py"
@@ -135,14 +133,8 @@ def flaky() -> Iterator[tuple[str, list[float]]]:
         return JSONResponse({"orgId": "o", "keyId": "k", "scopes": [], "namespaces": []})
 
     app = Starlette(routes=[Route("/rpc/auth.whoami", whoami, methods=["POST"])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    yield f"http://127.0.0.1:{port}", arrivals
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as address:
+        yield f"http://{address}", arrivals
 
 
 def test_429_and_503_are_retried_after_retry_after(flaky: tuple[str, list[float]]) -> None:

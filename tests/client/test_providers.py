@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
@@ -38,7 +37,7 @@ from relaypass.client import (
     service_account_token_provider,
     url_token_provider,
 )
-from tests._net import free_port, wait_port
+from tests._net import serve_in_thread
 from tests.client.conftest import Served
 
 KEY = Key.generate("EdDSA", kid="p1")
@@ -284,14 +283,8 @@ def token_backend() -> Iterator[tuple[str, list[int]]]:
         return JSONResponse({"token": jwt(now, now + 300), "room": body.get("room")})
 
     app = Starlette(routes=[Route("/token", token, methods=["POST"])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    yield f"http://127.0.0.1:{port}/token", state
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as address:
+        yield f"http://{address}/token", state
 
 
 def test_url_provider_posts_and_treats_403_as_terminal(

@@ -9,13 +9,11 @@ more than 15 s and every message in between is authorized.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 
 import orjson
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -26,7 +24,7 @@ from relaypass import RelaypassError
 from relaypass.client import AsyncClient
 from relaypass.gate import Gate, JwksUrlKeySource, Session
 from relaypass.gate.asgi import GateMiddleware
-from tests._net import free_port, wait_port
+from tests._net import serve_in_thread
 from tests.client.conftest import Served
 
 LIFETIME = 5
@@ -54,14 +52,8 @@ def gated(served: Served) -> Iterator[str]:
     keys = JwksUrlKeySource(f"{served.url}/.well-known/jwks.json", min_age=0.0)
     gate = Gate(keys)
     app = GateMiddleware(Starlette(routes=[WebSocketRoute("/{path:path}", relay)]), gate)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    yield f"ws://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as address:
+        yield f"ws://{address}"
     keys.close()
 
 

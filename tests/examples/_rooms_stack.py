@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import uvicorn
 from examples.rooms.server import create_app as create_room_server
 
 from relaypass.client import AsyncClient
@@ -17,7 +14,7 @@ from relaypass.gate import Gate, RedisKeySource
 from relaypass.server.app import bootstrap, create_app
 from relaypass.server.settings import Settings
 from tests._cp import sqlite_store
-from tests._net import free_port, stop_process, wait_port
+from tests._net import free_port, serve_in_thread, stop_process
 from tests.server.conftest import start_redis
 
 
@@ -31,20 +28,6 @@ class Stack:
     gates: list[str]
     redis_url: str
     prefix: str
-
-
-@contextlib.contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @contextlib.contextmanager
@@ -66,7 +49,7 @@ def rooms_stack(directory: Path, gates: int = 2) -> Iterator[Stack]:
     sources: list[RedisKeySource] = []
     with contextlib.ExitStack() as stack:
         try:
-            cp = stack.enter_context(_serve(create_app(settings, store)))
+            cp = stack.enter_context(serve_in_thread(create_app(settings, store)))
             addresses = []
             for _ in range(gates):
                 source = RedisKeySource(redis_url, prefix=prefix, start=False, refresh_seconds=5)
@@ -77,7 +60,7 @@ def rooms_stack(directory: Path, gates: int = 2) -> Iterator[Stack]:
                 sources.append(source)
                 client = AsyncClient(f"http://{cp}", api_key=key)
                 app = create_room_server(gate, client, org_id=org)
-                addresses.append(stack.enter_context(_serve(app)))
+                addresses.append(stack.enter_context(serve_in_thread(app)))
             yield Stack(f"http://{cp}", org, key, addresses, redis_url, prefix)
         finally:
             stack.close()

@@ -9,29 +9,22 @@ refused a subject it does not.
 from __future__ import annotations
 
 import json
-import shutil
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import sync_playwright
 from starlette.applications import Starlette
 from starlette.responses import FileResponse, HTMLResponse
 from starlette.routing import Route
 
 from relaypass import sign_jwt
-from tests._net import free_port, wait_port
+from tests._browser import launch
+from tests._net import serve_in_thread
 from tests.gate._nats import Broker, broker
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 NATS_WS = (
     Path(__file__).parents[1] / "interop" / "node" / "node_modules" / "nats.ws" / "esm" / "nats.js"
 )
@@ -76,22 +69,17 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Broker, 
         return FileResponse(NATS_WS, media_type="text/javascript")
 
     app = Starlette(routes=[Route("/", page), Route("/nats.js", bundle)])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    with broker(Path(tmp_path_factory.mktemp("natsws")), websocket=True) as b:
-        yield b, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with (
+        serve_in_thread(app) as address,
+        broker(Path(tmp_path_factory.mktemp("natsws")), websocket=True) as b,
+    ):
+        yield b, f"http://{address}"
 
 
 def run_page(base: str, ws: str, token: str) -> dict[str, object]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/test installs it)"
     query = urllib.parse.urlencode({"ws": ws, "token": token})
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page()
             page.goto(f"{base}/?{query}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -27,7 +25,7 @@ from relaypass.api import BY_NAME
 from relaypass.server.app import bootstrap, create_app
 from relaypass.server.settings import Settings
 from tests._cp import sqlite_store
-from tests._net import free_port, wait_port
+from tests._net import serve_in_thread
 
 pytestmark = pytest.mark.interop
 NODE_DIR = Path(__file__).parent / "node"
@@ -64,13 +62,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     assert first is not None
     org, key = first
     app = create_app(Settings(data_dir=tmp_path, key_propagation_seconds=0), store)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_in_thread(app) as address:
+        url = f"http://{address}"
         rpc(url, key, "tenants.create", {"orgId": org, "tenantId": "acme"})
         other = rpc(url, key, "orgs.create", {"name": "Other", "namespaces": ["other"]})["orgId"]
         spare = {"orgId": org, "scopes": ["audit:read"]}
@@ -92,9 +85,6 @@ def world(tmp_path: Path) -> Iterator[World]:
             .decode()
         )
         yield World(f"{url}/trpc", key, org, other, spare_keys, spare_kids, pem)
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @dataclass(frozen=True)

@@ -7,29 +7,22 @@ widths, and axe-core (npm, from the lock file) on every page.
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from relaypass.server.app import bootstrap, create_app
 from relaypass.server.settings import Settings
+from tests._browser import launch
 from tests._cp import sqlite_store
-from tests._net import free_port, wait_port
+from tests._net import serve_in_thread
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 AXE = Path(__file__).parents[1] / "interop" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = ["", "/api-keys", "/signing-keys", "/tenants", "/tokens", "/audit", "/orgs"]
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "dashboard"
@@ -51,21 +44,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     org, key = first
     store.create_tenant(org, "acme", "Acme", actor="test")
     app = create_app(Settings(data_dir=directory, key_propagation_seconds=5), store)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    yield Served(f"http://127.0.0.1:{port}", org, key)
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as address:
+        yield Served(f"http://{address}", org, key)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/test installs it)"
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        launched = launch(playwright)
         yield launched
         launched.close()
 
