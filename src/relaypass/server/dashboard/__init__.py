@@ -145,7 +145,9 @@ class _Pages:
         )
         if isinstance(outcome, Failure):
             retry = secrets.token_urlsafe(32)
-            page = self.render(request, "login.html", None, status=401, failure=outcome, csrf=retry)
+            page = self.render(
+                request, "login.html", None, status=outcome.status, failure=outcome, csrf=retry
+            )
             self._login_cookie(request, page, retry)
             return page
         who = outcome.data
