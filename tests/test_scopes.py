@@ -117,3 +117,70 @@ def test_compiled_patterns_are_shared_and_match_like_a_fresh_set() -> None:
         assert first.matches(path) == fresh.matches(path)
     with pytest.raises(PathError):
         compiled_patterns(["bad*"])
+
+
+messy_pattern = st.text(alphabet="ab.*/ \n\x00", max_size=12)
+
+
+def _one_by_one(pats: list[str]) -> tuple[str, ...] | None:
+    """The straightforward normalisation: each pattern split and checked alone."""
+    from relaypass._scopes import _pattern_segments
+
+    out: dict[str, None] = {}
+    try:
+        for p in pats:
+            out.setdefault("/".join(_pattern_segments(p)), None)
+    except PathError:
+        return None
+    return tuple(out)
+
+
+@settings(max_examples=1500)
+@given(st.lists(messy_pattern, max_size=6))
+def test_bulk_normal_form_check_agrees_with_pattern_by_pattern(pats: list[str]) -> None:
+    expected = _one_by_one(pats)
+    if expected is None:
+        with pytest.raises(PathError):
+            PatternSet(pats)
+    else:
+        assert PatternSet(pats).patterns == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["ok/*", "a/b*"],
+        ["ok", "*a"],
+        ["x/***"],
+        ["a/*/*b"],
+        ["ok", "a/./b"],
+        ["a/.."],
+        ["a", "b\nc"],
+        ["/".join("s" * 65)],
+        [("x/" * 64) + "y"],
+        ["a" * 1025],
+    ],
+)
+def test_one_bad_pattern_among_good_ones_is_refused(bad: list[str]) -> None:
+    with pytest.raises(PathError):
+        PatternSet(bad)
+
+
+@pytest.mark.parametrize(
+    ("pats", "normal"),
+    [
+        (["a/*/*/*/b", "**/**"], ("a/*/*/*/b", "**/**")),
+        (["/a", "b/"], ("a", "b")),
+        ([".hidden/x", "a/..b"], (".hidden/x", "a/..b")),
+        (["", "a"], ("", "a")),
+    ],
+)
+def test_normal_forms(pats: list[str], normal: tuple[str, ...]) -> None:
+    assert PatternSet(pats).patterns == normal
+
+
+def test_a_set_expands_only_what_checks_visit_and_agrees_across_many_patterns() -> None:
+    pats = [f"voice/sid_{i}/*" for i in range(500)] + ["rooms/**/mic", "*/cam"]
+    compiled = PatternSet(pats)
+    for path in ("voice/sid_7/a", "voice/sid_499/b", "voice/sid_500/a", "rooms/x/y/mic", "z/cam"):
+        assert compiled.matches(path) is any(reference_match(p, path) for p in pats), path

@@ -74,70 +74,141 @@ def _pattern_segments(pattern: str) -> list[str]:
     return segments
 
 
+def _plainly_normal(items: list[str] | tuple[str, ...]) -> bool:
+    """Whether every pattern is already in normal form, by substring checks in C.
+
+    No empty pattern or segment, no '.'/'..' segment, every '*' a whole segment,
+    printable, within the size limits. False means "look closer" (the
+    per-pattern path normalises or refuses), never "malformed".
+    """
+    if not items or set(map(type, items)) != {str} or not "".join(items).isprintable():
+        return False  # (printable also means no pattern holds the newline joined on below)
+    if max(map(len, items)) > _SHORT:  # long enough to hold too many segments: count them
+        return False
+    text = "\n" + "\n".join(items) + "\n"
+    if "\n\n" in text or "//" in text or "\n/" in text or "/\n" in text:
+        return False
+    if "/." in text or "\n." in text:  # some segment starts with a dot: '.', '..' or fine
+        edges = text.replace("\n", "/")
+        if "/./" in edges or "/../" in edges:
+            return False
+    if "*" in text:  # strip the whole-segment wildcards; any '*' left is inside a segment
+        edges = text.replace("\n", "//")
+        for _ in range(2):  # the second pass catches neighbours the first one overlapped
+            edges = edges.replace("/*/", "//").replace("/**/", "//")
+        if "*" in edges:
+            return False
+    return True
+
+
+#: Patterns up to this length cannot exceed MAX_SEGMENTS (one-character segments).
+_SHORT: Final = 2 * MAX_SEGMENTS - 1
+
+
+def _normal_forms(patterns: Iterable[str]) -> dict[str, None]:
+    """The patterns in normal form, de-duplicated in first-seen order, or :class:`PathError`."""
+    items = patterns if isinstance(patterns, list | tuple) else list(patterns)
+    if _plainly_normal(items):
+        normalised = dict.fromkeys(items)
+    else:
+        normalised = {}
+        for pattern in items:
+            normalised.setdefault("/".join(_pattern_segments(pattern)), None)
+    if len(normalised) > MAX_PATTERNS:
+        msg = f"at most {MAX_PATTERNS} patterns"
+        raise PathError(msg)
+    return normalised
+
+
 @final
 class _Node:
-    __slots__ = ("children", "closure", "globstar", "star", "sticky", "terminal")
+    """A trie node, expanded from the pattern tails below it the first time a walk reaches it.
 
-    def __init__(self, *, sticky: bool = False) -> None:
-        self.children: dict[str, _Node] = {}
+    ``tails`` are the rest of each pattern that reached this node ("" ends here).
+    Children stay lists of tails until a path steps into them, so building a set
+    costs its validation and a check costs the nodes it visits.
+    """
+
+    __slots__ = ("children", "closure", "globstar", "star", "sticky", "tails", "terminal")
+
+    def __init__(self, tails: list[str], *, sticky: bool = False) -> None:
+        self.tails = tails
+        self.sticky = sticky  # a '**' node: consumes any segment and stays
+        self.children: dict[str, _Node | list[str]] = {}
         self.star: _Node | None = None
         self.globstar: _Node | None = None
-        self.sticky = sticky  # a '**' node: consumes any segment and stays
         self.terminal = False
-        self.closure: tuple[_Node, ...] = ()
+        self.closure: tuple[_Node, ...] | None = None
 
 
-def _step(node: _Node, seg: str, nodes: list[_Node]) -> _Node:
-    """The trie node after ``seg``, created if new."""
-    if seg == "**":
-        if node.globstar is None:
-            node.globstar = _Node(sticky=True)
-            nodes.append(node.globstar)
-        return node.globstar
-    if seg == "*":
-        if node.star is None:
-            node.star = _Node()
-            nodes.append(node.star)
-        return node.star
-    child = node.children.get(seg)
-    if child is None:
-        child = node.children[seg] = _Node()
-        nodes.append(child)
-    return child
+def _expand(node: _Node) -> tuple[_Node, ...]:
+    """Build ``node``'s edges from its tails; its closure (itself and its '**' chain)."""
+    groups: dict[str, list[str]] = {}
+    terminal = False
+    for tail in node.tails:
+        if not tail:
+            terminal = True
+            continue
+        head, _, rest = tail.partition("/")
+        group = groups.get(head)
+        if group is None:
+            groups[head] = [rest]
+        else:
+            group.append(rest)
+    star, globstar = groups.pop("*", None), groups.pop("**", None)
+    node.terminal = terminal
+    node.star = None if star is None else _Node(star)
+    node.globstar = None if globstar is None else _Node(globstar, sticky=True)
+    node.children = dict(groups)
+    closure = [node]
+    step = node.globstar
+    while step is not None:  # '**/**' chains collapse into one closure
+        closure.append(step)
+        step = step.globstar if step.closure is not None else _expand_edges(step)
+    node.closure = tuple(closure)
+    return node.closure
+
+
+def _expand_edges(node: _Node) -> _Node | None:
+    """Expand a '**' node met on a closure chain; its next '**' (the chain goes on)."""
+    _expand(node)
+    return node.globstar
+
+
+def _made(node: _Node, seg: str, tails: list[str]) -> _Node:
+    """The child node for ``seg``, made from its tails on the first step into it."""
+    made = _Node(tails)  # a racing walk may make its own; both are the same subtree
+    node.children[seg] = made
+    return made
+
+
+def _step(states: tuple[_Node, ...] | list[_Node], seg: str) -> list[_Node]:
+    """The live states after ``seg`` from several states (wildcards in play)."""
+    following: list[_Node] = []
+    for node in states:
+        child = node.children.get(seg)
+        if child is not None:
+            if isinstance(child, list):
+                child = _made(node, seg, child)
+            following.extend(child.closure or _expand(child))
+        star = node.star
+        if star is not None:
+            following.extend(star.closure or _expand(star))
+        if node.sticky:
+            following.append(node)
+    return following if len(following) < 8 else list(dict.fromkeys(following))  # noqa: PLR2004
 
 
 @final
 class PatternSet:
     """A compiled, immutable set of patterns."""
 
-    __slots__ = ("_memo", "_root_closure", "patterns")
+    __slots__ = ("_memo", "_root", "patterns")
 
     def __init__(self, patterns: Iterable[str] = ()) -> None:
-        normalised: dict[str, None] = {}  # insertion-ordered set: O(1) de-duplication
-        root = _Node()
-        nodes = [root]
-        for pattern in patterns:
-            segments = _pattern_segments(pattern)
-            text = "/".join(segments)
-            if text in normalised:
-                continue
-            normalised[text] = None
-            if len(normalised) > MAX_PATTERNS:
-                msg = f"at most {MAX_PATTERNS} patterns"
-                raise PathError(msg)
-            node = root
-            for seg in segments:
-                node = _step(node, seg, nodes)
-            node.terminal = True
-        for node in nodes:
-            closure = [node]
-            step = node.globstar
-            while step is not None:  # '**/**' chains collapse into one closure
-                closure.append(step)
-                step = step.globstar
-            node.closure = tuple(closure)
-        self._root_closure = root.closure
+        normalised = _normal_forms(patterns)
         self.patterns: tuple[str, ...] = tuple(normalised)
+        self._root = _Node(list(self.patterns))
         self._memo: dict[str, bool] = {}
 
     def __bool__(self) -> bool:
@@ -170,7 +241,10 @@ class PatternSet:
 
     def matches_segments(self, segments: Iterable[str]) -> bool:
         """Match already-normalised segments (no memo)."""
-        states: tuple[_Node, ...] | list[_Node] = self._root_closure
+        if not self.patterns:
+            return False
+        root = self._root
+        states: tuple[_Node, ...] | list[_Node] = root.closure or _expand(root)
         for seg in segments:
             if len(states) == 1:  # fast path: one live state, no wildcard at this step
                 node = states[0]
@@ -178,20 +252,14 @@ class PatternSet:
                     child = node.children.get(seg)
                     if child is None:
                         return False
-                    states = child.closure
+                    if isinstance(child, list):
+                        child = _made(node, seg, child)
+                    states = child.closure or _expand(child)
                     continue
-            following: list[_Node] = []
-            for node in states:
-                child = node.children.get(seg)
-                if child is not None:
-                    following.extend(child.closure)
-                if node.star is not None:
-                    following.extend(node.star.closure)
-                if node.sticky:
-                    following.append(node)
+            following = _step(states, seg)
             if not following:
                 return False
-            states = following if len(following) < 8 else list(dict.fromkeys(following))  # noqa: PLR2004
+            states = following
         return any(node.terminal for node in states)
 
 
