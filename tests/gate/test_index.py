@@ -102,3 +102,26 @@ def test_a_refresh_refiles_the_session() -> None:
     assert gate.apply_revocation({"kind": "jti", "value": "old", "org": "org0"}) == 0
     assert gate.apply_revocation({"kind": "jti", "value": "new", "org": "org0"}) == 1
     assert not session.open
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 6), st.sampled_from(["a", "b"]))))
+def test_index_entries_follow_adds_and_removes_like_a_dict_of_sets(
+    steps: list[tuple[bool, int, str]],
+) -> None:
+    """One id is filed bare and several as a set; candidates see no difference."""
+    from relaypass._grant import Grant
+    from relaypass.gate.index import SessionIndex
+
+    index, model, filed = SessionIndex(), {"a": set(), "b": set()}, {}  # type: ignore[var-annotated]
+    for add, session_id, jti in steps:
+        if add and session_id not in filed:
+            filed[session_id] = Grant(profile="relay", jti=jti)
+            index.add(session_id, filed[session_id])
+            model[jti].add(session_id)
+        elif not add and session_id in filed:
+            grant = filed.pop(session_id)
+            index.remove(session_id, grant)
+            model[str(grant.jti)].discard(session_id)
+        for value, ids in model.items():
+            assert sorted(index.candidates("jti", value)) == sorted(ids)

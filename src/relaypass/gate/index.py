@@ -22,20 +22,32 @@ FIELDS: Final = ("kid", "jti", "token_id", "subject", "tenant", "org", "issuer")
 
 @final
 class SessionIndex:
-    """Session ids by grant attribute, and an expiry heap (lazily cleaned)."""
+    """Session ids by grant attribute, and an expiry heap (lazily cleaned).
+
+    A value held by one session maps to its id, by more to a set of ids: most
+    values (a jti, a token id) belong to one session, and a set costs 216 bytes.
+    """
 
     __slots__ = ("_by", "_heap")
 
     def __init__(self) -> None:
-        self._by: dict[str, dict[object, set[int]]] = {f: {} for f in FIELDS}
+        self._by: dict[str, dict[object, int | set[int]]] = {f: {} for f in FIELDS}
         self._heap: list[tuple[float, int]] = []
 
     def add(self, session_id: int, grant: Grant) -> None:
         """File a session under its grant."""
         for field in FIELDS:
             value = getattr(grant, field)
-            if value is not None:
-                self._by[field].setdefault(value, set()).add(session_id)
+            if value is None:
+                continue
+            table = self._by[field]
+            filed = table.get(value)
+            if filed is None:
+                table[value] = session_id
+            elif isinstance(filed, set):
+                filed.add(session_id)
+            elif filed != session_id:
+                table[value] = {filed, session_id}
         if grant.expires_at is not None:
             heapq.heappush(self._heap, (grant.expires_at, session_id))
 
@@ -45,15 +57,25 @@ class SessionIndex:
             value = getattr(grant, field)
             if value is None:
                 continue
-            ids = self._by[field].get(value)
-            if ids is not None:
-                ids.discard(session_id)
-                if not ids:
-                    del self._by[field][value]
+            table = self._by[field]
+            filed = table.get(value)
+            if filed is None:
+                continue
+            if isinstance(filed, set):
+                filed.discard(session_id)
+                if len(filed) == 1:
+                    table[value] = next(iter(filed))
+                elif not filed:
+                    del table[value]
+            elif filed == session_id:
+                del table[value]
 
     def candidates(self, field: str, value: object) -> list[int]:
         """Sessions whose grant has ``field == value``."""
-        return list(self._by[field].get(value, ()))
+        filed = self._by[field].get(value)
+        if filed is None:
+            return []
+        return list(filed) if isinstance(filed, set) else [filed]
 
     def due(self, now: float) -> list[int]:
         """Sessions whose filed ``exp`` has passed (the caller checks the current grant)."""

@@ -276,15 +276,18 @@ class Gate:
         if grant.org is not None and grant.org in self.revoked_orgs:
             msg = "the token's org was disabled"
             raise RevokedTokenError(msg)
-        if grant.tenant is not None and (
-            (grant.org, grant.tenant) in self.revoked_tenants
-            or (None, grant.tenant) in self.revoked_tenants
+        tenants, issuers = self.revoked_tenants, self.revoked_issuers
+        if (
+            tenants
+            and grant.tenant is not None
+            and ((grant.org, grant.tenant) in tenants or (None, grant.tenant) in tenants)
         ):
             msg = "the token's tenant was revoked"
             raise RevokedTokenError(msg)
-        if grant.issuer is not None and (
-            (grant.org, grant.issuer) in self.revoked_issuers
-            or (None, grant.issuer) in self.revoked_issuers
+        if (
+            issuers
+            and grant.issuer is not None
+            and ((grant.org, grant.issuer) in issuers or (None, grant.issuer) in issuers)
         ):
             msg = "the token's API key was revoked"
             raise InvalidApiKeyError(msg)
@@ -387,18 +390,24 @@ class Gate:
         return self._anonymous_grant
 
     def _check_revoked(self, verified: VerifiedToken) -> None:
-        org = verified.binding.org
-        if _matches(verified_grant_facts(verified), self) or (
-            org is not None
-            and (
-                org in self.revoked_orgs
-                or (org, None, verified.kid) in self.revoked_org_kids
-                or (org, verified.subject, verified.kid) in self.revoked_org_kids
-                or (verified.jti is not None and (org, verified.jti) in self.revoked_org_jtis)
-            )
-        ):
+        if _revoked(verified, self) or self._org_revoked(verified):
             msg = "token was revoked"
             raise RevokedTokenError(msg)
+
+    def _org_revoked(self, verified: VerifiedToken) -> bool:
+        org = verified.binding.org
+        if org is None:
+            return False
+        kid = verified.kid
+        return (
+            org in self.revoked_orgs
+            or (org, None, kid) in self.revoked_org_kids
+            or (
+                bool(self.revoked_org_kids)
+                and (org, verified.subject, kid) in self.revoked_org_kids
+            )
+            or (bool(self.revoked_org_jtis) and (org, verified.jti) in self.revoked_org_jtis)
+        )
 
     # ------------------------------------------------------------- cutoff
 
@@ -558,20 +567,33 @@ class Gate:
         return len(doomed)
 
 
-def verified_grant_facts(verified: VerifiedToken) -> tuple[str, str | None, str, str | None, float]:
-    """kid, jti, token_id, subject, issued-at of a verified token."""
+def _revoked(verified: VerifiedToken, gate: Gate) -> bool:
+    """Whether a gate-wide revocation (kid, jti, token, subject) names this token.
+
+    Each set is consulted only when it holds something: a connect on a gate with
+    no revocations pays a few emptiness tests, not the token's properties.
+    """
+    if verified.kid in gate.revoked_kids:
+        return True
+    if gate.revoked_tokens and verified.token_id in gate.revoked_tokens:
+        return True
+    if gate.revoked_jtis and verified.jti in gate.revoked_jtis:
+        return True
+    if gate.revoked_subjects:
+        subject = verified.subject
+        if subject is not None and subject in gate.revoked_subjects:
+            iat = verified.claims.get("iat")
+            issued = (
+                iat if isinstance(iat, int | float) and not isinstance(iat, bool) else -math.inf
+            )
+            return issued < gate.revoked_subjects[subject]
+    return False
+
+
+def _issued(verified: VerifiedToken) -> float:
+    """``iat`` as a number; a token without one counts as issued before any revocation."""
     iat = verified.claims.get("iat")
-    issued = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else -math.inf
-    return verified.kid, verified.jti, verified.token_id, verified.subject, issued
-
-
-def _matches(facts: tuple[str, str | None, str, str | None, float], gate: Gate) -> bool:
-    kid, jti, token_id, subject, issued = facts
-    if kid in gate.revoked_kids or token_id in gate.revoked_tokens:
-        return True
-    if jti is not None and jti in gate.revoked_jtis:
-        return True
-    return subject is not None and issued < gate.revoked_subjects.get(subject, -math.inf)
+    return float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else -math.inf
 
 
 def _header_kid(token: str) -> str | None:

@@ -29,13 +29,14 @@ from relaypass.profiles.moq import MoqClaims
 __all__ = ["OrgFences", "check_scope", "room_in_scope", "tenancy_for"]
 
 _NONE: Final[tuple[Prefix, ...]] = ()
+_MAX_SETS: Final = 4096
 
 
 @final
 class OrgFences:
     """Per org, the namespaces other orgs own inside its reach (built once per key set)."""
 
-    __slots__ = ("_by_org", "_unbound")
+    __slots__ = ("_by_org", "_sets", "_unbound")
 
     def __init__(self, keyset: KeySet) -> None:
         roots: dict[str, set[Prefix]] = {}
@@ -56,12 +57,33 @@ class OrgFences:
         self._by_org = by_org
         # A key bound to no org is kept out of every org's namespace.
         self._unbound = tuple(sorted({p for own in roots.values() for p in own}))
+        #: Compiled fences by (org, connection path or None for absolute), bounded.
+        self._sets: dict[tuple[str | None, str | None], PatternSet] = {}
 
     def for_org(self, org: str | None) -> tuple[Prefix, ...]:
         """The fenced prefixes (absolute) for a token of ``org``."""
         if org is None:
             return self._unbound
         return self._by_org.get(org, _NONE)
+
+    def fence_set(self, org: str | None, connection: str | None) -> PatternSet:
+        """The org's fence compiled: absolute (``None``) or relative to a connection path.
+
+        Built once per (org, path) for this key set; a connection inside a fence
+        raises ``UNAUTHORIZED_PATH`` every time (refusals are not remembered).
+        """
+        key = (org, connection)
+        cached = self._sets.get(key)
+        if cached is None:
+            fence = self.for_org(org)
+            if connection is None:
+                cached = PatternSet("/".join((*p, "**")) for p in fence) if fence else EMPTY
+            else:
+                cached = _rebase(fence, connection)
+            if len(self._sets) >= _MAX_SETS:
+                self._sets.clear()
+            self._sets[key] = cached
+        return cached
 
 
 def _rebase(fence: Iterable[Prefix], connection: str) -> PatternSet:
@@ -110,11 +132,11 @@ def tenancy_for(
     fence_set = EMPTY
     if fence:
         if profile == "room":  # a room inside another org's namespace is refused
-            _rebase(fence, connection)
+            fences.fence_set(org, connection)
         elif profile == "moq":  # paths are relative to the connection path
-            fence_set = _rebase(fence, connection)
+            fence_set = fences.fence_set(org, connection)
         else:
-            fence_set = PatternSet("/".join((*p, "**")) for p in fence)
+            fence_set = fences.fence_set(org, None)
     if org is None and issuer is None and not fence_set:
         return NO_TENANCY  # an unbound key (a single-org gate): nothing to add
     return Tenancy(org, issuer, fence_set)

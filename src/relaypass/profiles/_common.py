@@ -41,6 +41,9 @@ def opt_bool(claims: Mapping[str, object], name: str, *, default: bool) -> bool:
     return value
 
 
+_ONLY_STR: Final = frozenset({str})
+
+
 def str_list(value: object, name: str, *, allow_scalar: bool = False) -> tuple[str, ...]:
     """A list of strings (or one string where the wire allows it)."""
     if allow_scalar and isinstance(value, str):
@@ -48,7 +51,7 @@ def str_list(value: object, name: str, *, allow_scalar: bool = False) -> tuple[s
     if (
         type(value) is not list
         or len(value) > MAX_LIST
-        or not all(type(item) is str for item in value)
+        or not _ONLY_STR.issuperset(map(type, value))
     ):
         msg = f"{name} must be a list of strings"
         raise InvalidClaimError(msg, claim=name)

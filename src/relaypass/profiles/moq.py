@@ -24,6 +24,7 @@ We always write ``root`` (never ``aud``) and lists, as moq-token does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, final
@@ -42,7 +43,12 @@ MAX_PATHS: Final = 256
 def _prefixes(value: object, name: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    items = str_list(value, name, allow_scalar=True)
+    return _checked_prefixes(str_list(value, name, allow_scalar=True), name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_prefixes(items: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """``items`` if every one is a literal path (remembered: tokens repeat their claims)."""
     if len(items) > MAX_PATHS:
         msg = f"{name} holds too many paths"
         raise InvalidClaimError(msg, claim=name)
@@ -210,15 +216,17 @@ class MoqClaims:
         follow the same rebase (a pattern that cannot reach below the
         connection path is dropped).
         """
-        publish = _as_patterns(rebase_prefixes(self.root, connection_path, self.publish))
-        subscribe = _as_patterns(rebase_prefixes(self.root, connection_path, self.subscribe))
-        publish += _rebase_patterns(self.root, connection_path, self.publish_patterns)
-        subscribe += _rebase_patterns(self.root, connection_path, self.subscribe_patterns)
+        publish, subscribe = _session_patterns(
+            self.root,
+            connection_path,
+            (self.publish, self.publish_patterns),
+            (self.subscribe, self.subscribe_patterns),
+        )
         return Grant(
             profile="moq",
             subject=_subject(verified),
-            publish=compiled_patterns(publish),
-            subscribe=compiled_patterns(subscribe),
+            publish=publish,
+            subscribe=subscribe,
             cluster=self.cluster,
             expires_at=verified.expires_at if verified is not None else self.expires,
             kid=verified.kid if verified is not None else None,
@@ -228,6 +236,28 @@ class MoqClaims:
             issuer=tenancy.issuer,
             fence=tenancy.fence,
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _session_patterns(
+    root: str,
+    connection_path: str,
+    publish: tuple[tuple[str, ...], tuple[str, ...]],
+    subscribe: tuple[tuple[str, ...], tuple[str, ...]],
+) -> tuple[PatternSet, PatternSet]:
+    """The compiled publish and subscribe sets for ``(prefixes, patterns)`` at a connection path.
+
+    A pure function of the claims and the path, remembered: the tokens of one
+    tenant or room repeat them, so a connect rebases and compiles them once.
+    A refusal (``UnauthorizedPathError``) is raised again each time.
+    """
+
+    def compiled(prefixes: tuple[str, ...], patterns: tuple[str, ...]) -> PatternSet:
+        rebased = _as_patterns(rebase_prefixes(root, connection_path, prefixes))
+        rebased += _rebase_patterns(root, connection_path, patterns)
+        return compiled_patterns(rebased)
+
+    return compiled(*publish), compiled(*subscribe)
 
 
 def _subject(verified: VerifiedToken | None) -> str | None:

@@ -47,16 +47,17 @@ class RelayClaims:
     @classmethod
     def from_wire(cls, claims: dict[str, object] | VerifiedToken) -> RelayClaims:
         """Read ``sub`` and ``ns``; every pattern must compile."""
-        return _parse(claims)[0]
+        tenant, namespaces, _ = _parse(claims)
+        return cls(tenant=tenant, namespaces=namespaces)
 
     @staticmethod
     def grant(verified: VerifiedToken, tenancy: Tenancy = NO_TENANCY) -> Grant:
         """The grant: ``ns`` covers both publish and subscribe."""
-        claims, patterns = _parse(verified)
+        tenant, _, patterns = _parse(verified)
         return Grant(
             profile="relay",
-            tenant=claims.tenant,
-            subject=claims.tenant,
+            tenant=tenant,
+            subject=tenant,
             publish=patterns,
             subscribe=patterns,
             expires_at=verified.expires_at,
@@ -69,8 +70,8 @@ class RelayClaims:
         )
 
 
-def _parse(claims: dict[str, object] | VerifiedToken) -> tuple[RelayClaims, PatternSet]:
-    """The claims and their compiled patterns (compiled once: this runs on every connect)."""
+def _parse(claims: dict[str, object] | VerifiedToken) -> tuple[str, tuple[str, ...], PatternSet]:
+    """Tenant, namespaces and compiled patterns (compiled once: this runs on every connect)."""
     wire = claims.claims if isinstance(claims, VerifiedToken) else claims
     tenant = req_str(wire, "sub")
     if "ns" not in wire:
@@ -85,7 +86,7 @@ def _parse(claims: dict[str, object] | VerifiedToken) -> tuple[RelayClaims, Patt
     except PathError:
         msg = "ns holds a malformed pattern"
         raise InvalidClaimError(msg, claim="ns") from None
-    return RelayClaims(tenant=tenant, namespaces=namespaces), patterns
+    return tenant, namespaces, patterns
 
 
 @final
