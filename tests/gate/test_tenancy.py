@@ -368,3 +368,28 @@ def test_build_gate_loads_customer_room_secrets(tmp_path: Path) -> None:
         assert gate.connect(sign_compact(payload, secret, header), "r").grant.room == "r"
     finally:
         stop()
+
+
+@settings(max_examples=200)
+@given(
+    connection=st.lists(st.sampled_from(["acme", "bcorp", "x"]), max_size=3).map("/".join),
+    probe=st.lists(st.sampled_from(["acme", "bcorp", "x", "cam"]), max_size=4).map("/".join),
+)
+def test_remembered_fences_answer_as_fences_built_afresh(connection: str, probe: str) -> None:
+    """The first org's fence, compiled once per path, against one rebuilt for the call."""
+    from relaypass._scopes import PatternSet
+    from relaypass.gate.tenancy import OrgFences, _rebase
+
+    first, second = bound(_FIRST, "org_first", ""), bound(_KEY_B, "org_b", "bcorp")
+    fences = OrgFences(KeySet([first.public(), second.public()]))
+    fence = fences.for_org("org_first")
+    absolute = PatternSet("/".join((*p, "**")) for p in fence)
+    for _ in range(2):
+        assert fences.fence_set("org_first", None).matches(probe) is absolute.matches(probe)
+        try:
+            fresh = _rebase(fence, connection)
+        except UnauthorizedPathError:
+            with pytest.raises(UnauthorizedPathError):  # refused every time, not remembered
+                fences.fence_set("org_first", connection)
+            continue
+        assert fences.fence_set("org_first", connection).matches(probe) is fresh.matches(probe)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relaypass import (
@@ -119,3 +119,38 @@ def test_rebase_is_equivalent_to_joining_paths(
     original = any(absolute[: len(root) + len(p)] == root + p for p in prefixes)
     via_rebase = any(rest[: len(r)] == list(r) for r in rebased)
     assert original == via_rebase
+
+
+_seg = st.sampled_from(["a", "b", "live"])
+_path = st.lists(_seg, max_size=3).map("/".join)
+
+
+@settings(max_examples=300)
+@given(
+    root=_path,
+    connection=_path,
+    put=st.lists(_path, max_size=3),
+    get=st.lists(_path, max_size=3),
+    probe=_path,
+)
+def test_remembered_session_patterns_match_a_fresh_rebase(
+    root: str, connection: str, put: list[str], get: list[str], probe: str
+) -> None:
+    """The grant's remembered sets answer as sets rebased and compiled afresh."""
+    from relaypass._scopes import PatternSet
+    from relaypass.errors import UnauthorizedPathError
+    from relaypass.profiles.moq import _as_patterns
+
+    claims = MoqClaims(root=root, publish=tuple(put), subscribe=tuple(get))
+    try:
+        fresh_pub = PatternSet(_as_patterns(rebase_prefixes(root, connection, put)))
+        fresh_sub = PatternSet(_as_patterns(rebase_prefixes(root, connection, get)))
+    except UnauthorizedPathError:
+        for _ in range(2):  # a refusal is raised every time, never remembered
+            with pytest.raises(UnauthorizedPathError):
+                claims.grant(connection)
+        return
+    for _ in range(2):
+        grant = claims.grant(connection)
+        assert grant.publish.matches(probe) is fresh_pub.matches(probe)
+        assert grant.subscribe.matches(probe) is fresh_sub.matches(probe)
