@@ -157,9 +157,9 @@ class Verifier:
 
     def verify(self, token: str) -> VerifiedToken:
         """Verify ``token`` or raise :class:`~relaypass.errors.InvalidTokenError`."""
-        cache = self._cache
+        cache, now = self._cache, self._clock.now()
         if cache is not None:
-            hit = cache.lookup(token, self._clock.now())
+            hit = cache.lookup(token, now)
             if hit is not None:
                 return hit
         # Structure and size: _jws.split's checks, inlined because this is the hot path.
@@ -188,7 +188,6 @@ class Verifier:
         except ValueError:
             msg = "payload is not a strict JSON object"
             raise MalformedTokenError(msg) from None
-        now = self._clock.now()
         not_before, not_after = check_registered_claims(claims, self._policy, now)
         issuer = key.binding.issuer
         if issuer is not None and claims.get("iss") != issuer:
