@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -280,3 +281,40 @@ def test_jti_revocations_are_forgotten_once_no_token_can_match(
     assert "j3" in gate.revoked_jtis
     gate.revoke_jti("j4", until=clock.now() - 1)  # already moot: never stored
     assert "j4" not in gate.revoked_jtis
+
+
+def test_token_and_subject_revocations_are_forgotten_at_their_until(
+    key: Key, clock: FrozenClock
+) -> None:
+    gate = Gate(StaticKeySource(KeySet([key.public()])), clock=clock)
+    now = clock.now()
+    gate.apply_revocation({"kind": "token", "value": "tid", "until": now + 10})
+    gate.apply_revocation({"kind": "sub", "value": "alice", "before": now, "until": now + 10})
+    gate.apply_revocation({"kind": "sub", "value": "bob", "until": now + 10})
+    gate.apply_revocation({"kind": "sub", "value": "bob"})  # again, for good: the later wins
+    clock.advance(11)
+    gate.expire_sessions()
+    assert "tid" not in gate.revoked_tokens
+    assert "alice" not in gate.revoked_subjects
+    assert gate.revoked_subjects["bob"] == math.inf
+
+
+def test_a_longer_revocation_of_the_same_jti_outlives_the_shorter(
+    key: Key, clock: FrozenClock
+) -> None:
+    gate = Gate(StaticKeySource(KeySet([key.public()])), clock=clock)
+    gate.revoke_jti("j", until=clock.now() + 10)
+    gate.revoke_jti("j", until=clock.now() + 100)
+    clock.advance(11)
+    gate.expire_sessions()
+    assert "j" in gate.revoked_jtis  # the first bound passed, the second has not
+    clock.advance(90)
+    gate.expire_sessions()
+    assert "j" not in gate.revoked_jtis
+
+
+def test_a_subject_revocation_never_shrinks(key: Key, clock: FrozenClock) -> None:
+    gate = Gate(StaticKeySource(KeySet([key.public()])), clock=clock)
+    gate.revoke_subject("carol")  # every token
+    gate.revoke_subject("carol", issued_before=clock.now() - 100)  # would re-admit newer ones
+    assert gate.revoked_subjects["carol"] == math.inf

@@ -217,8 +217,12 @@ class Gate:
         self.revoked_orgs: set[str] = set()
         self.revoked_org_kids: set[tuple[str, str | None, str]] = set()
         self.revoked_org_jtis: set[tuple[str, str]] = set()
-        #: (until, jti, org or ""): jti revocations to forget once no token can match them.
-        self._revocations_due: list[tuple[float, str, str]] = []
+        #: (until, kind, value, org or ""): revocations (jti, token, sub) to forget once no
+        #: token they could match is still valid, so the revoked sets stay bounded.
+        self._revocations_due: list[tuple[float, str, str, str]] = []
+        #: The latest ``until`` per revocation (inf: kept for good); a heap entry is
+        #: acted on only when it is that latest one.
+        self._forget_after: dict[tuple[str, str, str], float] = {}
         self.revoked_issuers: set[tuple[str | None, str]] = set()
         # Seed 001: service-account tokens (their own key namespace) and resource owners.
         self._account_policy = ClaimsPolicy(issuer=frozenset(sdk_issuers))
@@ -478,34 +482,58 @@ class Gate:
         else:
             self.revoked_org_jtis.add((org, jti))
             cut = self._cut("jti", jti, lambda g: g.org == org)
-        if until is not None:
-            with self._lock:
-                heapq.heappush(self._revocations_due, (until, jti, org or ""))
+        self._forget_at(until, "jti", jti, org or "")
         return cut
 
     def _forget_revocations(self, now: float) -> int:
-        """Drop jti revocations no live token can match any more."""
+        """Drop revocations no live token can match any more."""
         forgotten = 0
         with self._lock:
             due = self._revocations_due
             while due and due[0][0] <= now:
-                _, jti, org = heapq.heappop(due)
-                if org:
-                    self.revoked_org_jtis.discard((org, jti))
+                _, kind, value, org = heapq.heappop(due)
+                if self._forget_after.get((kind, value, org), math.inf) > now:
+                    continue  # revoked again since, for longer (or for good)
+                del self._forget_after[kind, value, org]
+                if kind == "token":
+                    self.revoked_tokens.discard(value)
+                elif kind == "sub":
+                    self.revoked_subjects.pop(value, None)
+                elif org:
+                    self.revoked_org_jtis.discard((org, value))
                 else:
-                    self.revoked_jtis.discard(jti)
+                    self.revoked_jtis.discard(value)
                 forgotten += 1
         return forgotten
 
-    def revoke_token(self, token_id: str) -> int:
-        """One token was revoked (by its ``token_id``)."""
+    def _forget_at(self, until: float | None, kind: str, value: str, org: str = "") -> None:
+        """Remember when this revocation may be forgotten (``None``: never)."""
+        key = (kind, value, org)
+        with self._lock:
+            latest = max(
+                self._forget_after.get(key, -math.inf), math.inf if until is None else until
+            )
+            self._forget_after[key] = latest
+            if until is not None and latest == until:
+                heapq.heappush(self._revocations_due, (until, kind, value, org))
+
+    def revoke_token(self, token_id: str, until: float | None = None) -> int:
+        """One token was revoked (by its ``token_id``); forgotten after ``until`` if given."""
         self.revoked_tokens.add(token_id)
+        self._forget_at(until, "token", token_id)
         return self._cut("token_id", token_id, lambda _g: True)
 
-    def revoke_subject(self, subject: str, issued_before: float | None = None) -> int:
-        """A subject's tokens (issued before a time, or all) were revoked."""
+    def revoke_subject(
+        self, subject: str, issued_before: float | None = None, until: float | None = None
+    ) -> int:
+        """A subject's tokens (issued before a time, or all) were revoked.
+
+        ``until``: when every token it could match has expired; forgotten then. A
+        later revocation of the same subject replaces this one (the later wins).
+        """
         before = math.inf if issued_before is None else issued_before
-        self.revoked_subjects[subject] = before
+        self.revoked_subjects[subject] = max(before, self.revoked_subjects.get(subject, before))
+        self._forget_at(until, "sub", subject)
         return self._cut("subject", subject, lambda _g: True)
 
     def revoke_tenant(self, tenant: str, org: str | None = None) -> int:
@@ -538,24 +566,25 @@ class Gate:
         if kind == "kid":
             tenant = event.get("tenant")
             return self.revoke_kid(value, org, tenant if isinstance(tenant, str) else None)
-        if kind == "sub":
-            before = event.get("before")
-            return self.revoke_subject(value, before if isinstance(before, int | float) else None)
-        if kind == "jti":
-            until = event.get("until")
-            return self.revoke_jti(value, org, until if isinstance(until, int | float) else None)
+        until = event.get("until")
+        until = float(until) if isinstance(until, int | float) else None
+        before = event.get("before")
+        timed: dict[object, Callable[[], int]] = {
+            "sub": lambda: self.revoke_subject(
+                value, before if isinstance(before, int | float) else None, until
+            ),
+            "jti": lambda: self.revoke_jti(value, org, until),
+            "token": lambda: self.revoke_token(value, until),
+        }
+        if kind in timed:
+            return timed[kind]()
         scoped: dict[object, Callable[[str, str | None], int]] = {
             "tenant": self.revoke_tenant,
             "iss": self.revoke_issuer,
         }
         if kind in scoped:
             return scoped[kind](value, org)
-        handlers: dict[object, Callable[[str], int]] = {
-            "token": self.revoke_token,
-            "org": self.revoke_org,
-        }
-        handler = handlers.get(kind)
-        return handler(value) if handler is not None else 0
+        return self.revoke_org(value) if kind == "org" else 0
 
     def _cut(self, field: str, value: object, match: Callable[[Grant], bool]) -> int:
         """Close the live sessions with ``grant.<field> == value`` that ``match`` (indexed)."""
