@@ -26,6 +26,7 @@ from tests._cp import call, sqlite_store
 from tests._cp import rpc as _rpc
 from tests._net import free_port, stop_process
 from tests.server.conftest import start_redis
+from tests.server.test_on_loop import moved_to_thread
 
 
 def rpc(app: FastAPI, key: str, name: str, body: dict[str, Any]) -> httpx.Response:
@@ -229,9 +230,21 @@ def test_a_postgresql_outage_answers_503_and_recovers_without_a_restart(tmp_path
         org, key = first
         app = create_app(Settings(data_dir=tmp_path, key_propagation_seconds=0), store)
         assert rpc(app, key, "tenants.create", {"orgId": org, "tenantId": "t"}).status_code == 200
+        body = {"orgId": org, "label": "k"}
+        assert rpc(app, key, "streams.signingKeys.create", body).status_code == 200
+        mint = {"orgId": org, "tenant": "t", "ns": ["a/*"]}
+        for _ in range(2):  # the second runs on the event loop, every read from a cache
+            assert rpc(app, key, "tokens.relay.mint", mint).status_code == 200
         assert _request(app, "GET", "/readyz").status_code == 200
 
         cluster.stop("immediate")
+        # Every read still cached: only the audit commit fails, and no token leaves without it.
+        moved = moved_to_thread(app)
+        down = rpc(app, key, "tokens.relay.mint", mint)
+        assert moved_to_thread(app) == moved  # it ran on the loop
+        assert down.status_code == 503, down.text
+        assert down.json()["code"] == "UNAVAILABLE"
+        assert "token" not in down.json()
         store._api_key_cache.clear()  # a request this worker has not seen before
         started = time.monotonic()
         for name, body in (
@@ -253,6 +266,8 @@ def test_a_postgresql_outage_answers_503_and_recovers_without_a_restart(tmp_path
         wait_for(lambda: _request(app, "GET", "/readyz").status_code == 200, timeout=15)
         assert rpc(app, key, "tenants.create", {"orgId": org, "tenantId": "u"}).status_code == 200
         assert [t["id"] for t in store.list_tenants(org)] == ["t", "u"]
+        assert rpc(app, key, "tokens.relay.mint", mint).status_code == 200
+        assert len(store.audit_log(org, action="token.mint")) == 3  # the answered ones only
         store.close()
     finally:
         cluster.remove()

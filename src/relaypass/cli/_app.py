@@ -449,7 +449,7 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(settings, store),
+        create_app(settings, store, freeze_gc=True),
         host=host,
         port=port,
         log_level="warning",

@@ -10,6 +10,7 @@ procedure's.
 """
 
 import asyncio
+import gc
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ class _Metrics:
     latency: Histogram
     mints: Counter
     limiter_fallbacks: Counter
+    hops: Counter
 
 
 def _metrics() -> _Metrics:
@@ -101,6 +103,12 @@ def _metrics() -> _Metrics:
         Counter(
             "relaypass_ratelimit_fallbacks",
             "Rate-limit checks counted in process because Redis was unreachable",
+            registry=registry,
+        ),
+        Counter(
+            "relaypass_loop_calls_moved_to_thread",
+            "Calls tried on the event loop that needed a worker thread (a cache miss)",
+            ["procedure"],
             registry=registry,
         ),
     )
@@ -280,7 +288,9 @@ def _docs(app: FastAPI) -> None:
         )
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, store: Store | None = None, *, freeze_gc: bool = False
+) -> FastAPI:
     """Build the service; the store is opened from settings unless given."""
     settings = settings or Settings()
     store = store or open_store(settings)
@@ -305,6 +315,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(_: FastAPI) -> Any:  # noqa: ANN401 - async generator context
         if relay is not None:
             relay.start()
+        if freeze_gc:
+            # A server process (``serve``): what startup built (modules, the app, the
+            # handler table) lives as long as it does; keeping it out of the collector's
+            # full passes cut the mint p99 from ~70 ms to 6-14 ms (bench/mint.py).
+            gc.freeze()
         yield
         if relay is not None:
             await asyncio.to_thread(relay.close)
@@ -339,7 +354,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lobby=publisher.lobby if publisher is not None else None,
     )
     dispatcher = Dispatcher(
-        handler_table(), services, requests=metrics.requests, latency=metrics.latency
+        handler_table(),
+        services,
+        requests=metrics.requests,
+        latency=metrics.latency,
+        moved=metrics.hops,
     )
     app.state.dispatcher = dispatcher
     app.add_route("/rpc/{name}", rpc_endpoint(dispatcher), methods=["POST"])
@@ -354,7 +373,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 def create_worker_app() -> FastAPI:
     """The app of one ``serve --workers N`` process: logs on stderr, settings from the env."""
     rlog.configure()
-    return create_app()
+    return create_app(freeze_gc=True)
 
 
 def bootstrap(

@@ -22,6 +22,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 
 from relaypass.errors import RateLimitedError
 from relaypass.server import logging as rlog
+from relaypass.server.blocking import forbid_blocking
 
 __all__ = ["MintRateLimiter"]
 
@@ -64,6 +65,8 @@ class MintRateLimiter:
     def hit(self, key: str) -> None:
         """Count one request for ``key`` and enforce the limit."""
         limiter = self._choose()
+        if limiter is not self._memory:
+            forbid_blocking()  # Redis is a network round trip: not on the event loop
         try:
             allowed = limiter.hit(self.item, key)
         except StorageError:

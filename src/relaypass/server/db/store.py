@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -36,6 +37,7 @@ from relaypass.errors import (
     QuotaExceededError,
 )
 from relaypass.profiles.algorithms import PROFILE_ALGORITHMS, profiles_for
+from relaypass.server.blocking import AuditRow, deferred_audit, forbid_blocking
 from relaypass.server.db import models
 from relaypass.server.db.migrate import upgrade
 from relaypass.server.db.rooms import RoomStore
@@ -272,7 +274,12 @@ class Store(TenancyStore, RoomStore):
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commit on success, roll back on any error."""
+        """One unit of work: commit on success, roll back on any error.
+
+        On the event loop (:mod:`relaypass.server.blocking`) it raises
+        ``NeedsThread`` instead: the call goes on in a worker thread.
+        """
+        forbid_blocking()
         with self._sessions.begin() as session:
             yield session
 
@@ -781,7 +788,16 @@ class Store(TenancyStore, RoomStore):
         (a plain INSERT and COMMIT, no ORM unit of work): durable before the
         response leaves, at about half the cost of the ORM path.
         """
-        self._appender.append((self._now(), org_id, actor, action, target, detail))
+        row = (self._now(), org_id, actor, action, target, detail)
+        deferred = deferred_audit()
+        if deferred is not None:  # on the loop: the dispatcher commits it before answering
+            deferred.append(row)
+        else:
+            self._appender.append(row)
+
+    def commit_audit(self, rows: list[AuditRow]) -> Future[None]:
+        """Commit audit rows from the writer thread (group commit); done once durable."""
+        return self._appender.submit(rows)
 
     def revoke_token(self, org_id: str, jti: str, *, actor: str) -> None:
         """Revoke one token of the org by its ``jti`` (gates confine it to the org's keys)."""
@@ -1015,11 +1031,17 @@ class _AuditAppender:
         self._lock = threading.Lock()  # the writer's
         self._queue_lock = threading.Lock()
         self._queue: list[_Pending] = []
+        self._scheduled = False  # a flush of the queue is on its way to the writer thread
+        self._writer: ThreadPoolExecutor | None = None
         self._conn: Any = None
 
-    def append(self, row: tuple[int, str | None, str, str, str | None, dict[str, Any]]) -> None:
+    def _pending(self, row: AuditRow) -> _Pending:
         *head, detail = row
-        pending = _Pending((*head, json.dumps(detail) if self._sqlite else _pg_json(detail)))
+        return _Pending((*head, json.dumps(detail) if self._sqlite else _pg_json(detail)))
+
+    def append(self, row: AuditRow) -> None:
+        """Write one row, durable on return (sharing a commit with concurrent callers)."""
+        pending = self._pending(row)
         with self._queue_lock:
             self._queue.append(pending)
         with self._lock:
@@ -1029,6 +1051,30 @@ class _AuditAppender:
                 self._write(batch)
         if pending.error is not None:
             raise pending.error
+
+    def submit(self, rows: list[AuditRow]) -> Future[None]:
+        """Queue rows for the writer thread; the future is done once they are committed."""
+        done: Future[None] = Future()
+        if not rows:
+            done.set_result(None)
+            return done
+        pendings = [self._pending(row) for row in rows]
+        pendings[-1].future = done  # rows of one batch commit together
+        with self._queue_lock:
+            self._queue.extend(pendings)
+            scheduled, self._scheduled = self._scheduled, True
+        if not scheduled:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="relaypass-audit")
+            self._writer.submit(self._flush)
+        return done
+
+    def _flush(self) -> None:
+        with self._lock:
+            with self._queue_lock:
+                batch, self._queue, self._scheduled = self._queue, [], False
+            if batch:
+                self._write(batch)
 
     def _write(self, batch: list[_Pending]) -> None:
         for attempt in (1, 2):
@@ -1044,10 +1090,14 @@ class _AuditAppender:
                 if attempt == 2:  # noqa: PLR2004 - one reconnect
                     for p in batch:
                         p.error, p.written = exc, True
+                        if p.future is not None:
+                            p.future.set_exception(exc)
                     return
             else:
                 for p in batch:
                     p.written = True
+                    if p.future is not None:
+                        p.future.set_result(None)
                 return
 
     def _discard(self) -> None:
@@ -1059,6 +1109,8 @@ class _AuditAppender:
                 conn.invalidate()
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)  # rows handed over are written first
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -1070,6 +1122,7 @@ class _Pending:
     params: tuple[Any, ...]
     written: bool = False
     error: Exception | None = None
+    future: Future[None] | None = None
 
 
 def _pg_json(detail: dict[str, Any]) -> object:

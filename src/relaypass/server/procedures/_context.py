@@ -1,13 +1,14 @@
 """What a handler receives, and the registry that binds handlers to procedures.
 
 A handler is a plain function ``(services, call, input) -> output``; it runs in
-a worker thread (store calls are blocking), never on the event loop.
+a worker thread (store calls are blocking), or for the mints on the event loop
+until it would block (:mod:`relaypass.server.blocking`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from prometheus_client import Counter
@@ -54,6 +55,9 @@ class Call:
     idempotency_key: str | None = None
     origin: str | None = None
     authorization: str | None = None
+    #: What the call did already, so a retry in a worker thread does not do it twice
+    #: (``"rate"``: the rate-limit hit was counted). See :mod:`relaypass.server.blocking`.
+    marks: set[str] = field(default_factory=set)
 
     @property
     def who(self) -> ApiKeyRecord:

@@ -1,0 +1,87 @@
+"""Mints run on the event loop until they would block, and lose nothing doing so.
+
+The first mint of a fresh worker misses its caches: it moves to a worker thread
+(counted in ``relaypass_loop_calls_moved_to_thread``); later ones stay on the
+loop. Either way the audit row is committed before the token is answered, and
+the rate limit counts the call once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from relaypass._tokens import decode_unverified
+from relaypass.server.app import bootstrap, create_app
+from relaypass.server.db.store import Store
+from relaypass.server.settings import Settings
+from tests._cp import call, rpc, sqlite_store
+
+
+def _control_plane(tmp_path: Path, **settings: Any) -> tuple[FastAPI, Store, str, str]:
+    store = sqlite_store(tmp_path, key_propagation_seconds=0)
+    first = bootstrap(store)
+    assert first is not None
+    org, key = first
+    app = create_app(Settings(data_dir=tmp_path, key_propagation_seconds=0, **settings), store)
+    for name, body in (
+        ("tenants.create", {"orgId": org, "tenantId": "t"}),
+        ("streams.signingKeys.create", {"orgId": org, "label": "k"}),
+    ):
+        assert rpc(app, key, name, body).status_code == 200
+    return app, store, org, key
+
+
+def moved_to_thread(app: FastAPI) -> float:
+    text = call(app, "GET", "/metrics").text
+    found = re.search(
+        r'relaypass_loop_calls_moved_to_thread_total\{procedure="tokens.relay.mint"\} ([\d.]+)',
+        text,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def _mint(app: FastAPI, key: str, org: str) -> Any:
+    return rpc(app, key, "tokens.relay.mint", {"orgId": org, "tenant": "t", "ns": ["a/*"]})
+
+
+def test_warm_mints_stay_on_the_loop_and_are_audited_before_they_answer(tmp_path: Path) -> None:
+    app, store, org, key = _control_plane(tmp_path)
+    moved = []
+    for _ in range(3):
+        answer = _mint(app, key, org)
+        assert answer.status_code == 200, answer.text
+        _, claims = decode_unverified(answer.json()["token"])
+        audited = [e["detail"].get("jti") for e in store.audit_log(org, action="token.mint")]
+        assert claims["jti"] in audited  # committed before the answer left
+        moved.append(moved_to_thread(app))
+    assert moved == [1.0, 1.0, 1.0]  # the cold first mint moved; the warm ones did not
+    assert len(store.audit_log(org, action="token.mint")) == 3  # one row each, none twice
+    store.close()
+
+
+def test_a_mint_moved_off_the_loop_counts_once_against_the_rate_limit(tmp_path: Path) -> None:
+    app, store, org, key = _control_plane(tmp_path, mint_rate_per_minute=2)
+    assert _mint(app, key, org).status_code == 200  # cold: tried on the loop, then a thread
+    assert moved_to_thread(app) == 1.0
+    assert _mint(app, key, org).status_code == 200  # counted twice, this one would be refused
+    refused = _mint(app, key, org)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "RATE_LIMITED"
+    store.close()
+
+
+def test_a_refusal_on_the_loop_is_answered_like_one_in_a_thread(tmp_path: Path) -> None:
+    app, store, org, key = _control_plane(tmp_path)
+    assert _mint(app, key, org).status_code == 200  # warm the caches
+    for body, code in (
+        ({"orgId": org, "tenant": "nobody", "ns": ["a/*"]}, "INVALID_PERMISSIONS"),
+        ({"orgId": org, "tenant": "t", "ns": ["a/b*"]}, "INVALID_REQUEST"),
+        ({"orgId": org, "tenant": "t", "ns": ["a/*"], "extra": 1}, "INVALID_REQUEST"),
+    ):
+        refused = rpc(app, key, "tokens.relay.mint", body)
+        assert refused.json()["code"] == code, refused.text
+    store.close()
