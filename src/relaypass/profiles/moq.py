@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final, final
 
 from relaypass._grant import NO_TENANCY, Grant, Tenancy
+from relaypass._record import record
 from relaypass._scopes import MAX_PATH_CHARS, PathError, PatternSet, compiled_patterns, split_path
 from relaypass._tokens import VerifiedToken
 from relaypass.errors import InvalidClaimError, InvalidRequestError, UnauthorizedPathError
@@ -113,7 +113,7 @@ def _as_patterns(prefixes: Sequence[tuple[str, ...]]) -> list[str]:
 
 
 @final
-@dataclass(frozen=True, slots=True)
+@record
 class MoqClaims:
     """The claims of a moq token, by their descriptive names."""
 
