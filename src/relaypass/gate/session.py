@@ -17,7 +17,7 @@ import itertools
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final, final
+from typing import Final, NamedTuple, final
 
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
@@ -56,6 +56,12 @@ __all__ = ["Gate", "Session"]
 
 PROFILES: Final = ("relay", "moq", "session", "room", "service_account")
 _ids = itertools.count(1)
+
+
+class _KeyView(NamedTuple):
+    keyset: KeySet
+    verifier: Verifier
+    fences: OrgFences
 
 
 @final
@@ -207,8 +213,7 @@ class Gate:
         self._lock = threading.Lock()
         self._sessions: dict[int, Session] = {}
         self._index = SessionIndex()
-        self._verifier: tuple[KeySet, Verifier] | None = None
-        self._fences: tuple[KeySet, OrgFences] | None = None
+        self._view: _KeyView | None = None
         self.revoked_kids: set[str] = set()
         self.revoked_jtis: set[str] = set()
         self.revoked_tokens: set[str] = set()
@@ -268,9 +273,14 @@ class Gate:
             msg = f"{self.profile} tokens are not signed with {verified.alg}"
             raise InvalidClaimError(msg)
         self._check_revoked(verified)
-        keyset, fences = self._current_fences()
+        view = self._current()
         tenancy = tenancy_for(
-            self.profile, verified, path, keyset, fences, issuer_known=customer is not None
+            self.profile,
+            verified,
+            path,
+            view.keyset,
+            view.fences,
+            issuer_known=customer is not None,
         )
         if account is not None:
             grant = account_grant(verified, account, tenancy)
@@ -323,13 +333,14 @@ class Gate:
             directory = self._accounts = AccountDirectory(keyset)
         return directory
 
-    def _current_fences(self) -> tuple[KeySet, OrgFences]:
+    def _current(self) -> _KeyView:
+        """The key set with its verifier and fences, rebuilt when the key set changes."""
         keyset = self.keys.keyset()
-        cached = self._fences
-        if cached is None or cached[0] is not keyset:
-            cached = (keyset, OrgFences(keyset))
-            self._fences = cached
-        return cached
+        view = self._view
+        if view is None or view.keyset is not keyset:
+            verifier = Verifier(keyset, policy=self.policy, clock=self.clock)
+            view = self._view = _KeyView(keyset, verifier, OrgFences(keyset))
+        return view
 
     def _room_grant(self, verified: VerifiedToken, path: str, tenancy: Tenancy) -> Grant:
         """Room tokens (seed 004): guardrails, the roomless ceiling, and the room joined.
@@ -354,12 +365,12 @@ class Gate:
 
     def _verify(self, token: str) -> VerifiedToken:
         try:
-            return self._current_verifier().verify(token)
+            return self._current().verifier.verify(token)
         except KeyNotFoundError:
             kid = _header_kid(token)
             if kid is None or not self.keys.learn(kid):
                 raise
-        return self._current_verifier().verify(token)
+        return self._current().verifier.verify(token)
 
     def _customer_verifier(self, token: str) -> Verifier | None:
         """The registered secret of the token's ``iss``, for a token without ``kid``."""
@@ -373,12 +384,7 @@ class Gate:
         return self._room_issuers.get(iss) if isinstance(iss, str) else None
 
     def _current_verifier(self) -> Verifier:
-        keyset = self.keys.keyset()
-        cached = self._verifier
-        if cached is None or cached[0] is not keyset:
-            cached = (keyset, Verifier(keyset, policy=self.policy, clock=self.clock))
-            self._verifier = cached
-        return cached[1]
+        return self._current().verifier
 
     def anonymous_grant(self, path: str = "") -> Grant:
         """The grant of a connection without a token (public prefixes only, else refused)."""
