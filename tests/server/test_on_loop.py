@@ -85,3 +85,41 @@ def test_a_refusal_on_the_loop_is_answered_like_one_in_a_thread(tmp_path: Path) 
         refused = rpc(app, key, "tokens.relay.mint", body)
         assert refused.json()["code"] == code, refused.text
     store.close()
+
+
+def test_a_key_verified_by_the_middleware_serves_only_its_own_header() -> None:
+    from starlette.requests import Request
+
+    from relaypass.server.current import VERIFIED_KEY
+    from relaypass.server.wire._common import meta_of
+
+    def request(header: str) -> Request:
+        return Request(
+            {
+                "type": "http",
+                "method": "POST",
+                "path": "/rpc/x",
+                "headers": [(b"authorization", header.encode())],
+                "state": {VERIFIED_KEY: ("Bearer rp_a", "record of rp_a")},
+            }
+        )
+
+    assert meta_of(request("Bearer rp_a")).verified == "record of rp_a"
+    assert meta_of(request("Bearer rp_b")).verified is None  # another key: checked afresh
+
+
+def test_audit_rows_handed_to_the_writer_are_written_before_close(tmp_path: Path) -> None:
+    from relaypass.server.blocking import AuditRow
+
+    store = sqlite_store(tmp_path)
+    first = bootstrap(store)
+    assert first is not None
+    org, _ = first
+    rows: list[AuditRow] = [
+        (1, org, "k", "token.mint", "relay", {"jti": f"j{i}"}) for i in range(50)
+    ]
+    done = [store.commit_audit(rows[i : i + 5]) for i in range(0, 50, 5)]
+    store.close()  # joins the writer: everything handed over is committed
+    assert all(f.done() and f.exception() is None for f in done)
+    reopened = Store(store.engine, kek=store._kek, hasher=store._hasher)
+    assert len(reopened.audit_log(org, action="token.mint", limit=100)) == 50

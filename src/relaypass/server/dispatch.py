@@ -35,6 +35,7 @@ from relaypass.errors import (
 from relaypass.server import blocking
 from relaypass.server import logging as rlog
 from relaypass.server.current import PROCEDURE
+from relaypass.server.db.store import ApiKeyRecord
 from relaypass.server.procedures import Call, Handler, Services
 
 __all__ = ["CallMeta", "Dispatcher", "Failure", "Success"]
@@ -55,6 +56,8 @@ class CallMeta:
     authorization: str | None = None
     idempotency_key: str | None = None
     origin: str | None = None
+    #: The record of ``authorization``'s key, when the request middleware verified it.
+    verified: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +203,11 @@ class Dispatcher:
         if authorization is None or not authorization.startswith("Bearer "):
             msg = "missing bearer API key"
             raise InvalidApiKeyError(msg)
-        record = self.services.store.verify_api_key(authorization.removeprefix("Bearer ").strip())
+        record = (
+            meta.verified
+            if isinstance(meta.verified, ApiKeyRecord)
+            else self.services.store.verify_api_key(authorization.removeprefix("Bearer ").strip())
+        )
         if procedure.scope is not None and procedure.scope not in record.scopes:
             msg = f"the API key lacks the {procedure.scope} scope"
             raise InvalidPermissionsError(msg)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from relaypass.api import BY_NAME
 from relaypass.errors import ErrorCode, InvalidApiKeyError, RelaypassError
 from relaypass.server import logging as rlog
-from relaypass.server.current import PROCEDURE
+from relaypass.server.current import PROCEDURE, VERIFIED_KEY
 from relaypass.server.dispatch import Failure
 from relaypass.server.wire.trpc import MAX_BATCH, error_shape
 
@@ -147,7 +147,9 @@ class RequestLimits:
             if not text.startswith("Bearer "):
                 msg = "missing bearer API key"
                 raise InvalidApiKeyError(msg)
-            await self.check_api_key(text.removeprefix("Bearer ").strip())
+            verified = await self.check_api_key(text.removeprefix("Bearer ").strip())
+            # The dispatcher uses it for this request instead of checking the key again.
+            scope.setdefault("state", {})[VERIFIED_KEY] = (text, verified)
         except SQLAlchemyError as exc:
             rlog.get_logger().warning("unavailable", path=path, error=type(exc).__name__)
             await _problem(

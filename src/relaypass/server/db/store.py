@@ -12,11 +12,12 @@ import contextlib
 import hashlib
 import hmac
 import json
+import queue
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -1032,7 +1033,8 @@ class _AuditAppender:
         self._queue_lock = threading.Lock()
         self._queue: list[_Pending] = []
         self._scheduled = False  # a flush of the queue is on its way to the writer thread
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer: threading.Thread | None = None
+        self._wake: queue.SimpleQueue[str] = queue.SimpleQueue()  # "flush" or "stop"
         self._conn: Any = None
 
     def _pending(self, row: AuditRow) -> _Pending:
@@ -1063,11 +1065,19 @@ class _AuditAppender:
         with self._queue_lock:
             self._queue.extend(pendings)
             scheduled, self._scheduled = self._scheduled, True
-        if not scheduled:
             if self._writer is None:
-                self._writer = ThreadPoolExecutor(1, thread_name_prefix="relaypass-audit")
-            self._writer.submit(self._flush)
+                self._writer = threading.Thread(
+                    target=self._run_writer, args=(self._wake,), name="relaypass-audit", daemon=True
+                )
+                self._writer.start()
+            if not scheduled:
+                self._wake.put("flush")  # one cheap C call; the writer takes everything queued
         return done
+
+    def _run_writer(self, wake: queue.SimpleQueue[str]) -> None:
+        while wake.get() == "flush":
+            self._flush()
+        self._flush()  # closing: rows handed over are written first
 
     def _flush(self) -> None:
         with self._lock:
@@ -1109,8 +1119,12 @@ class _AuditAppender:
                 conn.invalidate()
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)  # rows handed over are written first
+        with self._queue_lock:
+            writer, wake = self._writer, self._wake
+            self._writer, self._wake = None, queue.SimpleQueue()  # a later submit starts anew
+        if writer is not None:
+            wake.put("stop")
+            writer.join(timeout=30)  # rows handed over are written first
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:

@@ -6,6 +6,7 @@ from typing import Final
 
 from starlette.requests import Request
 
+from relaypass.server.current import VERIFIED_KEY
 from relaypass.server.dispatch import CallMeta
 
 __all__ = ["JSON_TYPES", "is_json_content_type", "meta_of"]
@@ -28,11 +29,14 @@ def is_json_content_type(value: str | None) -> bool:
 
 
 def meta_of(request: Request) -> CallMeta:
-    """The call's authorization, idempotency key and origin."""
+    """The call's authorization, idempotency key and origin (and the key, if checked already)."""
     headers = request.headers
     idempotency = headers.get("idempotency-key")
+    authorization = headers.get("authorization")
+    verified = request.scope.get("state", {}).get(VERIFIED_KEY)
     return CallMeta(
-        authorization=headers.get("authorization"),
+        authorization=authorization,
         idempotency_key=idempotency[:128] if idempotency else None,
         origin=headers.get("origin"),
+        verified=verified[1] if verified is not None and verified[0] == authorization else None,
     )
