@@ -15,7 +15,7 @@ is held to that binding:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final, final
 
 from relaypass._grant import NO_TENANCY, Grant, Tenancy
@@ -103,10 +103,12 @@ def _rebase(fence: Iterable[Prefix], connection: str) -> PatternSet:
     return PatternSet(relative) if relative else EMPTY
 
 
-def _claimed(profile: str, grant: Grant, verified: VerifiedToken) -> tuple[list[str], list[str]]:
+def _claimed(
+    profile: str, grant: Grant, verified: VerifiedToken
+) -> tuple[Sequence[str], Sequence[str]]:
     if profile == "moq":
         return MoqClaims.from_wire(verified.claims).claimed_paths()
-    return list(grant.publish.patterns), list(grant.subscribe.patterns)
+    return grant.publish.patterns, grant.subscribe.patterns  # tuples: the scope check's own key
 
 
 def tenancy_for(
