@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _servers import free_port, start_redis
 from relaypass import Key
 from relaypass._apikeys import ApiKeyHasher
 from relaypass.gate.config import GateOptions, build_gate
@@ -31,7 +32,7 @@ from relaypass.server.db.store import Store, make_engine
 from relaypass.server.outbox import OutboxRelay
 from relaypass.server.publish import RedisPublisher
 from relaypass.server.secrets import KeyEncryptionKey
-from revocation import free_port, pct, start_redis
+from revocation import pct
 
 GATES = 4
 TARGET_MS = 50.0

@@ -19,16 +19,17 @@ import re
 import resource
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _servers import control_plane
 
 CONNECTIONS = 16
 TARGET_PG_RPS = 3000
@@ -41,12 +42,6 @@ class Run:
     p50_ms: float
     p99_ms: float
     wrk_cpu: float  # share of all cores wrk used
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ms(out: str, label: str) -> float:
@@ -71,32 +66,8 @@ def wrk(url: str, seconds: int, script: Path | None) -> Run:
 
 
 def measure(database_url: str | None, seconds: int) -> tuple[Run, Run]:
-    data = Path(tempfile.mkdtemp(prefix="relaypass-bench-"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "RELAYPASS_DATA_DIR": str(data),
-        "RELAYPASS_KEY_PROPAGATION_SECONDS": "0",
-        "RELAYPASS_MINT_RATE_PER_MINUTE": "0",
-    }
-    env.pop("RELAYPASS_DATABASE_URL", None)
-    env.pop("RELAYPASS_REDIS_URL", None)
-    if database_url is not None:
-        env["RELAYPASS_DATABASE_URL"] = database_url
-    server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "relaypass.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        key = server.stdout.readline().strip()
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with control_plane(database_url) as served:
+        base, key = served.base, served.key
         auth = {"Authorization": f"Bearer {key}"}
         org = httpx.post(f"{base}/rpc/auth.whoami", headers=auth).json()["orgId"]
         for name, body in (
@@ -106,7 +77,7 @@ def measure(database_url: str | None, seconds: int) -> tuple[Run, Run]:
             httpx.post(f"{base}/rpc/{name}", json=body, headers=auth).raise_for_status()
         body = {"orgId": org, "tenant": "tenant_abc", "ns": ["voice/sid_xyz/*"], "ttlSeconds": 600}
         httpx.post(f"{base}/rpc/tokens.relay.mint", json=body, headers=auth).raise_for_status()
-        script = data / "mint.lua"
+        script = served.data / "mint.lua"
         script.write_text(
             'wrk.method = "POST"\n'
             f"wrk.body = {json.dumps(json.dumps(body))}\n"
@@ -115,10 +86,6 @@ def measure(database_url: str | None, seconds: int) -> tuple[Run, Run]:
         )
         trivial = wrk(f"{base}/healthz", seconds, None)
         mint = wrk(f"{base}/rpc/tokens.relay.mint", seconds, script)
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        shutil.rmtree(data, ignore_errors=True)
     return trivial, mint
 
 

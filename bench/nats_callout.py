@@ -30,18 +30,14 @@ from typing import Any
 import nats
 import nkeys
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _servers import free_port
 from relaypass import Key, KeySet, sign_jwt
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.nats import NatsCallout
 
 STATIC = "listen: 127.0.0.1:{port}\nauthorization {{ token: s3cret }}\n"
 NATS_SERVER = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or "nats-server"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(directory: Path, name: str, text: str, port: int) -> subprocess.Popen[bytes]:

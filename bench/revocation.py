@@ -20,16 +20,16 @@ from __future__ import annotations
 import multiprocessing as mp
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 
-import redis
-
+sys.path.insert(0, str(Path(__file__).parent))
+from _servers import free_port, start_redis
 from relaypass import Key, KeySet, decode_unverified
 from relaypass._apikeys import ApiKeyHasher
 from relaypass.gate import Gate, RedisKeySource
@@ -64,34 +64,6 @@ def gate_process(url: str, prefix: str, conn: Connection) -> None:
             time.sleep(0.0005)
         conn.send(closed_at[0])
     source.close()
-
-
-def start_redis(port: int, workdir: str) -> subprocess.Popen[bytes]:
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.RedisError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-    client.close()
-    return proc
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], q: float) -> float:

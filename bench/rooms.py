@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import functools
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,9 +29,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import redis
 import uvicorn
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _servers import free_port, start_redis
 from relaypass import InvalidPermissionsError
 from relaypass._apikeys import ApiKeyHasher
 from relaypass.client import Client
@@ -46,31 +45,6 @@ from relaypass.server.settings import Settings
 TARGETS_MS = {"admit -> first allowed op": 200.0, "update -> narrowed": 50.0,
               "remove -> closed everywhere": 50.0}  # fmt: skip
 PREFIX = "bench-rooms"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_redis(port: int, workdir: str) -> subprocess.Popen[bytes]:
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-    for _ in range(300):
-        try:
-            client.ping()
-            break
-        except redis.RedisError:
-            time.sleep(0.05)
-    client.close()
-    return proc
 
 
 def until(condition: Callable[[], bool], started: float, timeout: float = 5.0) -> float:

@@ -13,25 +13,17 @@ Run: .venv/bin/python bench/trpc.py [rounds]
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _servers import control_plane
+
 BATCH = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -41,32 +33,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    data = Path(tempfile.mkdtemp(prefix="relaypass-bench-"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "RELAYPASS_DATA_DIR": str(data),
-        "RELAYPASS_KEY_PROPAGATION_SECONDS": "0",
-        "RELAYPASS_MINT_RATE_PER_MINUTE": "0",
-    }
-    env.pop("RELAYPASS_DATABASE_URL", None)
-    server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "relaypass.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        key = server.stdout.readline().strip()
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with control_plane() as served:
+        base, key = served.base, served.key
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             org = http.post("/rpc/auth.whoami").json()["orgId"]
@@ -95,10 +63,6 @@ def main() -> None:
                     started = time.perf_counter()
                     fn()
                     timings[name].append((time.perf_counter() - started) * 1000)
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        shutil.rmtree(data, ignore_errors=True)
     rpc, trpc = timings["rpc"], timings["trpc"]
     print(f"{BATCH} relay mints per round, {rounds} rounds, one uvicorn worker, loopback")
     print(f"{'':34} {'p50 ms':>8} {'p99 ms':>8}")
