@@ -91,21 +91,25 @@ def test_a_key_verified_by_the_middleware_serves_only_its_own_header() -> None:
     from starlette.requests import Request
 
     from relaypass.server.current import VERIFIED_KEY
+    from relaypass.server.db.store import ApiKeyRecord
     from relaypass.server.wire._common import meta_of
 
-    def request(header: str) -> Request:
+    record = ApiKeyRecord("key_a", "org_a", "a", ("keys:admin",), "live")
+
+    def request(header: str, state: object = record) -> Request:
         return Request(
             {
                 "type": "http",
                 "method": "POST",
                 "path": "/rpc/x",
                 "headers": [(b"authorization", header.encode())],
-                "state": {VERIFIED_KEY: ("Bearer rp_a", "record of rp_a")},
+                "state": {VERIFIED_KEY: ("Bearer rp_a", state)},
             }
         )
 
-    assert meta_of(request("Bearer rp_a")).verified == "record of rp_a"
+    assert meta_of(request("Bearer rp_a")).verified is record
     assert meta_of(request("Bearer rp_b")).verified is None  # another key: checked afresh
+    assert meta_of(request("Bearer rp_a", "not a record")).verified is None
 
 
 def test_audit_rows_handed_to_the_writer_are_written_before_close(tmp_path: Path) -> None:

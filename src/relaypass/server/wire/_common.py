@@ -7,6 +7,7 @@ from typing import Final
 from starlette.requests import Request
 
 from relaypass.server.current import VERIFIED_KEY
+from relaypass.server.db.store import ApiKeyRecord
 from relaypass.server.dispatch import CallMeta
 
 __all__ = ["JSON_TYPES", "is_json_content_type", "meta_of"]
@@ -33,10 +34,10 @@ def meta_of(request: Request) -> CallMeta:
     headers = request.headers
     idempotency = headers.get("idempotency-key")
     authorization = headers.get("authorization")
-    verified = request.scope.get("state", {}).get(VERIFIED_KEY)
+    checked, record = request.scope.get("state", {}).get(VERIFIED_KEY, (None, None))
     return CallMeta(
         authorization=authorization,
         idempotency_key=idempotency[:128] if idempotency else None,
         origin=headers.get("origin"),
-        verified=verified[1] if verified is not None and verified[0] == authorization else None,
+        verified=record if checked == authorization and isinstance(record, ApiKeyRecord) else None,
     )
