@@ -164,15 +164,11 @@ def _expand(node: _Node) -> tuple[_Node, ...]:
     step = node.globstar
     while step is not None:  # '**/**' chains collapse into one closure
         closure.append(step)
-        step = step.globstar if step.closure is not None else _expand_edges(step)
+        if step.closure is None:
+            _expand(step)  # to learn its own '**' edge
+        step = step.globstar
     node.closure = tuple(closure)
     return node.closure
-
-
-def _expand_edges(node: _Node) -> _Node | None:
-    """Expand a '**' node met on a closure chain; its next '**' (the chain goes on)."""
-    _expand(node)
-    return node.globstar
 
 
 def _made(node: _Node, seg: str, tails: list[str]) -> _Node:

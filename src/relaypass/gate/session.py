@@ -535,7 +535,7 @@ class Gate:
         """A subject's tokens (issued before a time, or all) were revoked.
 
         ``until``: when every token it could match has expired; forgotten then. A
-        later revocation of the same subject replaces this one (the later wins).
+        revocation never shrinks: of two for one subject, the wider cut-off holds.
         """
         before = math.inf if issued_before is None else issued_before
         self.revoked_subjects[subject] = max(before, self.revoked_subjects.get(subject, before))
@@ -617,11 +617,7 @@ def _revoked(verified: VerifiedToken, gate: Gate) -> bool:
     if gate.revoked_subjects:
         subject = verified.subject
         if subject is not None and subject in gate.revoked_subjects:
-            iat = verified.claims.get("iat")
-            issued = (
-                iat if isinstance(iat, int | float) and not isinstance(iat, bool) else -math.inf
-            )
-            return issued < gate.revoked_subjects[subject]
+            return _issued(verified) < gate.revoked_subjects[subject]
     return False
 
 

@@ -1048,9 +1048,7 @@ class _AuditAppender:
             self._queue.append(pending)
         with self._lock:
             if not pending.written:  # nobody carried it yet: write everything queued
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._write(batch)
+                self._write_queued()
         if pending.error is not None:
             raise pending.error
 
@@ -1081,10 +1079,14 @@ class _AuditAppender:
 
     def _flush(self) -> None:
         with self._lock:
-            with self._queue_lock:
-                batch, self._queue, self._scheduled = self._queue, [], False
-            if batch:
-                self._write(batch)
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        """Write every row queued so far in one transaction (the caller holds the writer lock)."""
+        with self._queue_lock:
+            batch, self._queue, self._scheduled = self._queue, [], False
+        if batch:
+            self._write(batch)
 
     def _write(self, batch: list[_Pending]) -> None:
         for attempt in (1, 2):
