@@ -25,7 +25,7 @@ def test_keyset_is_versioned_announced_and_only_republished_on_change(
     redis_server: str, redis_prefix: str
 ) -> None:
     publisher = RedisPublisher(redis_server, prefix=redis_prefix)
-    listener = redis.Redis.from_url(redis_server, decode_responses=True).pubsub()  # type: ignore[no-untyped-call]
+    listener = redis.Redis.from_url(redis_server, decode_responses=True).pubsub()
     listener.subscribe(publisher.channel)
     _next_subscribe(listener)
     one = KeySet([Key.generate("EdDSA", kid="a").public()])
@@ -66,7 +66,7 @@ def test_a_redis_that_lost_its_data_gets_the_set_back_with_a_newer_version(
 
 def test_revocations_are_announced_and_kept(redis_server: str, redis_prefix: str) -> None:
     publisher = RedisPublisher(redis_server, prefix=redis_prefix)
-    listener = redis.Redis.from_url(redis_server, decode_responses=True).pubsub()  # type: ignore[no-untyped-call]
+    listener = redis.Redis.from_url(redis_server, decode_responses=True).pubsub()
     listener.subscribe(publisher.channel)
     _next_subscribe(listener)
     publisher.publish_revocation("kid", "rk_old")

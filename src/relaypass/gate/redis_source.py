@@ -222,7 +222,7 @@ class RedisKeySource:
     def _listen(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(f"{self.prefix}:events")
                 self.reload()  # anything missed while (re)connecting

@@ -45,7 +45,7 @@ return 1
 class RedisPublisher:
     """Writes the key set and revocations to Redis; idempotent and safe to repeat."""
 
-    __slots__ = ("_client", "_set_if_newer", "prefix")
+    __slots__ = ("_client", "_last_version", "_set_if_newer", "prefix")
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._client: redis.Redis = redis.Redis.from_url(
@@ -53,6 +53,7 @@ class RedisPublisher:
         )
         self.prefix = prefix
         self._set_if_newer = self._client.register_script(_SET_IF_NEWER)
+        self._last_version = 0  # the newest version this publisher wrote
 
     @property
     def jwks_key(self) -> str:
@@ -112,9 +113,10 @@ class RedisPublisher:
             if stored.get("digest") == digest:
                 return None
         # Versions never go backwards, even across a Redis that lost its data (gates
-        # take only a newer version): at least the wall clock in milliseconds.
+        # take only a newer version): at least the wall clock in milliseconds, and
+        # past what this publisher wrote before (a restart within the same millisecond).
         version = int(self._client.incr(f"{self.jwks_key}:version"))
-        floor = int(time.time() * 1000)
+        floor = max(int(time.time() * 1000), self._last_version + 1)
         if version < floor:
             version = floor
             self._client.set(f"{self.jwks_key}:version", version)
@@ -123,6 +125,7 @@ class RedisPublisher:
         pipe.set(self.jwks_key, json.dumps(document))
         pipe.publish(self.channel, json.dumps({"type": "jwks", "version": version}))
         pipe.execute()
+        self._last_version = max(self._last_version, version)
         return version
 
     def publish_revocation(
