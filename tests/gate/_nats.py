@@ -109,14 +109,22 @@ class CalloutThread:
 
 
 @contextlib.contextmanager
-def broker(directory: Path, *, servers: int = 1, websocket: bool = False) -> Iterator[Broker]:
+def broker(
+    directory: Path,
+    *,
+    servers: int = 1,
+    websocket: bool = False,
+    keys: list[Key] | None = None,
+    accounts: dict[str, str] | None = None,
+) -> Iterator[Broker]:
+    """Servers and a callout; ``keys`` (default: one unbound key) are the gate's key set."""
     account = issuer()
     public = account.public_key.decode()
     ports = [free_port() for _ in range(servers)]
     routes = [free_port() for _ in range(servers)]
     ws_port = free_port() if websocket else None
-    key = Key.generate("EdDSA", kid="nats-k1")
-    gate = Gate(StaticKeySource(KeySet([key.public()])))
+    key = keys[0] if keys else Key.generate("EdDSA", kid="nats-k1")
+    gate = Gate(StaticKeySource(KeySet([k.public() for k in keys or [key]])))
     with contextlib.ExitStack() as stack:
         for i, port in enumerate(ports):
             cluster = (
@@ -129,7 +137,7 @@ def broker(directory: Path, *, servers: int = 1, websocket: bool = False) -> Ite
             time.sleep(1.0)  # routes form
         urls = [f"nats://127.0.0.1:{p}" for p in ports]
         callout = NatsCallout(
-            gate, issuer=account, accounts=ACCOUNTS, servers=urls[:1],
+            gate, issuer=account, accounts=accounts or ACCOUNTS, servers=urls[:1],
             callout_user=("callout", "callout-pw"), system_user=("sys", "sys-pw"),
         )  # fmt: skip
         runner = CalloutThread(callout)

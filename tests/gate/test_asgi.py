@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from relaypass import InvalidTokenError, Key, KeySet, RelaypassError, sign_jwt
+from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, Session, StaticKeySource
 from relaypass.gate.asgi import CLOSE_CODE_CUT, SUBPROTOCOL, GateMiddleware, credentials
 from tests._net import free_port, wait_port
@@ -69,6 +71,13 @@ def key() -> Key:
 @pytest.fixture
 def served(key: Key) -> Iterator[tuple[Gate, str]]:
     gate = Gate(StaticKeySource(KeySet([key.public()])), public_subscribe=["public"])
+    with serving(gate) as host:
+        yield gate, host
+
+
+@contextlib.contextmanager
+def serving(gate: Gate) -> Iterator[str]:
+    """The toy relay behind the middleware on uvicorn, on a free port, for the block's length."""
     app = Starlette(routes=[WebSocketRoute("/ws", pubsub), Route("/http/{path:path}", playlist)])
     port = free_port()
     server = uvicorn.Server(
@@ -77,9 +86,11 @@ def served(key: Key) -> Iterator[tuple[Gate, str]]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_port(port)
-    yield gate, f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def token(key: Key, ns: list[str], **extra: object) -> str:
@@ -203,6 +214,33 @@ def test_in_band_refresh_moves_the_cutoff(key: Key, served: tuple[Gate, str]) ->
             assert await ws.recv() == "INVALID_PERMISSIONS"  # same subject and tenant only
 
     asyncio.run(body())
+
+
+def test_a_refresh_never_moves_a_websocket_session_to_another_org() -> None:
+    """B's session (tenant t_vict) must refuse A's token for A's tenant of the same name."""
+    first = Key.generate("EdDSA", kid="asgi_first").bound(
+        KeyBinding(org="org_a", scope=KeyScope.for_roots([""]))
+    )
+    second = Key.generate("EdDSA", kid="asgi_b").bound(
+        KeyBinding(org="org_b", scope=KeyScope.for_roots(["bcorp"]))
+    )
+    gate = Gate(StaticKeySource(KeySet([first.public(), second.public()])))
+    victim = token(second, ["bcorp/**"], sub="t_vict")
+    intruder = token(first, ["**"], sub="t_vict")
+
+    async def body(host: str) -> None:
+        async with connect(f"ws://{host}/ws?jwt={victim}") as ws:
+            await ws.send(f"refresh {intruder}")
+            assert await ws.recv() == "INVALID_PERMISSIONS"
+            await ws.send("pub live/cam")  # A's space: still refused, the session is B's
+            assert await ws.recv() == "INVALID_PERMISSIONS"
+            await ws.send("pub bcorp/cam")
+            assert await ws.recv() == "ok"
+            gate.apply_revocation({"kind": "tenant", "value": "t_vict", "org": "org_b"})
+            await expect_cut(ws)  # B's disabling of its tenant still reaches the session
+
+    with serving(gate) as host:
+        asyncio.run(body(host))
 
 
 def test_http_requests_are_checked_one_by_one(key: Key, served: tuple[Gate, str]) -> None:

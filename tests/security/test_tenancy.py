@@ -26,6 +26,7 @@ from relaypass import Key, Minter
 from relaypass.gate import Gate, RedisKeySource
 from relaypass.gate.http import create_gate_app
 from relaypass.server.app import bootstrap, create_app
+from relaypass.server.db import models
 from relaypass.server.db.store import Store
 from relaypass.server.settings import Settings
 from tests._cp import sqlite_store
@@ -229,6 +230,71 @@ def test_a_cannot_take_over_bs_service_accounts(platform: Platform) -> None:
     assert all("admin-a" not in str(e["detail"]) for e in attempts)
 
 
+def _publish(p: Platform, key: str, tenant: str, kid: str, public: Key) -> httpx.Response:
+    return p.rpc(
+        "PublishServiceAccount",
+        key,
+        {"tenant_id": tenant, "private_key_id": kid,
+         "public_key_pem": public.to_pem().decode(), "role": "admin"},
+    )  # fmt: skip
+
+
+def test_a_public_key_registered_by_one_org_is_refused_to_another(platform: Platform) -> None:
+    """B registers A's (public) key under the same tenant and kid: B must not act as A."""
+    p = platform
+    a_admin = Key.generate("RS256", kid="k2")
+    for org, key in ((p.org_a, p.operator), (p.org_b, p.key_b)):
+        p.ok("tenants.create", key, {"orgId": org, "tenantId": "shared_t"})
+    assert _publish(p, p.operator, "shared_t", "k2", a_admin.public()).status_code == 200
+    squat = _publish(p, p.key_b, "shared_t", "k2", a_admin.public())
+    assert squat.status_code == 400
+    assert squat.json()["code"] == "INVALID_REQUEST"
+    assert p.store.service_account_registry(p.org_b).keys_for("shared_t") == []
+    # A's admin JWT acts in A only: B's revocation of its own (absent) k1 touches nothing of A.
+    b_own = Key.generate("RS256", kid="k1")
+    a_k1 = Key.generate("RS256", kid="k1")
+    assert _publish(p, p.operator, "shared_t", "k1", a_k1.public()).status_code == 200
+    assert _publish(p, p.key_b, "shared_t", "k1", b_own.public()).status_code == 200
+    b_token = Minter(b_own, issuer="telequick-sdk").mint({"sub": "shared_t"})
+    revoked = p.rpc(
+        "RevokeServiceAccount",
+        None,
+        {"admin_token": b_token, "tenant_id": "shared_t", "private_key_id": "k1"},
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert sorted(p.store.service_account_registry(p.org_a).keys_for("shared_t")) == ["k1", "k2"]
+    assert p.store.service_account_registry(p.org_b).keys_for("shared_t") == []
+
+
+def test_a_key_two_orgs_hold_from_before_the_rule_verifies_for_neither(
+    platform: Platform,
+) -> None:
+    p = platform
+    admin = Key.generate("RS256", kid="k2")
+    for org, key in ((p.org_a, p.operator), (p.org_b, p.key_b)):
+        p.ok("tenants.create", key, {"orgId": org, "tenantId": "shared_t"})
+    assert _publish(p, p.operator, "shared_t", "k2", admin.public()).status_code == 200
+    with p.store.transaction() as session:  # as a row written before the rule existed
+        row = session.get(models.ServiceAccount, (p.org_a, "shared_t", "k2"))
+        assert row is not None
+        session.add(
+            models.ServiceAccount(
+                org_id=p.org_b, tenant_id="shared_t", private_key_id="k2",
+                public_key_pem=row.public_key_pem, public_key_thumbprint=None, role="admin",
+                expires_at_ms=0, created_at_ms=row.created_at_ms,
+            )
+        )  # fmt: skip
+    token = Minter(admin, issuer="telequick-sdk").mint({"sub": "shared_t"})
+    refused = p.rpc(
+        "SessionAuth",
+        None,
+        {"admin_token": token, "tenant_id": "shared_t", "subject": "u1", "ttl_seconds": 60,
+         "scope": "call.dial", "origin": "https://app.example"},
+    )  # fmt: skip
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "INVALID_TOKEN"
+
+
 def test_naming_another_org_is_refused_and_lands_in_its_audit(platform: Platform) -> None:
     p = platform
     for name, body in (
@@ -261,6 +327,35 @@ def test_an_org_admin_cannot_grant_itself_platform_powers(platform: Platform) ->
                        ("orgs.disable", {"orgId": p.org_a})):  # fmt: skip
         refused = p.rpc(name, p.key_b, body)
         assert refused.status_code == 403, name
+
+
+def test_a_key_cannot_reroll_revoke_or_list_a_key_that_can_do_more(platform: Platform) -> None:
+    """Rerolling answers the new secret: a keys:admin-only key must not reroll the operator's."""
+    p = platform
+    narrow = p.ok(
+        "streams.apiKeys.create",
+        p.operator,
+        {"orgId": p.org_a, "label": "keys only", "scopes": ["keys:admin"]},
+    )
+    narrow_key = narrow["key"]
+    every = p.ok("streams.apiKeys.list", p.operator, {"orgId": p.org_a})["keys"]
+    platform_key = next(k["id"] for k in every if "platform:admin" in k["scopes"])
+    seen = p.ok("streams.apiKeys.list", narrow_key, {"orgId": p.org_a})["keys"]
+    assert [k["id"] for k in seen] == [narrow["id"]]  # only what it could itself grant
+    missing = p.rpc("streams.apiKeys.reroll", narrow_key, {"orgId": p.org_a, "id": "ak_nowhere"})
+    for name, body in (
+        ("streams.apiKeys.reroll", {"orgId": p.org_a, "id": platform_key, "graceSeconds": 3600}),
+        ("streams.apiKeys.revoke", {"orgId": p.org_a, "id": platform_key}),
+    ):
+        refused = p.rpc(name, narrow_key, body)
+        assert refused.status_code == missing.status_code, (name, refused.text)
+        assert refused.json()["code"] == missing.json()["code"]
+        assert "key" not in refused.json()
+    assert p.rpc("orgs.list", p.operator, {}).status_code == 200  # the operator's key still works
+    assert p.rpc("orgs.list", narrow_key, {}).status_code == 403
+    # Its own key, within its scopes, it may reroll.
+    rerolled = p.ok("streams.apiKeys.reroll", narrow_key, {"orgId": p.org_a, "id": narrow["id"]})
+    assert rerolled["key"] != narrow_key
 
 
 # ------------------------------------------------------------ 2. the shared gate

@@ -9,6 +9,7 @@ import textwrap
 
 from relaypass._apikeys import ApiKeyHasher
 from relaypass.server.db.store import Store, make_engine
+from relaypass.server.scopes import ALL_SCOPES
 from relaypass.server.secrets import KeyEncryptionKey
 
 CHILD = textwrap.dedent(
@@ -46,13 +47,13 @@ def test_killed_create_leaves_nothing_and_the_retry_succeeds(database_url: str) 
         check=False,
     )
     assert done.returncode == -9, done.stderr.decode()
-    assert store.list_api_keys(org.id) == []
+    assert store.list_api_keys(org.id, holding=ALL_SCOPES) == []
     assert store.audit_log(org.id) == before
     record, secret = store.create_api_key(
         org.id, "ci", ["tokens:mint"], idempotency_key="create-ci"
     )
     assert store.verify_api_key(secret) == record
-    assert len(store.list_api_keys(org.id)) == 1
+    assert len(store.list_api_keys(org.id, holding=ALL_SCOPES)) == 1
     assert store.create_api_key(org.id, "ci", ["tokens:mint"], idempotency_key="create-ci") == (
         record,
         secret,

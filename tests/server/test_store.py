@@ -10,6 +10,7 @@ from relaypass._apikeys import ApiKeyHasher
 from relaypass.server.db import models
 from relaypass.server.db.migrate import downgrade, upgrade
 from relaypass.server.db.store import KeyState, Store
+from relaypass.server.scopes import ALL_SCOPES
 from tests.server.conftest import MsClock
 
 
@@ -33,12 +34,12 @@ def test_migrations_create_every_table_and_step_back(store: Store) -> None:
 
 def test_api_key_is_shown_once_and_stored_hashed(store: Store) -> None:
     org = store.create_org("acme")
-    record, secret = store.create_api_key(org.id, "ci", ["tokens.mint"])
+    record, secret = store.create_api_key(org.id, "ci", ["tokens:mint"])
     assert store.verify_api_key(secret) == record
     with store.engine.connect() as conn:
         dump = " ".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM api_keys"))
     assert secret not in dump
-    listed = store.list_api_keys(org.id)
+    listed = store.list_api_keys(org.id, holding=ALL_SCOPES)
     assert listed[0]["display"].endswith(secret[-4:])
     assert secret not in str(listed)
 
@@ -49,7 +50,7 @@ def test_unknown_revoked_and_expired_keys_are_invalid_api_key(
     org = store.create_org("acme")
     _, revoked = store.create_api_key(org.id, "a", [])
     record, _ = store.create_api_key(org.id, "b", [], expires_at_ms=ms_clock.now_ms + 1000)
-    store.revoke_api_key(org.id, store.verify_api_key(revoked).id)
+    store.revoke_api_key(org.id, store.verify_api_key(revoked).id, holding=ALL_SCOPES)
     with pytest.raises(InvalidApiKeyError):
         store.verify_api_key(revoked)
     other_server = Store(store.engine, kek=store._kek, hasher=ApiKeyHasher(b"p" * 32))
@@ -66,9 +67,11 @@ def test_unknown_revoked_and_expired_keys_are_invalid_api_key(
 
 def test_reroll_keeps_the_old_key_for_the_grace_period(store: Store, ms_clock: MsClock) -> None:
     org = store.create_org("acme")
-    old_record, old = store.create_api_key(org.id, "ci", ["tokens.mint"])
-    new_record, new = store.reroll_api_key(org.id, old_record.id, grace_seconds=60)
-    assert new_record.scopes == ("tokens.mint",)
+    old_record, old = store.create_api_key(org.id, "ci", ["tokens:mint"])
+    new_record, new = store.reroll_api_key(
+        org.id, old_record.id, holding=ALL_SCOPES, grace_seconds=60
+    )
+    assert new_record.scopes == ("tokens:mint",)
     assert store.verify_api_key(old).id == old_record.id
     assert store.verify_api_key(new).id == new_record.id
     ms_clock.advance(61)
@@ -81,17 +84,17 @@ def test_another_orgs_key_is_not_found(store: Store) -> None:
     a, b = store.create_org("a"), store.create_org("b")
     record, _ = store.create_api_key(a.id, "k", [])
     with pytest.raises(InvalidRequestError, match="no such API key"):
-        store.revoke_api_key(b.id, record.id)
+        store.revoke_api_key(b.id, record.id, holding=ALL_SCOPES)
 
 
 def test_idempotent_create_replays_the_same_key(store: Store) -> None:
     org = store.create_org("acme")
-    first = store.create_api_key(org.id, "ci", ["x"], idempotency_key="req-1")
-    again = store.create_api_key(org.id, "ci", ["x"], idempotency_key="req-1")
+    first = store.create_api_key(org.id, "ci", ["tokens:mint"], idempotency_key="req-1")
+    again = store.create_api_key(org.id, "ci", ["tokens:mint"], idempotency_key="req-1")
     assert first == again
-    assert len(store.list_api_keys(org.id)) == 1
+    assert len(store.list_api_keys(org.id, holding=ALL_SCOPES)) == 1
     with pytest.raises(InvalidRequestError, match="different request"):
-        store.create_api_key(org.id, "other", ["x"], idempotency_key="req-1")
+        store.create_api_key(org.id, "other", ["tokens:mint"], idempotency_key="req-1")
 
 
 def test_concurrent_idempotent_creates_make_one_key(store: Store) -> None:
@@ -101,7 +104,9 @@ def test_concurrent_idempotent_creates_make_one_key(store: Store) -> None:
 
     def create() -> None:
         try:
-            results.append(store.create_api_key(org.id, "ci", ["x"], idempotency_key="same"))
+            results.append(
+                store.create_api_key(org.id, "ci", ["tokens:mint"], idempotency_key="same")
+            )
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -112,7 +117,7 @@ def test_concurrent_idempotent_creates_make_one_key(store: Store) -> None:
         thread.join()
     assert not errors
     assert len({secret for _, secret in results}) == 1
-    assert len(store.list_api_keys(org.id)) == 1
+    assert len(store.list_api_keys(org.id, holding=ALL_SCOPES)) == 1
 
 
 def test_signing_key_lifecycle(store: Store, ms_clock: MsClock) -> None:
@@ -162,7 +167,7 @@ def test_hmac_signing_keys_are_refused(store: Store) -> None:
 
 def test_audit_log_records_who_did_what_without_secrets(store: Store) -> None:
     org = store.create_org("acme")
-    _, secret = store.create_api_key(org.id, "ci", ["x"], actor="key_admin")
+    _, secret = store.create_api_key(org.id, "ci", ["tokens:mint"], actor="key_admin")
     store.record(org.id, "key_admin", "token.mint", "relay", {"jti": "j1", "ttl": 60})
     log = store.audit_log(org.id)
     assert [e["action"] for e in log] == ["token.mint", "api_key.create", "org.create"]
@@ -204,7 +209,7 @@ def test_revocation_through_another_worker_lands_within_the_cache_bound(
     record, secret = store.create_api_key(org.id, "ci", [])
     assert store.verify_api_key(secret) == record  # cached here now
     other_worker = Store(store.engine, kek=store._kek, hasher=store._hasher, clock_ms=ms_clock)
-    other_worker.revoke_api_key(org.id, record.id)
+    other_worker.revoke_api_key(org.id, record.id, holding=ALL_SCOPES)
     with pytest.raises(InvalidApiKeyError):
         other_worker.verify_api_key(secret)  # at once where it was revoked
     ms_clock.advance(4.9)
@@ -218,11 +223,11 @@ def test_last_used_is_recorded(store: Store, ms_clock: MsClock) -> None:
     org = store.create_org("acme")
     _, secret = store.create_api_key(org.id, "ci", [])
     store.verify_api_key(secret)
-    first = store.list_api_keys(org.id)[0]["last_used_at_ms"]
+    first = store.list_api_keys(org.id, holding=ALL_SCOPES)[0]["last_used_at_ms"]
     assert first == ms_clock.now_ms
     ms_clock.advance(61)
     store.verify_api_key(secret)
-    assert store.list_api_keys(org.id)[0]["last_used_at_ms"] == ms_clock.now_ms
+    assert store.list_api_keys(org.id, holding=ALL_SCOPES)[0]["last_used_at_ms"] == ms_clock.now_ms
 
 
 def test_a_token_revocation_says_when_no_token_it_matches_is_left(

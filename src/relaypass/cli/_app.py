@@ -943,7 +943,10 @@ def nats_serve(
         list[str],
         typer.Option(
             "--account",
-            help="TENANT=ACCOUNT or ORG/TENANT=ACCOUNT (repeatable).",
+            help=(
+                "ORG/TENANT=ACCOUNT for tokens of an org's key; TENANT=ACCOUNT only for keys "
+                "bound to no org (repeatable)."
+            ),
             envvar="RELAYPASS_NATS_ACCOUNT",
         ),
     ],
@@ -985,7 +988,10 @@ def nats_serve(
     for item in account:
         tenant, sep, name = item.partition("=")
         if not sep or not tenant or not name:
-            _err.print("[bold red]--account takes TENANT=ACCOUNT[/]", highlight=False)
+            _err.print(
+                "[bold red]--account takes ORG/TENANT=ACCOUNT (or TENANT=ACCOUNT)[/]",
+                highlight=False,
+            )
             raise typer.Exit(code=2)
         accounts[tenant] = name
     try:

@@ -125,15 +125,27 @@ def pattern_subjects(pattern: str) -> list[str]:
     return subjects
 
 
+def _subjects(patterns: PatternSet) -> list[str]:
+    return sorted({s for p in patterns.patterns for s in pattern_subjects(p)})
+
+
 def permissions_for(grant: Grant) -> dict[str, Any]:
-    """The NATS user permissions of a grant (publish and subscribe kept apart)."""
-    publish = sorted({s for p in grant.publish.patterns for s in pattern_subjects(p)})
-    subscribe = sorted({s for p in grant.subscribe.patterns for s in pattern_subjects(p)})
-    return {
-        "pub": {"allow": publish} if publish else {"deny": [">"]},
-        "sub": {"allow": [*subscribe, INBOX]},
-        "resp": {"max": 1, "ttl": 0},
-    }
+    """The NATS user permissions of a grant (publish and subscribe kept apart).
+
+    The grant's fence (the namespaces other orgs own inside its key's reach)
+    becomes a deny list on both sides, which NATS applies before the allow
+    list: whatever a token claims, another org's subjects are never reachable.
+    """
+    publish = _subjects(grant.publish)
+    subscribe = _subjects(grant.subscribe)
+    fenced = _subjects(grant.fence)
+    pub: dict[str, list[str]] = {"allow": publish} if publish else {"deny": [">"]}
+    sub: dict[str, list[str]] = {"allow": [*subscribe, INBOX]}
+    if fenced:
+        if publish:
+            pub["deny"] = fenced
+        sub["deny"] = fenced
+    return {"pub": pub, "sub": sub, "resp": {"max": 1, "ttl": 0}}
 
 
 # ------------------------------------------------------------------ NATS JWTs
@@ -203,8 +215,9 @@ class NatsCallout:
     """The auth callout service: answer the server's requests, kick revoked clients.
 
     ``issuer`` is the account nkey the server trusts for callout responses (its
-    ``auth_callout { issuer }``); ``accounts`` maps ``tenant`` (or
-    ``org/tenant``) to the NATS account its users join.
+    ``auth_callout { issuer }``); ``accounts`` maps ``org/tenant`` (for tokens
+    of an org's key) or a bare ``tenant`` (keys bound to no org) to the NATS
+    account its users join.
     """
 
     def __init__(
@@ -340,9 +353,16 @@ class NatsCallout:
         return session, account, encode_nats_jwt(claims, self.issuer)
 
     def _account(self, grant: Grant) -> str:
+        """The NATS account of the token's (org, tenant).
+
+        A token of an org's key is mapped by ``org/tenant`` only: tenant ids are
+        chosen by each org, so a bare ``tenant`` entry would map the same-named
+        tenant of every org. A bare entry serves keys bound to no org (a gate of
+        one deployment that publishes no org bindings).
+        """
         tenant = grant.tenant or ""
-        account = self.accounts.get(f"{grant.org}/{tenant}") if grant.org else None
-        account = account or self.accounts.get(tenant)
+        name = f"{grant.org}/{tenant}" if grant.org is not None else tenant
+        account = self.accounts.get(name)
         if not account:
             msg = "the token's tenant has no NATS account"
             raise InvalidPermissionsError(msg)

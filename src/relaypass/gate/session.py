@@ -58,6 +58,11 @@ PROFILES: Final = ("relay", "moq", "session", "room", "service_account")
 _ids = itertools.count(1)
 
 
+def _identity(grant: Grant) -> tuple[str | None, ...]:
+    """What a session is pinned to for its whole life (a refresh must keep it)."""
+    return (grant.org, grant.tenant, grant.subject, grant.profile, grant.room)
+
+
 class _KeyView(NamedTuple):
     keyset: KeySet
     verifier: Verifier
@@ -126,16 +131,17 @@ class Session:
         self._admitted().authorize(capability)
 
     def refresh(self, token: str) -> None:
-        """In-band token refresh: same subject and tenant; the grant may narrow or widen."""
+        """In-band token refresh: the same identity; the grant may narrow or widen.
+
+        The identity is the org, tenant, subject, profile and room: a token of
+        another org's tenant of the same name is refused like any other tenant.
+        """
         current = self._live()
         grant = self._gate.grant_for(token, self.path, self.origin)
-        if grant.subject != current.subject or grant.tenant != current.tenant:
-            msg = "a refresh must keep the session's subject and tenant"
+        if _identity(grant) != _identity(current):
+            msg = "a refresh must keep the session's org, tenant, subject, profile and room"
             raise InvalidPermissionsError(msg)
         if grant.profile == "room":
-            if grant.room != current.room:
-                msg = "a refresh must keep the session's room"
-                raise InvalidPermissionsError(msg)
             grant = self._gate.rooms.regranted(self, grant)
         self._gate.regrant(self, grant)
 

@@ -91,6 +91,8 @@ class ServiceAccount(Base):
     tenant_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     private_key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     public_key_pem: Mapped[str] = mapped_column(String(4096))
+    #: RFC 7638 thumbprint of the public key: a public key belongs to one org only.
+    public_key_thumbprint: Mapped[str | None] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(8))
     expires_at_ms: Mapped[int] = mapped_column(BigInteger)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)

@@ -16,7 +16,7 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -360,14 +360,23 @@ class Store(TenancyStore, RoomStore):
                 raise InvalidRequestError(msg)
             return _record(row)
 
-    def list_api_keys(self, org_id: str) -> list[dict[str, Any]]:
-        """Keys of an org, without secrets."""
+    def list_api_keys(self, org_id: str, *, holding: Collection[str]) -> list[dict[str, Any]]:
+        """Keys of an org, without secrets: those whose scopes are all in ``holding``.
+
+        ``holding`` is the caller's own scopes: a key never sees, rerolls or
+        revokes a key that can do more than it can.
+        """
+        held = frozenset(holding)
         with self.transaction() as session:
-            rows = session.scalars(
-                select(models.ApiKey)
-                .where(models.ApiKey.org_id == org_id)
-                .order_by(models.ApiKey.created_at_ms)
-            ).all()
+            rows = [
+                r
+                for r in session.scalars(
+                    select(models.ApiKey)
+                    .where(models.ApiKey.org_id == org_id)
+                    .order_by(models.ApiKey.created_at_ms)
+                ).all()
+                if held.issuperset(r.scopes)
+            ]
             return [
                 {
                     "id": r.id,
@@ -467,24 +476,36 @@ class Store(TenancyStore, RoomStore):
             if entry.record.id == key_id:
                 self._api_key_cache.pop(digest, None)
 
-    def revoke_api_key(self, org_id: str, key_id: str, *, actor: str = "system") -> None:
-        """Revoke now."""
+    def revoke_api_key(
+        self, org_id: str, key_id: str, *, holding: Collection[str], actor: str = "system"
+    ) -> None:
+        """Revoke now (a key whose scopes are all in ``holding``, the caller's own)."""
         with self.transaction() as session:
-            row = self._org_api_key(session, org_id, key_id)
+            row = self._org_api_key(session, org_id, key_id, holding)
             if row.revoked_at_ms is None:
                 row.revoked_at_ms = self._now()
             self._audit(session, org_id, actor, "api_key.revoke", key_id, {})
         self._forget_api_key(key_id)
 
     def reroll_api_key(
-        self, org_id: str, key_id: str, *, grace_seconds: int = 0, actor: str = "system"
+        self,
+        org_id: str,
+        key_id: str,
+        *,
+        holding: Collection[str],
+        grace_seconds: int = 0,
+        actor: str = "system",
     ) -> tuple[ApiKeyRecord, str]:
-        """Replace a key: same label and scopes; the old key works ``grace_seconds`` more."""
+        """Replace a key: same label and scopes; the old key works ``grace_seconds`` more.
+
+        Only a key whose scopes are all in ``holding`` (the caller's own): the new
+        secret is answered to the caller, so rerolling is granting.
+        """
         if not 0 <= grace_seconds <= 7 * 86_400:
             msg = "grace_seconds must be within [0, 604800]"
             raise InvalidRequestError(msg)
         with self.transaction() as session:
-            old = self._org_api_key(session, org_id, key_id)
+            old = self._org_api_key(session, org_id, key_id, holding)
             if old.revoked_at_ms is not None:
                 msg = "a revoked key cannot be rerolled"
                 raise InvalidRequestError(msg)
@@ -506,9 +527,13 @@ class Store(TenancyStore, RoomStore):
         return record, new.secret
 
     @staticmethod
-    def _org_api_key(session: Session, org_id: str, key_id: str) -> models.ApiKey:
+    def _org_api_key(
+        session: Session, org_id: str, key_id: str, holding: Collection[str]
+    ) -> models.ApiKey:
         row = session.get(models.ApiKey, key_id)
-        if row is None or row.org_id != org_id:  # same answer: no existence leak
+        # One answer for a missing key, another org's and one beyond the caller's
+        # scopes (which its list does not show either): no existence leak.
+        if row is None or row.org_id != org_id or not frozenset(holding).issuperset(row.scopes):
             msg = "no such API key"
             raise InvalidRequestError(msg)
         return row

@@ -16,6 +16,8 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from relaypass._alg import Algorithm
+from relaypass._keys import Key
 from relaypass._keyscope import KeyScope, pattern_within
 from relaypass._scopes import PathError, split_path
 from relaypass._tenancy import OwnershipLookup, ResourceKind
@@ -323,7 +325,22 @@ class TenancyStore:
         ServiceAccountRegistry().publish(
             tenant_id, private_key_id, public_key_pem, role, expires_at_ms
         )
+        thumbprint = Key.from_pem(public_key_pem, Algorithm.RS256).thumbprint()
         with self.transaction() as session:
+            # A service-account JWT names no org: the key that verifies it does. So a
+            # public key is registered by one org only, and is refused to any other.
+            elsewhere = session.scalars(
+                select(models.ServiceAccount.org_id).where(
+                    models.ServiceAccount.public_key_thumbprint == thumbprint,
+                    models.ServiceAccount.org_id != org_id,
+                )
+            ).first()
+            if elsewhere is not None:
+                msg = (
+                    "this public key is already registered on the platform: "
+                    "generate a new key pair for each service account"
+                )
+                raise InvalidRequestError(msg)
             row = session.get(models.ServiceAccount, (org_id, tenant_id, private_key_id))
             if row is None:
                 row = models.ServiceAccount(
@@ -334,6 +351,7 @@ class TenancyStore:
                 )
                 session.add(row)
             row.public_key_pem = public_key_pem
+            row.public_key_thumbprint = thumbprint
             row.role = role
             row.expires_at_ms = expires_at_ms
             self._audit(
@@ -391,9 +409,11 @@ class TenancyStore:
     def verify_service_account(self, token: str) -> tuple[str, ServiceIdentity]:
         """The org and identity of a service-account JWT (``INVALID_TOKEN`` otherwise).
 
-        Tenant ids and kids are unique within an org only: every registration
-        with the token's (tenant, kid) is tried, and the one whose key verifies
-        the signature names the org.
+        Tenant ids and kids are unique within an org only, so the token's org is
+        the one whose registered key verifies its signature. A public key is
+        registered by one org only (:meth:`publish_service_account`); should two
+        orgs' keys still verify the same token (rows older than that rule), the
+        token is refused rather than given to either.
         """
         kid, claims = decode_unverified(token)
         tenant = claims.get("sub")
@@ -405,19 +425,24 @@ class TenancyStore:
             models.ServiceAccount.private_key_id == kid,
         )
         failure: InvalidTokenError = KeyNotFoundError("no such service account")
+        verified: list[tuple[models.ServiceAccount, ServiceIdentity]] = []
         for row in rows:
             registry = ServiceAccountRegistry(clock=self.clock)
             registry.publish(
                 row.tenant_id, row.private_key_id, row.public_key_pem, row.role, row.expires_at_ms
             )
             try:
-                identity = registry.verify(token)
+                verified.append((row, registry.verify(token)))
             except InvalidTokenError as exc:
                 failure = exc
-                continue
-            self.require_tenant(row.org_id, row.tenant_id)
-            return row.org_id, identity
-        raise failure
+        if len({row.org_id for row, _ in verified}) > 1:
+            msg = "the token's key is registered by more than one org"
+            raise KeyNotFoundError(msg)
+        if not verified:
+            raise failure
+        row, identity = verified[0]
+        self.require_tenant(row.org_id, row.tenant_id)
+        return row.org_id, identity
 
     def _service_accounts(self, *where: Any) -> Iterator[models.ServiceAccount]:  # noqa: ANN401
         with self.transaction() as session:

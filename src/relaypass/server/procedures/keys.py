@@ -46,13 +46,15 @@ def api_keys_create(s: Services, call: Call, body: api.ApiKeyCreate) -> api.ApiK
 @handlers.handles(api.API_KEYS_LIST)
 def api_keys_list(s: Services, call: Call, body: api.OrgRef) -> api.ApiKeyList:
     s.same_org(call.who, body.org_id)
-    return api.ApiKeyList.model_validate({"keys": s.store.list_api_keys(body.org_id)})
+    return api.ApiKeyList.model_validate(
+        {"keys": s.store.list_api_keys(body.org_id, holding=call.who.scopes)}
+    )
 
 
 @handlers.handles(api.API_KEYS_REVOKE)
 def api_keys_revoke(s: Services, call: Call, body: api.ApiKeyRef) -> api.ApiKeyRevoked:
     s.same_org(call.who, body.org_id)
-    s.store.revoke_api_key(body.org_id, body.id, actor=call.who.id)
+    s.store.revoke_api_key(body.org_id, body.id, holding=call.who.scopes, actor=call.who.id)
     return api.ApiKeyRevoked(revoked=body.id, published=s.published())
 
 
@@ -60,7 +62,11 @@ def api_keys_revoke(s: Services, call: Call, body: api.ApiKeyRef) -> api.ApiKeyR
 def api_keys_reroll(s: Services, call: Call, body: api.ApiKeyReroll) -> api.ApiKeyRerolled:
     s.same_org(call.who, body.org_id)
     record, secret = s.store.reroll_api_key(
-        body.org_id, body.id, grace_seconds=body.grace_seconds, actor=call.who.id
+        body.org_id,
+        body.id,
+        holding=call.who.scopes,
+        grace_seconds=body.grace_seconds,
+        actor=call.who.id,
     )
     s.published()
     return api.ApiKeyRerolled(
