@@ -237,3 +237,13 @@ def test_every_command_takes_json_and_flags_show_no_placeholder() -> None:
         for param in leaf.params:
             if getattr(param, "is_flag", False):
                 assert param.metavar == " ", (path, param.name)
+
+
+def test_the_relay_listens_on_loopback_unless_told_otherwise() -> None:
+    import typer.main
+
+    relay = typer.main.get_command(app).commands["relay"]  # type: ignore[attr-defined]
+    bind = next(p for p in relay.params if p.name == "bind")
+    assert bind.default.startswith("127.0.0.1:")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "--bind '[::]:4443'" in readme

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests._net import free_port
 
@@ -25,8 +26,19 @@ def test_serve_dev_prints_a_command_that_mints_and_verifies(tmp_path: Path) -> N
     started = time.monotonic()
     port = free_port()
     data = tmp_path / "data"
-    env = {**os.environ, "RELAYPASS_DATA_DIR": str(data), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    for name in ("RELAYPASS_DATABASE_URL", "RELAYPASS_REDIS_URL", "RELAYPASS_KEK"):
+    # A new user's shell: no virtualenv activated (the CLI is not on PATH), no key exported.
+    path = ":".join(p for p in os.environ["PATH"].split(":") if Path(p).resolve() != BIN.resolve())
+    env = {
+        **os.environ,
+        "RELAYPASS_DATA_DIR": str(data),
+        "PATH": path,
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    for name in (
+        "RELAYPASS_DATABASE_URL", "RELAYPASS_REDIS_URL", "RELAYPASS_KEK", "RELAYPASS_API_KEY",
+        "CLUTCHCALL_API_KEY", "RELAYPASS_URL", "VIRTUAL_ENV",
+    ):  # fmt: skip
         env.pop(name, None)
     log = tmp_path / "serve.log"
     with log.open("w") as stderr:
@@ -54,7 +66,7 @@ def test_serve_dev_prints_a_command_that_mints_and_verifies(tmp_path: Path) -> N
         )
         done = subprocess.run(  # noqa: S603 - the command the service printed
             ["/bin/bash", "-c", command],
-            env={**env, "RELAYPASS_API_KEY": key},
+            env=env,
             capture_output=True,
             text=True,
             timeout=30,
@@ -67,9 +79,23 @@ def test_serve_dev_prints_a_command_that_mints_and_verifies(tmp_path: Path) -> N
         for name in ("relaypass.db", "kek.key", "pepper.key"):
             assert (data / name).stat().st_mode & 0o077 == 0, name
         assert key not in log.read_text()
+        login = tmp_path / "config" / "relaypass" / "credentials.json"
+        assert login.stat().st_mode & 0o077 == 0
+        assert json.loads(login.read_text()) == {"url": f"http://127.0.0.1:{port}", "api_key": key}
         assert re.match(r"rp_live_\w+", key)
     finally:
         proc.terminate()
         proc.wait(15)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_dev_mode_never_replaces_a_login_already_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relaypass.cli._admin import credentials_path, save_credentials
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert save_credentials("https://cp.example", "rp_live_mine")
+    assert not save_credentials("http://127.0.0.1:8700", "rp_live_dev", replace=False)
+    assert json.loads(credentials_path().read_text())["api_key"] == "rp_live_mine"

@@ -46,6 +46,7 @@ from relaypass.errors import (
     UnauthorizedRoomError,
     UnavailableError,
     UnknownProcedureError,
+    UnreachableError,
     UnsupportedHeaderError,
     UnsupportedMediaTypeError,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "UnauthorizedRoomError",
     "UnavailableError",
     "UnknownProcedureError",
+    "UnreachableError",
     "UnsupportedHeaderError",
     "UnsupportedMediaTypeError",
     "VerifiedToken",

@@ -35,6 +35,7 @@ Messages never contain token, key or secret bytes.
     ├── RequestTooLargeError            REQUEST_TOO_LARGE (413, body over the limit)
     ├── QuotaExceededError              QUOTA_EXCEEDED (409, e.g. an org's published keys)
     ├── UnavailableError                UNAVAILABLE (503, a dependency is down; retry)
+    │   └── UnreachableError            the client could not reach the service at all
     ├── UnknownProcedureError           UNKNOWN_PROCEDURE (404, no such procedure or path)
     ├── MethodNotAllowedError           METHOD_NOT_ALLOWED (405)
     ├── UnsupportedMediaTypeError       UNSUPPORTED_MEDIA_TYPE (415, a body that is not JSON)
@@ -90,6 +91,7 @@ __all__ = [
     "UnauthorizedRoomError",
     "UnavailableError",
     "UnknownProcedureError",
+    "UnreachableError",
     "UnsupportedHeaderError",
     "UnsupportedMediaTypeError",
 ]
@@ -359,7 +361,6 @@ class QuotaExceededError(RelaypassError):
     code = ErrorCode.QUOTA_EXCEEDED
 
 
-@final
 class UnavailableError(RelaypassError):
     """A dependency (the database) is unreachable; the client should retry."""
 
@@ -368,6 +369,18 @@ class UnavailableError(RelaypassError):
     def __init__(self, reason: str, *, retry_after_seconds: int = 1) -> None:
         super().__init__(reason)
         self.retry_after_seconds = retry_after_seconds
+
+
+@final
+class UnreachableError(UnavailableError):
+    """The client could not reach the service (refused, timed out, no such host).
+
+    ``url`` is the address it tried, which the message names too.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach {url}: {reason}")
+        self.url = url
 
 
 @final

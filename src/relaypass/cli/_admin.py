@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from relaypass.client import Client
 
-__all__ = ["register"]
+__all__ = ["credentials_path", "register", "save_credentials"]
 
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="Control-plane URL (default: RELAYPASS_URL or login).")
@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
 
 
 def login(
-    url: Annotated[str, typer.Option("--url", help="Control-plane URL.")] = "http://127.0.0.1:8080",
+    url: Annotated[str, typer.Option("--url", help="Control-plane URL.")] = "http://127.0.0.1:8700",
     api_key: Annotated[
         str | None,
         typer.Option("--api-key", help="The key (default: asked, or RELAYPASS_API_KEY)."),
@@ -165,13 +165,23 @@ def login(
         _fail(exc, as_json)
     finally:
         client.close()
+    save_credentials(url, key)
+    _show(who, as_json)
+
+
+def save_credentials(url: str, key: str, *, replace: bool = True) -> bool:
+    """Keep the URL and key in the owner-only login file; ``False`` if one was kept instead."""
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        return False
     with os.fdopen(fd, "w") as out:
         json.dump({"url": url, "api_key": key}, out)
     path.chmod(0o600)
-    _show(who, as_json)
+    return True
 
 
 def logout(as_json: JsonFlag = False) -> None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
 import typer
 from rich.markup import escape
@@ -29,6 +31,7 @@ from relaypass._claims import ClaimsPolicy
 from relaypass._keys import Key
 from relaypass._keyset import KeySet
 from relaypass._tokens import Verifier, sign_jwt
+from relaypass.cli._admin import credentials_path, save_credentials
 from relaypass.cli._admin import register as register_admin_commands
 from relaypass.cli._moq_token import moq_token_app, sign_moq_token
 from relaypass.cli._output import JsonFlag
@@ -371,6 +374,10 @@ def admin_secrets(as_json: JsonFlag = False) -> None:
         sys.stdout.write("".join(f"{name}={value}\n" for name, value in values.items()))
 
 
+#: Where ``relaypass relay`` listens unless told otherwise: this machine only.
+RELAY_BIND: Final = "127.0.0.1:4443"
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
@@ -432,7 +439,7 @@ def serve(
         sys.stdout.write(first[1] + "\n")
         sys.stdout.flush()
     if first is not None and dev:
-        _dev_ready(store, first[0], host, port)
+        _dev_ready(store, first[0], first[1], host, port)
     if workers > 1:
         _err.print(
             "[yellow]note[/]: --workers > 1 runs one process per worker via uvicorn's factory"
@@ -472,25 +479,44 @@ def _uvicorn_logs_on_stderr() -> dict[str, Any]:
     return config
 
 
-def _dev_ready(store: Store, org_id: str, host: str, port: int) -> None:
-    """A first org that can mint at once, and the command that proves it."""
+def _dev_ready(store: Store, org_id: str, secret: str, host: str, port: int) -> None:
+    """A first org that can mint at once, this machine's CLI logged in, and a command to try.
+
+    The login file (0600) is written only where none exists, so a developer's own login is
+    never replaced; the printed command then needs the key in ``RELAYPASS_API_KEY``.
+    """
     store.create_signing_key(org_id, "dev", actor="dev")
     store.create_tenant(org_id, "dev", "dev", actor="dev")
     base = f"http://{host}:{port}"
+    logged_in = save_credentials(base, secret, replace=False)
+    cli = _own_cli()
+    if logged_in:
+        said = f"This machine's relaypass CLI is logged in as its admin ({credentials_path()})."
+    else:
+        said = f"{credentials_path()} was kept: put the key above in RELAYPASS_API_KEY first."
     _err.print(
-        "Dev mode: the org has an active signing key and a tenant 'dev'. With the key above in "
-        "RELAYPASS_API_KEY, this mints a moq token and verifies it against the JWKS:",
+        f"Dev mode: the org has an active signing key and a tenant 'dev'. {said} "
+        "This mints a moq token and verifies it against the service's JWKS:",
         highlight=False,
         markup=False,
         soft_wrap=True,
     )
     _err.print(
-        f"  relaypass mint moq --url {base} --root demo --subscribe '' --token-only "
-        f"| relaypass token verify --key {base}/.well-known/jwks.json",
+        f"  {cli} mint moq --url {base} --root demo --subscribe '' --token-only "
+        f"| {cli} token verify --key {base}/.well-known/jwks.json",
         highlight=False,
         markup=False,
         soft_wrap=True,
     )
+
+
+def _own_cli() -> str:
+    """How a shell reaches this very CLI: ``relaypass`` if on PATH, else its full path."""
+    own = Path(sys.executable).parent / "relaypass"
+    found = shutil.which("relaypass")
+    if not own.exists() or (found is not None and Path(found).resolve() == own.resolve()):
+        return "relaypass"
+    return shlex.quote(str(own))
 
 
 @admin_app.command("bootstrap")
@@ -659,8 +685,16 @@ def relay(
     issuer: IssuerOpt = None,
     audience: AudienceOpt = None,
     bind: Annotated[
-        str, typer.Option("--bind", help="UDP address for QUIC.", envvar="RELAYPASS_RELAY_BIND")
-    ] = "[::]:4443",
+        str,
+        typer.Option(
+            "--bind",
+            help=(
+                "UDP address for QUIC: loopback by default, a development setting; "
+                "'[::]:4443' listens on every interface."
+            ),
+            envvar="RELAYPASS_RELAY_BIND",
+        ),
+    ] = RELAY_BIND,
     tls_cert: Annotated[
         list[str] | None,
         typer.Option("--tls-cert", help="Certificate chain (PEM).", envvar="RELAYPASS_TLS_CERT"),
@@ -723,7 +757,7 @@ def relay(
             _fail_io(config, exc, as_json=False)
         key = [*settings.keys, *(key or ())]
         public = [*settings.public, *(public or ())]
-        bind = settings.listen if settings.listen and bind == "[::]:4443" else bind
+        bind = settings.listen if settings.listen and bind == RELAY_BIND else bind
         tls_cert = [*settings.tls_cert, *(tls_cert or ())]
         tls_key = [*settings.tls_key, *(tls_key or ())]
         tls_generate = [*settings.tls_generate, *(tls_generate or ())]

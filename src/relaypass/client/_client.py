@@ -33,7 +33,7 @@ class Client(Procedures):
     """A blocking client of the control plane.
 
     ``api_key`` defaults to ``RELAYPASS_API_KEY``, then ``CLUTCHCALL_API_KEY``;
-    ``base_url`` to ``RELAYPASS_URL``, then ``http://127.0.0.1:8080``.
+    ``base_url`` to ``RELAYPASS_URL``, then ``http://127.0.0.1:8700``.
     Refusals raise the :mod:`relaypass.errors` class of their stable code.
     """
 

@@ -36,7 +36,7 @@ OutT = TypeVar("OutT", bound=BaseModel)
 
 #: Where the API key is looked up, in order.
 API_KEY_ENV: Final = ("RELAYPASS_API_KEY", "CLUTCHCALL_API_KEY")
-DEFAULT_URL: Final = "http://127.0.0.1:8080"
+DEFAULT_URL: Final = "http://127.0.0.1:8700"
 _RETRIED: Final = frozenset({429, 503})
 _MAX_RETRY_AFTER: Final = 30.0
 
@@ -142,6 +142,18 @@ class _Base:
             headers["Idempotency-Key"] = uuid.uuid4().hex
         return f"{self.base_url}/rpc/{procedure.name}", body.encode(), headers
 
+    def _unreachable(self, exc: httpx.TransportError) -> errors.UnreachableError:
+        """No answer at all: one line naming the URL (never the request's headers)."""
+        if isinstance(exc, httpx.TimeoutException):
+            reason = "timed out"
+        elif isinstance(exc, httpx.ConnectError):
+            reason = "nothing answers there (is relaypass serve running?)"
+        else:
+            reason = type(exc).__name__
+        error = errors.UnreachableError(self.base_url, reason)
+        vars(error).update(status_code=None, fields=[])
+        return error
+
     def _delay(self, attempt: int, response: httpx.Response) -> float:
         hinted = _retry_after(response)
         backoff: float = self.backoff_seconds * (2**attempt) * (0.5 + random.random())  # noqa: S311 - jitter
@@ -176,7 +188,10 @@ class Transport(_Base):
         """Run one procedure."""
         url, body, headers = self._request(procedure, values)
         for attempt in range(self.max_retries + 1):
-            response = self._http.post(url, content=body, headers=headers)
+            try:
+                response = self._http.post(url, content=body, headers=headers)
+            except httpx.TransportError as exc:
+                raise self._unreachable(exc) from None
             if response.status_code not in _RETRIED or attempt == self.max_retries:
                 break
             time.sleep(self._delay(attempt, response))
@@ -209,7 +224,10 @@ class AsyncTransport(_Base):
         """Run one procedure."""
         url, body, headers = self._request(procedure, values)
         for attempt in range(self.max_retries + 1):
-            response = await self._http.post(url, content=body, headers=headers)
+            try:
+                response = await self._http.post(url, content=body, headers=headers)
+            except httpx.TransportError as exc:
+                raise self._unreachable(exc) from None
             if response.status_code not in _RETRIED or attempt == self.max_retries:
                 break
             await asyncio.sleep(self._delay(attempt, response))
