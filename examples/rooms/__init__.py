@@ -1,1 +1,1 @@
-"""A room server behind the gate (seed 004): lobby, moderation, live grants, tiers."""
+"""A room server behind the gate (VideoSDK): lobby, moderation, live grants, tiers."""

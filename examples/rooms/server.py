@@ -1,6 +1,6 @@
-"""A small room server (seed 004) behind the gate: lobby, moderation, live grants, tiers.
+"""A small room server (VideoSDK) behind the gate: lobby, moderation, live grants, tiers.
 
-- ``POST /api/meeting-token`` is seed 004's backend mint endpoint: the app's own
+- ``POST /api/meeting-token`` is VideoSDK's backend mint endpoint: the app's own
   login says who is asking (here a stand-in header, ``X-Demo-User: <id>:<role>``),
   and the backend mints a room token for them through the control plane with its
   API key (:class:`relaypass.client.AsyncClient`). Hosts moderate; everyone else
@@ -126,7 +126,7 @@ def rooms_app(rooms: dict[str, Room]) -> Starlette:
 
 
 def pages_app(client: AsyncClient, org_id: str | None, gate: Gate) -> Starlette:
-    """The page, seed 004's backend mint endpoint, and the room tiers in ``/metrics``."""
+    """The page, VideoSDK's backend mint endpoint, and the room tiers in ``/metrics``."""
     registry = CollectorRegistry()
     gate.rooms.register_metrics(registry)
 

@@ -1,1 +1,1 @@
-"""A small seed-001 voice gateway behind relaypass's ASGI middleware, and its client."""
+"""A small TeleQuick-style voice gateway behind relaypass's ASGI middleware, and its client."""

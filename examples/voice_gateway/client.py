@@ -1,4 +1,4 @@
-"""The voice gateway's client: signs with a service-account credentials file (seed 001).
+"""The voice gateway's client: signs with a service-account credentials file (TeleQuick).
 
 The credentials file is found through ``CLUTCHCALL_CREDENTIALS`` (or
 ``TELEQUICK_CREDENTIALS``, ``RELAYPASS_CREDENTIALS``); the token is RS256 with

@@ -1,4 +1,4 @@
-"""A toy voice gateway (seed 001): originate, terminate, barge and StreamEvents.
+"""A toy voice gateway (TeleQuick): originate, terminate, barge and StreamEvents.
 
 The SDK presents its service-account JWT once, on the WebSocket handshake; the
 gate pins the tenant to the connection, and every RPC on it inherits that

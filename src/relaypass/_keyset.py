@@ -27,7 +27,7 @@ _ROLES = frozenset({"sdk", "admin"})
 @final
 @dataclass(frozen=True, slots=True)
 class PublishedAccount:
-    """A service-account public key as gates receive it (seed 001), keyed by (org, tenant, kid).
+    """A service-account public key as gates receive it (TeleQuick), keyed by (org, tenant, kid).
 
     ``key`` is the RS256 public key, bound to ``org``; ``expires_at_ms`` 0 means never.
     """
@@ -143,7 +143,7 @@ class KeySet:
         self.issuers: Mapping[str, str] | None = (
             MappingProxyType(dict(issuers)) if issuers is not None else None
         )
-        #: Service-account keys (seed 001), a separate namespace: their kids are the
+        #: Service-account keys (TeleQuick), a separate namespace: their kids are the
         #: customers' own and repeat across tenants, so they are found by (tenant, kid).
         self.accounts: tuple[PublishedAccount, ...] = tuple(accounts)
         if len(self.accounts) > MAX_ACCOUNTS:

@@ -1,4 +1,4 @@
-"""Tenant isolation (seed 001): a tenant acts only on resources it owns.
+"""Tenant isolation (TeleQuick): a tenant acts only on resources it owns.
 
 Trunks, call sids and event streams each have an owning tenant. A refusal is
 ``INVALID_PERMISSIONS`` with the same reason whether the resource belongs to

@@ -408,7 +408,7 @@ class UnsupportedMediaTypeError(RelaypassError):
 class TokenExpiredError(RelaypassError):
     """A token provider could not fetch a fresh token before the cached one expired.
 
-    Raised on the client side (seed 004's ``DisconnectReason.TokenExpired``);
+    Raised on the client side (VideoSDK's ``DisconnectReason.TokenExpired``);
     ``__cause__`` holds the last failure of the fetch.
     """
 

@@ -265,7 +265,7 @@ def test_a_postgresql_outage_answers_503_and_recovers_without_a_restart(tmp_path
         cluster.start()
         wait_for(lambda: _request(app, "GET", "/readyz").status_code == 200, timeout=15)
         assert rpc(app, key, "tenants.create", {"orgId": org, "tenantId": "u"}).status_code == 200
-        assert [t["id"] for t in store.list_tenants(org)] == ["t", "u"]
+        assert [t["id"] for t in store.list_tenants(org)] == ["default", "t", "u"]
         assert rpc(app, key, "tokens.relay.mint", mint).status_code == 200
         assert len(store.audit_log(org, action="token.mint")) == 3  # the answered ones only
         store.close()

@@ -57,5 +57,5 @@ def test_a_pre_tenancy_database_upgrades_and_its_tokens_still_verify(
     # Service accounts and resources moved to the first org, with their tenants.
     assert store.service_account_registry(org.id).keys_for("acme_tenant") == ["kid-2026-01"]
     assert store.owner_of(org.id, ResourceKind.TRUNK, "TR1") == "acme_tenant"
-    assert [t["id"] for t in store.list_tenants(org.id)] == ["acme_tenant"]
+    assert [t["id"] for t in store.list_tenants(org.id)] == ["acme_tenant", "default"]
     store.require_tenant(org.id, "acme_tenant")

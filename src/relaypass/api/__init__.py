@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Any, Final
 
 from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens
-from relaypass.api._base import AUTH_ERRORS, Input, Output, Procedure, SeedInput, SeedOutput
+from relaypass.api._base import (
+    AUTH_ERRORS,
+    Input,
+    Output,
+    Procedure,
+    SnakeCaseInput,
+    SnakeCaseOutput,
+)
 
 __all__ = [
     "AUTH_ERRORS",
@@ -20,8 +27,8 @@ __all__ = [
     "Input",
     "Output",
     "Procedure",
-    "SeedInput",
-    "SeedOutput",
+    "SnakeCaseInput",
+    "SnakeCaseOutput",
     "accounts",
     "audit",
     "keys",

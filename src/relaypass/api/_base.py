@@ -11,19 +11,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from relaypass.errors import HTTP_STATUS, ErrorCode
 
 __all__ = [
     "AUTH_ERRORS",
+    "DEFAULT_TENANT",
+    "OWN_ORG",
     "Input",
     "Output",
     "Procedure",
-    "SeedInput",
-    "SeedOutput",
+    "SnakeCaseInput",
+    "SnakeCaseOutput",
 ]
+
+
+#: The tenant every org is made with, which mints use when they name none.
+DEFAULT_TENANT: Final = "default"
+
+#: An input's ``orgId``: optional, the calling API key's own org when left out (an API key
+#: belongs to exactly one org). The dispatcher fills it before the handler runs.
+OWN_ORG: Final[str] = Field(
+    default="", max_length=64, description="The org (default: the calling API key's own)."
+)
 
 
 class Input(BaseModel):
@@ -34,8 +46,8 @@ class Input(BaseModel):
     )
 
 
-class SeedInput(BaseModel):
-    """An input with the seeds' snake_case wire names (seed 003); unknown fields refused."""
+class SnakeCaseInput(BaseModel):
+    """An input with snake_case wire names (ClutchCall's service accounts); unknown fields fail."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,8 +58,8 @@ class Output(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
-class SeedOutput(BaseModel):
-    """An answer whose wire names are snake_case (seed 003, and the records of 0.1)."""
+class SnakeCaseOutput(BaseModel):
+    """An answer whose wire names are snake_case (ClutchCall's service accounts; 0.1's records)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -71,7 +83,7 @@ class Procedure(Generic[InT, OutT]):
     """One procedure of the control plane, declared as data.
 
     ``scope`` is the API-key scope it needs (``None``: any valid key).
-    ``admin_token`` procedures (seed 003) accept a tenant's admin service-account
+    ``admin_token`` procedures (ClutchCall) accept a tenant's admin service-account
     JWT in the body instead of a bearer key. ``idempotent`` ones honour an
     ``Idempotency-Key`` header (the SDK sends one). ``rate_limited`` ones count
     against the per-key mint limit.

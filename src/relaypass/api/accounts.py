@@ -1,6 +1,6 @@
-"""Seed 003's service accounts: ``PublishServiceAccount``, ``RevokeServiceAccount``, and more.
+"""ClutchCall's service accounts: ``PublishServiceAccount``, ``RevokeServiceAccount``, and more.
 
-The seed fixes these names and their snake_case fields. Each accepts either a
+ClutchCall's API fixes these names and their snake_case fields. Each accepts either a
 tenant's admin service-account JWT in ``admin_token`` or a ``keys:admin`` API
 key as bearer.
 """
@@ -11,7 +11,7 @@ from typing import Final
 
 from pydantic import Field
 
-from relaypass.api._base import Input, Output, Procedure, SeedInput, SeedOutput
+from relaypass.api._base import OWN_ORG, Input, Output, Procedure, SnakeCaseInput, SnakeCaseOutput
 from relaypass.errors import ErrorCode
 
 __all__ = [
@@ -34,8 +34,8 @@ _ADMIN_TOKEN = Field(
 )
 
 
-class PublishServiceAccountRequest(SeedInput):
-    """Seed 003 ``PublishServiceAccount``, field for field."""
+class PublishServiceAccountRequest(SnakeCaseInput):
+    """ClutchCall's ``PublishServiceAccount``, field for field."""
 
     admin_token: str = _ADMIN_TOKEN
     tenant_id: str = Field(max_length=256)
@@ -45,20 +45,20 @@ class PublishServiceAccountRequest(SeedInput):
     expires_at_ms: int = Field(default=0, ge=0)
 
 
-class RevokeServiceAccountRequest(SeedInput):
-    """Seed 003 ``RevokeServiceAccount``."""
+class RevokeServiceAccountRequest(SnakeCaseInput):
+    """ClutchCall's ``RevokeServiceAccount``."""
 
     admin_token: str = _ADMIN_TOKEN
     tenant_id: str = Field(max_length=256)
     private_key_id: str = Field(max_length=128)
 
 
-class Empty(SeedOutput):
-    """Seed 003's empty answer."""
+class Empty(SnakeCaseOutput):
+    """ClutchCall's empty answer."""
 
 
-class SessionAuthRequest(SeedInput):
-    """Seed 003 ``SessionAuthRequest`` (``origin`` defaults to the request's Origin header)."""
+class SessionAuthRequest(SnakeCaseInput):
+    """ClutchCall's ``SessionAuthRequest`` (``origin`` defaults to the request's Origin header)."""
 
     admin_token: str = _ADMIN_TOKEN
     tenant_id: str = Field(max_length=256)
@@ -68,8 +68,8 @@ class SessionAuthRequest(SeedInput):
     origin: str | None = Field(default=None, max_length=256)
 
 
-class SessionAuthResponse(SeedOutput):
-    """Seed 003 ``SessionAuthResponse``: a token, or an ``error_message``."""
+class SessionAuthResponse(SnakeCaseOutput):
+    """ClutchCall's ``SessionAuthResponse``: a token, or an ``error_message``."""
 
     token: str
     expires_at_ms: int
@@ -79,7 +79,7 @@ class SessionAuthResponse(SeedOutput):
 class ServiceAccountQuery(Input):
     """The org's service accounts, or one tenant's."""
 
-    org_id: str = Field(max_length=64)
+    org_id: str = OWN_ORG
     tenant_id: str | None = Field(default=None, max_length=256)
 
 

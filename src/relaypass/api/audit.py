@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from pydantic import Field
 
-from relaypass.api._base import Input, Output, Procedure, SeedOutput
+from relaypass.api._base import OWN_ORG, Input, Output, Procedure, SnakeCaseOutput
 
 __all__ = ["AUDIT_LIST", "AuditEvent", "AuditList", "AuditQuery"]
 
@@ -14,7 +14,7 @@ __all__ = ["AUDIT_LIST", "AuditEvent", "AuditList", "AuditQuery"]
 class AuditQuery(Input):
     """Filter the audit log."""
 
-    org_id: str = Field(max_length=64)
+    org_id: str = OWN_ORG
     action: str | None = Field(default=None, max_length=100)
     actor: str | None = Field(default=None, max_length=200)
     since_ms: int | None = Field(default=None, ge=0)
@@ -23,7 +23,7 @@ class AuditQuery(Input):
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
-class AuditEvent(SeedOutput):
+class AuditEvent(SnakeCaseOutput):
     """One admin action, mint or refusal (never a token or secret)."""
 
     id: int

@@ -6,7 +6,7 @@ from typing import Final
 
 from pydantic import Field
 
-from relaypass.api._base import Input, Output, Procedure, SeedOutput
+from relaypass.api._base import OWN_ORG, Input, Output, Procedure, SnakeCaseOutput
 from relaypass.errors import ErrorCode
 
 __all__ = [
@@ -37,19 +37,18 @@ __all__ = [
 ]
 
 _ALGORITHMS: Final = "^(EdDSA|ES256|ES384|RS256|PS256)$"
-_ORG_ID = Field(max_length=64, description="The org the key belongs to (the caller's own).")
 
 
 class OrgRef(Input):
     """An org."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
 
 
 class ApiKeyCreate(Input):
     """``streams.apiKeys.create({ orgId, label, scopes })``."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     label: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(max_length=16)
     environment: str = Field(default="live", pattern="^(live|test)$")
@@ -69,7 +68,7 @@ class ApiKeyCreated(Output):
 class ApiKeyRef(Input):
     """A key of an org."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     id: str = Field(max_length=64)
 
 
@@ -79,7 +78,7 @@ class ApiKeyReroll(ApiKeyRef):
     grace_seconds: int = Field(default=0, ge=0, le=604_800)
 
 
-class ApiKeyInfo(SeedOutput):
+class ApiKeyInfo(SnakeCaseOutput):
     """A key as listed: never the key itself."""
 
     id: str
@@ -118,7 +117,7 @@ class ApiKeyRerolled(Output):
 class SigningKeyCreate(Input):
     """``streams.signingKeys.create({ orgId, label })``."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     label: str = Field(min_length=1, max_length=200)
     algorithm: str | None = Field(default=None, pattern=_ALGORITHMS)
     alg: str | None = Field(
@@ -140,11 +139,11 @@ class SigningKeyCreated(Output):
 class SigningKeyRef(Input):
     """``streams.signingKeys.retire({ id })`` (``id`` is the kid)."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     id: str = Field(max_length=128)
 
 
-class SigningKeyInfo(SeedOutput):
+class SigningKeyInfo(SnakeCaseOutput):
     """A signing key as listed (public facts only)."""
 
     id: str

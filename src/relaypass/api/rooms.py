@@ -1,4 +1,4 @@
-"""Rooms live (seed 004): the lobby, participants' grants and removal, ending a room.
+"""Rooms live: the lobby, participants' grants and removal, ending a room.
 
 Decisions travel to every gate through Redis (the outbox, so a committed one is
 never lost); the lobby is what the gates report waiting. They need an API key
@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from pydantic import Field
 
-from relaypass.api._base import Input, Output, Procedure
+from relaypass.api._base import OWN_ORG, Input, Output, Procedure
 from relaypass.errors import ErrorCode
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "RoomRef",
 ]
 
-_ORG_ID = Field(max_length=64)
 _ROOM_ID = Field(min_length=1, max_length=256)
 _PARTICIPANT = Field(min_length=1, max_length=256)
 
@@ -38,7 +37,7 @@ _PARTICIPANT = Field(min_length=1, max_length=256)
 class RoomRef(Input):
     """A room of the org."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     room_id: str = _ROOM_ID
 
 

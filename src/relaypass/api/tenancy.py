@@ -6,7 +6,7 @@ from typing import Final
 
 from pydantic import Field
 
-from relaypass.api._base import Input, Output, Procedure
+from relaypass.api._base import OWN_ORG, Input, Output, Procedure
 
 __all__ = [
     "AUTH_WHOAMI",
@@ -26,6 +26,7 @@ __all__ = [
     "OrgId",
     "OrgInfo",
     "OrgList",
+    "OwnOrg",
     "ResourceAssigned",
     "ResourceRef",
     "ResourceReleased",
@@ -94,9 +95,15 @@ class OrgList(Output):
 
 
 class OrgId(Input):
-    """An org."""
+    """An org, named (the platform operator's procedures)."""
 
     org_id: str = Field(max_length=64)
+
+
+class OwnOrg(Input):
+    """The calling key's org, or one it names."""
+
+    org_id: str = OWN_ORG
 
 
 class OrgDisabled(Output):
@@ -109,7 +116,7 @@ class OrgDisabled(Output):
 class TenantCreate(Input):
     """``tenants.create({ orgId, tenantId, label? })``."""
 
-    org_id: str = Field(max_length=64)
+    org_id: str = OWN_ORG
     tenant_id: str = Field(min_length=1, max_length=256)
     label: str = Field(default="", max_length=200)
 
@@ -124,7 +131,7 @@ class TenantCreated(Output):
 class TenantRef(Input):
     """A tenant of an org."""
 
-    org_id: str = Field(max_length=64)
+    org_id: str = OWN_ORG
     tenant_id: str = Field(min_length=1, max_length=256)
 
 
@@ -153,7 +160,7 @@ class TenantDisabled(Output):
 class ResourceRef(Input):
     """A trunk, call or event stream of a tenant."""
 
-    org_id: str = Field(max_length=64)
+    org_id: str = OWN_ORG
     kind: str = Field(pattern="^(trunk|call|event_stream)$")
     resource_id: str = Field(min_length=1, max_length=256)
     tenant: str = Field(min_length=1, max_length=256)
@@ -185,6 +192,7 @@ AUTH_WHOAMI: Final = Procedure(
 ORGS_CREATE: Final = Procedure(
     "orgs.create", "mutation", _PLATFORM, OrgCreate, OrgCreated,
     "A new org and its first admin API key (shown once).",
+    idempotent=True,
     examples={"name": "Beta Corp", "namespaces": ["bcorp"]},
 )  # fmt: skip
 ORGS_LIST: Final = Procedure(
@@ -198,10 +206,11 @@ ORGS_DISABLE: Final = Procedure(
 TENANTS_CREATE: Final = Procedure(
     "tenants.create", "mutation", _ADMIN, TenantCreate, TenantCreated,
     "A tenant of the org (ids are unique within an org).",
+    idempotent=True,
     examples={"orgId": "org_1", "tenantId": "acme", "label": "Acme"},
 )  # fmt: skip
 TENANTS_LIST: Final = Procedure(
-    "tenants.list", "query", _ADMIN, OrgId, TenantList, "The org's tenants.",
+    "tenants.list", "query", _ADMIN, OwnOrg, TenantList, "The org's tenants.",
     examples={"orgId": "org_1"},
 )  # fmt: skip
 TENANTS_DISABLE: Final = Procedure(
@@ -211,7 +220,7 @@ TENANTS_DISABLE: Final = Procedure(
 )  # fmt: skip
 RESOURCES_ASSIGN: Final = Procedure(
     "tenants.resources.assign", "mutation", _ADMIN, ResourceRef, ResourceAssigned,
-    "Record a tenant's ownership of a trunk, call or event stream (seed 001).",
+    "Record a tenant's ownership of a trunk, call or event stream (TeleQuick).",
     examples={"orgId": "org_1", "kind": "trunk", "resourceId": "TK1", "tenant": "acme"},
 )  # fmt: skip
 RESOURCES_RELEASE: Final = Procedure(

@@ -1,4 +1,4 @@
-"""Minting the five token profiles, and revoking one token (``tokens.*`` and the seeds' mints)."""
+"""Minting the five token profiles, and revoking one token (``tokens.*`` and customers' mints)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from pydantic import Field
 
-from relaypass.api._base import Input, Output, Procedure
+from relaypass.api._base import DEFAULT_TENANT, OWN_ORG, Input, Output, Procedure
 from relaypass.errors import ErrorCode
 
 __all__ = [
@@ -26,14 +26,17 @@ __all__ = [
     "TokenRevoked",
 ]
 
-_ORG_ID = Field(max_length=64, description="The org that signs (the caller's own).")
-_TENANT = Field(max_length=256, description="A tenant of the org.")
+_TENANT = Field(
+    default=DEFAULT_TENANT,
+    max_length=256,
+    description="A tenant of the org (default: the org's 'default' tenant, made with the org).",
+)
 
 
 class RelayMint(Input):
     """A relay token for a tenant and namespaces."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     tenant: str = _TENANT
     ns: list[str] = Field(min_length=1, max_length=256)
     ttl_seconds: int | None = Field(default=None, ge=1)
@@ -43,7 +46,7 @@ class RelayMint(Input):
 class PlaybackMint(Input):
     """``mintPlaybackToken({ inputId, scopes, ttlSeconds })``."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     tenant: str = _TENANT
     input_id: str = Field(max_length=256)
     scopes: list[str] | None = Field(default=None, max_length=32)
@@ -53,16 +56,16 @@ class PlaybackMint(Input):
 class BrowserVoiceMint(Input):
     """``mintBrowserToken({ callSid, ttlSeconds })``."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     tenant: str = _TENANT
     call_sid: str = Field(max_length=256)
     ttl_seconds: int = Field(default=1800, ge=1)
 
 
 class RoomMint(Input):
-    """A room token (seed 004); ``iss`` is the calling API key's id."""
+    """A room token (VideoSDK); ``iss`` is the calling API key's id."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     room_id: str | None = Field(default=None, max_length=256)
     participant_id: str | None = Field(default=None, max_length=256)
     role: str | None = Field(default=None, pattern="^(host|speaker|viewer)$")
@@ -75,7 +78,7 @@ class RoomMint(Input):
 class MoqMint(Input):
     """A moq token: ``root``, ``put``, ``get`` (and ``cluster``)."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     root: str = Field(default="", max_length=1024)
     publish: list[str] = Field(default_factory=list, max_length=256)
     subscribe: list[str] = Field(default_factory=list, max_length=256)
@@ -94,7 +97,7 @@ class MintedToken(Output):
 class TokenRef(Input):
     """One minted token, by its ``jti``."""
 
-    org_id: str = _ORG_ID
+    org_id: str = OWN_ORG
     jti: str = Field(min_length=1, max_length=128, pattern="^[A-Za-z0-9_-]+$")
 
 
@@ -124,17 +127,17 @@ MINT_RELAY: Final[Procedure[RelayMint, MintedToken]] = _mint(
 )  # fmt: skip
 MINT_PLAYBACK_TOKEN: Final[Procedure[PlaybackMint, MintedToken]] = _mint(
     "streams.signingKeys.mintPlaybackToken", PlaybackMint,
-    "A playback token for one input (seed 000).",
+    "A playback token for one input (ClutchCall).",
     {"orgId": "org_1", "tenant": "acme", "inputId": "in_1", "ttlSeconds": 3600},
 )  # fmt: skip
 MINT_BROWSER_TOKEN: Final[Procedure[BrowserVoiceMint, MintedToken]] = _mint(
     "voice.audioBridge.mintBrowserToken", BrowserVoiceMint,
-    "A browser token for one call's audio bridge (seed 000).",
+    "A browser token for one call's audio bridge (ClutchCall).",
     {"orgId": "org_1", "tenant": "acme", "callSid": "CA1", "ttlSeconds": 1800},
 )  # fmt: skip
 MINT_ROOM: Final[Procedure[RoomMint, MintedToken]] = _mint(
     "tokens.room.mint", RoomMint,
-    "A room token (seed 004); a role expands to its preset grant.",
+    "A room token (VideoSDK); a role expands to its preset grant.",
     {"orgId": "org_1", "roomId": "standup", "participantId": "ada", "role": "speaker"},
 )  # fmt: skip
 MINT_MOQ: Final[Procedure[MoqMint, MintedToken]] = _mint(

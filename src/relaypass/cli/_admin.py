@@ -353,7 +353,7 @@ def _signing_keys() -> typer.Typer:
 
 
 def _service_accounts() -> typer.Typer:
-    sub = typer.Typer(help="Service accounts of your tenants (seed 003).", no_args_is_help=True)
+    sub = typer.Typer(help="Service accounts of your tenants (ClutchCall).", no_args_is_help=True)
 
     @sub.command("publish")
     def publish(
@@ -505,7 +505,7 @@ def _mint() -> typer.Typer:
         token_only: TokenOnly = False,
         as_json: JsonFlag = False,
     ) -> None:
-        """A room token (seed 004)."""
+        """A room token (VideoSDK)."""
         _run(url, as_json, lambda c: c.tokens.room.mint(
             org_id=_org(c, org), room_id=room_id, participant_id=participant, role=role,
             ttl_seconds=ttl), token_only=token_only)  # fmt: skip

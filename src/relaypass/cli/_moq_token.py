@@ -1,4 +1,4 @@
-"""moq-token's command line, spelled exactly as moq's guide spells it (seed 002).
+"""moq-token's command line, spelled exactly as moq's auth guide spells it.
 
 Both forms work: the guide's global ``--key`` before the subcommand
 (``moq-token --key secret.jwk generate``, ``... sign``, ``... verify``) and the

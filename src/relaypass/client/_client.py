@@ -125,7 +125,7 @@ class AsyncClient(AsyncProcedures):
 
 
 class TokenProviders:
-    """Seed 000's modality helpers: a provider per token kind, minting through the client.
+    """ClutchCall's modality helpers: a provider per token kind, minting through the client.
 
     ``org_id`` defaults to the calling key's org.
     """
@@ -183,7 +183,7 @@ class TokenProviders:
         ttl_seconds: int | None = None,
         **options: Any,  # noqa: ANN401
     ) -> TokenProvider:
-        """Room tokens (seed 004) for one participant."""
+        """Room tokens (VideoSDK) for one participant."""
         mint = self._client.tokens.room.mint
         return TokenProvider(
             lambda: mint(org_id=self._org(org_id), room_id=room_id, participant_id=participant_id,
@@ -200,7 +200,7 @@ class TokenProviders:
         ttl_seconds: int = 3600,
         **options: Any,  # noqa: ANN401
     ) -> TokenProvider:
-        """Playback tokens for one input (seed 000)."""
+        """Playback tokens for one input (ClutchCall)."""
         mint = self._client.streams.signing_keys.mint_playback_token
         return TokenProvider(
             lambda: mint(org_id=self._org(org_id), tenant=tenant, input_id=input_id,
@@ -217,7 +217,7 @@ class TokenProviders:
         ttl_seconds: int = 1800,
         **options: Any,  # noqa: ANN401
     ) -> TokenProvider:
-        """Browser tokens for one call's audio bridge (seed 000)."""
+        """Browser tokens for one call's audio bridge (ClutchCall)."""
         mint = self._client.voice.audio_bridge.mint_browser_token
         return TokenProvider(
             lambda: mint(org_id=self._org(org_id), tenant=tenant, call_sid=call_sid,
@@ -288,7 +288,7 @@ class AsyncTokenProviders:
         ttl_seconds: int | None = None,
         **options: Any,  # noqa: ANN401
     ) -> AsyncTokenProvider:
-        """Room tokens (seed 004) for one participant."""
+        """Room tokens (VideoSDK) for one participant."""
 
         async def fetch() -> str:
             minted = await self._client.tokens.room.mint(
@@ -304,7 +304,7 @@ def service_account_token_provider(
     credentials: ServiceAccountCredentials | str | os.PathLike[str] | None = None,
     **options: Any,  # noqa: ANN401
 ) -> TokenProvider:
-    """Seed 001's RS256 tokens, signed locally from a credentials file.
+    """TeleQuick's RS256 tokens, signed locally from a credentials file.
 
     ``credentials`` defaults to the file named by ``RELAYPASS_CREDENTIALS``,
     ``TELEQUICK_CREDENTIALS`` or ``CLUTCHCALL_CREDENTIALS``.
@@ -336,7 +336,7 @@ def url_token_provider(
     http: httpx.Client | None = None,
     **options: Any,  # noqa: ANN401
 ) -> TokenProvider:
-    """Tokens from your backend (seed 004): ``POST url`` answers ``{"token": …}``."""
+    """Tokens from your backend (VideoSDK): ``POST url`` answers ``{"token": …}``."""
     client = http or httpx.Client(timeout=10.0)
     fetch: Callable[[], str] = lambda: _token_of(client.post(url, json=json or {}, headers=headers))  # noqa: E731
     return TokenProvider(fetch, on_close=None if http else client.close, **options)

@@ -51,11 +51,11 @@ class _ProceduresTenantsResources:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def assign(self, *, org_id: str, kind: str, resource_id: str, tenant: str) -> tenancy.ResourceAssigned:
-        """Record a tenant's ownership of a trunk, call or event stream (seed 001)."""
+    def assign(self, *, org_id: str = "", kind: str, resource_id: str, tenant: str) -> tenancy.ResourceAssigned:
+        """Record a tenant's ownership of a trunk, call or event stream (TeleQuick)."""
         return self._t.call(tenancy.RESOURCES_ASSIGN, {"org_id": org_id, "kind": kind, "resource_id": resource_id, "tenant": tenant})
 
-    def release(self, *, org_id: str, kind: str, resource_id: str, tenant: str) -> tenancy.ResourceReleased:
+    def release(self, *, org_id: str = "", kind: str, resource_id: str, tenant: str) -> tenancy.ResourceReleased:
         """Forget a resource the tenant owns."""
         return self._t.call(tenancy.RESOURCES_RELEASE, {"org_id": org_id, "kind": kind, "resource_id": resource_id, "tenant": tenant})
 
@@ -67,15 +67,15 @@ class _ProceduresTenants:
         self._t = transport
         self.resources = _ProceduresTenantsResources(transport)
 
-    def create(self, *, org_id: str, tenant_id: str, label: str = "") -> tenancy.TenantCreated:
+    def create(self, *, org_id: str = "", tenant_id: str, label: str = "") -> tenancy.TenantCreated:
         """A tenant of the org (ids are unique within an org)."""
         return self._t.call(tenancy.TENANTS_CREATE, {"org_id": org_id, "tenant_id": tenant_id, "label": label})
 
-    def list(self, *, org_id: str) -> tenancy.TenantList:
+    def list(self, *, org_id: str = "") -> tenancy.TenantList:
         """The org's tenants."""
         return self._t.call(tenancy.TENANTS_LIST, {"org_id": org_id})
 
-    def disable(self, *, org_id: str, tenant_id: str) -> tenancy.TenantDisabled:
+    def disable(self, *, org_id: str = "", tenant_id: str) -> tenancy.TenantDisabled:
         """Refuse the tenant's mints and service accounts; cut its live sessions."""
         return self._t.call(tenancy.TENANTS_DISABLE, {"org_id": org_id, "tenant_id": tenant_id})
 
@@ -86,19 +86,19 @@ class _ProceduresStreamsApiKeys:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def create(self, *, org_id: str, label: str, scopes: builtins.list[str], environment: str = "live", expires_at_ms: int | None = None) -> keys.ApiKeyCreated:
+    def create(self, *, org_id: str = "", label: str, scopes: builtins.list[str], environment: str = "live", expires_at_ms: int | None = None) -> keys.ApiKeyCreated:
         """Create an API key; the key string is in this answer only."""
         return self._t.call(keys.API_KEYS_CREATE, {"org_id": org_id, "label": label, "scopes": scopes, "environment": environment, "expires_at_ms": expires_at_ms})
 
-    def list(self, *, org_id: str) -> keys.ApiKeyList:
+    def list(self, *, org_id: str = "") -> keys.ApiKeyList:
         """The org's API keys, without their secrets."""
         return self._t.call(keys.API_KEYS_LIST, {"org_id": org_id})
 
-    def revoke(self, *, org_id: str, id: str) -> keys.ApiKeyRevoked:
+    def revoke(self, *, org_id: str = "", id: str) -> keys.ApiKeyRevoked:
         """Revoke a key now; gates cut the room sessions its tokens opened."""
         return self._t.call(keys.API_KEYS_REVOKE, {"org_id": org_id, "id": id})
 
-    def reroll(self, *, org_id: str, id: str, grace_seconds: int = 0) -> keys.ApiKeyRerolled:
+    def reroll(self, *, org_id: str = "", id: str, grace_seconds: int = 0) -> keys.ApiKeyRerolled:
         """Replace a key; the old one keeps working for graceSeconds."""
         return self._t.call(keys.API_KEYS_REROLL, {"org_id": org_id, "id": id, "grace_seconds": grace_seconds})
 
@@ -109,24 +109,24 @@ class _ProceduresStreamsSigningKeys:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def create(self, *, org_id: str, label: str, algorithm: str | None = None, alg: str | None = None) -> keys.SigningKeyCreated:
+    def create(self, *, org_id: str = "", label: str, algorithm: str | None = None, alg: str | None = None) -> keys.SigningKeyCreated:
         """Generate a signing key; it signs once the gates have had time to learn it."""
         return self._t.call(keys.SIGNING_KEYS_CREATE, {"org_id": org_id, "label": label, "algorithm": algorithm, "alg": alg})
 
-    def list(self, *, org_id: str) -> keys.SigningKeyList:
+    def list(self, *, org_id: str = "") -> keys.SigningKeyList:
         """The org's signing keys and their states."""
         return self._t.call(keys.SIGNING_KEYS_LIST, {"org_id": org_id})
 
-    def retire(self, *, org_id: str, id: str) -> keys.SigningKeyRetired:
+    def retire(self, *, org_id: str = "", id: str) -> keys.SigningKeyRetired:
         """Stop signing with a key; tokens it signed verify until they expire."""
         return self._t.call(keys.SIGNING_KEYS_RETIRE, {"org_id": org_id, "id": id})
 
-    def revoke(self, *, org_id: str, id: str) -> keys.SigningKeyRevoked:
+    def revoke(self, *, org_id: str = "", id: str) -> keys.SigningKeyRevoked:
         """Distrust a key now; gates cut the sessions its tokens opened."""
         return self._t.call(keys.SIGNING_KEYS_REVOKE, {"org_id": org_id, "id": id})
 
-    def mint_playback_token(self, *, org_id: str, tenant: str, input_id: str, scopes: builtins.list[str] | None = None, ttl_seconds: int = 3600) -> tokens.MintedToken:
-        """A playback token for one input (seed 000)."""
+    def mint_playback_token(self, *, org_id: str = "", tenant: str = "default", input_id: str, scopes: builtins.list[str] | None = None, ttl_seconds: int = 3600) -> tokens.MintedToken:
+        """A playback token for one input (ClutchCall)."""
         return self._t.call(tokens.MINT_PLAYBACK_TOKEN, {"org_id": org_id, "tenant": tenant, "input_id": input_id, "scopes": scopes, "ttl_seconds": ttl_seconds})
 
 
@@ -145,7 +145,7 @@ class _ProceduresTokensRelay:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def mint(self, *, org_id: str, tenant: str, ns: builtins.list[str], ttl_seconds: int | None = None, service: bool = False) -> tokens.MintedToken:
+    def mint(self, *, org_id: str = "", tenant: str = "default", ns: builtins.list[str], ttl_seconds: int | None = None, service: bool = False) -> tokens.MintedToken:
         """A relay token: a tenant and the namespaces it may use."""
         return self._t.call(tokens.MINT_RELAY, {"org_id": org_id, "tenant": tenant, "ns": ns, "ttl_seconds": ttl_seconds, "service": service})
 
@@ -156,8 +156,8 @@ class _ProceduresTokensRoom:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def mint(self, *, org_id: str, room_id: str | None = None, participant_id: str | None = None, role: str | None = None, grant: dict[str, Any] | None = None, is_viewer: bool | None = None, join_policy: dict[str, Any] | None = None, ttl_seconds: int | None = None) -> tokens.MintedToken:
-        """A room token (seed 004); a role expands to its preset grant."""
+    def mint(self, *, org_id: str = "", room_id: str | None = None, participant_id: str | None = None, role: str | None = None, grant: dict[str, Any] | None = None, is_viewer: bool | None = None, join_policy: dict[str, Any] | None = None, ttl_seconds: int | None = None) -> tokens.MintedToken:
+        """A room token (VideoSDK); a role expands to its preset grant."""
         return self._t.call(tokens.MINT_ROOM, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id, "role": role, "grant": grant, "is_viewer": is_viewer, "join_policy": join_policy, "ttl_seconds": ttl_seconds})
 
 
@@ -167,7 +167,7 @@ class _ProceduresTokensMoq:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def mint(self, *, org_id: str, root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600) -> tokens.MintedToken:
+    def mint(self, *, org_id: str = "", root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600) -> tokens.MintedToken:
         """A moq token in moq-token's wire format, signed with the org's active key."""
         return self._t.call(tokens.MINT_MOQ, {"org_id": org_id, "root": root, "publish": publish, "subscribe": subscribe, "cluster": cluster, "ttl_seconds": ttl_seconds})
 
@@ -181,7 +181,7 @@ class _ProceduresTokens:
         self.room = _ProceduresTokensRoom(transport)
         self.moq = _ProceduresTokensMoq(transport)
 
-    def revoke(self, *, org_id: str, jti: str) -> tokens.TokenRevoked:
+    def revoke(self, *, org_id: str = "", jti: str) -> tokens.TokenRevoked:
         """Revoke one token by its jti: gates cut its live sessions and refuse it."""
         return self._t.call(tokens.TOKENS_REVOKE, {"org_id": org_id, "jti": jti})
 
@@ -192,8 +192,8 @@ class _ProceduresVoiceAudioBridge:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def mint_browser_token(self, *, org_id: str, tenant: str, call_sid: str, ttl_seconds: int = 1800) -> tokens.MintedToken:
-        """A browser token for one call's audio bridge (seed 000)."""
+    def mint_browser_token(self, *, org_id: str = "", tenant: str = "default", call_sid: str, ttl_seconds: int = 1800) -> tokens.MintedToken:
+        """A browser token for one call's audio bridge (ClutchCall)."""
         return self._t.call(tokens.MINT_BROWSER_TOKEN, {"org_id": org_id, "tenant": tenant, "call_sid": call_sid, "ttl_seconds": ttl_seconds})
 
 
@@ -211,7 +211,7 @@ class _ProceduresServiceAccounts:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def list(self, *, org_id: str, tenant_id: str | None = None) -> accounts.ServiceAccountList:
+    def list(self, *, org_id: str = "", tenant_id: str | None = None) -> accounts.ServiceAccountList:
         """The org's registered service-account keys."""
         return self._t.call(accounts.SERVICE_ACCOUNTS_LIST, {"org_id": org_id, "tenant_id": tenant_id})
 
@@ -222,19 +222,19 @@ class _ProceduresRoomsLobby:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def list(self, *, org_id: str, room_id: str) -> rooms.LobbyList:
+    def list(self, *, org_id: str = "", room_id: str) -> rooms.LobbyList:
         """Who waits in a room's lobby, as the gates report it."""
         return self._t.call(rooms.LOBBY_LIST, {"org_id": org_id, "room_id": room_id})
 
-    def admit(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+    def admit(self, *, org_id: str = "", room_id: str, participant_id: str) -> rooms.RoomChanged:
         """Admit a waiting participant on whichever gate holds them."""
         return self._t.call(rooms.LOBBY_ADMIT, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
 
-    def deny(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+    def deny(self, *, org_id: str = "", room_id: str, participant_id: str) -> rooms.RoomChanged:
         """Turn a waiting participant away (ENTRY_DENIED)."""
         return self._t.call(rooms.LOBBY_DENY, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
 
-    def admit_all(self, *, org_id: str, room_id: str) -> rooms.RoomChanged:
+    def admit_all(self, *, org_id: str = "", room_id: str) -> rooms.RoomChanged:
         """Admit everyone waiting in a room's lobby."""
         return self._t.call(rooms.LOBBY_ADMIT_ALL, {"org_id": org_id, "room_id": room_id})
 
@@ -245,11 +245,11 @@ class _ProceduresRoomsParticipants:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def update(self, *, org_id: str, room_id: str, participant_id: str, grant: dict[str, Any] | None = None, is_viewer: bool | None = None) -> rooms.RoomChanged:
+    def update(self, *, org_id: str = "", room_id: str, participant_id: str, grant: dict[str, Any] | None = None, is_viewer: bool | None = None) -> rooms.RoomChanged:
         """Push a new grant and/or tier to every live session of a participant, on every gate."""
         return self._t.call(rooms.PARTICIPANTS_UPDATE, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id, "grant": grant, "is_viewer": is_viewer})
 
-    def remove(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+    def remove(self, *, org_id: str = "", room_id: str, participant_id: str) -> rooms.RoomChanged:
         """Close a participant's sessions everywhere; tokens issued before cannot rejoin."""
         return self._t.call(rooms.PARTICIPANTS_REMOVE, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
 
@@ -262,7 +262,7 @@ class _ProceduresRooms:
         self.lobby = _ProceduresRoomsLobby(transport)
         self.participants = _ProceduresRoomsParticipants(transport)
 
-    def end(self, *, org_id: str, room_id: str) -> rooms.RoomChanged:
+    def end(self, *, org_id: str = "", room_id: str) -> rooms.RoomChanged:
         """Close every session of a room; tokens issued before cannot rejoin."""
         return self._t.call(rooms.ROOMS_END, {"org_id": org_id, "room_id": room_id})
 
@@ -273,7 +273,7 @@ class _ProceduresAudit:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def list(self, *, org_id: str, action: str | None = None, actor: str | None = None, since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, offset: int = 0) -> audit.AuditList:
+    def list(self, *, org_id: str = "", action: str | None = None, actor: str | None = None, since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, offset: int = 0) -> audit.AuditList:
         """The org's audit log, newest first."""
         return self._t.call(audit.AUDIT_LIST, {"org_id": org_id, "action": action, "actor": actor, "since_ms": since_ms, "until_ms": until_ms, "limit": limit, "offset": offset})
 
@@ -342,11 +342,11 @@ class _AsyncProceduresTenantsResources:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def assign(self, *, org_id: str, kind: str, resource_id: str, tenant: str) -> tenancy.ResourceAssigned:
-        """Record a tenant's ownership of a trunk, call or event stream (seed 001)."""
+    async def assign(self, *, org_id: str = "", kind: str, resource_id: str, tenant: str) -> tenancy.ResourceAssigned:
+        """Record a tenant's ownership of a trunk, call or event stream (TeleQuick)."""
         return await self._t.call(tenancy.RESOURCES_ASSIGN, {"org_id": org_id, "kind": kind, "resource_id": resource_id, "tenant": tenant})
 
-    async def release(self, *, org_id: str, kind: str, resource_id: str, tenant: str) -> tenancy.ResourceReleased:
+    async def release(self, *, org_id: str = "", kind: str, resource_id: str, tenant: str) -> tenancy.ResourceReleased:
         """Forget a resource the tenant owns."""
         return await self._t.call(tenancy.RESOURCES_RELEASE, {"org_id": org_id, "kind": kind, "resource_id": resource_id, "tenant": tenant})
 
@@ -358,15 +358,15 @@ class _AsyncProceduresTenants:
         self._t = transport
         self.resources = _AsyncProceduresTenantsResources(transport)
 
-    async def create(self, *, org_id: str, tenant_id: str, label: str = "") -> tenancy.TenantCreated:
+    async def create(self, *, org_id: str = "", tenant_id: str, label: str = "") -> tenancy.TenantCreated:
         """A tenant of the org (ids are unique within an org)."""
         return await self._t.call(tenancy.TENANTS_CREATE, {"org_id": org_id, "tenant_id": tenant_id, "label": label})
 
-    async def list(self, *, org_id: str) -> tenancy.TenantList:
+    async def list(self, *, org_id: str = "") -> tenancy.TenantList:
         """The org's tenants."""
         return await self._t.call(tenancy.TENANTS_LIST, {"org_id": org_id})
 
-    async def disable(self, *, org_id: str, tenant_id: str) -> tenancy.TenantDisabled:
+    async def disable(self, *, org_id: str = "", tenant_id: str) -> tenancy.TenantDisabled:
         """Refuse the tenant's mints and service accounts; cut its live sessions."""
         return await self._t.call(tenancy.TENANTS_DISABLE, {"org_id": org_id, "tenant_id": tenant_id})
 
@@ -377,19 +377,19 @@ class _AsyncProceduresStreamsApiKeys:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def create(self, *, org_id: str, label: str, scopes: builtins.list[str], environment: str = "live", expires_at_ms: int | None = None) -> keys.ApiKeyCreated:
+    async def create(self, *, org_id: str = "", label: str, scopes: builtins.list[str], environment: str = "live", expires_at_ms: int | None = None) -> keys.ApiKeyCreated:
         """Create an API key; the key string is in this answer only."""
         return await self._t.call(keys.API_KEYS_CREATE, {"org_id": org_id, "label": label, "scopes": scopes, "environment": environment, "expires_at_ms": expires_at_ms})
 
-    async def list(self, *, org_id: str) -> keys.ApiKeyList:
+    async def list(self, *, org_id: str = "") -> keys.ApiKeyList:
         """The org's API keys, without their secrets."""
         return await self._t.call(keys.API_KEYS_LIST, {"org_id": org_id})
 
-    async def revoke(self, *, org_id: str, id: str) -> keys.ApiKeyRevoked:
+    async def revoke(self, *, org_id: str = "", id: str) -> keys.ApiKeyRevoked:
         """Revoke a key now; gates cut the room sessions its tokens opened."""
         return await self._t.call(keys.API_KEYS_REVOKE, {"org_id": org_id, "id": id})
 
-    async def reroll(self, *, org_id: str, id: str, grace_seconds: int = 0) -> keys.ApiKeyRerolled:
+    async def reroll(self, *, org_id: str = "", id: str, grace_seconds: int = 0) -> keys.ApiKeyRerolled:
         """Replace a key; the old one keeps working for graceSeconds."""
         return await self._t.call(keys.API_KEYS_REROLL, {"org_id": org_id, "id": id, "grace_seconds": grace_seconds})
 
@@ -400,24 +400,24 @@ class _AsyncProceduresStreamsSigningKeys:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def create(self, *, org_id: str, label: str, algorithm: str | None = None, alg: str | None = None) -> keys.SigningKeyCreated:
+    async def create(self, *, org_id: str = "", label: str, algorithm: str | None = None, alg: str | None = None) -> keys.SigningKeyCreated:
         """Generate a signing key; it signs once the gates have had time to learn it."""
         return await self._t.call(keys.SIGNING_KEYS_CREATE, {"org_id": org_id, "label": label, "algorithm": algorithm, "alg": alg})
 
-    async def list(self, *, org_id: str) -> keys.SigningKeyList:
+    async def list(self, *, org_id: str = "") -> keys.SigningKeyList:
         """The org's signing keys and their states."""
         return await self._t.call(keys.SIGNING_KEYS_LIST, {"org_id": org_id})
 
-    async def retire(self, *, org_id: str, id: str) -> keys.SigningKeyRetired:
+    async def retire(self, *, org_id: str = "", id: str) -> keys.SigningKeyRetired:
         """Stop signing with a key; tokens it signed verify until they expire."""
         return await self._t.call(keys.SIGNING_KEYS_RETIRE, {"org_id": org_id, "id": id})
 
-    async def revoke(self, *, org_id: str, id: str) -> keys.SigningKeyRevoked:
+    async def revoke(self, *, org_id: str = "", id: str) -> keys.SigningKeyRevoked:
         """Distrust a key now; gates cut the sessions its tokens opened."""
         return await self._t.call(keys.SIGNING_KEYS_REVOKE, {"org_id": org_id, "id": id})
 
-    async def mint_playback_token(self, *, org_id: str, tenant: str, input_id: str, scopes: builtins.list[str] | None = None, ttl_seconds: int = 3600) -> tokens.MintedToken:
-        """A playback token for one input (seed 000)."""
+    async def mint_playback_token(self, *, org_id: str = "", tenant: str = "default", input_id: str, scopes: builtins.list[str] | None = None, ttl_seconds: int = 3600) -> tokens.MintedToken:
+        """A playback token for one input (ClutchCall)."""
         return await self._t.call(tokens.MINT_PLAYBACK_TOKEN, {"org_id": org_id, "tenant": tenant, "input_id": input_id, "scopes": scopes, "ttl_seconds": ttl_seconds})
 
 
@@ -436,7 +436,7 @@ class _AsyncProceduresTokensRelay:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def mint(self, *, org_id: str, tenant: str, ns: builtins.list[str], ttl_seconds: int | None = None, service: bool = False) -> tokens.MintedToken:
+    async def mint(self, *, org_id: str = "", tenant: str = "default", ns: builtins.list[str], ttl_seconds: int | None = None, service: bool = False) -> tokens.MintedToken:
         """A relay token: a tenant and the namespaces it may use."""
         return await self._t.call(tokens.MINT_RELAY, {"org_id": org_id, "tenant": tenant, "ns": ns, "ttl_seconds": ttl_seconds, "service": service})
 
@@ -447,8 +447,8 @@ class _AsyncProceduresTokensRoom:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def mint(self, *, org_id: str, room_id: str | None = None, participant_id: str | None = None, role: str | None = None, grant: dict[str, Any] | None = None, is_viewer: bool | None = None, join_policy: dict[str, Any] | None = None, ttl_seconds: int | None = None) -> tokens.MintedToken:
-        """A room token (seed 004); a role expands to its preset grant."""
+    async def mint(self, *, org_id: str = "", room_id: str | None = None, participant_id: str | None = None, role: str | None = None, grant: dict[str, Any] | None = None, is_viewer: bool | None = None, join_policy: dict[str, Any] | None = None, ttl_seconds: int | None = None) -> tokens.MintedToken:
+        """A room token (VideoSDK); a role expands to its preset grant."""
         return await self._t.call(tokens.MINT_ROOM, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id, "role": role, "grant": grant, "is_viewer": is_viewer, "join_policy": join_policy, "ttl_seconds": ttl_seconds})
 
 
@@ -458,7 +458,7 @@ class _AsyncProceduresTokensMoq:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def mint(self, *, org_id: str, root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600) -> tokens.MintedToken:
+    async def mint(self, *, org_id: str = "", root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600) -> tokens.MintedToken:
         """A moq token in moq-token's wire format, signed with the org's active key."""
         return await self._t.call(tokens.MINT_MOQ, {"org_id": org_id, "root": root, "publish": publish, "subscribe": subscribe, "cluster": cluster, "ttl_seconds": ttl_seconds})
 
@@ -472,7 +472,7 @@ class _AsyncProceduresTokens:
         self.room = _AsyncProceduresTokensRoom(transport)
         self.moq = _AsyncProceduresTokensMoq(transport)
 
-    async def revoke(self, *, org_id: str, jti: str) -> tokens.TokenRevoked:
+    async def revoke(self, *, org_id: str = "", jti: str) -> tokens.TokenRevoked:
         """Revoke one token by its jti: gates cut its live sessions and refuse it."""
         return await self._t.call(tokens.TOKENS_REVOKE, {"org_id": org_id, "jti": jti})
 
@@ -483,8 +483,8 @@ class _AsyncProceduresVoiceAudioBridge:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def mint_browser_token(self, *, org_id: str, tenant: str, call_sid: str, ttl_seconds: int = 1800) -> tokens.MintedToken:
-        """A browser token for one call's audio bridge (seed 000)."""
+    async def mint_browser_token(self, *, org_id: str = "", tenant: str = "default", call_sid: str, ttl_seconds: int = 1800) -> tokens.MintedToken:
+        """A browser token for one call's audio bridge (ClutchCall)."""
         return await self._t.call(tokens.MINT_BROWSER_TOKEN, {"org_id": org_id, "tenant": tenant, "call_sid": call_sid, "ttl_seconds": ttl_seconds})
 
 
@@ -502,7 +502,7 @@ class _AsyncProceduresServiceAccounts:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def list(self, *, org_id: str, tenant_id: str | None = None) -> accounts.ServiceAccountList:
+    async def list(self, *, org_id: str = "", tenant_id: str | None = None) -> accounts.ServiceAccountList:
         """The org's registered service-account keys."""
         return await self._t.call(accounts.SERVICE_ACCOUNTS_LIST, {"org_id": org_id, "tenant_id": tenant_id})
 
@@ -513,19 +513,19 @@ class _AsyncProceduresRoomsLobby:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def list(self, *, org_id: str, room_id: str) -> rooms.LobbyList:
+    async def list(self, *, org_id: str = "", room_id: str) -> rooms.LobbyList:
         """Who waits in a room's lobby, as the gates report it."""
         return await self._t.call(rooms.LOBBY_LIST, {"org_id": org_id, "room_id": room_id})
 
-    async def admit(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+    async def admit(self, *, org_id: str = "", room_id: str, participant_id: str) -> rooms.RoomChanged:
         """Admit a waiting participant on whichever gate holds them."""
         return await self._t.call(rooms.LOBBY_ADMIT, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
 
-    async def deny(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+    async def deny(self, *, org_id: str = "", room_id: str, participant_id: str) -> rooms.RoomChanged:
         """Turn a waiting participant away (ENTRY_DENIED)."""
         return await self._t.call(rooms.LOBBY_DENY, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
 
-    async def admit_all(self, *, org_id: str, room_id: str) -> rooms.RoomChanged:
+    async def admit_all(self, *, org_id: str = "", room_id: str) -> rooms.RoomChanged:
         """Admit everyone waiting in a room's lobby."""
         return await self._t.call(rooms.LOBBY_ADMIT_ALL, {"org_id": org_id, "room_id": room_id})
 
@@ -536,11 +536,11 @@ class _AsyncProceduresRoomsParticipants:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def update(self, *, org_id: str, room_id: str, participant_id: str, grant: dict[str, Any] | None = None, is_viewer: bool | None = None) -> rooms.RoomChanged:
+    async def update(self, *, org_id: str = "", room_id: str, participant_id: str, grant: dict[str, Any] | None = None, is_viewer: bool | None = None) -> rooms.RoomChanged:
         """Push a new grant and/or tier to every live session of a participant, on every gate."""
         return await self._t.call(rooms.PARTICIPANTS_UPDATE, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id, "grant": grant, "is_viewer": is_viewer})
 
-    async def remove(self, *, org_id: str, room_id: str, participant_id: str) -> rooms.RoomChanged:
+    async def remove(self, *, org_id: str = "", room_id: str, participant_id: str) -> rooms.RoomChanged:
         """Close a participant's sessions everywhere; tokens issued before cannot rejoin."""
         return await self._t.call(rooms.PARTICIPANTS_REMOVE, {"org_id": org_id, "room_id": room_id, "participant_id": participant_id})
 
@@ -553,7 +553,7 @@ class _AsyncProceduresRooms:
         self.lobby = _AsyncProceduresRoomsLobby(transport)
         self.participants = _AsyncProceduresRoomsParticipants(transport)
 
-    async def end(self, *, org_id: str, room_id: str) -> rooms.RoomChanged:
+    async def end(self, *, org_id: str = "", room_id: str) -> rooms.RoomChanged:
         """Close every session of a room; tokens issued before cannot rejoin."""
         return await self._t.call(rooms.ROOMS_END, {"org_id": org_id, "room_id": room_id})
 
@@ -564,7 +564,7 @@ class _AsyncProceduresAudit:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def list(self, *, org_id: str, action: str | None = None, actor: str | None = None, since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, offset: int = 0) -> audit.AuditList:
+    async def list(self, *, org_id: str = "", action: str | None = None, actor: str | None = None, since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, offset: int = 0) -> audit.AuditList:
         """The org's audit log, newest first."""
         return await self._t.call(audit.AUDIT_LIST, {"org_id": org_id, "action": action, "actor": actor, "since_ms": since_ms, "until_ms": until_ms, "limit": limit, "offset": offset})
 

@@ -1,4 +1,4 @@
-"""Token providers: a cached token, refreshed ahead of its expiry (seed 004's provider callback).
+"""Token providers: a cached token, refreshed ahead of its expiry (VideoSDK's tokenProvider).
 
 A provider wraps a *fetch* (a function that returns a fresh token) and owns the
 timing:

@@ -1,6 +1,6 @@
 """Calls to ``/rpc`` over httpx: the API key, idempotency keys, retries, and errors by stable code.
 
-The key comes from the argument, ``RELAYPASS_API_KEY`` or the seeds'
+The key comes from the argument, ``RELAYPASS_API_KEY`` or ClutchCall's
 ``CLUTCHCALL_API_KEY``; it lives in the ``Authorization`` header only and never
 in a repr, a log line or an exception. Creates carry an ``Idempotency-Key``
 (one per logical call, the same on every retry). 429 and 503 are retried with

@@ -1,4 +1,4 @@
-"""Seed 001 at the gate: service-account tokens, and the resources their tenants own.
+"""Service accounts at the gate: service-account tokens, and the resources their tenants own.
 
 A service-account token is an RS256 JWT the SDK signs with the tenant's key
 (``kid`` = ``private_key_id``, ``sub`` = tenant, ``iss`` the SDK's name). The
@@ -29,7 +29,7 @@ from relaypass.errors import InvalidPermissionsError, InvalidTokenError, KeyNotF
 
 __all__ = ["SDK_ISSUERS", "AccountDirectory", "ResourceOwners", "account_grant"]
 
-#: The SDK names the seeds sign with, and relaypass's own.
+#: The issuer names customers' SDKs sign with, and relaypass's own.
 SDK_ISSUERS: Final = frozenset({"relaypass-sdk", "telequick-sdk", "clutchcall-sdk"})
 _NO_RESOURCE: Final = "the tenant may not act on this resource"
 

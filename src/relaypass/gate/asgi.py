@@ -24,7 +24,7 @@ connection path (without the leading ``/``) is the session path, and the
   ``{"type": "relaypass.refreshed", "exp": <seconds>}``, or
   ``{"type": "relaypass.refresh_failed", "code": "<stable code>"}`` while the
   old grant stays until its own ``exp``.
-* **Rooms** (seed 004): what the gate tells a room session arrives as a text
+* **Rooms** (VideoSDK): what the gate tells a room session arrives as a text
   frame ``{"type": "relaypass.<event>", ...}`` — ``admitted``,
   ``grant-changed`` (with ``stopSources``: tracks to stop now),
   ``participant-count-changed`` ``{speaker, viewer, total}``,

@@ -48,7 +48,7 @@ class GateOptions:
     issuers: Sequence[str] = field(default_factory=tuple)
     #: This gate's own identifier: tokens must carry it in ``aud``.
     audience: str | None = None
-    #: Customer-registered room-token secrets (seed 004, no kid), by ``iss``.
+    #: Customer-registered room-token secrets (VideoSDK-style, no kid), by ``iss``.
     room_secrets: Mapping[str, Path] = field(default_factory=dict)
 
 

@@ -1,4 +1,4 @@
-"""Keys and revocations from the control plane's Redis (seed 000: refresh every 30 s).
+"""Keys and revocations from the control plane's Redis (refreshed every 30 s).
 
 Reads the versioned key set the control plane keeps at ``<prefix>:jwks``,
 re-reads it every ``refresh_seconds`` and at once when ``<prefix>:events``
@@ -56,10 +56,10 @@ class RedisKeySource:
         self.prefix = prefix
         self.refresh_seconds = refresh_seconds
         self.on_revoke = on_revoke
-        #: Resource ownership (seed 001): one change, and the whole table on (re)connect.
+        #: Resource ownership (TeleQuick): one change, and the whole table on (re)connect.
         self.on_resource: Callable[[dict[str, Any]], object] | None = None
         self.on_resources: Callable[[dict[tuple[str, str, str], str]], object] | None = None
-        #: Rooms live (seed 004): one event, and the standing ones on (re)connect.
+        #: Rooms live: one event, and the standing ones on (re)connect.
         self.on_room: Callable[[dict[str, Any]], object] | None = None
         self.on_room_state: Callable[[list[dict[str, Any]]], object] | None = None
         self.version = 0

@@ -1,4 +1,4 @@
-"""Rooms live (seed 004): the lobby, admissions, live grant changes, removal, tiers.
+"""Rooms live: the lobby, admissions, live grant changes, removal, tiers.
 
 Every room session of a :class:`~relaypass.gate.Gate` is filed here under its
 room (``(org, roomId)``) and participant. What happens to a room arrives as

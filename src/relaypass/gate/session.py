@@ -145,7 +145,7 @@ class Session:
             grant = self._gate.rooms.regranted(self, grant)
         self._gate.regrant(self, grant)
 
-    # Room moderation (seed 004): decisions apply on every gate.
+    # Room moderation: decisions apply on every gate.
 
     def admit(self, participant: str) -> None:
         """As a moderator of this room: let a waiting participant in."""
@@ -204,7 +204,7 @@ class Gate:
         self.on_close = on_close
         self.max_roomless_ttl_seconds = max_roomless_ttl_seconds
         self.max_room_ttl_seconds = max_room_ttl_seconds
-        # Customer-minted room tokens (seed 004: HS256, no kid), chosen by iss.
+        # Customer-minted room tokens (VideoSDK-style: HS256, no kid), chosen by iss.
         self._room_issuers = {
             iss: Verifier(KeySet([key]), policy=self.policy, clock=clock)
             for iss, key in (room_issuers or {}).items()
@@ -235,7 +235,7 @@ class Gate:
         #: acted on only when it is that latest one.
         self._forget_after: dict[tuple[str, str, str], float] = {}
         self.revoked_issuers: set[tuple[str | None, str]] = set()
-        # Seed 001: service-account tokens (their own key namespace) and resource owners.
+        # Service-account tokens (their own key namespace) and resource owners.
         self._account_policy = ClaimsPolicy(issuer=frozenset(sdk_issuers))
         self._accounts: AccountDirectory | None = None
         self.resources = ResourceOwners()
@@ -349,7 +349,7 @@ class Gate:
         return view
 
     def _room_grant(self, verified: VerifiedToken, path: str, tenancy: Tenancy) -> Grant:
-        """Room tokens (seed 004): guardrails, the roomless ceiling, and the room joined.
+        """Room tokens (VideoSDK): guardrails, the roomless ceiling, and the room joined.
 
         A room lives at ``<org root>/<roomId>``: for a key scoped to ``acme``
         the connection path ``acme/standup`` is the room ``standup``.

@@ -5,15 +5,15 @@ profile accepts), :class:`~relaypass.profiles.room.RoomVerifier` and the gate's
 profiles all read it, so a token gets the same verdict everywhere, whether the
 verifier was handed one key or a key set.
 
-- relay: EdDSA, ES256, ES384, and HS256/384/512. Seed 000 signs with EdDSA;
+- relay: EdDSA, ES256, ES384, and HS256/384/512. ClutchCall's relay tokens are EdDSA;
   ES256 is what moq recommends when many relays verify; a self-hosted relay
   may keep a shared secret in a key file (the control plane never publishes
   one, so it never mints relay tokens with HMAC).
 - moq: every algorithm moq-token signs with (HS, RS, PS, ES, EdDSA); the
   control plane mints with its asymmetric keys only.
-- room: HS256, HS384, HS512, EdDSA, ES256. Seed 004's customer-minted HS256,
+- room: HS256, HS384, HS512, EdDSA, ES256. VideoSDK-style customer-minted HS256,
   and the control plane's own keys.
-- service_account: RS256. Seed 001's RSA-2048 service-account files.
+- service_account: RS256. TeleQuick's RSA-2048 service-account files.
 - session: EdDSA, ES256. SessionAuth, signed with the tenant's org key.
 """
 

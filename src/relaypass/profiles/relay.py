@@ -1,4 +1,4 @@
-"""Relay tokens (seed 000): namespace-scoped tokens that a relay's namespace hook checks.
+"""Relay tokens (ClutchCall): namespace-scoped tokens that a relay's namespace hook checks.
 
 Wire claims: ``iss`` (the minting control plane), ``sub`` (the tenant the
 relay stamps on the session), ``ns`` (patterns the token may publish or
@@ -6,7 +6,7 @@ subscribe to), ``exp``, ``iat``, ``jti``; header ``alg`` EdDSA with ``kid``.
 Client tokens live 1 h by default and at most ``max_client_ttl_seconds``;
 service-to-service tokens may live up to ``max_service_ttl_seconds``.
 
-Also the two browser shapes of seed 000: the playback token
+Also ClutchCall's two browser shapes: the playback token
 (``mintPlaybackToken({inputId, scopes, ttlSeconds})``) and the browser voice
 token (``mintBrowserToken({callSid, ttlSeconds})``).
 """
@@ -158,7 +158,7 @@ class RelayMinter:
         ttl_seconds: int = DEFAULT_CLIENT_TTL_SECONDS,
         root: str = "",
     ) -> str:
-        """Seed 000 ``mintPlaybackToken``: scopes must stay inside ``[root/]playback/{inputId}``.
+        """``mintPlaybackToken``: scopes must stay inside ``[root/]playback/{inputId}``.
 
         ``root`` is the org's namespace root (empty for the unprefixed space).
         """
@@ -185,7 +185,7 @@ class RelayMinter:
         ttl_seconds: int = DEFAULT_BROWSER_VOICE_TTL_SECONDS,
         root: str = "",
     ) -> str:
-        """Seed 000 ``voice.audioBridge.mintBrowserToken``: the call's voice namespace.
+        """ClutchCall's ``voice.audioBridge.mintBrowserToken``: the call's voice namespace.
 
         ``root`` is the org's namespace root (empty for the unprefixed space).
         """

@@ -1,6 +1,6 @@
-"""Room tokens (seed 004): a grant of capability flags that the SFU enforces.
+"""Room tokens (VideoSDK): a grant of capability flags that the SFU enforces.
 
-Wire claims, exactly as the seed names them: ``roomId`` (optional: omitted
+Wire claims, exactly as VideoSDK names them: ``roomId`` (optional: omitted
 means domain-wide), ``participantId`` (optional: pins the identity),
 ``isViewer`` (tier, default false), ``joinPolicy`` (``{"mode": "direct"}`` or
 ``{"mode": "ask", "ttl": n}``), ``grant`` (the eleven flags below), ``iss``
@@ -236,7 +236,7 @@ class RoomClaims:
             raise InvalidClaimError(msg, claim="exp")
 
     def to_wire(self) -> dict[str, object]:
-        """The seed's claim names."""
+        """VideoSDK's claim names."""
         self.check_guardrails()
         wire: dict[str, object] = {}
         if self.room_id is not None:

@@ -1,4 +1,4 @@
-"""Room events (seed 004, rooms live): the wire format between control plane and gates.
+"""Room events (rooms live): the wire format between control plane and gates.
 
 An event is a JSON object ``{"type": "room", "action", "org", "room",
 "participant"?, "grant"?, "isViewer"?, "at", "gate"?}``, announced on

@@ -1,8 +1,8 @@
-"""Service accounts (seeds 000, 001, 003): RSA keys registered per tenant.
+"""Service accounts (ClutchCall, TeleQuick): RSA keys registered per tenant.
 
 SDK side: a credentials JSON file (``tenant_id``, ``private_key`` as a PKCS#8
 PEM RSA key, ``private_key_id``) found through ``RELAYPASS_CREDENTIALS`` (the
-seeds' ``TELEQUICK_CREDENTIALS`` and ``CLUTCHCALL_CREDENTIALS`` are read as
+TeleQuick's ``TELEQUICK_CREDENTIALS`` and ``CLUTCHCALL_CREDENTIALS`` are read as
 aliases, in that order). It signs RS256 with ``kid`` = ``private_key_id``,
 ``iss`` configurable (default ``relaypass-sdk``), ``sub`` = tenant,
 ``exp`` = now + 1 h.

@@ -1,10 +1,10 @@
-"""Session / browser tokens (seed 003 ``SessionAuth``; browser tokens of seeds 000, 001).
+"""Session / browser tokens (``SessionAuth``; ClutchCall's and TeleQuick's browser tokens).
 
 A short-lived token minted from a service account for a browser: ``sub`` is
 the end user (``subject``), ``tenant`` the tenant, ``scope`` a space-separated
 list such as ``call.dial call.barge``, ``origin`` the requesting origin it is
 pinned to. ``ttl_seconds`` is hard-capped at 300: a larger request is clamped,
-as the gateway in seed 003 does, and the response says when it really expires.
+as ClutchCall's gateway does, and the response says when it really expires.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class SessionClaims:
 @final
 @dataclass(frozen=True, slots=True)
 class SessionAuthResponse:
-    """Seed 003 ``SessionAuthResponse``: ``error_message`` is empty on success."""
+    """ClutchCall's ``SessionAuthResponse``: ``error_message`` is empty on success."""
 
     token: str
     expires_at_ms: int

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import anyio.to_thread
 from prometheus_client import Counter, Histogram
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from relaypass.api import Procedure
@@ -27,6 +27,7 @@ from relaypass.errors import (
     ErrorCode,
     InvalidApiKeyError,
     InvalidPermissionsError,
+    InvalidRequestError,
     RateLimitedError,
     RelaypassError,
     UnavailableError,
@@ -72,6 +73,16 @@ class Failure:
     detail: str
     extra: dict[str, object] = field(default_factory=dict)
     retry_after_seconds: int | None = None
+
+
+def _own_org(call: Call, body: BaseModel) -> BaseModel:
+    """An ``orgId`` left out is the calling API key's own org (``OWN_ORG``)."""
+    if getattr(body, "org_id", None) != "":
+        return body
+    if call.who is None:
+        msg = "orgId is required when the call carries no API key"
+        raise InvalidRequestError(msg)
+    return body.model_copy(update={"org_id": call.who.org_id})
 
 
 def _database_unavailable() -> Failure:
@@ -163,7 +174,7 @@ class Dispatcher:
         procedure, handler = entry
         try:
             call = self._authenticate(procedure, meta, marks)
-            body = procedure.input.model_validate({} if raw is None else raw)
+            body = _own_org(call, procedure.input.model_validate({} if raw is None else raw))
             answer = handler(self.services, call, body)
             return Success(answer.model_dump(mode="json", by_alias=True))
         except ValidationError as exc:

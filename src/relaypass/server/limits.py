@@ -3,7 +3,7 @@
 A pure ASGI middleware. A declared ``Content-Length`` above the limit is refused
 at once; a body that grows past it while streaming is cut off. On ``/rpc/``,
 a bearer API key is checked before the body is read, so an unauthenticated
-client cannot make the service parse anything. The seed-003 procedures accept
+client cannot make the service parse anything. The service-account procedures accept
 an ``admin_token`` in the body instead of a key; for them alone the body is
 read (still within the size limit) when no ``Authorization`` header is sent.
 
@@ -35,7 +35,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Procedures that authenticate with a service-account JWT in the body (seed 003).
+#: Procedures that authenticate with a service-account JWT in the body (ClutchCall).
 BODY_AUTHENTICATED: Final = frozenset(name for name, p in BY_NAME.items() if p.admin_token)
 
 

@@ -1,4 +1,4 @@
-"""Key-set and revocation publication for gates (seed 000: relays refresh every 30 s).
+"""Key-set and revocation publication for gates (as ClutchCall's relays do: a refresh every 30 s).
 
 With Redis configured, the control plane keeps the versioned public key set
 at ``<prefix>:jwks`` (a JSON document ``{"version": n, "keys": [...]}``) and

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     #: unprefixed space, as a single-org deployment expects; every later org gets a
     #: root of its own, fenced off from the first org's keys.
     first_org_namespace: str = Field(default="", max_length=256)
+    #: The ``iss`` of the relay, playback, browser and session tokens this deployment mints
+    #: (a platform may keep its own name, e.g. ``clutchcall-bff``); its gates pin the same
+    #: value with ``--issuer``. Room tokens carry the minting API key's id instead.
+    token_issuer: str = Field(default="relaypass", pattern=r"^[A-Za-z0-9_.:/-]{1,128}$")
     #: Request bodies above this size are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 

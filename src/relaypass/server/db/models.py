@@ -36,7 +36,7 @@ class Org(Base):
 
 
 class Tenant(Base):
-    """A tenant of one org (seed 001); its id is unique within the org only."""
+    """A tenant of one org (TeleQuick); its id is unique within the org only."""
 
     __tablename__ = "tenants"
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
@@ -84,7 +84,7 @@ class SigningKey(Base):
 
 
 class ServiceAccount(Base):
-    """A registered service-account public key (seed 003), keyed by (org, tenant, kid)."""
+    """A registered service-account public key (ClutchCall), keyed by (org, tenant, kid)."""
 
     __tablename__ = "service_account_keys"
     org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -130,7 +130,7 @@ class IdempotencyRecord(Base):
 
 
 class TenantResource(Base):
-    """Ownership of trunks, calls and event streams (seed 001), per org."""
+    """Ownership of trunks, calls and event streams (TeleQuick), per org."""
 
     __tablename__ = "resources"
     org_id: Mapped[str] = mapped_column(String(64), primary_key=True)

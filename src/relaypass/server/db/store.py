@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -321,6 +321,35 @@ class Store(TenancyStore, RoomStore):
 
         out = self._idempotent(org_id, "api_key.create", idempotency_key, request, create)
         return self.get_api_key(out["id"]), out["secret"]
+
+    def create_org_with_admin_key(
+        self,
+        name: str,
+        *,
+        namespaces: list[str] | None,
+        scopes: list[str],
+        actor: str,
+        caller_org: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[dict[str, Any], ApiKeyRecord, str]:
+        """``orgs.create``: the org and its first admin key, in one transaction.
+
+        An ``idempotency_key`` is the caller's (kept under the calling key's org): the
+        same request again answers the same org and key, never a second org.
+        """
+        request = {"name": name, "namespaces": namespaces}
+
+        def create(session: Session) -> dict[str, Any]:
+            org = self._add_org(session, name, None, namespaces, actor)
+            row, new = self._add_api_key(session, org.id, "org admin", "live", sorted(scopes), None)
+            self._audit(
+                session, org.id, actor, "api_key.create", row.id,
+                {"label": "org admin", "scopes": row.scopes},
+            )  # fmt: skip
+            return {"org_id": org.id, "key_id": row.id, "secret": new.secret}
+
+        out = self._idempotent(caller_org, "org.create", idempotency_key, request, create)
+        return self.get_org(out["org_id"]), self.get_api_key(out["key_id"]), out["secret"]
 
     def _add_api_key(  # noqa: PLR0917 - the row's own fields
         self,
@@ -635,7 +664,7 @@ class Store(TenancyStore, RoomStore):
                 now = self._now()
                 row.retiring_at_ms = now
                 row.retired_at_ms = now + self.max_token_ttl_ms
-            self._audit(session, org_id, actor, "signing_key.retire", kid, {})
+            self._audit(session, org_id, actor, "signing_key.retire", row.kid, {})
         self._signing_cache.pop(org_id, None)
 
     def revoke_signing_key(self, org_id: str, kid: str, *, actor: str = "system") -> None:
@@ -644,7 +673,7 @@ class Store(TenancyStore, RoomStore):
             row = self._org_signing_key(session, org_id, kid)
             if row.revoked_at_ms is None:
                 row.revoked_at_ms = self._now()
-            self._audit(session, org_id, actor, "signing_key.revoke", kid, {})
+            self._audit(session, org_id, actor, "signing_key.revoke", row.kid, {})
         self._signing_cache.pop(org_id, None)
 
     def active_signing_key(self, org_id: str, profile: str | None = None) -> Key:
@@ -763,9 +792,15 @@ class Store(TenancyStore, RoomStore):
         ]
 
     @staticmethod
-    def _org_signing_key(session: Session, org_id: str, kid: str) -> models.SigningKey:
-        row = session.scalars(select(models.SigningKey).where(models.SigningKey.kid == kid)).first()
-        if row is None or row.org_id != org_id:
+    def _org_signing_key(session: Session, org_id: str, ref: str) -> models.SigningKey:
+        """One of the org's keys, named by its kid (as create answers) or its id (as list does)."""
+        row = session.scalars(
+            select(models.SigningKey).where(
+                models.SigningKey.org_id == org_id,
+                or_(models.SigningKey.kid == ref, models.SigningKey.id == ref),
+            )
+        ).first()
+        if row is None:
             msg = "no such signing key"
             raise InvalidRequestError(msg)
         return row

@@ -22,6 +22,7 @@ from relaypass._keyscope import KeyScope, pattern_within
 from relaypass._scopes import PathError, split_path
 from relaypass._tenancy import OwnershipLookup, ResourceKind
 from relaypass._tokens import decode_unverified
+from relaypass.api._base import DEFAULT_TENANT
 from relaypass.errors import (
     InvalidPermissionsError,
     InvalidRequestError,
@@ -86,6 +87,7 @@ class TenancyStore:
     _now: Callable[[], int]
     clock: Any
     _audit: Callable[..., None]
+    _idempotent: Callable[..., dict[str, Any]]
     record: Callable[..., None]
     _tenant_cache: dict[tuple[str, str], int]
     _scope_cache: dict[str, tuple[KeyScope, int]]
@@ -107,6 +109,17 @@ class TenancyStore:
         actor: str = "system",
     ) -> models.Org:
         """A new org; by default it owns the namespace root named after its id."""
+        with self.transaction() as session:
+            return self._add_org(session, name, org_id, namespaces, actor)
+
+    def _add_org(
+        self,
+        session: Session,
+        name: str,
+        org_id: str | None,
+        namespaces: list[str] | None,
+        actor: str,
+    ) -> models.Org:
         if _ORG_NAME.fullmatch(name) is None:
             msg = "org name must be 1-200 printable characters"
             raise InvalidRequestError(msg)
@@ -114,22 +127,31 @@ class TenancyStore:
 
         new_org_id = org_id or new_id("org")
         roots = validate_namespaces(namespaces if namespaces is not None else [new_org_id])
-        with self.transaction() as session:
-            for other in session.scalars(select(models.Org)).all():
-                if _overlaps(roots, other.namespaces or []):
-                    msg = "the namespaces overlap another org's"
-                    raise InvalidRequestError(msg)
-            org = models.Org(
-                id=new_org_id,
-                name=name,
+        for other in session.scalars(select(models.Org)).all():
+            if _overlaps(roots, other.namespaces or []):
+                msg = "the namespaces overlap another org's"
+                raise InvalidRequestError(msg)
+        org = models.Org(
+            id=new_org_id,
+            name=name,
+            created_at_ms=self._now(),
+            namespaces=roots,
+            disabled_at_ms=None,
+        )
+        session.add(org)
+        session.flush()  # rows that name the org (its tenant, its first key) follow
+        session.add(
+            models.Tenant(
+                org_id=org.id,
+                id=DEFAULT_TENANT,
+                label=DEFAULT_TENANT,
                 created_at_ms=self._now(),
-                namespaces=roots,
                 disabled_at_ms=None,
             )
-            session.add(org)
-            self._audit(
-                session, org.id, actor, "org.create", org.id, {"name": name, "namespaces": roots}
-            )
+        )
+        self._audit(
+            session, org.id, actor, "org.create", org.id, {"name": name, "namespaces": roots}
+        )
         return org
 
     def list_orgs(self) -> list[dict[str, Any]]:
@@ -182,12 +204,25 @@ class TenancyStore:
 
     # ------------------------------------------------------------ tenants
 
-    def create_tenant(self, org_id: str, tenant_id: str, label: str, *, actor: str) -> None:
-        """A tenant of ``org_id`` (ids are unique within an org)."""
+    def create_tenant(
+        self,
+        org_id: str,
+        tenant_id: str,
+        label: str,
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """A tenant of ``org_id`` (ids are unique within an org).
+
+        With ``idempotency_key``, the same request again answers as the first did,
+        and another request under the same key is refused.
+        """
         if IDENTIFIER.fullmatch(tenant_id) is None:
             msg = "a tenant id is an identifier"
             raise InvalidRequestError(msg)
-        with self.transaction() as session:
+
+        def create(session: Session) -> dict[str, Any]:
             if session.get(models.Tenant, (org_id, tenant_id)) is not None:
                 msg = "the org already has this tenant"
                 raise InvalidRequestError(msg)
@@ -201,6 +236,10 @@ class TenancyStore:
                 )
             )
             self._audit(session, org_id, actor, "tenant.create", tenant_id, {"label": label})
+            return {"tenant_id": tenant_id}
+
+        request = {"tenant_id": tenant_id, "label": label}
+        self._idempotent(org_id, "tenant.create", idempotency_key, request, create)
 
     def list_tenants(self, org_id: str) -> list[dict[str, Any]]:
         """An org's tenants."""
@@ -246,6 +285,12 @@ class TenancyStore:
         with self.transaction() as session:
             row = session.get(models.Tenant, (org_id, tenant_id))
             if row is None or row.disabled_at_ms is not None:
+                if tenant_id == DEFAULT_TENANT:  # the org's own choice: say what to do
+                    msg = (
+                        f"the org has no active '{DEFAULT_TENANT}' tenant (it was disabled): "
+                        "name one of its tenants in 'tenant', or create one (tenants.create)"
+                    )
+                    raise InvalidPermissionsError(msg)
                 raise InvalidPermissionsError(NO_SUCH_TENANT)
         with self._tenant_lock:
             if len(self._tenant_cache) >= _TENANT_CACHE_MAX:

@@ -49,7 +49,7 @@ class Services:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One call: the verified API key (``None`` when a seed-003 ``admin_token`` stands in)."""
+    """One call: the verified API key (``None`` when an ``admin_token`` stands in)."""
 
     key: ApiKeyRecord | None
     idempotency_key: str | None = None

@@ -1,4 +1,4 @@
-"""Service accounts (seed 003): publish, revoke, list, and ``SessionAuth``."""
+"""Service accounts (ClutchCall): publish, revoke, list, and ``SessionAuth``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ handlers = Handlers()
 def _service_admin(s: Services, call: Call, admin_token: str, tenant_id: str) -> tuple[str, str]:
     """The org and actor: an admin service account of this tenant, or a keys:admin key.
 
-    Either way the tenant must belong to that org; a seed-003 admin JWT acts
+    Either way the tenant must belong to that org; a service-account admin JWT acts
     only within its own tenant.
     """
     store = s.store
@@ -56,7 +56,7 @@ def publish_service_account(
         expires_at_ms=body.expires_at_ms,
         actor=actor,
     )
-    s.published()  # gates learn the key (seed 003's answer stays empty)
+    s.published()  # gates learn the key (ClutchCall's answer stays empty)
     return api.Empty()
 
 
@@ -75,7 +75,11 @@ def revoke_service_account(
 def session_auth(s: Services, call: Call, body: api.SessionAuthRequest) -> api.SessionAuthResponse:
     """A browser-scoped token (TTL hard-capped at 300 s), pinned to an origin."""
     org_id, actor = _service_admin(s, call, body.admin_token, body.tenant_id)
-    signer = SessionMinter(s.store.active_signing_key(org_id, "session"), clock=s.store.clock)
+    signer = SessionMinter(
+        s.store.active_signing_key(org_id, "session"),
+        issuer=s.settings.token_issuer,
+        clock=s.store.clock,
+    )
     response = signer.session_auth(
         tenant_id=body.tenant_id,
         subject=body.subject,

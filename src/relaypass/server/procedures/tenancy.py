@@ -32,13 +32,19 @@ def whoami(s: Services, call: Call, _: api.NoInput) -> api.WhoAmI:
 def orgs_create(s: Services, call: Call, body: api.OrgCreate) -> api.OrgCreated:
     """A new org and its first admin API key (shown once)."""
     who = call.who
-    org = s.store.create_org(body.name, namespaces=body.namespaces, actor=who.id)
-    record, secret = s.store.create_api_key(org.id, "org admin", list(ORG_SCOPES), actor=who.id)
+    org, record, secret = s.store.create_org_with_admin_key(
+        body.name,
+        namespaces=body.namespaces,
+        scopes=list(ORG_SCOPES),
+        actor=who.id,
+        caller_org=who.org_id,
+        idempotency_key=call.idempotency_key,
+    )
     return api.OrgCreated(
         published=s.published(),
-        org_id=org.id,
-        name=org.name,
-        namespaces=list(org.namespaces),
+        org_id=org["id"],
+        name=org["name"],
+        namespaces=list(org["namespaces"]),
         admin_key=api.AdminKey(id=record.id, key=secret, scopes=list(record.scopes)),
     )
 
@@ -63,12 +69,18 @@ def orgs_disable(s: Services, call: Call, body: api.OrgId) -> api.OrgDisabled:
 @handlers.handles(api.TENANTS_CREATE)
 def tenants_create(s: Services, call: Call, body: api.TenantCreate) -> api.TenantCreated:
     s.same_org(call.who, body.org_id)
-    s.store.create_tenant(body.org_id, body.tenant_id, body.label, actor=call.who.id)
+    s.store.create_tenant(
+        body.org_id,
+        body.tenant_id,
+        body.label,
+        actor=call.who.id,
+        idempotency_key=call.idempotency_key,
+    )
     return api.TenantCreated(tenant_id=body.tenant_id, label=body.label or body.tenant_id)
 
 
 @handlers.handles(api.TENANTS_LIST)
-def tenants_list(s: Services, call: Call, body: api.OrgId) -> api.TenantList:
+def tenants_list(s: Services, call: Call, body: api.OwnOrg) -> api.TenantList:
     s.same_org(call.who, body.org_id)
     return api.TenantList.model_validate({"tenants": s.store.list_tenants(body.org_id)})
 
@@ -83,7 +95,7 @@ def tenants_disable(s: Services, call: Call, body: api.TenantRef) -> api.TenantD
 
 @handlers.handles(api.RESOURCES_ASSIGN)
 def resources_assign(s: Services, call: Call, body: api.ResourceRef) -> api.ResourceAssigned:
-    """Record a tenant's ownership of a trunk, call or event stream (seed 001)."""
+    """Record a tenant's ownership of a trunk, call or event stream (TeleQuick)."""
     s.same_org(call.who, body.org_id)
     s.store.assign_resource(
         body.org_id, body.kind, body.resource_id, body.tenant, actor=call.who.id

@@ -64,7 +64,7 @@ def _inside_org(s: Services, org_id: str, publish: list[str], subscribe: list[st
 
 
 def _org_root(s: Services, org_id: str) -> str:
-    """Where seed-000 defaults (``playback/…``, ``voice/…``) live for this org."""
+    """Where ClutchCall's defaults (``playback/…``, ``voice/…``) live for this org."""
     roots = s.store.org_scope(org_id).roots
     return "/".join(roots[0]) if roots else ""
 
@@ -77,7 +77,7 @@ def _relay_token(s: Services, org_id: str, tenant: str, mint: Callable[[RelayMin
         raise
     minter = RelayMinter(
         s.store.active_signing_key(org_id, "relay"),
-        issuer="relaypass",
+        issuer=s.settings.token_issuer,
         max_service_ttl_seconds=s.settings.max_token_ttl_seconds,
         clock=s.store.clock,
     )
