@@ -9,6 +9,8 @@ from typing import Final
 from relaypass.errors import InvalidClaimError
 
 IDENTIFIER: Final = re.compile(r"[A-Za-z0-9_.:@-]{1,256}")
+#: What :data:`IDENTIFIER` accepts, in words, for refusals.
+IDENTIFIER_RULE: Final = "1-256 characters of letters, digits and _ . : @ -"
 MAX_LIST: Final = 1024
 
 

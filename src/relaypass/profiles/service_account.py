@@ -36,7 +36,7 @@ from relaypass.errors import (
     InvalidRequestError,
     KeyNotFoundError,
 )
-from relaypass.profiles._common import IDENTIFIER
+from relaypass.profiles._common import IDENTIFIER, IDENTIFIER_RULE
 
 __all__ = [
     "CREDENTIALS_ENV",
@@ -81,7 +81,7 @@ class ServiceAccountCredentials:
             raise InvalidKeyError(msg)
         tenant, kid, pem = doc.get("tenant_id"), doc.get("private_key_id"), doc.get("private_key")
         if not isinstance(tenant, str) or IDENTIFIER.fullmatch(tenant) is None:
-            msg = "tenant_id must be an identifier"
+            msg = f"tenant_id: {IDENTIFIER_RULE}"
             raise InvalidKeyError(msg)
         if not is_valid_kid(kid):
             msg = "private_key_id must be 1-128 characters of [A-Za-z0-9_-]"
@@ -177,7 +177,7 @@ class ServiceAccountRegistry:
     ) -> None:
         """``PublishServiceAccount``: register (or replace) a public key."""
         if IDENTIFIER.fullmatch(tenant_id) is None:
-            msg = "tenant_id must be an identifier"
+            msg = f"tenant_id: {IDENTIFIER_RULE}"
             raise InvalidRequestError(msg)
         if not is_valid_kid(private_key_id):
             msg = "private_key_id must be 1-128 characters of [A-Za-z0-9_-]"

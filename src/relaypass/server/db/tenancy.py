@@ -29,7 +29,7 @@ from relaypass.errors import (
     InvalidTokenError,
     KeyNotFoundError,
 )
-from relaypass.profiles._common import IDENTIFIER
+from relaypass.profiles._common import IDENTIFIER, IDENTIFIER_RULE
 from relaypass.profiles.service_account import ServiceAccountRegistry, ServiceIdentity
 from relaypass.server.db import models
 
@@ -219,7 +219,7 @@ class TenancyStore:
         and another request under the same key is refused.
         """
         if IDENTIFIER.fullmatch(tenant_id) is None:
-            msg = "a tenant id is an identifier"
+            msg = f"tenantId: {IDENTIFIER_RULE}"
             raise InvalidRequestError(msg)
 
         def create(session: Session) -> dict[str, Any]:

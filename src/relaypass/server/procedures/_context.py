@@ -43,7 +43,7 @@ class Services:
         """Refuse naming another org; the attempt goes into that org's audit log."""
         if who.org_id != org_id:
             self.store.record_denied(org_id, who, PROCEDURE.get())
-            msg = "the API key belongs to another org"
+            msg = "orgId names an org other than the API key's own (leave it out to act on yours)"
             raise InvalidPermissionsError(msg)
 
 

@@ -20,7 +20,7 @@ def api_keys_create(s: Services, call: Call, body: api.ApiKeyCreate) -> api.ApiK
     s.same_org(who, body.org_id)
     unknown = set(body.scopes) - set(ALL_SCOPES)
     if unknown:
-        msg = f"unknown scopes: {sorted(unknown)}"
+        msg = f"unknown scopes: {', '.join(sorted(unknown))}; valid: {', '.join(ALL_SCOPES)}"
         raise InvalidRequestError(msg)
     if not set(body.scopes) <= set(who.scopes):
         msg = "a key can only grant scopes it holds itself"
