@@ -1,8 +1,8 @@
 """The real ``@trpc/client`` v11 (from npm, lock file in ``tests/interop/node``) against ``/trpc``.
 
-Every procedure of the table has a case here, run through ``httpLink`` and
-``httpBatchLink``, with and without superjson; a procedure without a case
-fails the suite. Successes are checked against the procedure's output model,
+Every procedure of the table has a case here, run through ``httpLink``,
+``httpBatchLink`` and ``httpBatchStreamLink``, with and without superjson; a
+procedure without a case fails the suite. Successes are checked against the procedure's output model,
 refusals by tRPC's error key and our stable code.
 """
 
@@ -207,7 +207,7 @@ def test_every_procedure_has_a_trpc_case(world: World) -> None:
 
 
 @pytest.mark.parametrize("superjson", [False, True], ids=["json", "superjson"])
-@pytest.mark.parametrize("link", ["http", "batch"])
+@pytest.mark.parametrize("link", ["http", "batch", "stream"])
 def test_trpc_client_calls_every_procedure(world: World, link: str, superjson: bool) -> None:
     groups = cases(world, superjson=superjson)
     flat = [c for group in groups for c in group]

@@ -1,8 +1,8 @@
 // Drive relaypass's /trpc with the real @trpc/client v11.
-// stdin: {url, link: "http"|"batch", superjson: bool, groups: [[{path, kind, input?, key, headers?}]]}
+// stdin: {url, link: "http"|"batch"|"stream", superjson: bool, groups: [[{path, kind, input?, key, headers?}]]}
 // Calls in one group run concurrently (so httpBatchLink batches them); groups run in order.
 // stdout: one result per call, in order: {path, data} or {path, error: {...}}.
-import { createTRPCClient, httpBatchLink, httpLink } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink } from "@trpc/client";
 import superjson from "superjson";
 
 const spec = JSON.parse(await new Promise((resolve) => {
@@ -20,7 +20,8 @@ function client(key, headers) {
       headers: () => ({ authorization: `Bearer ${key}`, ...(headers ?? {}) }),
       ...(spec.superjson ? { transformer: superjson } : {}),
     };
-    const link = spec.link === "batch" ? httpBatchLink(options) : httpLink(options);
+    const makers = { http: httpLink, batch: httpBatchLink, stream: httpBatchStreamLink };
+    const link = makers[spec.link](options);
     clients.set(id, createTRPCClient({ links: [link] }));
   }
   return clients.get(id);

@@ -9,6 +9,11 @@
 - Success is ``{"result": {"data": …}}``; a refusal is ``{"error": {"message",
   "code": <JSON-RPC code>, "data": {"code", "httpStatus", "path",
   "relaypassCode"}}}`` — ``relaypassCode`` is the stable code of ``/rpc``.
+- ``httpBatchStreamLink`` (the header ``trpc-accept: application/jsonl``): the
+  batch is answered as tRPC's JSON Lines stream, always with status 200. The
+  first line holds one pending value per call (``[[0], [null, 0, <chunk>]]``);
+  each call's line ``[<chunk>, 0, [[<its result or error>]]]`` follows as soon as
+  it is answered, in order.
 - superjson: an input sent as ``{"json": …, "meta"?: …}`` is unwrapped and the
   answer wrapped the same way. A superjson client calling a procedure without
   input sends ``{}``, which cannot be told from plain JSON: such a client sends
@@ -17,12 +22,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from relaypass.errors import ErrorCode
 from relaypass.server.dispatch import Dispatcher, Failure, Success
@@ -114,6 +119,28 @@ def _parse(request: Request, paths: list[str], text: bytes | None, batch: bool) 
     return _Request(paths, raw, superjson)
 
 
+def _refusal(request: Request, paths: list[str], batch: bool) -> Failure | None:
+    """What refuses the whole request before any input is read."""
+    if (not batch and len(paths) != 1) or len(paths) > MAX_BATCH:
+        return Failure(
+            ErrorCode.INVALID_REQUEST, 400,
+            f"several paths need ?batch=1, and a batch holds at most {MAX_BATCH} calls",
+        )  # fmt: skip
+    if request.method == "POST" and not is_json_content_type(request.headers.get("content-type")):
+        return Failure(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE, 415,
+            "send the input as JSON with Content-Type: application/json",
+        )  # fmt: skip
+    return None
+
+
+async def _input_text(request: Request) -> bytes | None:
+    if request.method == "GET":
+        query = request.query_params.get("input")
+        return query.encode() if query is not None else None
+    return await request.body()
+
+
 def trpc_endpoint(dispatcher: Dispatcher) -> Callable[[Request], Awaitable[Response]]:
     """The endpoint serving ``GET|POST /trpc/{path}``."""
 
@@ -121,46 +148,88 @@ def trpc_endpoint(dispatcher: Dispatcher) -> Callable[[Request], Awaitable[Respo
         paths = request.path_params["path"].split(",")
         request.state.dispatched = True
         batch = request.query_params.get("batch") == "1"
-        if (not batch and len(paths) != 1) or len(paths) > MAX_BATCH:
-            failure = Failure(
-                ErrorCode.INVALID_REQUEST, 400,
-                f"several paths need ?batch=1, and a batch holds at most {MAX_BATCH} calls",
-            )  # fmt: skip
-            return _answer([failure] * len(paths[:MAX_BATCH]), paths, batch, superjson=False)
-        if request.method == "POST" and not is_json_content_type(
-            request.headers.get("content-type")
-        ):
-            failure = Failure(
-                ErrorCode.UNSUPPORTED_MEDIA_TYPE, 415,
-                "send the input as JSON with Content-Type: application/json",
-            )  # fmt: skip
-            return _answer([failure] * len(paths), paths, batch, superjson=False)
-        if request.method == "GET":
-            query = request.query_params.get("input")
-            text = query.encode() if query is not None else None
-        else:
-            text = await request.body()
+        # httpBatchStreamLink: every answer, refusals included, is the JSON Lines stream.
+        streamed = batch and request.headers.get("trpc-accept", "").lower() == "application/jsonl"
+
+        def refuse(failure: Failure, *, parse: bool = False) -> Response:
+            failures = [failure] * len(paths[:MAX_BATCH])
+            if streamed:
+                return _stream(_each(failures), paths, superjson=False, parse=parse)
+            return _answer(failures, paths, batch, superjson=False, parse=parse)
+
+        refusal = _refusal(request, paths, batch)
+        if refusal is not None:
+            return refuse(refusal)
         try:
-            calls = _parse(request, paths, text, batch)
+            calls = _parse(request, paths, await _input_text(request), batch)
         except (orjson.JSONDecodeError, ValueError):
-            failure = Failure(ErrorCode.INVALID_REQUEST, 400, "the input is not valid JSON")
-            return _answer([failure] * len(paths), paths, batch, superjson=False, parse=True)
+            return refuse(
+                Failure(ErrorCode.INVALID_REQUEST, 400, "the input is not valid JSON"), parse=True
+            )
         meta = meta_of(request)
-        outcomes: list[Success | Failure] = []
-        for path, raw in zip(calls.paths, calls.inputs, strict=True):
-            procedure = dispatcher.procedure(path)
-            if procedure is not None and procedure.kind == "mutation" and request.method != "POST":
-                outcomes.append(
-                    Failure(
-                        ErrorCode.METHOD_NOT_ALLOWED, 405,
+
+        async def answered() -> AsyncIterator[Success | Failure]:
+            for path, raw in zip(calls.paths, calls.inputs, strict=True):
+                procedure = dispatcher.procedure(path)
+                if (
+                    procedure is not None
+                    and procedure.kind == "mutation"
+                    and request.method != "POST"
+                ):
+                    yield Failure(
+                        ErrorCode.METHOD_NOT_ALLOWED,
+                        405,
                         f"{path} is a mutation: send it with POST",
                     )
-                )  # fmt: skip
-                continue
-            outcomes.append(await dispatcher.dispatch(path, raw, meta))
+                else:
+                    yield await dispatcher.dispatch(path, raw, meta)
+
+        if streamed:
+            return _stream(answered(), paths, superjson=calls.superjson)
+        outcomes = [outcome async for outcome in answered()]
         return _answer(outcomes, paths, batch, superjson=calls.superjson)
 
     return endpoint
+
+
+def _item(
+    outcome: Success | Failure, path: str, *, superjson: bool, parse: bool = False
+) -> dict[str, Any]:
+    def wrap(value: object) -> object:
+        return {"json": value} if superjson else value
+
+    if isinstance(outcome, Success):
+        return {"result": {"data": wrap(outcome.data)}}
+    return {"error": wrap(error_shape(outcome, path, parse_error=parse))}
+
+
+def _stream(
+    outcomes: AsyncIterator[Success | Failure],
+    paths: list[str],
+    *,
+    superjson: bool,
+    parse: bool = False,
+) -> Response:
+    """The JSON Lines batch: a head of pending values, then each call's line when answered."""
+
+    def line(value: object) -> bytes:  # superjson wraps each whole line, not each value
+        return orjson.dumps({"json": value} if superjson else value) + b"\n"
+
+    async def lines() -> AsyncIterator[bytes]:
+        yield line({str(i): [[0], [None, 0, i]] for i in range(len(paths))})
+        i = 0
+        async for outcome in outcomes:
+            yield line([i, 0, [[_item(outcome, paths[i], superjson=False, parse=parse)]]])
+            i += 1
+
+    return StreamingResponse(
+        lines(), media_type="application/json", headers={"vary": "trpc-accept, accept"}
+    )
+
+
+async def _each(outcomes: list[Failure]) -> AsyncIterator[Success | Failure]:
+    for outcome in outcomes:
+        yield outcome
 
 
 def _answer(
@@ -171,15 +240,10 @@ def _answer(
     superjson: bool,
     parse: bool = False,
 ) -> Response:
-    def wrap(value: object) -> object:
-        return {"json": value} if superjson else value
-
-    items: list[dict[str, Any]] = []
-    for path, outcome in zip(paths, outcomes, strict=False):
-        if isinstance(outcome, Success):
-            items.append({"result": {"data": wrap(outcome.data)}})
-        else:
-            items.append({"error": wrap(error_shape(outcome, path, parse_error=parse))})
+    items = [
+        _item(outcome, path, superjson=superjson, parse=parse)
+        for path, outcome in zip(paths, outcomes, strict=False)
+    ]
     statuses = {o.status for o in outcomes}
     status = statuses.pop() if len(statuses) == 1 else 207
     body = orjson.dumps(items if batch else items[0])
