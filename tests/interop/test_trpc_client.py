@@ -2,8 +2,8 @@
 
 Every procedure of the table has a case here, run through ``httpLink``,
 ``httpBatchLink`` and ``httpBatchStreamLink``, with and without superjson; a
-procedure without a case fails the suite. Successes are checked against the procedure's output model,
-refusals by tRPC's error key and our stable code.
+procedure without a case fails the suite. Successes are checked against the
+procedure's output model, refusals by tRPC's error key and our stable code.
 """
 
 from __future__ import annotations
