@@ -18,6 +18,7 @@ from relaypass.errors import (
     EntryTimeoutError,
     ErrorCode,
     ExpiredTokenError,
+    HeadersTooLargeError,
     ImmatureTokenError,
     InvalidApiKeyError,
     InvalidClaimError,
@@ -49,6 +50,7 @@ from relaypass.errors import (
     UnreachableError,
     UnsupportedHeaderError,
     UnsupportedMediaTypeError,
+    UriTooLongError,
 )
 
 __version__ = "0.2.0"
@@ -65,6 +67,7 @@ __all__ = [
     "ErrorCode",
     "ExpiredTokenError",
     "Grant",
+    "HeadersTooLargeError",
     "ImmatureTokenError",
     "InvalidApiKeyError",
     "InvalidClaimError",
@@ -101,6 +104,7 @@ __all__ = [
     "UnreachableError",
     "UnsupportedHeaderError",
     "UnsupportedMediaTypeError",
+    "UriTooLongError",
     "VerifiedToken",
     "VerifiedTokenCache",
     "Verifier",

@@ -33,6 +33,8 @@ Messages never contain token, key or secret bytes.
     ├── UnauthorizedOriginError         UNAUTHORIZED_ORIGIN (origin-pinned session tokens)
     ├── RateLimitedError                RATE_LIMITED (429, with retry_after_seconds)
     ├── RequestTooLargeError            REQUEST_TOO_LARGE (413, body over the limit)
+    ├── UriTooLongError                 URI_TOO_LONG (414, path and query over the limit)
+    ├── HeadersTooLargeError            HEADERS_TOO_LARGE (431, too many or too large headers)
     ├── QuotaExceededError              QUOTA_EXCEEDED (409, e.g. an org's published keys)
     ├── UnavailableError                UNAVAILABLE (503, a dependency is down; retry)
     │   └── UnreachableError            the client could not reach the service at all
@@ -63,6 +65,7 @@ __all__ = [
     "EntryTimeoutError",
     "ErrorCode",
     "ExpiredTokenError",
+    "HeadersTooLargeError",
     "ImmatureTokenError",
     "InvalidApiKeyError",
     "InvalidClaimError",
@@ -94,6 +97,7 @@ __all__ = [
     "UnreachableError",
     "UnsupportedHeaderError",
     "UnsupportedMediaTypeError",
+    "UriTooLongError",
 ]
 
 
@@ -124,6 +128,8 @@ class ErrorCode(enum.StrEnum):
     PARTICIPANT_REMOVED = "PARTICIPANT_REMOVED"
     ROOM_ENDED = "ROOM_ENDED"
     DUPLICATE_IDENTITY = "DUPLICATE_IDENTITY"
+    URI_TOO_LONG = "URI_TOO_LONG"
+    HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
 
 
 #: The one table from code to HTTP status.
@@ -152,6 +158,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PARTICIPANT_REMOVED: 403,
     ErrorCode.ROOM_ENDED: 403,
     ErrorCode.DUPLICATE_IDENTITY: 409,
+    ErrorCode.URI_TOO_LONG: 414,
+    ErrorCode.HEADERS_TOO_LARGE: 431,
 }
 
 _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
@@ -179,6 +187,8 @@ _PUBLIC_MESSAGE: dict[ErrorCode, str] = {
     ErrorCode.PARTICIPANT_REMOVED: "You were removed from the room.",
     ErrorCode.ROOM_ENDED: "The room has ended.",
     ErrorCode.DUPLICATE_IDENTITY: "The same participant joined again elsewhere.",
+    ErrorCode.URI_TOO_LONG: "The request's URL is longer than the service accepts.",
+    ErrorCode.HEADERS_TOO_LARGE: "The request's headers are larger or more than accepted.",
 }
 
 
@@ -352,6 +362,20 @@ class RequestTooLargeError(RelaypassError):
     """A request body exceeds the service's size limit."""
 
     code = ErrorCode.REQUEST_TOO_LARGE
+
+
+@final
+class UriTooLongError(RelaypassError):
+    """A request's path and query exceed the service's limit."""
+
+    code = ErrorCode.URI_TOO_LONG
+
+
+@final
+class HeadersTooLargeError(RelaypassError):
+    """A request carries more headers, or more header bytes, than the service accepts."""
+
+    code = ErrorCode.HEADERS_TOO_LARGE
 
 
 @final

@@ -73,6 +73,8 @@ AUTH_ERRORS: Final = (
     ErrorCode.INVALID_API_KEY,
     ErrorCode.INVALID_PERMISSIONS,
     ErrorCode.REQUEST_TOO_LARGE,
+    ErrorCode.URI_TOO_LONG,
+    ErrorCode.HEADERS_TOO_LARGE,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     ErrorCode.UNAVAILABLE,
 )

@@ -220,8 +220,18 @@ def _keysets(app: FastAPI, store: Store) -> None:
     @app.get("/orgs/{org_id}/jwks.json", include_in_schema=False)
     def org_jwks(org_id: str) -> JSONResponse:
         """One org's public keys and live issuers: what a gate that serves only it follows."""
-        if len(org_id) > 64:  # noqa: PLR2004 - the column size
-            return JSONResponse({"keys": []}, status_code=404)
+        if len(org_id) > 64 or not store.org_exists(org_id):  # noqa: PLR2004 - the column size
+            return JSONResponse(
+                {
+                    "type": "https://relaypass.dev/errors/unknown_procedure",
+                    "title": "UNKNOWN_PROCEDURE",
+                    "status": 404,
+                    "code": "UNKNOWN_PROCEDURE",
+                    "detail": "there is no org of that id",
+                },
+                status_code=404,
+                media_type="application/problem+json",
+            )
         return JSONResponse(store.published_keys(org_id).to_jwks(), headers=_JWKS_CACHE)
 
 

@@ -160,6 +160,11 @@ class TenancyStore:
             rows = session.scalars(select(models.Org).order_by(models.Org.created_at_ms)).all()
             return [_org_view(r) for r in rows]
 
+    def org_exists(self, org_id: str) -> bool:
+        """Whether an org of that id was ever created (a disabled one included)."""
+        with self.transaction() as session:
+            return session.get(models.Org, org_id) is not None
+
     def get_org(self, org_id: str) -> dict[str, Any]:
         """One org's public facts."""
         with self.transaction() as session:
