@@ -1,4 +1,4 @@
-"""Every moq-token command of seed 002 (moq's authentication guide), run unchanged in a shell."""
+"""Every moq-token command of moq's authentication guide, run unchanged in a shell."""
 
 from __future__ import annotations
 

@@ -1,14 +1,17 @@
-"""The README cannot rot: every shell and Python block in it runs here, placeholders filled in.
+"""The documents cannot rot: every shell and Python block in them runs here, placeholders filled in.
 
-Blocks run in the README's order against one served control plane (with a
-signing key that signs at once) and a Redis of this module's own, from a
-scratch directory. Commands that start a service (``scripts/run``,
+The README, every page of ``docs/`` (in the site's order) and every example's
+README are read in that order; their blocks run against one served control plane
+(with a signing key that signs at once, publishing to a Redis of this module's
+own), from a scratch directory. Commands that start a service (``scripts/run``,
 ``relaypass serve``, ``relay``, ``gate serve``) are started as written, plus a
-free port, and must come up; then they are stopped. Two blocks are checked
-rather than run: ``./scripts/test`` (it is this suite: the check is that CI's
-``.ci/run`` calls it) and the benchmark commands (minutes each, not tests: the
-check is that every script named exists and compiles). A block no handler
-claims fails the suite.
+free port, and must come up; then they are stopped. A block headed ``# terminal
+2`` starts services that keep running for the blocks after it (an example's
+server), each on a free port of its own. Two blocks are checked rather than run:
+``./scripts/test`` (it is this suite: the check is that CI's ``.ci/run`` calls
+it) and the benchmark commands (minutes each, not tests: the check is that every
+script named exists and compiles). A block no handler claims fails the suite,
+and so does a handler no block needs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +45,20 @@ from tests.client.conftest import Served, serve
 from tests.server.conftest import start_redis
 
 ROOT = Path(__file__).parents[1]
-README = (ROOT / "README.md").read_text()
 BIN = Path(sys.executable).parent
+
+
+def documents() -> list[Path]:
+    """The README, the site's pages in its order, then the examples' READMEs."""
+    nav = re.findall(r":\s*(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE)
+    pages = [ROOT / "docs" / name for name in nav]
+    return [ROOT / "README.md", *pages, *sorted((ROOT / "examples").glob("*/README.md"))]
+
+
 BLOCKS = [
-    (lang, body)
-    for lang, body in re.findall(r"```(\w*)\n(.*?)```", README, re.DOTALL)
+    (path.relative_to(ROOT), body)
+    for path in documents()
+    for lang, body in re.findall(r"```(\w*)\n(.*?)```", path.read_text(), re.DOTALL)
     if lang in {"sh", "python"}
 ]
 
@@ -58,6 +70,10 @@ class World:
     served: Served
     redis_url: str
     cwd: Path
+    #: The examples' own ports (``9100`` as written) -> free ones, the same in every block.
+    ports: dict[str, int] = field(default_factory=dict)
+    #: Services a ``# terminal 2`` block left running, stopped with the world.
+    background: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
@@ -70,6 +86,7 @@ class World:
             "RELAYPASS_API_KEY": self.served.key,
             "RELAYPASS_URL": self.served.url,
             "VENV_EXTRAS": "dev",  # scripts/run: the suite's own install, no reinstall
+            "PYTHONPATH": str(ROOT),  # the examples are modules of the checkout
         }
         for name in ("RELAYPASS_DATABASE_URL", "RELAYPASS_KEK", "CLUTCHCALL_API_KEY"):
             env.pop(name, None)
@@ -80,6 +97,13 @@ class World:
         text = text.replace("http://127.0.0.1:8700", self.served.url)
         text = re.sub(r"redis://(10\.0\.0\.5|127\.0\.0\.1):6379(/0)?", self.redis_url, text)
         text = text.replace("rp_live_...", self.served.key)
+        text = text.replace(".venv/bin/", f"{BIN}/")
+        for port in ("9090", "9100"):
+            if f":{port}" in text or f"--port {port}" in text:
+                free = self.ports.setdefault(port, free_port())
+                text = text.replace(f":{port}", f":{free}").replace(
+                    f"--port {port}", f"--port {free}"
+                )
         return text.replace('"org_..."', repr(self.served.org))
 
 
@@ -92,10 +116,16 @@ def world() -> Iterator[World]:
         port = free_port()
         redis_proc = start_redis(port, redis_dir)
         (cwd / "cp").mkdir()
-        served: Generator[Served, None, None] = serve(cwd / "cp")
+        redis_url = f"redis://127.0.0.1:{port}/0"
+        served: Generator[Served, None, None] = serve(cwd / "cp", redis_url=redis_url)
+        world = World(next(served), redis_url, cwd)
         try:
-            yield World(next(served), f"redis://127.0.0.1:{port}/0", cwd)
+            yield world
         finally:
+            for proc in world.background:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                stop_process(proc)
             served.close()
             stop_process(redis_proc)
 
@@ -122,9 +152,12 @@ def run_python(world: World, body: str, namespace: dict[str, Any] | None = None)
     env = world.env
     saved = {k: os.environ.get(k) for k in ("RELAYPASS_API_KEY", "RELAYPASS_URL")}
     os.environ.update({k: env[k] for k in saved})
+    here = Path.cwd()
+    os.chdir(world.cwd)  # files a block writes land where the shell blocks look for them
     try:
         exec(compile(world.fill(body), "README.md", "exec"), dict(namespace or {}))  # noqa: S102
     finally:
+        os.chdir(here)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -206,6 +239,32 @@ def run_services(world: World, body: str) -> None:
             stop_process(proc)
 
 
+def run_background(world: World, body: str) -> None:
+    """``# terminal 2``: the block's last command keeps running; its port must open."""
+    text = world.fill(body)
+    script = (
+        "set -euo pipefail\n" + "\n".join(_commands(text)[:-1]) + "\nexec " + _commands(text)[-1]
+    )
+    log = world.cwd / f"background-{len(world.background)}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(  # noqa: S603 - the documents' own commands
+            ["/bin/bash", "-c", script],
+            cwd=world.cwd,
+            env=world.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+    world.background.append(proc)
+    port = int(re.findall(r"--port (\d+)", text)[-1])
+    deadline = time.monotonic() + 60
+    while not _port_open(port):
+        assert proc.poll() is None, f"{body}\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"{body} did not come up\n{log.read_text()}"
+        time.sleep(0.1)
+
+
 def _commands(text: str) -> list[str]:
     """Command lines: comments dropped, backslash continuations joined."""
     out: list[str] = []
@@ -225,6 +284,14 @@ def check_benchmarks(_: World, body: str) -> None:
         source = script.read_text()
         compile(source, str(script), "exec")
         assert 'if __name__ == "__main__":' in source, script
+
+
+def check_scripts(_: World, body: str) -> None:
+    """The scripts a page names exist and are executable."""
+    for line in _commands(body):
+        script = ROOT / line.split()[0]
+        assert script.is_file(), line
+        assert os.access(script, os.X_OK), line
 
 
 def prepare_relay_files(cwd: Path) -> None:
@@ -256,36 +323,44 @@ def prepare_relay_files(cwd: Path) -> None:
     )
 
 
-#: Which runner takes which block (by a line it starts with). Order: the README's.
-HANDLERS: list[tuple[str, Callable[[World, str], None]]] = [
-    ("./scripts/run", run_services),
-    ("export RELAYPASS_API_KEY", run_shell),
-    ("relaypass login", run_shell),
-    ("from relaypass.client import Client", run_python),
-    ("RELAYPASS_REDIS_URL=redis://10.0.0.5:6379 relaypass serve", run_services),
-    ("relaypass key generate", run_shell),
-    ("from relaypass import ClaimsPolicy", run_python),
-    ("from relaypass.gate import Gate, RedisKeySource", run_gate_python),
-    ("# A MoQ relay", run_services),
-    (".venv/bin/python bench/verify.py", check_benchmarks),
-]
+#: Which runner takes which block (by a line it starts with).
+HANDLERS: dict[str, Callable[[World, str], None]] = {
+    "./scripts/run": run_services,
+    "from relaypass.client import Client": run_python,
+    ".venv/bin/relaypass mint moq": run_shell,
+    "scripts/run     #": check_scripts,
+    "relaypass login": run_shell,
+    "RELAYPASS_REDIS_URL=redis://10.0.0.5:6379 relaypass serve": run_services,
+    "relaypass key generate": run_shell,
+    "from relaypass import ClaimsPolicy": run_python,
+    "from relaypass.gate import Gate, RedisKeySource": run_gate_python,
+    "# A MoQ relay": run_services,
+    ".venv/bin/python bench/verify.py": check_benchmarks,
+    "# terminal 2": run_background,
+    "curl -sf -X POST": run_shell,
+    "import json": run_python,
+    "export CLUTCHCALL_CREDENTIALS": run_shell,
+}
 
 
 def _handler(body: str) -> Callable[[World, str], None]:
-    found = [runner for start, runner in HANDLERS if body.startswith(start)]
-    assert len(found) == 1, f"no single runner for this README block:\n{body}"
+    found = [runner for start, runner in HANDLERS.items() if body.startswith(start)]
+    assert len(found) == 1, f"no single runner for this block:\n{body}"
     return found[0]
 
 
-def test_every_block_has_a_runner() -> None:
-    assert len(BLOCKS) == len(HANDLERS)
+def test_every_block_has_a_runner_and_every_runner_a_block() -> None:
+    used = {start for _, body in BLOCKS for start in HANDLERS if body.startswith(start)}
+    assert used == set(HANDLERS), f"handlers no block needs: {set(HANDLERS) - used}"
     for _, body in BLOCKS:
         _handler(body)
 
 
 @pytest.mark.parametrize(
-    "index", range(len(BLOCKS)), ids=lambda i: BLOCKS[i][1].split("\n")[0][:40]
+    "index",
+    range(len(BLOCKS)),
+    ids=lambda i: f"{BLOCKS[i][0]}:{BLOCKS[i][1].split(chr(10))[0][:40]}",
 )
-def test_readme_block_runs(world: World, index: int) -> None:
+def test_document_block_runs(world: World, index: int) -> None:
     _, body = BLOCKS[index]
     _handler(body)(world, body)

@@ -25,15 +25,16 @@ class Served:
     store: Store
 
 
-def serve(directory: Path) -> Generator[Served, None, None]:
-    """Serve a fresh control plane until the generator is closed."""
+def serve(directory: Path, *, redis_url: str | None = None) -> Generator[Served, None, None]:
+    """Serve a fresh control plane (publishing to ``redis_url``) until the generator is closed."""
     store = sqlite_store(directory, key_propagation_seconds=0)
     first = bootstrap(store)
     assert first is not None
     org, key = first
     store.create_tenant(org, "acme", "Acme", actor="test")
     store.create_signing_key(org, "main", actor="test")
-    app = create_app(Settings(data_dir=directory, key_propagation_seconds=0), store)
+    settings = Settings(data_dir=directory, key_propagation_seconds=0, redis_url=redis_url)
+    app = create_app(settings, store)
     with serve_in_thread(app) as address:
         yield Served(f"http://{address}", org, key, store)
 

@@ -272,7 +272,7 @@ def test_service_account_provider_signs_rs256_from_the_credentials_file(
 
 @pytest.fixture
 def token_backend() -> Iterator[tuple[str, list[int]]]:
-    """A customer backend (seed 004): POST /token answers {"token": …}; 403 once told to."""
+    """A customer backend (VideoSDK-style): POST /token answers {"token": …}; 403 once told to."""
     state = [0]
 
     async def token(request: Request) -> JSONResponse:

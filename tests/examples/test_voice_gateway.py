@@ -1,4 +1,4 @@
-"""The seed-001 voice gateway example, end to end, as separate processes.
+"""The TeleQuick-style voice gateway example, end to end, as separate processes.
 
 ``relaypass serve`` (with Redis) registers two orgs' tenants and their
 service-account keys and assigns trunks and calls; the example gateway

@@ -1,4 +1,4 @@
-"""Seed 001 at the gate, end to end through the control plane and a real Redis.
+"""Service accounts at the gate, end to end through the control plane and a real Redis.
 
 Service-account keys published by ``PublishServiceAccount`` reach the gate with
 their org and tenant; SDK tokens signed from a credentials file verify there

@@ -224,7 +224,7 @@ def test_customer_room_secrets_are_chosen_by_iss() -> None:
     flags, _ = role_preset("viewer")
     wire = {**RoomClaims(grant=flags, room_id="r").to_wire(), "iss": "vsdk_live_cust"}
 
-    def kidless(key: Key, claims: dict[str, object]) -> str:  # as seed 004's backend mints
+    def kidless(key: Key, claims: dict[str, object]) -> str:  # as a VideoSDK app's backend mints
         header = b64encode(b'{"alg":"HS256","typ":"JWT"}')
         payload = json.dumps({**claims, "exp": int(clock.now()) + 60}).encode()
         return sign_compact(payload, key, header)

@@ -15,7 +15,7 @@ from relaypass.profiles.relay import RelayClaims, RelayMinter
 from relaypass.testing import FrozenClock
 from tests.conftest import NOW
 
-# Seed 000's sample relay token, claim for claim.
+# ClutchCall's sample relay token, claim for claim.
 SEED_HEADER_KID = "rk_live_abc"
 SEED_CLAIMS = {
     "iss": "clutchcall-bff",

@@ -32,7 +32,7 @@ from tests.conftest import NOW
 
 API_KEY = "vsdk_live_a1b2c3d4"
 
-# Seed 004's sample host token, claim for claim.
+# VideoSDK's sample host token, claim for claim.
 SEED_HOST = {
     "roomId": "team-standup",
     "participantId": "alice-42",

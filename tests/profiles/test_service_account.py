@@ -29,7 +29,7 @@ def rsa_key() -> Key:
 
 
 def credentials_file(tmp_path: Path, key: Key, tenant: str = "acme") -> Path:
-    """Seed 001's service-account file shape."""
+    """TeleQuick's service-account file shape."""
     doc = {
         "tenant_id": tenant,
         "private_key": key.to_pem(private=True).decode(),

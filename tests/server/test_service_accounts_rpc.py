@@ -1,4 +1,4 @@
-"""Seed 003's service-account RPCs, field for field, on SQLite and PostgreSQL."""
+"""ClutchCall's service-account RPCs, field for field, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
