@@ -45,6 +45,6 @@ def test_user_facing_text_never_names_the_product_documents() -> None:
     offending = [
         str(path.relative_to(ROOT))
         for path in texts
-        if path.is_file() and re.search(r"\bseeds?[ -]?0\d\d\b", path.read_text(), re.I)
+        if path.is_file() and re.search(r"\bseeds?[ -]?0\d\d\b", path.read_text(), re.IGNORECASE)
     ]
     assert offending == []
