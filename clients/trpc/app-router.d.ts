@@ -391,6 +391,7 @@ export type TokenRevoked = {
 
 export type WhoAmI = {
   orgId: string;
+  orgName: string;
   keyId: string;
   scopes: Array<string>;
   namespaces: Array<string>;

@@ -187,13 +187,45 @@ def test_another_orgs_ids_are_refused_as_in_the_api(served: Served, browser: Bro
 
 def test_an_expired_session_returns_to_sign_in(served: Served, browser: Browser) -> None:
     page = sign_in(browser, served)
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "relaypass_dashboard"]
     page.context.clear_cookies()
+    page.context.add_cookies([{**cookie, "value": "ended-or-forged"}])  # type: ignore[list-item]
     page.goto(f"{served.url}/dashboard/audit")
     expect(page.locator("h1")).to_have_text("Sign in")
     expect(page.locator(".note")).to_contain_text("session ended")
 
 
-@pytest.mark.parametrize(("width", "height"), [(1280, 900), (375, 800)], ids=["desktop", "phone"])
+def test_a_first_visit_is_not_told_its_session_ended(served: Served, browser: Browser) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{served.url}/dashboard")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    expect(page.locator(".note")).to_have_count(0)
+    page.context.close()
+
+
+def test_every_action_says_what_it_did(served: Served, browser: Browser) -> None:
+    page = sign_in(browser, served)
+    page.goto(f"{served.url}/dashboard/tenants")
+    page.fill("#tenant", "feedback_t")
+    page.click("section[aria-labelledby=tenant-h] button[type=submit]")
+    expect(page.locator(".done")).to_have_text("Tenant created.")
+    page.goto(f"{served.url}/dashboard/tokens?kind=moq")
+    expect(page.locator(".tabs [aria-current=page]")).to_have_text("moq")
+    page.fill("#root", "demo")
+    page.click("section[aria-labelledby=mint-h] button[type=submit]")
+    expect(page.locator(".done")).to_contain_text("Minted a moq token")
+    assert page.locator("#minted-token").is_visible()
+    box = page.locator("#minted-token").bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] <= 800  # the result is in view, not below the fold
+    page.goto(f"{served.url}/dashboard/audit")
+    time = page.locator("tbody time").first
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", time.get_attribute("title") or "")
+    expect(page.locator(".who strong")).to_have_text("default")
+    page.context.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)], ids=["desktop", "phone"])
 def test_every_page_screenshot_and_axe(
     served: Served, browser: Browser, width: int, height: int
 ) -> None:
@@ -215,8 +247,8 @@ def test_every_page_screenshot_and_axe(
         target.add_script_tag(path=str(AXE))
         violations = target.evaluate(
             "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-            ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+            ".map(v => v.impact + ' ' + v.id + ': '"
+            " + v.nodes.map(n => n.target.join(' ')).join(', '))"
         )
         assert violations == [], (suffix, width, violations)
         overflow = target.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")

@@ -45,9 +45,10 @@ class NoInput(Input):
 
 
 class WhoAmI(Output):
-    """The calling key: its org, id and scopes, and the org's namespaces."""
+    """The calling key: its org (id and name), id and scopes, and the org's namespaces."""
 
     org_id: str
+    org_name: str
     key_id: str
     scopes: list[str]
     namespaces: list[str]

@@ -11,6 +11,7 @@ confirmations. No CDN and no Node build: the CSS and script ship in the wheel.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hmac
 import io
 import secrets
@@ -54,6 +55,7 @@ class _Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["utc"] = _utc
 
     # ------------------------------------------------------------ plumbing
 
@@ -92,9 +94,11 @@ class _Pages:
         """Signed in, and for a POST the session's CSRF token, or back to sign-in / 403."""
 
         async def endpoint(request: Request) -> Response:
-            session = self.sessions.get(request.cookies.get(COOKIE))
-            if session is None:
-                return RedirectResponse("/dashboard/login?expired=1", status_code=303)
+            presented = request.cookies.get(COOKIE)
+            session = self.sessions.get(presented)
+            if session is None:  # "your session ended" only to a browser that had one
+                target = "/dashboard/login" + ("?expired=1" if presented else "")
+                return RedirectResponse(target, status_code=303)
             if request.method == "POST":
                 form = await request.form()
                 token = form.get("csrf")
@@ -151,7 +155,9 @@ class _Pages:
             self._login_cookie(request, page, retry)
             return page
         who = outcome.data
-        sid, _ = self.sessions.create(key, who["orgId"], who["keyId"], tuple(who["scopes"]))
+        sid, _ = self.sessions.create(
+            key, who["orgId"], who["keyId"], tuple(who["scopes"]), org_name=who["orgName"]
+        )
         response = RedirectResponse("/dashboard", status_code=303)
         response.set_cookie(
             COOKIE, sid, httponly=True, samesite="strict", path="/dashboard",
@@ -208,13 +214,17 @@ class _Pages:
                     "orgId": s.org_id, "id": str(form.get("id")),
                     "graceSeconds": _int(form.get("grace"), 0),
                 })  # fmt: skip
-            return _done(request, s, created=created, failure=failure)
+            done = {"create": "Key created.",
+                    "revoke": "Key revoked: requests with it are refused.",
+                    "reroll": "Key rerolled: the new key is below."}  # fmt: skip
+            return _done(request, s, created=created, failure=failure,
+                         notice=None if failure else done.get(str(action)))  # fmt: skip
         flash = _flash(s)
         listed, list_failure = await self.call(s, "streams.apiKeys.list", {"orgId": s.org_id})
         return self.render(
             request, "api_keys.html", s, keys=(listed or {}).get("keys", []),
             created=flash.get("created"), failure=flash.get("failure") or list_failure,
-            scopes=_SCOPES,
+            scopes=_SCOPES, notice=flash.get("notice"),
         )  # fmt: skip
 
     async def signing_keys(self, request: Request, s: DashboardSession) -> Response:
@@ -231,18 +241,28 @@ class _Pages:
                 _, failure = await self.call(
                     s, f"streams.signingKeys.{action}", {"orgId": s.org_id, "id": kid}
                 )
-            return _done(request, s, failure=failure)
+            done = {"create": "Signing key created: it signs once it has propagated.",
+                    "retire": "Signing key retired: it mints nothing more.",
+                    "revoke": "Signing key revoked: its tokens are refused."}  # fmt: skip
+            return _done(request, s, failure=failure,
+                         notice=None if failure else done.get(str(action)))  # fmt: skip
         flash = _flash(s)
         listed, list_failure = await self.call(s, "streams.signingKeys.list", {"orgId": s.org_id})
         return self.render(
             request, "signing_keys.html", s, keys=(listed or {}).get("keys", []),
-            failure=flash.get("failure") or list_failure,
+            failure=flash.get("failure") or list_failure, notice=flash.get("notice"),
         )  # fmt: skip
 
     async def tenants(self, request: Request, s: DashboardSession) -> Response:
         if request.method == "POST":
-            failure, registered = await self._tenant_action(s, await request.form())
-            return _done(request, s, failure=failure, registered=registered)
+            form = await request.form()
+            failure, registered = await self._tenant_action(s, form)
+            done = {"create": "Tenant created.",
+                    "disable": "Tenant disabled: its sessions are cut.",
+                    "publish": "Service-account key registered.",
+                    "revoke": "Service-account key revoked."}  # fmt: skip
+            return _done(request, s, failure=failure, registered=registered,
+                         notice=None if failure else done.get(str(form.get("action"))))  # fmt: skip
         flash = _flash(s)
         tenants, f1 = await self.call(s, "tenants.list", {"orgId": s.org_id})
         accounts, f2 = await self.call(s, "serviceAccounts.list", {"orgId": s.org_id})
@@ -250,6 +270,7 @@ class _Pages:
             request, "tenants.html", s, tenants=(tenants or {}).get("tenants", []),
             accounts=(accounts or {}).get("serviceAccounts", []),
             registered=flash.get("registered"), failure=flash.get("failure") or f1 or f2,
+            notice=flash.get("notice"),
         )  # fmt: skip
 
     async def _tenant_action(
@@ -283,15 +304,20 @@ class _Pages:
     async def tokens(self, request: Request, s: DashboardSession) -> Response:
         if request.method == "POST":
             form = await request.form()
+            kind = _kind(form.get("kind"))
             if form.get("action") == "decode":
-                return _done(request, s, decoded=self._decode(s, str(form.get("token") or "")))
+                decoded = self._decode(s, str(form.get("token") or ""))
+                return _done(request, s, decoded=decoded, to=f"?kind={kind}#decoded")
             minted, failure = await self.call(s, *_mint_request(s, form))
-            return _done(request, s, minted=minted, failure=failure)
+            notice = None if failure else f"Minted a {kind} token: copy it below."
+            return _done(request, s, minted=minted, failure=failure, notice=notice,
+                         to=f"?kind={kind}")  # fmt: skip
         flash = _flash(s)
         tenants, _ = await self.call(s, "tenants.list", {"orgId": s.org_id})
         return self.render(
             request, "tokens.html", s, minted=flash.get("minted"), failure=flash.get("failure"),
             decoded=flash.get("decoded"), tenants=(tenants or {}).get("tenants", []),
+            kind=_kind(request.query_params.get("kind")), notice=flash.get("notice"),
         )  # fmt: skip
 
     def _decode(self, s: DashboardSession, token: str) -> dict[str, Any]:
@@ -342,14 +368,35 @@ class _Pages:
         )  # fmt: skip
 
 
+def _utc(ms: object) -> str:
+    """A time in ms as UTC text: what a page shows before its script shows local time."""
+    if not isinstance(ms, int):
+        return ""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _status(failure: Failure | None) -> int:
     return failure.status if failure is not None else 200
 
 
-def _done(request: Request, session: DashboardSession, **flash: Any) -> Response:  # noqa: ANN401
+def _done(
+    request: Request,
+    session: DashboardSession,
+    *,
+    to: str = "",
+    **flash: Any,  # noqa: ANN401 - what the page shows
+) -> Response:
     """Post/redirect/get: keep what the POST did for the page, shown once, and redirect."""
     session.flash = {k: v for k, v in flash.items() if v is not None}
-    return RedirectResponse(request.url.path, status_code=303)
+    return RedirectResponse(request.url.path + to, status_code=303)
+
+
+_KINDS: Final = ("relay", "moq", "room")
+
+
+def _kind(value: object) -> str:
+    """The token tab asked for (relay by default)."""
+    return value if isinstance(value, str) and value in _KINDS else "relay"
 
 
 def _flash(session: DashboardSession) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class DashboardSession:
     scopes: tuple[str, ...]
     created: float
     seen: float
+    org_name: str = ""
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     #: What a POST did, shown once by the page it redirects to (post/redirect/get).
     flash: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -60,11 +61,17 @@ class SessionStore:
         self._lock = threading.Lock()
 
     def create(
-        self, api_key: str, org_id: str, key_id: str, scopes: tuple[str, ...]
+        self,
+        api_key: str,
+        org_id: str,
+        key_id: str,
+        scopes: tuple[str, ...],
+        *,
+        org_name: str = "",
     ) -> tuple[str, DashboardSession]:
         """A new session and its id (for the cookie)."""
         now = self._clock()
-        session = DashboardSession(api_key, org_id, key_id, scopes, now, now)
+        session = DashboardSession(api_key, org_id, key_id, scopes, now, now, org_name)
         sid = secrets.token_urlsafe(32)
         with self._lock:
             self._expire(now)

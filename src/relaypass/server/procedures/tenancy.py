@@ -24,7 +24,11 @@ def whoami(s: Services, call: Call, _: api.NoInput) -> api.WhoAmI:
     who = call.who
     org = s.store.get_org(who.org_id)
     return api.WhoAmI(
-        org_id=who.org_id, key_id=who.id, scopes=list(who.scopes), namespaces=org["namespaces"]
+        org_id=who.org_id,
+        org_name=org["name"],
+        key_id=who.id,
+        scopes=list(who.scopes),
+        namespaces=org["namespaces"],
     )
 
 

@@ -32,10 +32,11 @@ document.addEventListener("DOMContentLoaded", () => {
     tick();
     window.setInterval(tick, 1000);
   }
-  // Times in ms -> readable local times.
+  // Times in ms -> the viewer's local time, with UTC on hover.
   for (const time of document.querySelectorAll("time[data-ms]")) {
     const when = new Date(Number(time.dataset.ms));
     time.dateTime = when.toISOString();
+    time.title = when.toISOString().replace("T", " ").slice(0, 19) + " UTC";
     time.textContent = when.toLocaleString();
   }
 });
