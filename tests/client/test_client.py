@@ -130,7 +130,9 @@ def flaky() -> Iterator[tuple[str, list[float]]]:
             return JSONResponse({"code": "UNAVAILABLE"}, 503, headers={"Retry-After": "1"})
         if len(arrivals) == 2:
             return JSONResponse({"code": "RATE_LIMITED"}, 429, headers={"Retry-After": "1"})
-        return JSONResponse({"orgId": "o", "keyId": "k", "scopes": [], "namespaces": []})
+        return JSONResponse(
+            {"orgId": "o", "orgName": "O", "keyId": "k", "scopes": [], "namespaces": []}
+        )
 
     app = Starlette(routes=[Route("/rpc/auth.whoami", whoami, methods=["POST"])])
     with serve_in_thread(app) as address:

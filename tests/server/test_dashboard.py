@@ -189,7 +189,10 @@ def test_an_expired_session_returns_to_sign_in(served: Served, browser: Browser)
     page = sign_in(browser, served)
     (cookie,) = [c for c in page.context.cookies() if c["name"] == "relaypass_dashboard"]
     page.context.clear_cookies()
-    page.context.add_cookies([{**cookie, "value": "ended-or-forged"}])  # type: ignore[list-item]
+    page.context.add_cookies(
+        [{"name": cookie["name"], "value": "ended-or-forged", "domain": cookie["domain"],
+          "path": cookie["path"]}]
+    )  # fmt: skip
     page.goto(f"{served.url}/dashboard/audit")
     expect(page.locator("h1")).to_have_text("Sign in")
     expect(page.locator(".note")).to_contain_text("session ended")
