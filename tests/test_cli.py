@@ -245,5 +245,5 @@ def test_the_relay_listens_on_loopback_unless_told_otherwise() -> None:
     relay = typer.main.get_command(app).commands["relay"]  # type: ignore[attr-defined]
     bind = next(p for p in relay.params if p.name == "bind")
     assert bind.default.startswith("127.0.0.1:")
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert "--bind '[::]:4443'" in readme
+    page = (Path(__file__).resolve().parents[1] / "docs" / "gate.md").read_text(encoding="utf-8")
+    assert "--bind '[::]:4443'" in page

@@ -45,10 +45,10 @@ export type ApiKeyInfo = {
   environment: string;
   display: string;
   scopes: Array<string>;
-  created_at_ms: number;
-  expires_at_ms: number | null;
-  revoked_at_ms: number | null;
-  last_used_at_ms: number | null;
+  createdAtMs: number;
+  expiresAtMs: number | null;
+  revokedAtMs: number | null;
+  lastUsedAtMs: number | null;
 };
 
 export type ApiKeyList = {
@@ -80,8 +80,8 @@ export type ApiKeyRevoked = {
 
 export type AuditEvent = {
   id: number;
-  at_ms: number;
-  org_id: string | null;
+  atMs: number;
+  orgId: string | null;
   actor: string;
   action: string;
   target: string | null;
@@ -322,10 +322,10 @@ export type SigningKeyInfo = {
   profiles: Array<string>;
   label: string;
   state: string;
-  created_at_ms: number;
-  active_at_ms: number | null;
-  retired_at_ms: number | null;
-  revoked_at_ms: number | null;
+  createdAtMs: number;
+  activeAtMs: number | null;
+  retiredAtMs: number | null;
+  revokedAtMs: number | null;
 };
 
 export type SigningKeyList = {

@@ -73,4 +73,4 @@ def test_times_are_human_in_tables_and_raw_in_json(runner: CliRunner) -> None:
     assert "created at" in table.stdout
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", table.stdout)
     raw = json.loads(runner.invoke(app, ["signing-keys", "list", "--json"]).stdout)
-    assert isinstance(raw["keys"][0]["created_at_ms"], int)
+    assert isinstance(raw["keys"][0]["createdAtMs"], int)

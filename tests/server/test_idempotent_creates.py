@@ -71,10 +71,14 @@ def test_tenants_create_replayed_answers_as_the_first_time(
     assert plain.status_code == 400
 
 
-def test_the_readme_names_exactly_the_creates_that_honour_the_header() -> None:
+def test_the_docs_name_exactly_the_creates_that_honour_the_header() -> None:
     from relaypass.api import PROCEDURES
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    line = next(ln for ln in readme.split("\n- ") if "honour an `Idempotency-Key`" in ln)
+    page = Path(__file__).resolve().parents[2] / "docs" / "control-plane.md"
+    line = next(
+        ln
+        for ln in page.read_text(encoding="utf-8").split("\n- ")
+        if "honour an `Idempotency-Key`" in ln
+    )
     named = {p.name for p in PROCEDURES if f"`{p.name}`" in line}
     assert named == {p.name for p in PROCEDURES if p.idempotent}

@@ -59,7 +59,7 @@ class Output(BaseModel):
 
 
 class SnakeCaseOutput(BaseModel):
-    """An answer whose wire names are snake_case (ClutchCall's service accounts; 0.1's records)."""
+    """An answer whose wire names are snake_case (ClutchCall's service-account API)."""
 
     model_config = ConfigDict(frozen=True)
 

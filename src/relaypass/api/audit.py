@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from pydantic import Field
 
-from relaypass.api._base import OWN_ORG, Input, Output, Procedure, SnakeCaseOutput
+from relaypass.api._base import OWN_ORG, Input, Output, Procedure
 
 __all__ = ["AUDIT_LIST", "AuditEvent", "AuditList", "AuditQuery"]
 
@@ -23,7 +23,7 @@ class AuditQuery(Input):
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
-class AuditEvent(SnakeCaseOutput):
+class AuditEvent(Output):
     """One admin action, mint or refusal (never a token or secret)."""
 
     id: int

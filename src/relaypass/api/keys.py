@@ -6,7 +6,7 @@ from typing import Final
 
 from pydantic import Field
 
-from relaypass.api._base import OWN_ORG, Input, Output, Procedure, SnakeCaseOutput
+from relaypass.api._base import OWN_ORG, Input, Output, Procedure
 from relaypass.errors import ErrorCode
 
 __all__ = [
@@ -78,7 +78,7 @@ class ApiKeyReroll(ApiKeyRef):
     grace_seconds: int = Field(default=0, ge=0, le=604_800)
 
 
-class ApiKeyInfo(SnakeCaseOutput):
+class ApiKeyInfo(Output):
     """A key as listed: never the key itself."""
 
     id: str
@@ -143,7 +143,7 @@ class SigningKeyRef(Input):
     id: str = Field(max_length=128)
 
 
-class SigningKeyInfo(SnakeCaseOutput):
+class SigningKeyInfo(Output):
     """A signing key as listed (public facts only)."""
 
     id: str

@@ -424,7 +424,7 @@ def _ms(value: str) -> int:
 def _per_minute(events: list[dict[str, Any]], since_ms: int) -> list[int]:
     buckets = [0] * 60
     for event in events:
-        index = (int(event["at_ms"]) - since_ms) // 60_000
+        index = (int(event["atMs"]) - since_ms) // 60_000
         if 0 <= index < 60:  # noqa: PLR2004 - minutes in the hour
             buckets[index] += 1
     return buckets
@@ -458,7 +458,7 @@ def _csv(events: list[dict[str, Any]]) -> Response:
     writer = csv.writer(out)
     writer.writerow(["id", "at_ms", "actor", "action", "target", "detail"])
     for e in events:
-        writer.writerow([e["id"], e["at_ms"], e["actor"], e["action"], e["target"] or "",
+        writer.writerow([e["id"], e["atMs"], e["actor"], e["action"], e["target"] or "",
                          e["detail"]])  # fmt: skip
     return Response(
         out.getvalue(),
