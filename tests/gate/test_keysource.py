@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from relaypass import Key, KeySet, sign_jwt
@@ -213,3 +215,42 @@ def test_several_key_files_are_all_used(tmp_path: Path) -> None:
     third.save(tmp_path / "v2.jwk")  # rotation by replacing a file
     assert gate.connect(sign_jwt(claims, third), "demo").grant.kid == "v3"
     stop()
+
+
+def test_a_jwks_gate_without_traffic_is_ready_again_when_its_source_answers(
+    jwks_server: JwksServer,
+) -> None:
+    """Behind a balancer that only routes to ready gates, readiness cannot wait for a connect."""
+    from relaypass.gate.http import create_gate_app
+
+    jwks_server.document = KeySet([Key.generate("EdDSA", kid="k1").public()]).to_jwks()
+    jwks_server.cache_control = "max-age=0"
+    source = JwksUrlKeySource(
+        jwks_server.url, min_age=0.1, max_age=0.2, cooldown_seconds=0.1, background=True
+    )
+    app = create_gate_app(Gate(source), max_keyset_age_seconds=0.5)
+
+    def ready() -> int:
+        async def go() -> int:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return (await client.get("/readyz")).status_code
+
+        return asyncio.run(go())
+
+    def within(seconds: float, status: int) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if ready() == status:
+                return True
+            time.sleep(0.05)
+        return False
+
+    try:
+        assert ready() == 200
+        jwks_server.status = 500  # the control plane goes away: the set ages
+        assert within(3, 503)
+        jwks_server.status = 200  # it comes back; no connect reaches this gate
+        assert within(3, 200)
+    finally:
+        source.close()

@@ -70,7 +70,7 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
     elif options.key_dir is not None:
         source = DirectoryKeySource(options.key_dir)
     elif options.jwks_url is not None:
-        source = JwksUrlKeySource(options.jwks_url)
+        source = JwksUrlKeySource(options.jwks_url, background=True)
         stop = source.close
     else:
         assert options.redis_url is not None  # noqa: S101 - exactly one source was checked

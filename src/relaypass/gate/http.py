@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import secrets
 import sqlite3
 import threading
@@ -45,8 +46,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relaypass._grant import Grant
+from relaypass._head_limits import head_refusal
 from relaypass.errors import (
     ErrorCode,
     InvalidRequestError,
@@ -562,4 +565,27 @@ def create_gate_app(
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
+    app.add_middleware(_HeadLimits)
     return app
+
+
+class _HeadLimits:
+    """A head over :mod:`relaypass._head_limits`' limits: 431 or 414, as problem+json."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refused = head_refusal(scope) if scope["type"] == "http" else None
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {"type": f"https://relaypass.dev/errors/{refused.code.value.lower()}",
+             "title": refused.code.value, "status": refused.http_status,
+             "code": refused.code.value, "detail": refused.reason}
+        ).encode()  # fmt: skip
+        response = Response(
+            body, status_code=refused.http_status, media_type="application/problem+json"
+        )
+        await response(scope, receive, send)

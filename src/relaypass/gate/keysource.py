@@ -185,6 +185,10 @@ class JwksUrlKeySource:
       keeps serving meanwhile, so a slow JWKS endpoint never holds up a
       connect. (Only a kid never seen before waits for its fetch, in
       :meth:`learn`, within the cooldown.)
+    - With ``background=True`` (what ``gate serve`` uses) a thread of its own
+      refreshes the set as its max-age runs out, traffic or not, so a gate
+      with no connects stays ready whenever the endpoint answers; it stops
+      with :meth:`close`.
     """
 
     __slots__ = (
@@ -196,6 +200,8 @@ class JwksUrlKeySource:
         "_keys",
         "_last_fetch",
         "_lock",
+        "_stop",
+        "_thread",
         "cooldown_seconds",
         "max_age",
         "min_age",
@@ -211,6 +217,7 @@ class JwksUrlKeySource:
         max_age: float = 300.0,
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
+        background: bool = False,
     ) -> None:
         self.url = url
         self.cooldown_seconds = cooldown_seconds
@@ -225,7 +232,20 @@ class JwksUrlKeySource:
         self._idle = threading.Event()
         self._idle.set()
         self._confirmed_at = -1e18
+        self._stop = threading.Event()
         self._fetch()
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(
+                target=self._refresh_forever, name="relaypass-jwks-refresh", daemon=True
+            )
+            self._thread.start()
+
+    def _refresh_forever(self) -> None:
+        """Refetch as the set's max-age (or, after a failure, the cooldown) runs out."""
+        while not self._stop.wait(max(0.05, self._expires - self._clock())):
+            with self._lock:
+                self._fetch()
 
     def keyset(self) -> KeySet:
         """The current set; once its max-age ran out, a refresh starts in the background."""
@@ -282,6 +302,9 @@ class JwksUrlKeySource:
         return self._clock() - self._confirmed_at
 
     def close(self) -> None:
-        """Release the HTTP client (after a running refresh)."""
+        """Stop refreshing and release the HTTP client (after a running refresh)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
         self._idle.wait(10)
         self._client.close()

@@ -1,8 +1,7 @@
 """Request limits applied before any body is read: head and body size, the API key on procedures.
 
-More than :data:`MAX_HEADERS` headers or :data:`MAX_HEADER_BYTES` of them are
-refused with 431, a path and query over :data:`MAX_URL_BYTES` with 414, both in
-the problem+json form (or tRPC's, on ``/trpc/``).
+A head over :mod:`relaypass._head_limits`' limits is refused first (431, 414),
+in the problem+json form (or tRPC's, on ``/trpc/``).
 
 A pure ASGI middleware. A declared ``Content-Length`` above the limit is refused
 at once; a body that grows past it while streaming is cut off. On ``/rpc/``,
@@ -24,6 +23,7 @@ from typing import Any, Final
 import orjson
 from sqlalchemy.exc import SQLAlchemyError
 
+from relaypass._head_limits import head_refusal
 from relaypass.api import BY_NAME
 from relaypass.errors import ErrorCode, InvalidApiKeyError, RelaypassError
 from relaypass.server import logging as rlog
@@ -31,18 +31,13 @@ from relaypass.server.current import PROCEDURE, VERIFIED_KEY
 from relaypass.server.dispatch import Failure
 from relaypass.server.wire.trpc import MAX_BATCH, error_shape
 
-__all__ = ["MAX_HEADERS", "MAX_HEADER_BYTES", "MAX_URL_BYTES", "RequestLimits"]
+__all__ = ["RequestLimits"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-#: Request heads above these are refused (431, 414) before anything else is looked at.
-MAX_HEADERS: Final = 100
-MAX_HEADER_BYTES: Final = 16 * 1024
-MAX_URL_BYTES: Final = 8 * 1024
 
 #: Procedures that authenticate with a service-account JWT in the body (ClutchCall).
 BODY_AUTHENTICATED: Final = frozenset(name for name, p in BY_NAME.items() if p.admin_token)
@@ -123,26 +118,11 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        refused = head_refusal(scope)
+        if refused is not None:
+            await _problem(send, refused.code, refused.http_status, refused.reason, scope=scope)
+            return
         raw_headers = scope.get("headers") or []
-        if (
-            len(raw_headers) > MAX_HEADERS
-            or sum(len(name) + len(value) for name, value in raw_headers) > MAX_HEADER_BYTES
-        ):
-            await _problem(
-                send, ErrorCode.HEADERS_TOO_LARGE, 431,
-                f"at most {MAX_HEADERS} headers and {MAX_HEADER_BYTES} bytes of them",
-                scope=scope,
-            )  # fmt: skip
-            return
-        target = len(scope.get("raw_path") or scope.get("path", "").encode()) + len(
-            scope.get("query_string") or b""
-        )
-        if target > MAX_URL_BYTES:
-            await _problem(
-                send, ErrorCode.URI_TOO_LONG, 414,
-                f"the path and query are at most {MAX_URL_BYTES} bytes", scope=scope,
-            )  # fmt: skip
-            return
         headers = dict(raw_headers)
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):

@@ -28,8 +28,9 @@ from starlette.staticfiles import StaticFiles
 
 from relaypass._jws import DEFAULT_MAX_TOKEN_BYTES
 from relaypass._tokens import Verifier, decode_unverified
-from relaypass.errors import RelaypassError
+from relaypass.errors import ErrorCode, RelaypassError
 from relaypass.server.dashboard._sessions import COOKIE, DashboardSession, SessionStore
+from relaypass.server.dashboard._signin import SignInLimiter
 from relaypass.server.db.store import Store
 from relaypass.server.dispatch import CallMeta, Dispatcher, Failure
 
@@ -45,10 +46,17 @@ Handler = Callable[[Request, DashboardSession], Awaitable[Response]]
 class _Pages:
     """The dashboard's handlers, sharing the dispatcher, the store and the sessions."""
 
-    def __init__(self, dispatcher: Dispatcher, store: Store, sessions: SessionStore) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        store: Store,
+        sessions: SessionStore,
+        signins: SignInLimiter | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.store = store
         self.sessions = sessions
+        self.signins = signins or SignInLimiter()
         self.env = Environment(
             loader=FileSystemLoader(_HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -125,6 +133,17 @@ class _Pages:
         self._login_cookie(request, response, token)
         return response
 
+    def _login_again(
+        self, request: Request, failure: Failure, *, headers: dict[str, str] | None = None
+    ) -> Response:
+        retry = secrets.token_urlsafe(32)
+        page = self.render(
+            request, "login.html", None, status=failure.status, failure=failure, csrf=retry
+        )
+        page.headers.update(headers or {})
+        self._login_cookie(request, page, retry)
+        return page
+
     @staticmethod
     def _login_cookie(request: Request, response: Response, token: str) -> None:
         response.set_cookie(
@@ -142,18 +161,23 @@ class _Pages:
                 request, "error.html", None, status=403,
                 code="INVALID_REQUEST", detail="missing or wrong CSRF token",
             )  # fmt: skip
+        address = request.client.host if request.client is not None else "unknown"
+        wait = self.signins.retry_after(address)
+        if wait is not None:
+            refused = Failure(
+                ErrorCode.RATE_LIMITED, 429,
+                f"too many failed sign-ins: try again in {wait} s", retry_after_seconds=wait,
+            )  # fmt: skip
+            return self._login_again(request, refused, headers={"Retry-After": str(wait)})
         key = form.get("api_key")
         key = key.strip() if isinstance(key, str) else ""
         outcome = await self.dispatcher.dispatch(
             "auth.whoami", None, CallMeta(authorization=f"Bearer {key}")
         )
         if isinstance(outcome, Failure):
-            retry = secrets.token_urlsafe(32)
-            page = self.render(
-                request, "login.html", None, status=outcome.status, failure=outcome, csrf=retry
-            )
-            self._login_cookie(request, page, retry)
-            return page
+            if outcome.status in {401, 403}:  # a wrong key, not a service that is away
+                self.signins.failed(address)
+            return self._login_again(request, outcome)
         who = outcome.data
         sid, _ = self.sessions.create(
             key, who["orgId"], who["keyId"], tuple(who["scopes"]), org_name=who["orgName"]
