@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,13 @@ class Platform:
 
 @pytest.fixture
 def platform(tmp_path: Path, redis_server: str, redis_prefix: str) -> Iterator[Platform]:
+    yield from make_platform(tmp_path, redis_server, redis_prefix)
+
+
+def make_platform(
+    tmp_path: Path, redis_server: str, redis_prefix: str
+) -> Generator[Platform, None, None]:
+    """Two orgs (A, the first, with the operator's key; B) on one control plane and gate."""
     store = sqlite_store(tmp_path, key_propagation_seconds=0)
     first = bootstrap(store, "org A")
     assert first is not None

@@ -19,6 +19,7 @@ from relaypass.errors import HTTP_STATUS, ErrorCode
 __all__ = [
     "AUTH_ERRORS",
     "DEFAULT_TENANT",
+    "OWNED_FIELDS",
     "OWN_ORG",
     "Input",
     "Output",
@@ -64,6 +65,24 @@ class SnakeCaseOutput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+#: What an input field names, by field name: an object one org owns (the dispatcher and
+#: the store look it up inside the caller's org only), or ``None``, a name that is not an
+#: owned object (a stream's input id lives inside the org's own namespace). A procedure
+#: declares what its ``id`` names in ``owns``; a test fails on an id-like field nobody
+#: declared, so a new procedure cannot skip the question.
+OWNED_FIELDS: Final[dict[str, str | None]] = {
+    "org_id": "org",
+    "tenant": "tenant",
+    "tenant_id": "tenant",
+    "resource_id": "resource",
+    "room_id": "room",
+    "participant_id": "participant",
+    "private_key_id": "service_account",
+    "jti": "token",
+    "input_id": None,
+    "call_sid": None,
+}
+
 InT = TypeVar("InT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
 
@@ -102,6 +121,18 @@ class Procedure(Generic[InT, OutT]):
     idempotent: bool = False
     rate_limited: bool = False
     examples: dict[str, object] = field(default_factory=dict)
+    #: What the input's ``id`` (or another field not in :data:`OWNED_FIELDS`) names.
+    owns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def owned(self) -> dict[str, str]:
+        """Input field -> the kind of owned object it names (org, tenant, api_key, ...)."""
+        named = {
+            name: kind
+            for name in self.input.model_fields
+            if (kind := OWNED_FIELDS.get(name)) is not None
+        }
+        return named | self.owns
 
     @property
     def all_errors(self) -> tuple[ErrorCode, ...]:

@@ -195,11 +195,13 @@ API_KEYS_REVOKE: Final = Procedure(
     "streams.apiKeys.revoke", "mutation", "keys:admin", ApiKeyRef, ApiKeyRevoked,
     "Revoke a key now; gates cut the room sessions its tokens opened.",
     errors=_NO_KEY, examples={"orgId": "org_1", "id": "key_1"},
+    owns={"id": "api_key"},
 )  # fmt: skip
 API_KEYS_REROLL: Final = Procedure(
     "streams.apiKeys.reroll", "mutation", "keys:admin", ApiKeyReroll, ApiKeyRerolled,
     "Replace a key; the old one keeps working for graceSeconds.",
     errors=_NO_KEY, examples={"orgId": "org_1", "id": "key_1", "graceSeconds": 3600},
+    owns={"id": "api_key"},
 )  # fmt: skip
 SIGNING_KEYS_CREATE: Final = Procedure(
     "streams.signingKeys.create", "mutation", "keys:admin", SigningKeyCreate, SigningKeyCreated,
@@ -216,9 +218,11 @@ SIGNING_KEYS_RETIRE: Final = Procedure(
     "streams.signingKeys.retire", "mutation", "keys:admin", SigningKeyRef, SigningKeyRetired,
     "Stop signing with a key; tokens it signed verify until they expire.",
     errors=_NO_KEY, examples={"orgId": "org_1", "id": "k1"},
+    owns={"id": "signing_key"},
 )  # fmt: skip
 SIGNING_KEYS_REVOKE: Final = Procedure(
     "streams.signingKeys.revoke", "mutation", "keys:admin", SigningKeyRef, SigningKeyRevoked,
     "Distrust a key now; gates cut the sessions its tokens opened.",
     errors=_NO_KEY, examples={"orgId": "org_1", "id": "k1"},
+    owns={"id": "signing_key"},
 )  # fmt: skip
