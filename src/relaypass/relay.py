@@ -134,7 +134,7 @@ class MoqRelay:
         tls_key: Sequence[str] = (),
         tls_generate: Sequence[str] = (),
     ) -> None:
-        if gate.profile != "moq":
+        if not gate.kind.paths_relative_to_connection:
             msg = "the MoQ relay needs a gate with profile='moq'"
             raise ValueError(msg)
         if not tls_cert and not tls_generate:

@@ -22,6 +22,7 @@ from relaypass.gate.keysource import (
     JwksUrlKeySource,
     KeySource,
 )
+from relaypass.gate.profiles import profile_named
 from relaypass.gate.redis_source import RedisKeySource
 from relaypass.gate.session import Gate
 
@@ -77,7 +78,7 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
         source = RedisKeySource(options.redis_url, prefix=options.redis_prefix, start=False)
         stop = source.close
     policy = ClaimsPolicy(
-        require_exp=options.profile != "moq",
+        require_exp=profile_named(options.profile).requires_exp,
         issuer=frozenset(options.issuers) or None,
         audience=options.audience,
     )

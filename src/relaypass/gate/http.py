@@ -366,7 +366,7 @@ class _Service:
         Relay and session grants hold absolute paths; a room token is held to
         the room it names, which here is the stream (``<app>/<name>``).
         """
-        return path if self.gate.profile == "room" else ""
+        return path if self.gate.kind.connection_is_room() else ""
 
     # ------------------------------------------------------------ nginx-rtmp
 

@@ -230,7 +230,7 @@ class NatsCallout:
         callout_user: tuple[str, str],
         system_user: tuple[str, str] | None = None,
     ) -> None:
-        if gate.profile != "relay":
+        if not gate.kind.maps_to_subjects:
             msg = "the NATS callout admits relay tokens: a gate with profile='relay'"
             raise ValueError(msg)
         self.gate = gate

@@ -510,7 +510,7 @@ class _RoomCollector(Collector):
 
 
 def _key(grant: Grant) -> RoomKey | None:
-    return (grant.org, grant.room) if grant.profile == "room" and grant.room else None
+    return (grant.org, grant.room) if grant.room else None  # only room grants name a room
 
 
 def _same_room(a: RoomKey, b: RoomKey) -> bool:

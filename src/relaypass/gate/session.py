@@ -11,21 +11,20 @@ reconnect.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final, NamedTuple, final
+from typing import NamedTuple, final
 
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
-from relaypass._grant import Grant, Tenancy
+from relaypass._grant import Grant
 from relaypass._keys import Key
 from relaypass._keyset import KeySet
 from relaypass._scopes import PatternSet
-from relaypass._tokens import VerifiedToken, Verifier, decode_unverified
+from relaypass._tokens import VerifiedToken, Verifier
 from relaypass.errors import (
     ExpiredTokenError,
     InvalidApiKeyError,
@@ -36,25 +35,22 @@ from relaypass.errors import (
     MalformedTokenError,
     RevokedTokenError,
 )
-from relaypass.gate.accounts import SDK_ISSUERS, AccountDirectory, ResourceOwners, account_grant
+from relaypass.gate.accounts import SDK_ISSUERS, AccountDirectory, ResourceOwners
 from relaypass.gate.index import SessionIndex
 from relaypass.gate.keysource import KeySource
+from relaypass.gate.profiles import GateProfile, header_kid, profile_named
 from relaypass.gate.rooms import RoomBoard, pending_error
-from relaypass.gate.tenancy import OrgFences, check_scope, room_in_scope, tenancy_for
+from relaypass.gate.tenancy import OrgFences
 from relaypass.profiles.algorithms import accepts
 from relaypass.profiles.moq import MoqClaims
-from relaypass.profiles.relay import RelayClaims
 from relaypass.profiles.room import (
     DEFAULT_ROOM_TTL_SECONDS,
     DEFAULT_ROOMLESS_TTL_SECONDS,
     RoomAction,
-    RoomClaims,
 )
-from relaypass.profiles.session import SessionClaims
 
 __all__ = ["Gate", "Session"]
 
-PROFILES: Final = ("relay", "moq", "session", "room", "service_account")
 _ids = itertools.count(1)
 
 
@@ -141,7 +137,7 @@ class Session:
         if _identity(grant) != _identity(current):
             msg = "a refresh must keep the session's org, tenant, subject, profile and room"
             raise InvalidPermissionsError(msg)
-        if grant.profile == "room":
+        if self._gate.kind.holds_rooms:
             grant = self._gate.rooms.regranted(self, grant)
         self._gate.regrant(self, grant)
 
@@ -181,7 +177,7 @@ class Gate:
         self,
         keys: KeySource,
         *,
-        profile: str = "relay",
+        profile: str | GateProfile = "relay",
         policy: ClaimsPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
         public_publish: Iterable[str] = (),
@@ -192,26 +188,27 @@ class Gate:
         room_issuers: Mapping[str, Key] | None = None,
         sdk_issuers: Iterable[str] = SDK_ISSUERS,
     ) -> None:
-        if profile not in PROFILES:
-            msg = f"profile must be one of {PROFILES}"
-            raise ValueError(msg)
+        #: The token kind this gate serves, and everything that differs by kind.
+        self.kind = profile_named(profile)
         self.keys = keys
-        self.profile = profile
-        self.policy = policy or ClaimsPolicy(require_exp=profile != "moq")
+        self.profile = self.kind.name
+        self.policy = policy or ClaimsPolicy(require_exp=self.kind.requires_exp)
+        self._rooms_held = self.kind.holds_rooms
         self.clock = clock
         self.public_publish = tuple(public_publish)
         self.public_subscribe = tuple(public_subscribe)
         self.on_close = on_close
         self.max_roomless_ttl_seconds = max_roomless_ttl_seconds
         self.max_room_ttl_seconds = max_room_ttl_seconds
-        # Customer-minted room tokens (VideoSDK-style: HS256, no kid), chosen by iss.
-        self._room_issuers = {
+        #: Customer-minted room tokens (VideoSDK-style: HS256, no kid), chosen by iss.
+        self.room_issuers = {
             iss: Verifier(KeySet([key]), policy=self.policy, clock=clock)
             for iss, key in (room_issuers or {}).items()
         }
-        # Public prefixes use moq's prefix rule (p means p/**); compiled once, not per connect.
-        self._public = MoqClaims(publish=self.public_publish, subscribe=self.public_subscribe)
-        self._anonymous_grant = Grant(
+        #: Public prefixes with moq's prefix rule (p means p/**), compiled once.
+        self.public_moq = MoqClaims(publish=self.public_publish, subscribe=self.public_subscribe)
+        #: The grant of a connection without a token, outside moq (absolute public prefixes).
+        self.public_grant = Grant(
             profile="anonymous",
             publish=PatternSet(f"{p}/**" for p in self.public_publish),
             subscribe=PatternSet(f"{p}/**" for p in self.public_subscribe),
@@ -236,7 +233,7 @@ class Gate:
         self._forget_after: dict[tuple[str, str, str], float] = {}
         self.revoked_issuers: set[tuple[str | None, str]] = set()
         # Service-account tokens (their own key namespace) and resource owners.
-        self._account_policy = ClaimsPolicy(issuer=frozenset(sdk_issuers))
+        self.account_policy = ClaimsPolicy(issuer=frozenset(sdk_issuers))
         self._accounts: AccountDirectory | None = None
         self.resources = ResourceOwners()
         self.rooms = RoomBoard(self)
@@ -246,13 +243,13 @@ class Gate:
     def connect(self, token: str | None, path: str = "", origin: str | None = None) -> Session:
         """A session for this connection; anonymous only on public prefixes without a token."""
         grant = self.anonymous_grant(path) if token is None else self.grant_for(token, path, origin)
-        if grant.profile == "room":
+        if self._rooms_held:
             self.rooms.check_join(grant)
         session = Session(self, grant, path, origin)
         with self._lock:
             self._sessions[session.id] = session
             self._index.add(session.id, grant)
-        if grant.profile == "room":
+        if self._rooms_held:
             self.rooms.joined(session)
         return session
 
@@ -266,33 +263,17 @@ class Gate:
             self._index.add(session.id, grant)
 
     def grant_for(self, token: str, path: str, origin: str | None) -> Grant:
-        """Verify ``token`` (learning a new kid once) and build its grant."""
-        account = None
-        customer = self._customer_verifier(token) if self.profile == "room" else None
-        if self.profile == "service_account":
-            verified, account = self._account_directory().verify(
-                token, self._account_policy, self.clock
-            )
-        else:
-            verified = customer.verify(token) if customer is not None else self._verify(token)
-        if not accepts(self.profile, verified.alg):  # the same table minting reads
-            msg = f"{self.profile} tokens are not signed with {verified.alg}"
+        """Verify ``token`` (learning a new kid once) and build its grant, through the profile."""
+        kind = self.kind
+        verified = kind.verify(self, token)
+        if not accepts(kind.name, verified.token.alg):  # the same table minting reads
+            msg = f"{kind.name} tokens are not signed with {verified.token.alg}"
             raise InvalidClaimError(msg)
-        self._check_revoked(verified)
+        self._check_revoked(verified.token)
         view = self._current()
-        tenancy = tenancy_for(
-            self.profile,
-            verified,
-            path,
-            view.keyset,
-            view.fences,
-            issuer_known=customer is not None,
-        )
-        if account is not None:
-            grant = account_grant(verified, account, tenancy)
-        else:
-            grant = self._profile_grant(verified, path, origin, tenancy)
-            check_scope(self.profile, grant, verified, path)
+        tenancy = kind.tenancy(verified, path, view.keyset, view.fences)
+        grant = kind.grant(self, verified, path, origin, tenancy)
+        kind.check_scope(grant, verified, path)
         if grant.org is not None and grant.org in self.revoked_orgs:
             msg = "the token's org was disabled"
             raise RevokedTokenError(msg)
@@ -318,21 +299,8 @@ class Gate:
             raise ExpiredTokenError(msg)
         return grant
 
-    def _profile_grant(
-        self, verified: VerifiedToken, path: str, origin: str | None, tenancy: Tenancy
-    ) -> Grant:
-        if self.profile == "relay":
-            grant = RelayClaims.grant(verified, tenancy)
-        elif self.profile == "moq":
-            grant = MoqClaims.from_wire(verified.claims).grant(path, verified, tenancy)
-        elif self.profile == "room":
-            grant = self._room_grant(verified, path, tenancy)
-        else:
-            grant = SessionClaims.grant(verified, tenancy)
-            grant.check_origin(origin)
-        return grant
-
-    def _account_directory(self) -> AccountDirectory:
+    def account_directory(self) -> AccountDirectory:
+        """The service-account registrations of the current key set."""
         keyset = self.keys.keyset()
         directory = self._accounts
         if directory is None or directory.keyset is not keyset:
@@ -348,46 +316,15 @@ class Gate:
             view = self._view = _KeyView(keyset, verifier, OrgFences(keyset))
         return view
 
-    def _room_grant(self, verified: VerifiedToken, path: str, tenancy: Tenancy) -> Grant:
-        """Room tokens (VideoSDK): guardrails, the roomless ceiling, and the room joined.
-
-        A room lives at ``<org root>/<roomId>``: for a key scoped to ``acme``
-        the connection path ``acme/standup`` is the room ``standup``.
-        """
-        room_id = room_in_scope(verified.binding.scope, path)
-        room = RoomClaims.from_wire(verified.claims)
-        room.check_lifetime(
-            verified,
-            self.clock.now(),
-            self.max_roomless_ttl_seconds,
-            max_scoped=self.max_room_ttl_seconds,
-        )
-        grant = room.to_grant(verified, tenancy)
-        if room_id:
-            grant.check_room(room_id)
-            if grant.room is None:  # a roomless token joins the room of its connection path
-                grant = dataclasses.replace(grant, room=room_id)
-        return grant
-
-    def _verify(self, token: str) -> VerifiedToken:
+    def verify_with_keyset(self, token: str) -> VerifiedToken:
+        """Verify with the current key set, learning an unknown kid once (within its cooldown)."""
         try:
             return self._current().verifier.verify(token)
         except KeyNotFoundError:
-            kid = _header_kid(token)
+            kid = header_kid(token)
             if kid is None or not self.keys.learn(kid):
                 raise
         return self._current().verifier.verify(token)
-
-    def _customer_verifier(self, token: str) -> Verifier | None:
-        """The registered secret of the token's ``iss``, for a token without ``kid``."""
-        if not self._room_issuers or _header_kid(token) is not None:
-            return None
-        try:
-            _, claims = decode_unverified(token)
-        except InvalidTokenError:
-            return None
-        iss = claims.get("iss")
-        return self._room_issuers.get(iss) if isinstance(iss, str) else None
 
     def _current_verifier(self) -> Verifier:
         return self._current().verifier
@@ -397,13 +334,7 @@ class Gate:
         if not (self.public_publish or self.public_subscribe):
             msg = "a token is required"
             raise MalformedTokenError(msg)
-        if self.profile == "moq":  # rebased onto the connection path, as token grants are
-            grant = self._public.grant(path)
-            if not (grant.publish or grant.subscribe):  # as moq-relay: no empty sessions
-                msg = "a token is required outside the public prefixes"
-                raise MalformedTokenError(msg)
-            return grant
-        return self._anonymous_grant
+        return self.kind.anonymous_grant(self, path)
 
     def _check_revoked(self, verified: VerifiedToken) -> None:
         if _revoked(verified, self) or self._org_revoked(verified):
@@ -435,7 +366,7 @@ class Gate:
             session.close_reason = reason
             self._sessions.pop(session.id, None)
             self._index.remove(session.id, session.grant)
-        if session.grant.profile == "room":
+        if self._rooms_held:
             self.rooms.left(session)
         if self.on_close is not None:
             self.on_close(session, reason)
@@ -631,12 +562,3 @@ def _issued(verified: VerifiedToken) -> float:
     """``iat`` as a number; a token without one counts as issued before any revocation."""
     iat = verified.claims.get("iat")
     return float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else -math.inf
-
-
-def _header_kid(token: str) -> str | None:
-    from relaypass._jws import parse_header  # noqa: PLC0415
-
-    try:
-        return parse_header(token.split(".", 1)[0]).kid
-    except InvalidTokenError:
-        return None

@@ -1,4 +1,4 @@
-"""The tenancy check every gate profile passes through, in one place above the profiles.
+"""The org fences every gate profile applies, and the room rules they share.
 
 A shared gate trusts keys of many orgs. Each published key is bound to its org
 and a namespace scope (:mod:`relaypass._keyscope`); here a verified token's grant
@@ -15,18 +15,16 @@ is held to that binding:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Final, final
 
-from relaypass._grant import NO_TENANCY, Grant, Tenancy
 from relaypass._keyscope import KeyScope, Prefix, pattern_within
 from relaypass._keyset import KeySet
 from relaypass._scopes import EMPTY, PathError, PatternSet, split_path
 from relaypass._tokens import VerifiedToken
 from relaypass.errors import InvalidApiKeyError, UnauthorizedPathError
-from relaypass.profiles.moq import MoqClaims
 
-__all__ = ["OrgFences", "check_scope", "room_in_scope", "tenancy_for"]
+__all__ = ["OrgFences", "room_in_scope", "room_issuer"]
 
 _NONE: Final[tuple[Prefix, ...]] = ()
 _MAX_SETS: Final = 4096
@@ -103,59 +101,6 @@ def _rebase(fence: Iterable[Prefix], connection: str) -> PatternSet:
     return PatternSet(relative) if relative else EMPTY
 
 
-def _claimed(
-    profile: str, grant: Grant, verified: VerifiedToken
-) -> tuple[Sequence[str], Sequence[str]]:
-    if profile == "moq":
-        return MoqClaims.from_wire(verified.claims).claimed_paths()
-    return grant.publish.patterns, grant.subscribe.patterns  # tuples: the scope check's own key
-
-
-def tenancy_for(
-    profile: str,
-    verified: VerifiedToken,
-    connection: str,
-    keyset: KeySet,
-    fences: OrgFences,
-    *,
-    issuer_known: bool = False,
-) -> Tenancy:
-    """The org, issuer and fence a verified token's grant gets (refusing what it must).
-
-    ``issuer_known``: the token was verified with the secret registered for its
-    ``iss`` (a customer-minted room token), so the issuer is proven already.
-    """
-    org = verified.binding.org
-    issuer = None
-    if profile == "room":
-        iss = verified.claims.get("iss")
-        issuer = iss if issuer_known and isinstance(iss, str) else _room_issuer(verified, keyset)
-    fence = fences.for_org(org)
-    fence_set = EMPTY
-    if fence:
-        if profile == "room":  # a room inside another org's namespace is refused
-            fences.fence_set(org, connection)
-        elif profile == "moq":  # paths are relative to the connection path
-            fence_set = fences.fence_set(org, connection)
-        else:
-            fence_set = fences.fence_set(org, None)
-    if org is None and issuer is None and not fence_set:
-        return NO_TENANCY  # an unbound key (a single-org gate): nothing to add
-    return Tenancy(org, issuer, fence_set)
-
-
-def check_scope(profile: str, grant: Grant, verified: VerifiedToken, connection: str) -> None:
-    """Refuse (``UNAUTHORIZED_PATH``) a token that claims more than its key's scope."""
-    scope = verified.binding.scope
-    if scope is None:
-        return
-    if profile == "room":
-        scope.check_path(connection)
-    elif profile != "session":  # session tokens carry capabilities, not paths
-        publish, subscribe = _claimed(profile, grant, verified)
-        scope.check(publish, subscribe)
-
-
 def room_in_scope(scope: KeyScope | None, path: str) -> str:
     """The room a connection path names: the path below the key's (longest) root."""
     if scope is None or not path:
@@ -172,7 +117,7 @@ def room_in_scope(scope: KeyScope | None, path: str) -> str:
     return "/".join(segments[len(max(roots, key=len)) :])
 
 
-def _room_issuer(verified: VerifiedToken, keyset: KeySet) -> str | None:
+def room_issuer(verified: VerifiedToken, keyset: KeySet) -> str | None:
     """A room token's ``iss``: for an org's key, a live API key of that same org."""
     iss = verified.claims.get("iss")
     org = verified.binding.org
