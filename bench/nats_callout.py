@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _servers import free_port
 from relaypass import Key, KeySet, sign_jwt
 from relaypass.gate import Gate, StaticKeySource
-from relaypass.gate.nats import NatsCallout
+from relaypass.gate.adapters.nats import NatsCallout
 
 STATIC = "listen: 127.0.0.1:{port}\nauthorization {{ token: s3cret }}\n"
 NATS_SERVER = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or "nats-server"

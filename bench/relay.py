@@ -23,7 +23,7 @@ import moq
 sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
 from relaypass import Key, KeySet, sign_jwt
 from relaypass.gate import Gate, StaticKeySource
-from relaypass.relay import MoqRelay
+from relaypass.gate.adapters.moq_relay import MoqRelay
 
 FRAME = 1024
 LATENCY_FRAMES = 300

@@ -15,7 +15,7 @@ import moq
 
 from relaypass.client import AsyncClient
 from relaypass.gate import Gate, JwksUrlKeySource
-from relaypass.relay import MoqRelay, RefreshChannel
+from relaypass.gate.adapters.moq_relay import MoqRelay, RefreshChannel
 from tests.client.conftest import Served
 
 LIFETIME = 5

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from relaypass import RelaypassError
 from relaypass.client import AsyncClient
 from relaypass.gate import Gate, JwksUrlKeySource, Session
-from relaypass.gate.asgi import GateMiddleware
+from relaypass.gate.adapters.asgi import GateMiddleware
 from tests._net import serve_in_thread
 from tests.client.conftest import Served
 

@@ -18,7 +18,7 @@ import nkeys
 
 from relaypass import Key, KeySet
 from relaypass.gate import Gate, StaticKeySource
-from relaypass.gate.nats import NatsCallout
+from relaypass.gate.adapters.nats import NatsCallout
 from tests._net import free_port, stop_process, wait_port
 
 NATS_SERVER = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or "nats-server"

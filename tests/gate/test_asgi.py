@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from relaypass import InvalidTokenError, Key, KeySet, RelaypassError, sign_jwt
 from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, Session, StaticKeySource
-from relaypass.gate.asgi import CLOSE_CODE_CUT, SUBPROTOCOL, GateMiddleware, credentials
+from relaypass.gate.adapters.asgi import CLOSE_CODE_CUT, SUBPROTOCOL, GateMiddleware, credentials
 from tests._net import free_port, wait_port
 
 

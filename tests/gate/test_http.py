@@ -10,7 +10,7 @@ import pytest
 
 from relaypass import Key, KeySet, sign_jwt
 from relaypass.gate import Gate, StaticKeySource
-from relaypass.gate.http import MemoryStreamKeys, create_gate_app, new_stream_key
+from relaypass.gate.adapters.http import MemoryStreamKeys, create_gate_app, new_stream_key
 from relaypass.testing import FrozenClock
 
 

@@ -8,7 +8,7 @@ import httpx
 
 from relaypass import Key, KeySet
 from relaypass.gate import Gate, StaticKeySource
-from relaypass.gate.http import create_gate_app
+from relaypass.gate.adapters.http import create_gate_app
 
 
 def get(url: str, **kw: object) -> httpx.Response:

@@ -166,7 +166,7 @@ def test_a_slow_jwks_endpoint_never_holds_up_the_gate_service(jwks_server: JwksS
 
     import httpx
 
-    from relaypass.gate.http import create_gate_app
+    from relaypass.gate.adapters.http import create_gate_app
     from relaypass.profiles.relay import RelayMinter
 
     key = Key.generate("EdDSA", kid="slow")
@@ -221,7 +221,7 @@ def test_a_jwks_gate_without_traffic_is_ready_again_when_its_source_answers(
     jwks_server: JwksServer,
 ) -> None:
     """Behind a balancer that only routes to ready gates, readiness cannot wait for a connect."""
-    from relaypass.gate.http import create_gate_app
+    from relaypass.gate.adapters.http import create_gate_app
 
     jwks_server.document = KeySet([Key.generate("EdDSA", kid="k1").public()]).to_jwks()
     jwks_server.cache_control = "max-age=0"

@@ -22,7 +22,7 @@ from nats.errors import Error as NatsError
 
 from relaypass import InvalidPermissionsError, Key, PatternSet, sign_jwt
 from relaypass._grant import Grant
-from relaypass.gate.nats import (
+from relaypass.gate.adapters.nats import (
     decode_nats_jwt,
     encode_nats_jwt,
     path_to_subject,

@@ -17,7 +17,7 @@ from relaypass import Key, sign_jwt
 from relaypass._grant import Grant
 from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass._scopes import PatternSet
-from relaypass.gate.nats import permissions_for
+from relaypass.gate.adapters.nats import permissions_for
 from tests.gate._nats import Broker, broker
 
 # The first org keeps the unprefixed namespace; a later org owns `org_B/`.

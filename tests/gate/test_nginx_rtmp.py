@@ -25,7 +25,7 @@ import uvicorn
 from relaypass import Key, KeySet, sign_jwt
 from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, StaticKeySource
-from relaypass.gate.http import create_gate_app
+from relaypass.gate.adapters.http import create_gate_app
 from tests._net import free_port, stop_process, wait_port
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")

@@ -141,7 +141,7 @@ def test_stream_keys_and_readiness_ride_out_a_redis_restart(tmp_path: Path) -> N
 
     import httpx
 
-    from relaypass.gate.http import (
+    from relaypass.gate.adapters.http import (
         FileStreamKeys,
         RedisStreamKeys,
         SharedStreamKeys,

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from relaypass import Key, Minter
 from relaypass.gate import Gate, RedisKeySource
-from relaypass.gate.http import create_gate_app
+from relaypass.gate.adapters.http import create_gate_app
 from relaypass.server.app import bootstrap, create_app
 from relaypass.server.db import models
 from relaypass.server.db.store import Store

@@ -23,8 +23,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from relaypass.gate import Gate, GateMiddleware, RedisKeySource
-from relaypass.gate.http import create_gate_app
-from relaypass.relay import MoqRelay
+from relaypass.gate.adapters.http import create_gate_app
+from relaypass.gate.adapters.moq_relay import MoqRelay
 from relaypass.server.app import bootstrap, create_app
 from relaypass.server.outbox import OutboxRelay
 from relaypass.server.settings import Settings

@@ -739,7 +739,7 @@ def relay(
       relaypass relay --config relay.toml
     """
     try:
-        from relaypass.relay import MoqRelay  # noqa: PLC0415 - optional extra
+        from relaypass.gate.adapters.moq_relay import MoqRelay  # noqa: PLC0415 - optional extra
     except ImportError:
         _err.print("[bold red]the relay needs moq-rs[/]: pip install 'relaypass\\[relay]'")
         raise typer.Exit(code=1) from None
@@ -864,7 +864,7 @@ def gate_serve(
     _require_extra("gate")
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
-    from relaypass.gate.http import (  # noqa: PLC0415
+    from relaypass.gate.adapters.http import (  # noqa: PLC0415
         FileStreamKeys,
         RedisStreamKeys,
         SharedStreamKeys,
@@ -1014,7 +1014,7 @@ def nats_serve(
     _require_extra("gate.nats")
     import nkeys  # noqa: PLC0415 - the nats extra
 
-    from relaypass.gate.nats import NatsCallout  # noqa: PLC0415
+    from relaypass.gate.adapters.nats import NatsCallout  # noqa: PLC0415
     from relaypass.server import logging as rlog  # noqa: PLC0415
 
     rlog.configure()

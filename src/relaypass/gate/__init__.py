@@ -14,7 +14,7 @@ if _MISSING:
     )
     raise ImportError(msg)
 
-from relaypass.gate.asgi import GateMiddleware
+from relaypass.gate.adapters.asgi import GateMiddleware
 from relaypass.gate.keysource import (
     DirectoryKeySource,
     FileKeySource,
