@@ -88,6 +88,8 @@ class Broker:
     callout: NatsCallout
     ws_url: str | None = None
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    issuer: nkeys.KeyPair | None = field(default=None, repr=False)
+    runner: CalloutThread | None = field(default=None, repr=False)
 
 
 class CalloutThread:
@@ -101,6 +103,8 @@ class CalloutThread:
         asyncio.run_coroutine_threadsafe(callout.start(), self.loop).result(15)
 
     def stop(self) -> None:
+        if self.loop.is_closed():
+            return  # stopped already
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(self.callout.close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -143,4 +147,4 @@ def broker(
         runner = CalloutThread(callout)
         stack.callback(runner.stop)
         ws = f"ws://127.0.0.1:{ws_port}" if ws_port else None
-        yield Broker(urls, key, gate, callout, ws, runner.loop)
+        yield Broker(urls, key, gate, callout, ws, runner.loop, account, runner)

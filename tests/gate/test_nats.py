@@ -20,9 +20,11 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 
-from relaypass import InvalidPermissionsError, Key, PatternSet, sign_jwt
+from relaypass import InvalidPermissionsError, Key, KeySet, PatternSet, sign_jwt
 from relaypass._grant import Grant
+from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.adapters.nats import (
+    NatsCallout,
     decode_nats_jwt,
     encode_nats_jwt,
     path_to_subject,
@@ -30,7 +32,7 @@ from relaypass.gate.adapters.nats import (
     permissions_for,
     subject_token,
 )
-from tests.gate._nats import Broker, broker, issuer
+from tests.gate._nats import ACCOUNTS, Broker, CalloutThread, broker, issuer
 
 TIMEOUT = 5.0
 CLI = [sys.executable, "-m", "relaypass"]
@@ -312,3 +314,63 @@ def test_the_cli_serves_the_callout(tmp_path: Path) -> None:
                 return bytes(message.data)
 
             assert asyncio.run(go()) == b"via the cli"
+
+
+def test_a_restarted_callout_cuts_a_client_revoked_while_it_was_away(tmp_path: Path) -> None:
+    """The callout is down when a token is revoked; its successor kicks the client in <= 2 s."""
+    with broker(tmp_path) as b:
+        first, account = b.runner, b.issuer
+        assert first is not None
+        assert account is not None
+
+        async def go() -> tuple[float, float]:
+            url = b.urls[0]
+            doomed = await nats.connect(
+                url, token=relay_token(b.key, "acme", ["**"], jti="gone-1"), allow_reconnect=False
+            )
+            kept = await nats.connect(
+                url, token=relay_token(b.key, "acme", ["**"], jti="kept-1"), allow_reconnect=False
+            )
+            await asyncio.to_thread(first.stop)  # the callout goes away
+            # Its successor starts with what the control plane now says: gone-1 was revoked.
+            successor_gate = Gate(StaticKeySource(KeySet([b.key.public()])))
+            successor_gate.revoke_jti("gone-1")
+            successor = NatsCallout(
+                successor_gate, issuer=account, accounts=ACCOUNTS, servers=b.urls[:1],
+                callout_user=("callout", "callout-pw"), system_user=("sys", "sys-pw"),
+            )  # fmt: skip
+            started = time.monotonic()
+            runner = await asyncio.to_thread(CalloutThread, successor)
+            try:
+                cut = await gone(doomed, within=5) + (time.monotonic() - started)
+                assert kept.is_connected  # not revoked: filed again, not kicked
+                revoked_at = time.monotonic()
+                successor_gate.revoke_jti("kept-1")  # and later revocations reach it
+                await gone(kept, within=5)
+                later = time.monotonic() - revoked_at
+            finally:
+                await asyncio.to_thread(runner.stop)
+                await doomed.close()
+                await kept.close()
+            return cut, later
+
+        cut, later = asyncio.run(go())
+        assert cut <= 2.0
+        assert later < 1.0
+
+
+def test_the_user_name_carries_the_identity_and_never_the_token() -> None:
+    from relaypass.gate.adapters.nats import grant_from_name, identity_name
+
+    key = Key.generate("EdDSA", kid="k-name")
+    gate = Gate(StaticKeySource(KeySet([key.public()])))
+    token = relay_token(key, "acme", ["**"], jti="j-1")
+    session = gate.connect(token)
+    name = identity_name(session.grant)
+    assert token not in name
+    assert token.split(".")[2] not in name
+    grant = grant_from_name(name)
+    assert grant is not None
+    assert (grant.jti, grant.kid, grant.subject, grant.tenant) == ("j-1", "k-name", "acme", "acme")
+    assert grant_from_name("acme") is None
+    assert grant_from_name("relaypass1.!!!") is None

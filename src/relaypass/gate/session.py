@@ -253,27 +253,8 @@ class Gate:
             self.rooms.joined(session)
         return session
 
-    def regrant(self, session: Session, grant: Grant) -> None:
-        """Pin a new grant to a live session (an in-band refresh), re-filing it."""
-        with self._lock:
-            if session.close_reason is not None:
-                return
-            self._index.remove(session.id, session.grant)
-            session.grant = grant
-            self._index.add(session.id, grant)
-
-    def grant_for(self, token: str, path: str, origin: str | None) -> Grant:
-        """Verify ``token`` (learning a new kid once) and build its grant, through the profile."""
-        kind = self.kind
-        verified = kind.verify(self, token)
-        if not accepts(kind.name, verified.token.alg):  # the same table minting reads
-            msg = f"{kind.name} tokens are not signed with {verified.token.alg}"
-            raise InvalidClaimError(msg)
-        self._check_revoked(verified.token)
-        view = self._current()
-        tenancy = kind.tenancy(verified, path, view.keyset, view.fences)
-        grant = kind.grant(self, verified, path, origin, tenancy)
-        kind.check_scope(grant, verified, path)
+    def _check_standing(self, grant: Grant) -> None:
+        """Refuse a grant whose org, tenant or minting API key was revoked, or that expired."""
         if grant.org is not None and grant.org in self.revoked_orgs:
             msg = "the token's org was disabled"
             raise RevokedTokenError(msg)
@@ -297,6 +278,49 @@ class Gate:
             # admitting one that would be cut at once helps nobody.
             msg = "token expired"
             raise ExpiredTokenError(msg)
+
+    def adopt(self, grant: Grant, path: str = "", origin: str | None = None) -> Session:
+        """A live connection admitted before this gate existed, filed again from its grant.
+
+        For an adapter that restarts while its peer keeps connections open (the NATS
+        callout): what it recorded of each connection comes back as a grant, is held
+        to every revocation this gate knows (raising as :meth:`connect` would), and is
+        cut by later ones like any session.
+        """
+        if _identity_revoked(
+            self, grant.kid, grant.token_id, grant.jti, grant.subject, grant.issued_at, grant.org
+        ):
+            msg = "token was revoked"
+            raise RevokedTokenError(msg)
+        self._check_standing(grant)
+        session = Session(self, grant, path, origin)
+        with self._lock:
+            self._sessions[session.id] = session
+            self._index.add(session.id, grant)
+        return session
+
+    def regrant(self, session: Session, grant: Grant) -> None:
+        """Pin a new grant to a live session (an in-band refresh), re-filing it."""
+        with self._lock:
+            if session.close_reason is not None:
+                return
+            self._index.remove(session.id, session.grant)
+            session.grant = grant
+            self._index.add(session.id, grant)
+
+    def grant_for(self, token: str, path: str, origin: str | None) -> Grant:
+        """Verify ``token`` (learning a new kid once) and build its grant, through the profile."""
+        kind = self.kind
+        verified = kind.verify(self, token)
+        if not accepts(kind.name, verified.token.alg):  # the same table minting reads
+            msg = f"{kind.name} tokens are not signed with {verified.token.alg}"
+            raise InvalidClaimError(msg)
+        self._check_revoked(verified.token)
+        view = self._current()
+        tenancy = kind.tenancy(verified, path, view.keyset, view.fences)
+        grant = kind.grant(self, verified, path, origin, tenancy)
+        kind.check_scope(grant, verified, path)
+        self._check_standing(grant)
         return grant
 
     def account_directory(self) -> AccountDirectory:
@@ -556,6 +580,35 @@ def _revoked(verified: VerifiedToken, gate: Gate) -> bool:
         if subject is not None and subject in gate.revoked_subjects:
             return _issued(verified) < gate.revoked_subjects[subject]
     return False
+
+
+def _identity_revoked(  # noqa: PLR0917 - a token's identity, field by field
+    gate: Gate,
+    kid: str | None,
+    token_id: str | None,
+    jti: str | None,
+    subject: str | None,
+    issued_at: float | None,
+    org: str | None,
+) -> bool:
+    """The revocation checks of a verified token, from the fields a grant keeps of it."""
+    issued = issued_at if issued_at is not None else -math.inf
+    if kid is not None and kid in gate.revoked_kids:
+        return True
+    if token_id is not None and token_id in gate.revoked_tokens:
+        return True
+    if jti is not None and jti in gate.revoked_jtis:
+        return True
+    if subject is not None and issued < gate.revoked_subjects.get(subject, -math.inf):
+        return True
+    if org is None:
+        return False
+    return (
+        org in gate.revoked_orgs
+        or (org, None, kid) in gate.revoked_org_kids
+        or (org, subject, kid) in gate.revoked_org_kids
+        or (jti is not None and (org, jti) in gate.revoked_org_jtis)
+    )
 
 
 def _issued(verified: VerifiedToken) -> float:

@@ -23,6 +23,9 @@ is that service for relaypass tokens:
   disconnects it then).
 - A refused token gets an authorization error, and nothing else: the reason is
   logged here.
+- A restarted callout files again the clients admitted before it (the user
+  name it gave each is the token's identity, reported by the servers' ``CONNZ``),
+  kicks those revoked meanwhile, and cuts the rest on later revocations.
 - Live revocation: every admitted client is a gate session; when the gate cuts
   one (key, token, subject, tenant or org revoked), this service asks the
   client's server to disconnect it with the server's own
@@ -60,6 +63,8 @@ __all__ = [
     "NatsJwtError",
     "decode_nats_jwt",
     "encode_nats_jwt",
+    "grant_from_name",
+    "identity_name",
     "path_to_subject",
     "pattern_subjects",
     "permissions_for",
@@ -69,6 +74,9 @@ __all__ = [
 AUTH_SUBJECT: Final = "$SYS.REQ.USER.AUTH"
 INBOX: Final = "_INBOX.>"
 _KICK: Final = "$SYS.REQ.SERVER.{}.KICK"
+_CONNZ: Final = "$SYS.REQ.SERVER.PING.CONNZ"
+_CONNZ_LIMIT: Final = 100_000
+_NAME_PREFIX: Final = "relaypass1."
 _DISCONNECTS: Final = "$SYS.ACCOUNT.*.DISCONNECT"
 _SAFE: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_~!&'()+,;=@:#[]^`{|}\"/?\\<"
@@ -146,6 +154,52 @@ def permissions_for(grant: Grant) -> dict[str, Any]:
             pub["deny"] = fenced
         sub["deny"] = fenced
     return {"pub": pub, "sub": sub, "resp": {"max": 1, "ttl": 0}}
+
+
+# ------------------------------------------------------------------ identity
+
+
+def identity_name(grant: Grant) -> str:
+    """The NATS user name of an admitted client: its token's identity, never the token.
+
+    The server reports it for each connection (``CONNZ``'s ``authorized_user``), so
+    a callout that restarts can hold clients admitted before to the revocations it
+    missed. Identifiers only (kid, jti, subject, org, tenant, issued and expiry
+    times, the token's digest): nothing here lets anyone connect.
+    """
+    fields = {
+        "s": grant.subject, "t": grant.tenant, "o": grant.org, "k": grant.kid,
+        "j": grant.jti, "h": grant.token_id, "i": grant.issued_at, "e": grant.expires_at,
+    }  # fmt: skip
+    compact = {k: v for k, v in fields.items() if v is not None}
+    return _NAME_PREFIX + b64encode(json.dumps(compact, separators=(",", ":")).encode())
+
+
+def grant_from_name(name: str) -> Grant | None:
+    """The grant :func:`identity_name` describes (``None``: a name this service did not write)."""
+    if not name.startswith(_NAME_PREFIX) or len(name) > _MAX_JWT:
+        return None
+    try:
+        fields = json.loads(b64decode(name.removeprefix(_NAME_PREFIX)))
+    except (ValueError, RelaypassError):
+        return None
+    if not isinstance(fields, dict):
+        return None
+
+    def text(key: str) -> str | None:
+        value = fields.get(key)
+        return value if isinstance(value, str) else None
+
+    def number(key: str) -> float | None:
+        value = fields.get(key)
+        return (
+            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
+
+    return Grant(
+        profile="relay", subject=text("s"), tenant=text("t"), org=text("o"), kid=text("k"),
+        jti=text("j"), token_id=text("h"), issued_at=number("i"), expires_at=number("e"),
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------ NATS JWTs
@@ -272,6 +326,61 @@ class NatsCallout:
         await self._nc.flush()
         if self._sys is not None:
             await self._sys.flush()
+            await self.reconcile()
+
+    async def reconcile(self, *, wait_seconds: float = 0.5) -> int:
+        """File again the clients admitted before this service started; kick the revoked.
+
+        Every server answers ``CONNZ``; a client whose user name is one this service
+        wrote (:func:`identity_name`) is held to the gate's revocations now, and cut
+        by later ones like any session. What is known of a client is its token's
+        identity, never the token. Answers the number of clients kicked.
+        """
+        if self._sys is None:
+            return 0
+        kicked = 0
+        for server_id, connection in await self._connections(wait_seconds):
+            grant = grant_from_name(str(connection.get("authorized_user") or ""))
+            cid = connection.get("cid")
+            if grant is None or not isinstance(cid, int):
+                continue
+            client = _Client(server_id, cid)
+            if client in self._by_client:
+                continue
+            try:
+                session = self.gate.adopt(grant)
+            except RelaypassError as exc:
+                kicked += 1
+                _log.info("nats.reconciled_kick", cid=cid, code=exc.code.value)
+                await self._kick(client, "revoked while the callout was away")
+                continue
+            self._track(client, session)
+        return kicked
+
+    async def _connections(self, wait_seconds: float) -> list[tuple[str, dict[str, Any]]]:
+        """(server id, connection) of every client of every server, by a CONNZ ping."""
+        inbox = self._sys.new_inbox()
+        answers: list[bytes] = []
+
+        async def collect(msg: Any) -> None:  # noqa: ANN401 - nats.py's Msg
+            answers.append(msg.data)
+
+        subscription = await self._sys.subscribe(inbox, cb=collect)
+        request = json.dumps({"auth": True, "limit": _CONNZ_LIMIT}).encode()
+        await self._sys.publish(_CONNZ, request, reply=inbox)
+        await self._sys.flush()
+        await asyncio.sleep(wait_seconds)
+        await subscription.unsubscribe()
+        found: list[tuple[str, dict[str, Any]]] = []
+        for raw in answers:
+            try:
+                data = json.loads(raw)["data"]
+                server_id = str(data["server_id"])
+                connections = data.get("connections") or []
+            except (ValueError, KeyError, TypeError):
+                continue
+            found.extend((server_id, c) for c in connections if isinstance(c, dict))
+        return found
 
     async def close(self) -> None:
         """Stop serving."""
@@ -307,7 +416,7 @@ class NatsCallout:
         token = options.get("auth_token") or options.get("pass") or ""
         response: dict[str, Any] = {"type": "authorization_response", "version": 2}
         try:
-            session, account, user_jwt = self._admit(str(token), user_nkey, client)
+            session, account, user_jwt = self._admit(str(token), user_nkey)
         except RelaypassError as exc:
             _log.info("nats.refused", code=exc.code.value, reason=exc.reason, cid=cid)
             response["error"] = "authorization violation"  # the code stays in our log
@@ -323,9 +432,7 @@ class NatsCallout:
             self.issuer,
         )  # fmt: skip
 
-    def _admit(
-        self, token: str, user_nkey: str, client: Mapping[str, Any]
-    ) -> tuple[Session, str, str]:
+    def _admit(self, token: str, user_nkey: str) -> tuple[Session, str, str]:
         if not token:
             msg = "no relaypass token in the connect options"
             raise InvalidTokenError(msg)
@@ -344,7 +451,7 @@ class NatsCallout:
             "iss": self.issuer_public,
             "sub": user_nkey,
             "aud": account,
-            "name": str(grant.subject or client.get("user") or "relaypass"),
+            "name": identity_name(grant),
             "nats": {**permissions, "subs": -1, "data": -1, "payload": -1, "type": "user",
                      "version": 2},
         }  # fmt: skip
