@@ -79,9 +79,10 @@ class GateProfile:
     def tenancy(
         self, verified: Verified, connection: str, keyset: KeySet, fences: OrgFences
     ) -> Tenancy:
-        """The org, issuer and fence the grant gets: the fence in absolute paths."""
+        """The org, issuer and fence the grant gets, the fence in the grant's own paths."""
         org = verified.token.binding.org
-        fence = fences.fence_set(org, None) if fences.for_org(org) else EMPTY
+        base = connection if self.paths_relative_to_connection else None
+        fence = fences.fence_set(org, base) if fences.for_org(org) else EMPTY
         return _tenancy(org, None, fence)
 
     def grant(
@@ -126,14 +127,6 @@ class MoqProfile(GateProfile):
     name = "moq"
     requires_exp = False
     paths_relative_to_connection = True
-
-    def tenancy(
-        self, verified: Verified, connection: str, keyset: KeySet, fences: OrgFences
-    ) -> Tenancy:
-        """The fence rebased onto the connection path, as the token's own paths are."""
-        org = verified.token.binding.org
-        fence = fences.fence_set(org, connection) if fences.for_org(org) else EMPTY
-        return _tenancy(org, None, fence)
 
     def grant(
         self, gate: Gate, verified: Verified, connection: str, origin: str | None, tenancy: Tenancy
