@@ -911,6 +911,98 @@ def gate_serve(
         keys.close()
 
 
+moq_auth_app = typer.Typer(
+    help="The auth server of stock moq-relay fleets (moq-relay --auth-url).", no_args_is_help=True
+)
+app.add_typer(moq_auth_app, name="moq-auth")
+
+_LOOPBACK: Final = ("127.", "::1", "localhost")
+
+
+@moq_auth_app.command("serve")
+def moq_auth_serve(
+    key: KeyFileOpt = None,
+    key_dir: KeyDirOpt = None,
+    jwks_url: JwksUrlOpt = None,
+    redis_url: RedisUrlOpt = None,
+    redis_prefix: RedisPrefixOpt = "relaypass",
+    public_publish: PublicPubOpt = None,
+    public_subscribe: PublicSubOpt = None,
+    public: PublicOpt = None,
+    issuer: IssuerOpt = None,
+    audience: AudienceOpt = None,
+    listen: Annotated[
+        str,
+        typer.Option(
+            "--listen",
+            help="HOST:PORT (loopback unless --allow-remote) or unix:/path/to.sock.",
+            envvar="RELAYPASS_MOQ_AUTH_LISTEN",
+        ),
+    ] = "127.0.0.1:8702",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Listen on a non-loopback address: the contract has no shared secret.",
+        ),
+    ] = False,
+    revalidate: Annotated[
+        int, typer.Option("--revalidate", help="Seconds between a relay's re-checks (0: none).")
+    ] = 30,
+    node: Annotated[
+        list[str] | None,
+        typer.Option("--node", help="NAME=URL: a relay's internal listener, for pushes."),
+    ] = None,
+) -> None:
+    """Answer moq-relay's per-session requests (connect, revalidate, end) through the gate.
+
+    [bold]Examples[/]
+
+      relaypass moq-auth serve --redis-url redis://127.0.0.1:6379 --node relay-1=http://10.0.0.7:4444
+      relaypass moq-auth serve --key public.jwk --listen unix:/run/relaypass/moq-auth.sock
+    """
+    _require_extra("gate")
+    import uvicorn  # noqa: PLC0415 - only the service needs it
+
+    from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app  # noqa: PLC0415
+    from relaypass.server import logging as rlog  # noqa: PLC0415
+
+    nodes: dict[str, str] = {}
+    for item in node or ():
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            _err.print("[bold red]--node takes NAME=http(s)://HOST:PORT[/]", highlight=False)
+            raise typer.Exit(code=2)
+        nodes[name] = url
+    socket_path = listen.removeprefix("unix:") if listen.startswith("unix:") else None
+    host, _, port_text = listen.rpartition(":")
+    host = host.strip("[]")
+    if socket_path is None and (not port_text.isdigit() or not host):
+        _err.print("[bold red]--listen takes HOST:PORT or unix:/path[/]", highlight=False)
+        raise typer.Exit(code=2)
+    if socket_path is None and not allow_remote and not host.startswith(_LOOPBACK):
+        _err.print(
+            f"[bold red]{host} is not a loopback address[/]: relays reach this server without a "
+            "secret; bind loopback or a unix socket, or pass --allow-remote behind TLS",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    rlog.configure()
+    gate, stop = _gate_options(
+        "moq", key, key_dir, jwks_url, redis_url, redis_prefix, public_publish, public_subscribe,
+        public=public, issuer=issuer, audience=audience,
+    )  # fmt: skip
+    server = MoqAuthServer(gate, revalidate_seconds=revalidate or None, nodes=nodes)
+    try:
+        if socket_path is not None:
+            uvicorn.run(create_moq_auth_app(server), uds=socket_path, log_level="warning")
+        else:
+            uvicorn.run(create_moq_auth_app(server), host=host, port=int(port_text),
+                        log_level="warning")  # fmt: skip
+    finally:
+        stop()
+
+
 nats_app = typer.Typer(
     help="The NATS auth callout: relay tokens admitted to NATS.", no_args_is_help=True
 )

@@ -106,6 +106,10 @@ class Session:
             raise pending_error()
         return grant
 
+    def current_grant(self) -> Grant:
+        """The grant in force now (after any refresh or live change), or the refusal."""
+        return self._admitted()
+
     def authorize_publish(self, path: str, *, source: str | None = None) -> None:
         """Allow a publish at ``path`` or raise."""
         self._admitted().authorize_publish(path, source=source)

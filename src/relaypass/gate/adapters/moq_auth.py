@@ -1,0 +1,368 @@
+"""The auth server of stock moq-relay (0.15 and later): ``POST /`` answers each session event.
+
+A relay started with ``--auth-url`` verifies no token itself: for every session
+it POSTs a JSON *request* (``connect``, ``revalidate``, ``end``; the session's
+``id``, the ``path`` exactly as dialed, the raw ``query``, a SETUP ``token``,
+the relay's ``node`` ...) and acts on the *grant* answered: ``publish`` and
+``subscribe`` pattern unions relative to the dialed path, ``expires`` (unix
+seconds), ``revalidate`` (the cadence, in seconds), ``tier``. A 401 or 403
+refuses (or, on ``revalidate``, closes the session now).
+
+This adapter is one more translation onto the one gate, not a second gate: the
+credential (``jwt=`` in the query, or a SETUP token of kind 0) goes through
+``Gate.connect`` with the dialed path, with the gate's org fences, revocations
+and key rotation; the grant's patterns are the session's. A grant cannot say
+"everything but another org's namespace", so a session whose patterns reach
+into a fenced namespace is refused rather than widened.
+
+Live revocation: when the gate cuts a session, the relay that holds it (by the
+``node`` its ``connect`` named, through the ``nodes`` map of node name to the
+relay's internal listener) is asked to ``POST /sessions/revalidate?id=<id>``;
+its ``revalidate`` then gets 401 and the relay closes the session. A push that
+is lost is bounded by the cadence. Sessions are remembered in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import math
+import re
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, final
+
+import httpx
+import orjson
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from relaypass._grant import Grant
+from relaypass._scopes import split_path
+from relaypass.errors import (
+    ErrorCode,
+    InvalidPermissionsError,
+    InvalidRequestError,
+    InvalidTokenError,
+    MalformedTokenError,
+    RelaypassError,
+    UnauthorizedPathError,
+)
+from relaypass.gate.session import Gate, Session
+
+__all__ = [
+    "DEFAULT_REVALIDATE_SECONDS",
+    "MAX_REQUEST_BYTES",
+    "AuthRequest",
+    "MoqAuthServer",
+    "create_moq_auth_app",
+    "grant_answer",
+    "parse_request",
+]
+
+MAX_REQUEST_BYTES: Final = 64 * 1024
+DEFAULT_REVALIDATE_SECONDS: Final = 30
+_EVENTS: Final = frozenset({"connect", "revalidate", "end"})
+_ID: Final = re.compile(r"[0-9a-fA-F]{1,64}")
+_MAX_TEXT: Final = 8 * 1024
+_JWT_KIND: Final = 0
+_log = structlog.get_logger("relaypass.gate.adapters.moq_auth")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequest:
+    """The fields of a relay's request this server decides on (the rest is accepted, unread)."""
+
+    id: str
+    event: str
+    node: str
+    transport: str
+    path: str
+    query: str | None
+    token: tuple[int, str] | None
+    role: str | None
+    certificate: bool
+
+
+def _text(body: Mapping[str, object], name: str, *, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or len(value) > _MAX_TEXT:
+        msg = f"{name} must be a string of at most {_MAX_TEXT} characters"
+        raise InvalidRequestError(msg)
+    return value
+
+
+def parse_request(raw: bytes) -> AuthRequest:
+    """A relay's request, strictly where it matters; unknown fields and transports accepted."""
+    if len(raw) > MAX_REQUEST_BYTES:
+        msg = f"a request is at most {MAX_REQUEST_BYTES} bytes"
+        raise InvalidRequestError(msg)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        msg = "the request is not JSON"
+        raise InvalidRequestError(msg) from None
+    if not isinstance(body, dict):
+        msg = "the request is a JSON object"
+        raise InvalidRequestError(msg)
+    session_id = _text(body, "id", required=True) or ""
+    if _ID.fullmatch(session_id) is None:
+        msg = "id is 1-64 hex digits"
+        raise InvalidRequestError(msg)
+    event = _text(body, "event", required=True)
+    if event not in _EVENTS:
+        msg = f"event is one of {sorted(_EVENTS)}"
+        raise InvalidRequestError(msg)
+    token = body.get("token")
+    parsed_token: tuple[int, str] | None = None
+    if token is not None:
+        kind, value = (
+            (token.get("kind"), token.get("value")) if isinstance(token, dict) else (None, None)
+        )
+        if type(kind) is not int or not isinstance(value, str) or len(value) > _MAX_TEXT:
+            msg = "token is {kind: integer, value: base64url}"
+            raise InvalidRequestError(msg)
+        parsed_token = (kind, value)
+    return AuthRequest(
+        id=session_id.lower(),
+        event=event,
+        node=_text(body, "node") or "",
+        transport=_text(body, "transport") or "",
+        path=_text(body, "path", required=True) or "",
+        query=_text(body, "query"),
+        token=parsed_token,
+        role=_text(body, "role"),
+        certificate=isinstance(body.get("tls"), dict),
+    )
+
+
+def credential_of(request: AuthRequest) -> str | None:
+    """The JWT the session presented: ``jwt=`` in the query or a SETUP token of kind 0."""
+    found: list[str] = []
+    if request.query:
+        values = urllib.parse.parse_qs(request.query, keep_blank_values=True).get("jwt", [])
+        if len(values) > 1:
+            msg = "more than one jwt in the query"
+            raise MalformedTokenError(msg)
+        found.extend(values)
+    if request.token is not None:
+        kind, value = request.token
+        if kind != _JWT_KIND:
+            msg = "only SETUP tokens of kind 0 (a JWT) are understood"
+            raise MalformedTokenError(msg)
+        try:
+            found.append(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii"))
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            msg = "the SETUP token is not base64url"
+            raise MalformedTokenError(msg) from None
+    if len(set(found)) > 1:
+        msg = "two different credentials were presented"
+        raise MalformedTokenError(msg)
+    return found[0] if found else None
+
+
+def _overlaps(pattern: tuple[str, ...], fenced: tuple[str, ...]) -> bool:
+    """Whether some path matches both patterns (``*`` one segment, ``**`` the rest)."""
+    for mine, theirs in zip(pattern, fenced, strict=False):
+        if "**" in (mine, theirs):
+            return True
+        if "*" not in (mine, theirs) and mine != theirs:
+            return False
+    return (
+        len(pattern) == len(fenced)
+        or (len(pattern) > len(fenced) and fenced[-1:] == ("**",))
+        or (len(fenced) > len(pattern) and pattern[-1:] == ("**",))
+    )
+
+
+def grant_answer(grant: Grant, *, revalidate_seconds: int | None) -> dict[str, Any]:
+    """The contract's grant for a session's gate grant (``expires`` never past the token's)."""
+    fence = [tuple(split_path(p)) or ("**",) for p in grant.fence.patterns]
+    for patterns in (grant.publish, grant.subscribe):
+        for pattern in patterns.patterns:
+            segments = tuple(pattern.split("/")) if pattern else ()
+            if any(_overlaps(segments or ("**",), f) for f in fence):
+                msg = "the grant reaches into another org's namespace"
+                raise UnauthorizedPathError(msg)
+    answer: dict[str, Any] = {}
+    if grant.publish.patterns:
+        answer["publish"] = list(grant.publish.patterns)
+    if grant.subscribe.patterns:
+        answer["subscribe"] = list(grant.subscribe.patterns)
+    if not answer:
+        msg = "the token grants nothing at this path"
+        raise InvalidPermissionsError(msg)
+    if grant.expires_at is not None:
+        answer["expires"] = math.floor(grant.expires_at)
+        if revalidate_seconds:
+            answer["revalidate"] = revalidate_seconds
+    answer["tier"] = grant.org or "default"
+    return answer
+
+
+def _status(exc: RelaypassError) -> int:
+    return 401 if exc.code in {ErrorCode.INVALID_TOKEN, ErrorCode.INVALID_API_KEY} else 403
+
+
+@final
+class MoqAuthServer:
+    """Sessions by the relay's id, decided by the gate; pushes to the relays on revocation."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        *,
+        revalidate_seconds: int | None = DEFAULT_REVALIDATE_SECONDS,
+        nodes: Mapping[str, str] | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.gate = gate
+        self.revalidate_seconds = revalidate_seconds
+        self.nodes = dict(nodes or {})
+        self._client = client
+        self._sessions: dict[str, tuple[Session, str]] = {}  # id -> (session, node)
+        self._by_session: dict[int, str] = {}
+        self._cut: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._previous_on_close = gate.on_close
+        gate.on_close = self._on_gate_close
+
+    async def answer(self, raw: bytes) -> tuple[int, dict[str, Any]]:
+        """The status and body for one request."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            request = parse_request(raw)
+        except RelaypassError as exc:
+            return 400, {"code": exc.code.value, "reason": exc.reason}
+        try:
+            return 200, await asyncio.to_thread(self._decide, request)
+        except RelaypassError as exc:
+            code = exc.code.value
+            _log.info("moq_auth.refused", id=request.id, session_event=request.event, code=code,
+                      reason=exc.reason)  # fmt: skip
+            reason = exc.public_message if exc.code is ErrorCode.INVALID_TOKEN else exc.reason
+            return _status(exc), {"code": code, "reason": reason}
+
+    def _decide(self, request: AuthRequest) -> dict[str, Any]:
+        if request.event == "end":
+            self._end(request.id, "ended")
+            return {}
+        if request.id in self._cut:
+            msg = "the session was revoked"
+            raise InvalidTokenError(msg)
+        known = self._sessions.get(request.id)
+        if request.event == "revalidate" and known is not None:
+            session = known[0]
+            return grant_answer(session.current_grant(), revalidate_seconds=self.revalidate_seconds)
+        credential = credential_of(request)
+        if credential is not None and request.certificate:
+            msg = "a JWT and a client certificate together are refused"
+            raise InvalidPermissionsError(msg)
+        if credential is None and request.certificate:
+            msg = "no client-certificate rules are configured"
+            raise InvalidTokenError(msg)
+        session = self.gate.connect(credential, request.path.lstrip("/"), None)
+        try:
+            answer = grant_answer(session.grant, revalidate_seconds=self.revalidate_seconds)
+        except RelaypassError:
+            session.close("refused")
+            raise
+        previous = self._sessions.pop(request.id, None)
+        if previous is not None:
+            previous[0].close("replaced")
+        self._sessions[request.id] = (session, request.node)
+        self._by_session[session.id] = request.id
+        return answer
+
+    def _end(self, session_id: str, reason: str) -> None:
+        self._cut.discard(session_id)
+        known = self._sessions.pop(session_id, None)
+        if known is not None:
+            self._by_session.pop(known[0].id, None)
+            known[0].close(reason)
+
+    # ------------------------------------------------------------ revocation
+
+    def _on_gate_close(self, session: Session, reason: str) -> None:
+        if self._previous_on_close is not None:
+            self._previous_on_close(session, reason)
+        session_id = self._by_session.pop(session.id, None)
+        if session_id is None or reason in {"ended", "replaced", "refused"}:
+            return
+        known = self._sessions.pop(session_id, None)
+        self._cut.add(session_id)
+        url = self.nodes.get(known[1]) if known is not None else None
+        loop = self._loop
+        if url is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._spawn_push, url, session_id)
+
+    def _spawn_push(self, url: str, session_id: str) -> None:
+        task = asyncio.ensure_future(self._push(url, session_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _push(self, url: str, session_id: str, *, attempts: int = 5) -> None:
+        """Ask the relay to revalidate now; retried with backoff, bounded by the cadence."""
+        client = self._client or httpx.AsyncClient(timeout=2.0)
+        try:
+            for attempt in range(attempts):
+                try:
+                    response = await client.post(
+                        f"{url.rstrip('/')}/sessions/revalidate", params={"id": session_id}
+                    )
+                    if response.status_code < 500:  # noqa: PLR2004
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1 * 2**attempt)
+            _log.warning("moq_auth.push_lost", id=session_id)
+        finally:
+            if self._client is None:
+                await client.aclose()
+
+    async def aclose(self) -> None:
+        """Stop pushing; forget the sessions."""
+        for task in list(self._tasks):
+            task.cancel()
+        self.gate.on_close = self._previous_on_close
+
+
+def create_moq_auth_app(server: MoqAuthServer) -> Starlette:
+    """``POST /``: the contract's endpoint; ``GET /healthz``."""
+
+    async def auth(request: Request) -> Response:
+        raw = await _capped_body(request)
+        if raw is None:
+            return JSONResponse(
+                {"code": "REQUEST_TOO_LARGE", "reason": "the request is too large"}, status_code=413
+            )
+        status, body = await server.answer(raw)
+        return JSONResponse(body, status_code=status)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes: list[Route] = [
+        Route("/", auth, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.server = server
+    return app
+
+
+async def _capped_body(request: Request) -> bytes | None:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_REQUEST_BYTES:
+            return None
+    return bytes(body)
