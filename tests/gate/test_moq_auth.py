@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -208,3 +209,30 @@ def test_the_cli_refuses_a_remote_address_without_the_flag() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "not a loopback address" in done.stderr
+
+
+def test_the_cli_serves_the_contract_on_a_unix_socket(tmp_path: Path) -> None:
+    public = tmp_path / "public.jwk"
+    KEY.public().save(public, private=False)
+    sock = tmp_path / "moq-auth.sock"
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "relaypass", "moq-auth", "serve", "--key", str(public),
+         "--listen", f"unix:{sock}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not sock.exists():
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the socket did not appear"
+            time.sleep(0.05)
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock))) as client:
+            body = request(query=f"jwt={moq_token()}")
+            answer = client.post("http://moq-auth/", json=body, timeout=5)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["publish"] == ["**"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()
