@@ -953,6 +953,9 @@ def moq_auth_serve(
         list[str] | None,
         typer.Option("--node", help="NAME=URL: a relay's internal listener, for pushes."),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where it listens as one JSON line.")
+    ] = False,
 ) -> None:
     """Answer moq-relay's per-session requests (connect, revalidate, end) through the gate.
 
@@ -993,6 +996,10 @@ def moq_auth_serve(
         public=public, issuer=issuer, audience=audience,
     )  # fmt: skip
     server = MoqAuthServer(gate, revalidate_seconds=revalidate or None, nodes=nodes)
+    if as_json:
+        where = f"unix:{socket_path}" if socket_path is not None else f"http://{listen}/"
+        sys.stdout.write(json.dumps({"url": where, "nodes": sorted(nodes)}) + "\n")
+        sys.stdout.flush()
     try:
         if socket_path is not None:
             uvicorn.run(create_moq_auth_app(server), uds=socket_path, log_level="warning")
