@@ -195,7 +195,7 @@ def test_a_revocation_pushes_the_relay_and_the_revalidate_closes(
         assert double.pushed == ["abcd"]
         closed = httpx.post(url, json=body | {"event": "revalidate"}, timeout=5)
         assert closed.status_code == 401
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 2.0  # the push, then the revalidate it asked for
         end = body | {"event": "end", "reason": "refused", "duration": 1.0,
                       "bytes": {"sent": 1, "received": 2}}  # fmt: skip
         assert httpx.post(url, json=end, timeout=5).status_code == 200

@@ -80,7 +80,12 @@ def test_the_first_orgs_wildcard_token_never_reaches_another_orgs_subjects(
         await victim.publish("org_B.chat.room1", b"private")  # never reaches the first org
         for client in (first, first_peer, victim):
             await client.flush()
-        await asyncio.sleep(0.5)
+        deadline = time.monotonic() + 5  # bounded: the deliveries that must arrive, then a margin
+        while time.monotonic() < deadline and not (  # noqa: ASYNC110 - three subscribers' lists
+            at_victim and at_peer and any(m.startswith("lobby.") for m in at_first)
+        ):
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # time for a delivery that must not come to show up if it would
         for client in (first, first_peer, victim):
             await client.close()
         return at_victim, at_first, at_peer
