@@ -236,3 +236,24 @@ def test_the_cli_serves_the_contract_on_a_unix_socket(tmp_path: Path) -> None:
         proc.wait(10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reaches"),
+    [("bcorp", True), ("bcorp/**", True), ("*", True), ("*/live", True), ("**", True),
+     ("bcorpx/**", False), ("acme/**", False), ("acme/*", False)],
+)  # fmt: skip
+def test_the_fence_check_sees_every_path_a_pattern_shares_with_it(
+    pattern: str, reaches: bool
+) -> None:
+    from relaypass._grant import Grant
+    from relaypass._scopes import PatternSet
+    from relaypass.errors import UnauthorizedPathError
+    from relaypass.gate.adapters.moq_auth import grant_answer
+
+    grant = Grant(profile="moq", subscribe=PatternSet([pattern]), fence=PatternSet(["bcorp/**"]))
+    if reaches:
+        with pytest.raises(UnauthorizedPathError):
+            grant_answer(grant, revalidate_seconds=None)
+    else:
+        assert grant_answer(grant, revalidate_seconds=None)["subscribe"] == [pattern]

@@ -169,17 +169,14 @@ def credential_of(request: AuthRequest) -> str | None:
 
 
 def _overlaps(pattern: tuple[str, ...], fenced: tuple[str, ...]) -> bool:
-    """Whether some path matches both patterns (``*`` one segment, ``**`` the rest)."""
+    """Whether some path matches both patterns (``*`` one segment, ``**`` zero or more)."""
     for mine, theirs in zip(pattern, fenced, strict=False):
         if "**" in (mine, theirs):
             return True
         if "*" not in (mine, theirs) and mine != theirs:
             return False
-    return (
-        len(pattern) == len(fenced)
-        or (len(pattern) > len(fenced) and fenced[-1:] == ("**",))
-        or (len(fenced) > len(pattern) and pattern[-1:] == ("**",))
-    )
+    rest = pattern[len(fenced) :] or fenced[len(pattern) :]
+    return rest in {(), ("**",)}  # a trailing ``**`` also matches nothing more
 
 
 def grant_answer(grant: Grant, *, revalidate_seconds: int | None) -> dict[str, Any]:
