@@ -249,12 +249,17 @@ class Gate:
         grant = self.anonymous_grant(path) if token is None else self.grant_for(token, path, origin)
         if self._rooms_held:
             self.rooms.check_join(grant)
+        session = self._file(grant, path, origin)
+        if self._rooms_held:
+            self.rooms.joined(session)
+        return session
+
+    def _file(self, grant: Grant, path: str, origin: str | None) -> Session:
+        """A live session for ``grant``, indexed for the cutoff."""
         session = Session(self, grant, path, origin)
         with self._lock:
             self._sessions[session.id] = session
             self._index.add(session.id, grant)
-        if self._rooms_held:
-            self.rooms.joined(session)
         return session
 
     def _check_standing(self, grant: Grant) -> None:
@@ -297,11 +302,7 @@ class Gate:
             msg = "token was revoked"
             raise RevokedTokenError(msg)
         self._check_standing(grant)
-        session = Session(self, grant, path, origin)
-        with self._lock:
-            self._sessions[session.id] = session
-            self._index.add(session.id, grant)
-        return session
+        return self._file(grant, path, origin)
 
     def regrant(self, session: Session, grant: Grant) -> None:
         """Pin a new grant to a live session (an in-band refresh), re-filing it."""
@@ -365,24 +366,13 @@ class Gate:
         return self.kind.anonymous_grant(self, path)
 
     def _check_revoked(self, verified: VerifiedToken) -> None:
-        if _revoked(verified, self) or self._org_revoked(verified):
+        issued = _issued(verified) if self.revoked_subjects else None  # read only when it counts
+        if _identity_revoked(
+            self, verified.kid, verified.token_id, verified.jti, verified.subject, issued,
+            verified.binding.org,
+        ):  # fmt: skip
             msg = "token was revoked"
             raise RevokedTokenError(msg)
-
-    def _org_revoked(self, verified: VerifiedToken) -> bool:
-        org = verified.binding.org
-        if org is None:
-            return False
-        kid = verified.kid
-        return (
-            org in self.revoked_orgs
-            or (org, None, kid) in self.revoked_org_kids
-            or (
-                bool(self.revoked_org_kids)
-                and (org, verified.subject, kid) in self.revoked_org_kids
-            )
-            or (bool(self.revoked_org_jtis) and (org, verified.jti) in self.revoked_org_jtis)
-        )
 
     # ------------------------------------------------------------- cutoff
 
@@ -567,25 +557,6 @@ class Gate:
         return len(doomed)
 
 
-def _revoked(verified: VerifiedToken, gate: Gate) -> bool:
-    """Whether a gate-wide revocation (kid, jti, token, subject) names this token.
-
-    Each set is consulted only when it holds something: a connect on a gate with
-    no revocations pays a few emptiness tests, not the token's properties.
-    """
-    if verified.kid in gate.revoked_kids:
-        return True
-    if gate.revoked_tokens and verified.token_id in gate.revoked_tokens:
-        return True
-    if gate.revoked_jtis and verified.jti in gate.revoked_jtis:
-        return True
-    if gate.revoked_subjects:
-        subject = verified.subject
-        if subject is not None and subject in gate.revoked_subjects:
-            return _issued(verified) < gate.revoked_subjects[subject]
-    return False
-
-
 def _identity_revoked(  # noqa: PLR0917 - a token's identity, field by field
     gate: Gate,
     kid: str | None,
@@ -595,23 +566,29 @@ def _identity_revoked(  # noqa: PLR0917 - a token's identity, field by field
     issued_at: float | None,
     org: str | None,
 ) -> bool:
-    """The revocation checks of a verified token, from the fields a grant keeps of it."""
-    issued = issued_at if issued_at is not None else -math.inf
-    if kid is not None and kid in gate.revoked_kids:
+    """Whether a revocation names this token: its kid, digest, jti or subject, or its org's.
+
+    Each set is consulted only when it holds something: a connect on a gate with
+    no revocations pays a few emptiness tests, not the token's properties. A token
+    without ``iat`` counts as issued before any subject revocation.
+    """
+    if kid in gate.revoked_kids:
         return True
-    if token_id is not None and token_id in gate.revoked_tokens:
+    if gate.revoked_tokens and token_id in gate.revoked_tokens:
         return True
-    if jti is not None and jti in gate.revoked_jtis:
+    if gate.revoked_jtis and jti in gate.revoked_jtis:
         return True
-    if subject is not None and issued < gate.revoked_subjects.get(subject, -math.inf):
-        return True
+    if gate.revoked_subjects and subject is not None and subject in gate.revoked_subjects:
+        issued = issued_at if issued_at is not None else -math.inf
+        if issued < gate.revoked_subjects[subject]:
+            return True
     if org is None:
         return False
     return (
         org in gate.revoked_orgs
         or (org, None, kid) in gate.revoked_org_kids
-        or (org, subject, kid) in gate.revoked_org_kids
-        or (jti is not None and (org, jti) in gate.revoked_org_jtis)
+        or (bool(gate.revoked_org_kids) and (org, subject, kid) in gate.revoked_org_kids)
+        or (bool(gate.revoked_org_jtis) and (org, jti) in gate.revoked_org_jtis)
     )
 
 
