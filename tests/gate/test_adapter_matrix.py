@@ -1,7 +1,8 @@
 """The gate-side matrix, generated: every adapter here x every profile it serves x every attack.
 
 Each adapter is driven through its own code (the ASGI middleware in front of a
-small app, the HLS ``auth_request`` endpoint of ``gate serve``), on a gate
+small app, the HLS ``auth_request`` endpoint of ``gate serve``, the moq-relay
+auth server's ``connect``), on a gate
 shared by two orgs. For each pair the cases are the same: the org's own token
 on its own path is admitted (so a refusal below means something), and another
 org's token on this org's path, a token of another profile, an expired token
@@ -13,6 +14,7 @@ cover the same attacks through their peers.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -25,6 +27,7 @@ from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.adapters.asgi import GateMiddleware
 from relaypass.gate.adapters.http import create_gate_app
+from relaypass.gate.adapters.moq_auth import MoqAuthServer
 
 KEY_A = Key.generate("EdDSA", kid="matrix-a").bound(
     KeyBinding(org="org_a", scope=KeyScope.for_roots(["acme"]))
@@ -84,10 +87,20 @@ def drive_hls(gate: Gate, credential: str, path: str) -> bool:
     return _get(create_gate_app(gate), "/auth/hls", {"X-Original-URI": uri}) == 204
 
 
+def drive_moq_auth(gate: Gate, credential: str, path: str) -> bool:
+    """moq-relay's ``connect`` to the auth server: admitted when a grant is answered."""
+    server = MoqAuthServer(gate)
+    body = {"id": "0a1b", "event": "connect", "node": "relay-1", "transport": "quic",
+            "path": f"/{path}", "query": f"jwt={credential}"}  # fmt: skip
+    status, _ = asyncio.run(server.answer(json.dumps(body).encode()))
+    return status == 200
+
+
 #: adapter -> (driver, the profiles it serves, the path a session of org A uses).
 ADAPTERS: dict[str, tuple[Callable[[Gate, str, str], bool], tuple[str, ...]]] = {
     "asgi": (drive_asgi, ("relay", "moq")),
     "hls": (drive_hls, ("relay",)),
+    "moq-auth": (drive_moq_auth, ("moq",)),
 }
 CASES = ("own", "another-org", "another-profile", "expired", "revoked")
 
