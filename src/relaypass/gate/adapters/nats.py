@@ -17,9 +17,10 @@ is that service for relaypass tokens:
   subject token (``.``, ``*``, ``>``, ``$``, ``%``, whitespace, non-ASCII) are
   percent-encoded (:func:`path_to_subject`); a ``**`` inside a pattern has no
   subject form and is refused.
-- The NATS user lives in the NATS account mapped to the token's tenant
-  (``accounts``), so tenants are isolated by the broker too; a tenant without
-  an account is refused. The user expires at the token's ``exp`` (the server
+- The NATS user lives in the NATS account mapped to the token's org and tenant
+  (``accounts``, by ``org/tenant``), so tenants are isolated by the broker too; a
+  tenant without an account is refused. The subjects of other orgs' namespaces
+  are on the user's deny lists. The user expires at the token's ``exp`` (the server
   disconnects it then).
 - A refused token gets an authorization error, and nothing else: the reason is
   logged here.
