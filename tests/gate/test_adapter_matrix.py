@@ -7,8 +7,8 @@ shared by two orgs. For each pair the cases are the same: the org's own token
 on its own path is admitted (so a refusal below means something), and another
 org's token on this org's path, a token of another profile, an expired token
 and a revoked one are refused. A new adapter or profile joins by one entry in
-``ADAPTERS``; the real-server suites (nginx-rtmp, nats-server, moq-rs clients)
-cover the same attacks through their peers.
+``ADAPTERS``. ``test_adapter_matrix_real`` runs the same cases through the
+real peers (nginx-rtmp, nats-server, moq-rs clients, a WebSocket client).
 """
 
 from __future__ import annotations

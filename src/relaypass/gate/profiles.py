@@ -22,7 +22,7 @@ from relaypass._jws import parse_header
 from relaypass._keyset import PublishedAccount
 from relaypass._scopes import EMPTY, PatternSet
 from relaypass._tokens import VerifiedToken, Verifier, decode_unverified
-from relaypass.errors import InvalidTokenError, MalformedTokenError
+from relaypass.errors import InvalidPermissionsError, InvalidTokenError, MalformedTokenError
 from relaypass.gate.accounts import account_grant
 from relaypass.gate.tenancy import OrgFences, room_in_scope, room_issuer
 from relaypass.profiles.moq import MoqClaims
@@ -131,8 +131,22 @@ class MoqProfile(GateProfile):
     def grant(
         self, gate: Gate, verified: Verified, connection: str, origin: str | None, tenancy: Tenancy
     ) -> Grant:
-        """The claims rebased onto the dialed path."""
-        return MoqClaims.from_wire(verified.token.claims).grant(connection, verified.token, tenancy)
+        """The claims rebased onto the dialed path; a token that grants nothing admits nothing.
+
+        A token of another kind (a relay token's ``ns``, say) reads as moq
+        claims with no path at all: refused here, as moq-relay refuses an empty
+        session, rather than admitted to a session that can do nothing.
+        """
+        claims = MoqClaims.from_wire(verified.token.claims)
+        if not (
+            claims.publish
+            or claims.subscribe
+            or claims.publish_patterns
+            or claims.subscribe_patterns
+        ):
+            msg = "the token grants no publish or subscribe path"
+            raise InvalidPermissionsError(msg)
+        return claims.grant(connection, verified.token, tenancy)
 
     def check_scope(self, grant: Grant, verified: Verified, connection: str) -> None:
         """What the token claims (its root and paths), held to its key's scope."""
