@@ -412,6 +412,7 @@ def serve(
     _require_extra("server")
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
+    from relaypass._http_protocol import http_protocol  # noqa: PLC0415 - with uvicorn
     from relaypass.server import logging as rlog  # noqa: PLC0415
     from relaypass.server.app import bootstrap, create_app  # noqa: PLC0415
 
@@ -451,6 +452,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            http=http_protocol(),
             log_level="warning",
             log_config=_uvicorn_logs_on_stderr(),
         )
@@ -459,6 +461,7 @@ def serve(
         create_app(settings, store, freeze_gc=True),
         host=host,
         port=port,
+        http=http_protocol(),
         log_level="warning",
         log_config=_uvicorn_logs_on_stderr(),
     )
@@ -864,6 +867,7 @@ def gate_serve(
     _require_extra("gate")
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
+    from relaypass._http_protocol import http_protocol  # noqa: PLC0415 - with uvicorn
     from relaypass.gate.adapters.http import (  # noqa: PLC0415
         FileStreamKeys,
         RedisStreamKeys,
@@ -905,7 +909,7 @@ def gate_serve(
                 json.dumps({"url": f"http://{host}:{port}", "profile": profile}) + "\n"
             )
             sys.stdout.flush()
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        uvicorn.run(app_, host=host, port=port, http=http_protocol(), log_level="warning")
     finally:
         stop()
         keys.close()
@@ -967,6 +971,7 @@ def moq_auth_serve(
     _require_extra("gate")
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
+    from relaypass._http_protocol import http_protocol  # noqa: PLC0415 - with uvicorn
     from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app  # noqa: PLC0415
     from relaypass.server import logging as rlog  # noqa: PLC0415
 
@@ -1002,10 +1007,13 @@ def moq_auth_serve(
         sys.stdout.flush()
     try:
         if socket_path is not None:
-            uvicorn.run(create_moq_auth_app(server), uds=socket_path, log_level="warning")
+            uvicorn.run(
+                create_moq_auth_app(server), uds=socket_path, http=http_protocol(),
+                log_level="warning",
+            )  # fmt: skip
         else:
             uvicorn.run(create_moq_auth_app(server), host=host, port=int(port_text),
-                        log_level="warning")  # fmt: skip
+                        http=http_protocol(), log_level="warning")  # fmt: skip
     finally:
         stop()
 
