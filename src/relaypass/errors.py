@@ -380,7 +380,10 @@ class HeadersTooLargeError(RelaypassError):
 
 @final
 class QuotaExceededError(RelaypassError):
-    """A limit was reached (an org's published keys); refused before anything is written."""
+    """A limit was reached (an org's published keys, live sessions per token or address).
+
+    Refused before anything is written.
+    """
 
     code = ErrorCode.QUOTA_EXCEEDED
 

@@ -118,6 +118,8 @@ def test_credentials_are_evaluated_or_refused_never_ignored(server: MoqAuthServe
     other = moq_token(jti="j2")
     both = request(query=f"jwt={other}", token={"kind": 0, "value": setup})
     assert post(server, both)[0] == 401
+    twice = request(query=f"jwt={token}", token={"kind": 0, "value": setup})
+    assert post(server, twice)[0] == 401  # as moq's server: two credentials, even the same
     tls = {"name": "edge0", "fingerprint": "ab" * 32, "issuer": "CN=cluster"}
     assert post(server, request(query=f"jwt={token}", tls=tls))[0] == 403  # JWT + certificate
     assert post(server, request(tls=tls))[0] == 401  # no certificate rules configured
@@ -209,6 +211,18 @@ def test_the_cli_refuses_a_remote_address_without_the_flag() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "not a loopback address" in done.stderr
+
+
+def test_the_cli_refuses_caps_without_a_cadence(tmp_path: Path) -> None:
+    public = tmp_path / "public.jwk"
+    KEY.public().save(public, private=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "relaypass", "moq-auth", "serve", "--key", str(public),
+         "--limit-token", "2", "--revalidate", "0"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "need --revalidate" in done.stderr
 
 
 def test_the_cli_serves_the_contract_on_a_unix_socket(tmp_path: Path) -> None:

@@ -957,11 +957,28 @@ def moq_auth_serve(
         list[str] | None,
         typer.Option("--node", help="NAME=URL: a relay's internal listener, for pushes."),
     ] = None,
+    limit_token: Annotated[
+        int,
+        typer.Option(
+            "--limit-token", help="Most live sessions presenting one token (0: no cap).", min=0
+        ),
+    ] = 0,
+    limit_remote: Annotated[
+        int,
+        typer.Option(
+            "--limit-remote", help="Most live sessions from one remote address (0: no cap).", min=0
+        ),
+    ] = 0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print where it listens as one JSON line.")
     ] = False,
 ) -> None:
     """Answer moq-relay's per-session requests (connect, revalidate, end) through the gate.
+
+    With --redis-url, the live sessions are kept in that Redis and shared by every
+    replica (caps count across them); otherwise in this process. A session its
+    relay stops asking about is dropped after two --revalidate cadences; the caps
+    need a cadence for that reason.
 
     [bold]Examples[/]
 
@@ -973,6 +990,11 @@ def moq_auth_serve(
 
     from relaypass._http_protocol import http_protocol  # noqa: PLC0415 - with uvicorn
     from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app  # noqa: PLC0415
+    from relaypass.gate.adapters.moq_sessions import (  # noqa: PLC0415
+        Limits,
+        MemorySessionTable,
+        RedisSessionTable,
+    )
     from relaypass.server import logging as rlog  # noqa: PLC0415
 
     nodes: dict[str, str] = {}
@@ -1000,7 +1022,22 @@ def moq_auth_serve(
         "moq", key, key_dir, jwks_url, redis_url, redis_prefix, public_publish, public_subscribe,
         public=public, issuer=issuer, audience=audience,
     )  # fmt: skip
-    server = MoqAuthServer(gate, revalidate_seconds=revalidate or None, nodes=nodes)
+    if (limit_token or limit_remote) and not revalidate:
+        _err.print(
+            "[bold red]--limit-token and --limit-remote need --revalidate[/]: without a cadence, "
+            "a relay that dies without `end` would hold its slots forever",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    table = (
+        RedisSessionTable.from_url(redis_url, prefix=redis_prefix)
+        if redis_url
+        else MemorySessionTable()
+    )
+    server = MoqAuthServer(
+        gate, revalidate_seconds=revalidate or None, nodes=nodes, table=table,
+        limits=Limits(token=limit_token or None, remote=limit_remote or None),
+    )  # fmt: skip
     if as_json:
         where = f"unix:{socket_path}" if socket_path is not None else f"http://{listen}/"
         sys.stdout.write(json.dumps({"url": where, "nodes": sorted(nodes)}) + "\n")

@@ -29,6 +29,7 @@ import base64
 import binascii
 import math
 import re
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +53,15 @@ from relaypass.errors import (
     MalformedTokenError,
     RelaypassError,
     UnauthorizedPathError,
+)
+from relaypass.gate.adapters.moq_sessions import (
+    UNBOUNDED_SECONDS,
+    Limits,
+    MemorySessionTable,
+    SessionRecord,
+    SessionTable,
+    remote_address,
+    token_digest,
 )
 from relaypass.gate.session import Gate, Session
 
@@ -87,6 +97,7 @@ class AuthRequest:
     token: tuple[int, str] | None
     role: str | None
     certificate: bool
+    remote: str | None = None
 
 
 def _text(body: Mapping[str, object], name: str, *, required: bool = False) -> str | None:
@@ -140,6 +151,7 @@ def parse_request(raw: bytes) -> AuthRequest:
         token=parsed_token,
         role=_text(body, "role"),
         certificate=isinstance(body.get("tls"), dict),
+        remote=_text(body, "remote"),
     )
 
 
@@ -162,8 +174,8 @@ def credential_of(request: AuthRequest) -> str | None:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             msg = "the SETUP token is not base64url"
             raise MalformedTokenError(msg) from None
-    if len(set(found)) > 1:
-        msg = "two different credentials were presented"
+    if len(found) > 1:  # as moq's own server: neither can safely win
+        msg = "both a SETUP token and a jwt query were presented"
         raise MalformedTokenError(msg)
     return found[0] if found else None
 
@@ -219,12 +231,23 @@ class MoqAuthServer:
         revalidate_seconds: int | None = DEFAULT_REVALIDATE_SECONDS,
         nodes: Mapping[str, str] | None = None,
         client: httpx.AsyncClient | None = None,
+        table: SessionTable | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.gate = gate
         self.revalidate_seconds = revalidate_seconds
         self.nodes = dict(nodes or {})
+        self.table: SessionTable = table if table is not None else MemorySessionTable()
+        self.limits = limits or Limits()
+        if (self.limits.token or self.limits.remote) and not revalidate_seconds:
+            msg = (
+                "session caps need a cadence: a relay that dies without `end` would hold its slots"
+            )
+            raise ValueError(msg)
         self._client = client
         self._sessions: dict[str, tuple[Session, str]] = {}  # id -> (session, node)
+        self._seen: dict[str, float] = {}  # id -> when the relay last asked (monotonic)
+        self._swept = time.monotonic()
         self._by_session: dict[int, str] = {}
         self._cut: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -249,8 +272,10 @@ class MoqAuthServer:
             return _status(exc), {"code": code, "reason": reason}
 
     def _decide(self, request: AuthRequest) -> dict[str, Any]:
+        self._sweep()
         if request.event == "end":
             self._end(request.id, "ended")
+            self.table.end(request.id)
             return {}
         if request.id in self._cut:
             msg = "the session was revoked"
@@ -258,7 +283,12 @@ class MoqAuthServer:
         known = self._sessions.get(request.id)
         if request.event == "revalidate" and known is not None:
             session = known[0]
-            return grant_answer(session.current_grant(), revalidate_seconds=self.revalidate_seconds)
+            answer = grant_answer(
+                session.current_grant(), revalidate_seconds=self.revalidate_seconds
+            )
+            self._seen[request.id] = time.monotonic()
+            self.table.revalidate(self._record(request, session, None), self._deadline(answer))
+            return answer
         credential = credential_of(request)
         if credential is not None and request.certificate:
             msg = "a JWT and a client certificate together are refused"
@@ -269,6 +299,11 @@ class MoqAuthServer:
         session = self.gate.connect(credential, request.path.lstrip("/"), None)
         try:
             answer = grant_answer(session.grant, revalidate_seconds=self.revalidate_seconds)
+            record = self._record(request, session, credential)
+            if request.event == "connect":
+                self.table.connect(record, self._deadline(answer), self.limits)
+            else:  # a session this replica has not seen (another answered its connect)
+                self.table.revalidate(record, self._deadline(answer))
         except RelaypassError:
             session.close("refused")
             raise
@@ -277,10 +312,43 @@ class MoqAuthServer:
             previous[0].close("replaced")
         self._sessions[request.id] = (session, request.node)
         self._by_session[session.id] = request.id
+        self._seen[request.id] = time.monotonic()
         return answer
+
+    def _record(
+        self, request: AuthRequest, session: Session, credential: str | None
+    ) -> SessionRecord:
+        grant = session.grant
+        return SessionRecord(
+            id=request.id, node=request.node, org=grant.org, tenant=grant.tenant,
+            subject=grant.subject, jti=grant.jti, kid=grant.kid, profile=grant.profile,
+            room=grant.room, path=request.path, remote=remote_address(request.remote),
+            token=token_digest(credential), connected_at=session.started_at,
+        )  # fmt: skip
+
+    def _deadline(self, answer: Mapping[str, Any]) -> float:
+        """Until when a session's record lives without news: two cadences, else its bound."""
+        if self.revalidate_seconds:
+            return time.time() + 2 * self.revalidate_seconds
+        expires = answer.get("expires")
+        return float(expires) if expires is not None else time.time() + UNBOUNDED_SECONDS
+
+    def _sweep(self) -> None:
+        """Close the sessions of relays that stopped asking: two cadences without a word."""
+        if not self.revalidate_seconds:
+            return
+        now = time.monotonic()
+        if now - self._swept < 1.0:
+            return
+        self._swept = now
+        horizon = now - 2 * self.revalidate_seconds
+        for session_id in [i for i, seen in self._seen.items() if seen < horizon]:
+            _log.info("moq_auth.session_lost", id=session_id)
+            self._end(session_id, "lost")
 
     def _end(self, session_id: str, reason: str) -> None:
         self._cut.discard(session_id)
+        self._seen.pop(session_id, None)
         known = self._sessions.pop(session_id, None)
         if known is not None:
             self._by_session.pop(known[0].id, None)
@@ -292,7 +360,7 @@ class MoqAuthServer:
         if self._previous_on_close is not None:
             self._previous_on_close(session, reason)
         session_id = self._by_session.pop(session.id, None)
-        if session_id is None or reason in {"ended", "replaced", "refused"}:
+        if session_id is None or reason in {"ended", "replaced", "refused", "lost"}:
             return
         known = self._sessions.pop(session_id, None)
         self._cut.add(session_id)
@@ -326,10 +394,11 @@ class MoqAuthServer:
                 await client.aclose()
 
     async def aclose(self) -> None:
-        """Stop pushing; forget the sessions."""
+        """Stop pushing; forget the sessions; release the table."""
         for task in list(self._tasks):
             task.cancel()
         self.gate.on_close = self._previous_on_close
+        self.table.close()
 
 
 def create_moq_auth_app(server: MoqAuthServer) -> Starlette:
