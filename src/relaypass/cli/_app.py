@@ -12,13 +12,15 @@ over unchanged but for the command names.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import shlex
 import shutil
 import sys
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
@@ -42,6 +44,8 @@ from relaypass.errors import InvalidKeyError, RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
 if TYPE_CHECKING:
+    from relaypass.gate.adapters.moq_auth_client import AuthClient
+    from relaypass.gate.adapters.moq_relay import MoqRelay
     from relaypass.gate.session import Gate
     from relaypass.server.db.store import Store
     from relaypass.server.settings import Settings
@@ -722,6 +726,29 @@ def relay(
             envvar="RELAYPASS_RELAY_CONFIG",
         ),
     ] = None,
+    auth_url: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-url",
+            help=(
+                "Ask this auth server per session instead of verifying tokens here: "
+                "http://<loopback>, https://... or unix:/path."
+            ),
+            envvar="RELAYPASS_RELAY_AUTH_URL",
+        ),
+    ] = None,
+    auth_node: Annotated[
+        str,
+        typer.Option("--node", help="This relay's node name, told to the auth server."),
+    ] = "relay",
+    auth_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-listen",
+            help="HOST:PORT of the internal listener the auth server pushes to (loopback).",
+            envvar="RELAYPASS_RELAY_AUTH_LISTEN",
+        ),
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="Print the listen address and fingerprints as one JSON line."),
@@ -740,6 +767,7 @@ def relay(
       relaypass relay --key-dir keys/ --tls-generate localhost
       relaypass relay --redis-url redis://127.0.0.1:6379 --tls-cert cert.pem --tls-key key.pem
       relaypass relay --config relay.toml
+      relaypass relay --auth-url http://127.0.0.1:8702/ --node relay-1 --auth-listen 127.0.0.1:4444
     """
     try:
         from relaypass.gate.adapters.moq_relay import MoqRelay  # noqa: PLC0415 - optional extra
@@ -764,50 +792,35 @@ def relay(
         tls_cert = [*settings.tls_cert, *(tls_cert or ())]
         tls_key = [*settings.tls_key, *(tls_key or ())]
         tls_generate = [*settings.tls_generate, *(tls_generate or ())]
-    gate, stop = _gate_options(
-        "moq",
-        key,
-        key_dir,
-        jwks_url,
-        redis_url,
-        redis_prefix,
-        public_publish,
-        public_subscribe,
-        public=public,
-        issuer=issuer,
-        audience=audience,
-    )
+    if auth_url is not None:
+        gate, stop = _auth_server_gate(auth_url, key, key_dir, jwks_url, redis_url, public)
+    else:
+        gate, stop = _gate_options(
+            "moq",
+            key,
+            key_dir,
+            jwks_url,
+            redis_url,
+            redis_prefix,
+            public_publish,
+            public_subscribe,
+            public=public,
+            issuer=issuer,
+            audience=audience,
+        )
 
     async def run() -> None:
+        auth = _auth_client(auth_url, auth_node) if auth_url is not None else None
         relay = MoqRelay(
             gate,
             bind=bind,
             tls_cert=tls_cert or (),
             tls_key=tls_key or (),
             tls_generate=tls_generate or (),
+            auth=auth,
         )
-        async with relay:
-            if as_json:
-                port = relay.local_addr.rsplit(":", 1)[-1]
-                host = tls_generate[0] if tls_generate else None
-                facts = {
-                    "listen": relay.local_addr,
-                    "fingerprints": relay.cert_fingerprints() if tls_generate else [],
-                    "url": f"https://{host}:{port}/<root>?jwt=<token>" if host else None,
-                }
-                sys.stdout.write(json.dumps(facts) + "\n")
-                sys.stdout.flush()
-                await relay.serve_forever()
-                return
-            _err.print(f"relay listening on {relay.local_addr} (QUIC)", highlight=False)
-            if tls_generate:
-                # What a browser page needs for serverCertificateHashes, and where to go.
-                for fingerprint in relay.cert_fingerprints():
-                    _err.print(f"certificate sha256: {fingerprint}", highlight=False)
-                port = relay.local_addr.rsplit(":", 1)[-1]
-                _err.print(
-                    f"ready: https://{tls_generate[0]}:{port}/<root>?jwt=<token>", highlight=False
-                )
+        async with relay, _internal_listener(relay, auth_listen, auth_node):
+            _relay_ready(relay, tls_generate or [], as_json=as_json)
             await relay.serve_forever()
 
     try:
@@ -816,6 +829,96 @@ def relay(
         pass
     finally:
         stop()
+
+
+def _relay_ready(relay: MoqRelay, tls_generate: list[str], *, as_json: bool) -> None:
+    """Say where the relay listens: one JSON line, or lines for a person."""
+    port = relay.local_addr.rsplit(":", 1)[-1]
+    if as_json:
+        host = tls_generate[0] if tls_generate else None
+        facts = {
+            "listen": relay.local_addr,
+            "fingerprints": relay.cert_fingerprints() if tls_generate else [],
+            "url": f"https://{host}:{port}/<root>?jwt=<token>" if host else None,
+        }
+        sys.stdout.write(json.dumps(facts) + "\n")
+        sys.stdout.flush()
+        return
+    _err.print(f"relay listening on {relay.local_addr} (QUIC)", highlight=False)
+    if tls_generate:
+        # What a browser page needs for serverCertificateHashes, and where to go.
+        for fingerprint in relay.cert_fingerprints():
+            _err.print(f"certificate sha256: {fingerprint}", highlight=False)
+        _err.print(f"ready: https://{tls_generate[0]}:{port}/<root>?jwt=<token>", highlight=False)
+
+
+def _auth_server_gate(auth_url: str, *sources: object) -> tuple[Gate, Callable[[], None]]:
+    """The relay's gate when an auth server decides: no keys of its own, so none may be given."""
+    from relaypass.gate import Gate, StaticKeySource  # noqa: PLC0415
+
+    if any(sources):
+        _err.print(
+            "[bold red]--auth-url decides every session[/]: leave out --key, --key-dir, "
+            "--jwks-url, --redis-url and --public (the auth server has them)",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    parsed = urllib.parse.urlsplit(auth_url)
+    loopback = (parsed.hostname or "").startswith(_LOOPBACK) or parsed.hostname == "localhost"
+    if not (
+        parsed.scheme == "https"
+        or (parsed.scheme == "http" and loopback)
+        or auth_url.startswith("unix:")
+    ):
+        _err.print(
+            "[bold red]--auth-url takes http:// to a loopback address, https:// or unix:/path[/]"
+            ": the contract has no shared secret",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    return Gate(StaticKeySource(KeySet([])), profile="moq"), lambda: None
+
+
+def _auth_client(auth_url: str, node: str) -> AuthClient:
+    import httpx  # noqa: PLC0415
+
+    from relaypass.gate.adapters.moq_auth_client import (  # noqa: PLC0415
+        ADMISSION_SECONDS,
+        AuthClient,
+    )
+
+    if auth_url.startswith("unix:"):
+        transport = httpx.AsyncHTTPTransport(uds=auth_url.removeprefix("unix:"))
+        client = httpx.AsyncClient(transport=transport, timeout=ADMISSION_SECONDS)
+        return AuthClient("http://localhost/", node=node, client=client)
+    return AuthClient(auth_url, node=node)
+
+
+@contextlib.asynccontextmanager
+async def _internal_listener(relay: MoqRelay, listen: str | None, node: str) -> AsyncIterator[None]:
+    """Serve the internal listener (pushes from the auth server) while the relay runs."""
+    if listen is None:
+        yield
+        return
+    import uvicorn  # noqa: PLC0415
+
+    from relaypass.gate.adapters.moq_auth_client import create_listener_app  # noqa: PLC0415
+
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not port.isdigit() or not host.startswith(_LOOPBACK):
+        _err.print("[bold red]--auth-listen takes a loopback HOST:PORT[/]", highlight=False)
+        raise typer.Exit(code=2)
+    app = create_listener_app(relay.auth_sessions, relay.revalidate_now, node=node)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=int(port), log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 @gate_app.command("serve")

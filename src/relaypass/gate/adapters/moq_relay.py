@@ -45,7 +45,13 @@ from typing import Any, Final, final
 import moq
 import structlog
 
-from relaypass.errors import InvalidRequestError, InvalidTokenError, RelaypassError
+from relaypass.errors import (
+    InvalidPermissionsError,
+    InvalidRequestError,
+    InvalidTokenError,
+    RelaypassError,
+)
+from relaypass.gate.adapters.moq_auth_client import AuthClient, AuthSession, Refused
 from relaypass.gate.expiry import ExpiryTimer
 from relaypass.gate.session import Gate, Session
 
@@ -93,6 +99,12 @@ def token_from_query(query: str | None) -> str | None:
     return values[0]
 
 
+def _transport_name(transport: object) -> str:
+    """The contract's transport name (``quic``, ``websocket``, ...) of a moq transport."""
+    name = getattr(transport, "name", None)
+    return name.lower().replace("_", "") if isinstance(name, str) else "quic"
+
+
 def _join(root: str, path: str) -> str:
     return f"{root}/{path}" if root and path else root or path
 
@@ -112,6 +124,13 @@ class _Connection:
     routes: dict[str, Any] = field(default_factory=dict)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     expiry: ExpiryTimer | None = None
+    # With an auth server: what it knows of the session, and a push's wake-up.
+    auth: AuthSession | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Paths kept out by the current grant, reconsidered when a revalidate widens it.
+    withheld: set[str] = field(default_factory=set)  # announced in the hub, not mirrored
+    refused: set[str] = field(default_factory=set)  # announced by the client, not forwarded
+    consumer: moq.OriginConsumer | None = None
 
 
 @final
@@ -133,7 +152,13 @@ class MoqRelay:
         tls_cert: Sequence[str] = (),
         tls_key: Sequence[str] = (),
         tls_generate: Sequence[str] = (),
+        auth: AuthClient | None = None,
     ) -> None:
+        """``auth``: ask that auth server per session instead of verifying tokens here.
+
+        The relay then needs a gate with no keys of its own; it closes ``auth`` when
+        it stops.
+        """
         if not gate.kind.paths_relative_to_connection:
             msg = "the MoQ relay needs a gate with profile='moq'"
             raise ValueError(msg)
@@ -156,6 +181,9 @@ class MoqRelay:
         self._accept_task: asyncio.Task[None] | None = None
         self._admissions: set[asyncio.Task[None]] = set()
         self._previous_on_close = gate.on_close
+        self._auth = auth
+        self._by_auth: dict[str, _Connection] = {}  # the auth server's session id -> connection
+        self._reports: set[asyncio.Future[None]] = set()  # `end` events on their way
 
     # ------------------------------------------------------------ lifecycle
 
@@ -175,6 +203,10 @@ class MoqRelay:
         for conn in list(self._connections.values()):
             conn.gate_session.close("shutdown")
             self._teardown(conn, 0)
+        if self._reports:  # the auth server hears of every close, shutdown included
+            await asyncio.wait(self._reports, timeout=2.0)
+        if self._auth is not None:
+            await self._auth.aclose()
         await self._server.__aexit__(None, None, None)
 
     @property
@@ -210,17 +242,26 @@ class MoqRelay:
 
     async def _admit(self, request: moq.Request) -> None:
         root = request.path.strip("/")
+        auth_session: AuthSession | None = None
         try:
-            # Verification may wait on a key fetch: never on the event loop.
-            gate_session = await asyncio.to_thread(
-                self.gate.connect, token_from_query(request.query), root
-            )
+            if self._auth is not None:
+                auth_session = self._auth.new_session(root, request.query, None)
+                auth_session.transport = _transport_name(request.transport)
+                grant, _tier = await self._auth.connect(auth_session)
+                gate_session = self.gate.adopt(grant, root)
+            else:
+                # Verification may wait on a key fetch: never on the event loop.
+                gate_session = await asyncio.to_thread(
+                    self.gate.connect, token_from_query(request.query), root
+                )
         except RelaypassError as exc:
             _log.info("moq.refused", code=exc.code.value, reason=exc.reason, root=root)
             with contextlib.suppress(moq.Error):
                 await request.reject(exc.auth_status)
+            if self._auth is not None and auth_session is not None:
+                await self._auth.end(auth_session, "refused", 0, 0)
             return
-        conn = _Connection(gate_session, root)
+        conn = _Connection(gate_session, root, auth=auth_session)
         request.set_consume(conn.ingest)
         request.set_publish(conn.egress)
         try:
@@ -236,6 +277,9 @@ class MoqRelay:
         _log.info("moq.admitted", session=gate_session.id, root=root)
         self._spawn(conn, self._ingest(conn))
         self._spawn(conn, self._egress(conn))
+        if conn.auth is not None:
+            self._by_auth[conn.auth.id] = conn
+            self._spawn(conn, self._revalidate(conn))
         conn.expiry = ExpiryTimer(self.gate, gate_session, asyncio.get_running_loop())
         await self._wait_closed(conn)
 
@@ -274,7 +318,8 @@ class MoqRelay:
         self._teardown(conn, code)
 
     def _teardown(self, conn: _Connection, code: int) -> None:
-        self._connections.pop(conn.gate_session.id, None)
+        if self._connections.pop(conn.gate_session.id, None) is not None and conn.auth is not None:
+            self._report_end(conn)
         conn.closed.set()
         if conn.expiry is not None:
             conn.expiry.cancel()
@@ -293,7 +338,7 @@ class MoqRelay:
     # ------------------------------------------------------------ ingest
 
     async def _ingest(self, conn: _Connection) -> None:
-        consumer = conn.ingest.consume()
+        consumer = conn.consumer = conn.ingest.consume()
         async for update in consumer.announced("", hidden=True):
             path = update.prefix
             if path == REFRESH_BROADCAST:
@@ -301,6 +346,7 @@ class MoqRelay:
                     self._spawn(conn, self._follow_refreshes(conn, consumer))
                 continue
             if not update.active:
+                conn.refused.discard(path)
                 broadcast = conn.published.pop(path, None)
                 if broadcast is not None:
                     self._withdraw(_join(conn.root, path), broadcast)
@@ -310,19 +356,26 @@ class MoqRelay:
                 conn.gate_session.authorize_publish(path)
             except RelaypassError as exc:
                 _log.info("moq.publish_refused", session=conn.gate_session.id, code=exc.code.value)
+                if isinstance(exc, InvalidPermissionsError):
+                    conn.refused.add(path)  # a wider grant may let it through later
                 continue
             if path in conn.published:
                 continue  # a metadata update of a route already forwarded
-            try:
-                source = await consumer.request_broadcast(path)
-            except moq.Error:
-                continue  # withdrawn before it could be resolved
-            hub_path = _join(conn.root, path)
-            broadcast = self._hub.create_broadcast(hub_path)
-            conn.published[path] = broadcast
-            self._hub_broadcasts.setdefault(hub_path, []).append(broadcast)
-            self._spawn(conn, self._serve_tracks(conn, source, broadcast.dynamic()))
-            broadcast.announce()
+            await self._forward(conn, consumer, path)
+
+    async def _forward(self, conn: _Connection, consumer: moq.OriginConsumer, path: str) -> None:
+        """Re-create a client's allowed broadcast in the hub, tracks copied on demand."""
+        conn.consumer = consumer
+        try:
+            source = await consumer.request_broadcast(path)
+        except moq.Error:
+            return  # withdrawn before it could be resolved
+        hub_path = _join(conn.root, path)
+        broadcast = self._hub.create_broadcast(hub_path)
+        conn.published[path] = broadcast
+        self._hub_broadcasts.setdefault(hub_path, []).append(broadcast)
+        self._spawn(conn, self._serve_tracks(conn, source, broadcast.dynamic()))
+        broadcast.announce()
 
     async def _follow_refreshes(self, conn: _Connection, consumer: moq.OriginConsumer) -> None:
         """Pin every token the client writes on its refresh track to its session."""
@@ -378,31 +431,105 @@ class MoqRelay:
             route = conn.routes.pop(relative, None)
             if route is not None:
                 route.cancel()
+            conn.withheld.discard(relative)
             if not update.active:
                 continue
             if not conn.gate_session.grant.can_subscribe(relative):
+                conn.withheld.add(relative)  # a wider grant may show it later
                 continue
-            dynamic = conn.egress.dynamic(relative)
-            conn.routes[relative] = dynamic
-            self._spawn(conn, self._serve_broadcast(conn, dynamic, relative, hub_path))
+            self._route(conn, relative)
+
+    def _route(self, conn: _Connection, relative: str) -> None:
+        """Mirror the hub's broadcast at ``relative`` into the session's outgoing origin."""
+        dynamic = conn.egress.dynamic(relative)
+        conn.routes[relative] = dynamic
+        self._spawn(
+            conn, self._serve_broadcast(conn, dynamic, relative, _join(conn.root, relative))
+        )
 
     async def _serve_broadcast(
         self, conn: _Connection, dynamic: moq.OriginDynamic, relative: str, hub_path: str
     ) -> None:
-        async for request in dynamic:
-            stack = self._hub_broadcasts.get(hub_path)
+        with contextlib.suppress(moq.Error):  # the route was cancelled (withdrawn or narrowed)
+            async for request in dynamic:
+                stack = self._hub_broadcasts.get(hub_path)
+                try:
+                    conn.gate_session.authorize_subscribe(request.path)
+                except RelaypassError as exc:
+                    _log.info(
+                        "moq.subscribe_refused", session=conn.gate_session.id, code=exc.code.value
+                    )
+                    request.reject(403)
+                    continue
+                if request.path != relative or not stack:
+                    request.reject(_NOT_FOUND)
+                    continue
+                request.accept(stack[-1])
+
+    # ------------------------------------------------------------ auth server
+
+    async def _revalidate(self, conn: _Connection) -> None:
+        """Ask the auth server again on its cadence, or now when it pushes; resize or close."""
+        assert self._auth is not None  # noqa: S101 - spawned only with an auth server
+        assert conn.auth is not None  # noqa: S101
+        session = conn.gate_session
+        while session.open:
+            cadence = conn.auth.cadence
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(conn.wake.wait(), cadence)
+            conn.wake.clear()
             try:
-                conn.gate_session.authorize_subscribe(request.path)
+                grant = await self._auth.revalidate(conn.auth, until=session.grant.expires_at)
             except RelaypassError as exc:
-                _log.info(
-                    "moq.subscribe_refused", session=conn.gate_session.id, code=exc.code.value
-                )
-                request.reject(403)
-                continue
-            if request.path != relative or not stack:
-                request.reject(_NOT_FOUND)
-                continue
-            request.accept(stack[-1])
+                _log.info("moq.revalidate_closed", session=session.id, code=exc.code.value)
+                session.close("revoked" if isinstance(exc, Refused) else "expired")
+                return
+            self.gate.regrant(session, grant)
+            self._resize(conn)
+
+    def _resize(self, conn: _Connection) -> None:
+        """Hold the live session to its new grant: narrower closes, wider opens."""
+        grant = conn.gate_session.grant
+        for relative in [r for r in conn.routes if not grant.can_subscribe(r)]:
+            conn.routes.pop(relative).cancel()
+            conn.withheld.add(relative)
+        for relative in [r for r in conn.withheld if grant.can_subscribe(r)]:
+            conn.withheld.discard(relative)
+            if relative not in conn.routes:
+                self._route(conn, relative)
+        for path in [p for p in conn.published if not grant.can_publish(p)]:
+            self._withdraw(_join(conn.root, path), conn.published.pop(path))
+            conn.refused.add(path)
+        consumer = conn.consumer
+        for path in [p for p in conn.refused if grant.can_publish(p)]:
+            conn.refused.discard(path)
+            if consumer is not None and path not in conn.published:
+                self._spawn(conn, self._forward(conn, consumer, path))
+
+    def _report_end(self, conn: _Connection) -> None:
+        assert self._auth is not None  # noqa: S101 - called only with an auth server
+        assert conn.auth is not None  # noqa: S101
+        self._by_auth.pop(conn.auth.id, None)
+        sent = received = 0
+        if conn.moq_session is not None:
+            with contextlib.suppress(moq.Error):
+                stats = conn.moq_session.stats()
+                sent, received = stats.bytes_sent or 0, stats.bytes_received or 0
+        reason = conn.gate_session.close_reason or "closed"
+        task = asyncio.ensure_future(self._auth.end(conn.auth, reason, sent, received))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    def auth_sessions(self) -> list[AuthSession]:
+        """The sessions the auth server decided, for the internal listener."""
+        return [conn.auth for conn in list(self._by_auth.values()) if conn.auth is not None]
+
+    def revalidate_now(self, session: AuthSession) -> None:
+        """A push: re-ask the auth server about ``session`` now (from any thread)."""
+        conn = self._by_auth.get(session.id)
+        loop = self._loop
+        if conn is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(conn.wake.set)
 
 
 @final
