@@ -27,6 +27,7 @@ from relaypass.gate.adapters.moq_sessions import (
     remote_address,
     token_digest,
 )
+from tests._net import free_port
 
 KEY = Key.generate("EdDSA", kid="moq-sessions-k1")
 
@@ -216,3 +217,15 @@ def test_two_replicas_share_the_table(redis_server: str, redis_prefix: str) -> N
     assert ask(one, "connect", "cc02", query=query)[0] == 200
     for table in tables:
         table.close()
+
+
+def test_a_table_that_cannot_be_reached_never_refuses_a_valid_token() -> None:
+    table = RedisSessionTable.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nobody there
+    server = MoqAuthServer(gate(), revalidate_seconds=30, limits=Limits(token=1), table=table)
+    query = f"jwt={moq_token()}"
+    assert ask(server, "connect", "dd01", query=query)[0] == 200
+    assert ask(server, "connect", "dd02", query=query)[0] == 200  # the cap cannot be counted
+    assert ask(server, "revalidate", "dd01", query=query)[0] == 200
+    assert ask(server, "end", "dd01")[0] == 200
+    assert ask(server, "connect", "dd03", query="jwt=garbage")[0] == 401  # still the gate's call
+    table.close()

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +35,9 @@ from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app
 from relaypass.gate.adapters.moq_auth_client import AuthClient, create_listener_app, parse_grant
 from relaypass.gate.adapters.moq_relay import MoqRelay
-from tests._net import serve_in_thread
+from relaypass.server.publish import RedisPublisher
+from tests._net import free_port, serve_in_thread, wait_port
+from tests.gate.test_cli_serve import running
 from tests.relay.test_moq_relay import Publisher, receive, refused
 
 KEY = Key.generate("EdDSA", kid="auth-url-k1")
@@ -339,3 +344,71 @@ def test_the_contracts_grant_rules() -> None:
     ):
         with pytest.raises(UnavailableError):
             parse_grant(json.dumps(bad).encode(), now=now)
+
+
+# The two commands, as an operator runs them, with the control plane's Redis.
+
+
+def test_relay_and_moq_auth_serve_as_processes(
+    redis_server: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """``relaypass relay --auth-url`` asks ``relaypass moq-auth serve``, which follows Redis.
+
+    A revocation published to Redis reaches the auth server, which pushes the
+    relay's internal listener; the relay revalidates, gets 401 and closes.
+    """
+    publisher = RedisPublisher(redis_server, prefix=redis_prefix)
+    publisher.publish_keyset(KeySet([KEY.public()]))
+    auth_port, listen_port, relay_port = free_port(), free_port(), free_port()
+    auth_argv = ["moq-auth", "serve", "--redis-url", redis_server, "--redis-prefix", redis_prefix,
+                 "--listen", f"127.0.0.1:{auth_port}",
+                 "--node", f"edge-1=http://127.0.0.1:{listen_port}"]  # fmt: skip
+    relay_argv = ["relay", "--auth-url", f"http://127.0.0.1:{auth_port}/", "--node", "edge-1",
+                  "--auth-listen", f"127.0.0.1:{listen_port}",
+                  "--bind", f"127.0.0.1:{relay_port}"]  # fmt: skip
+    jwt = token(jti="cli-kick")
+
+    async def session() -> float:
+        url = f"https://127.0.0.1:{relay_port}/demo?jwt={jwt}"
+        async with moq.Client(url, tls_verify=False, reconnect=False) as conn:
+            assert conn.session is not None
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            await asyncio.to_thread(publisher.publish_revocation, "jti", "cli-kick")
+            with pytest.raises(moq.Error) as cut:
+                await asyncio.wait_for(conn.session.closed(), TIMEOUT)
+            assert moq.is_auth(cut.value)
+            return time.monotonic() - started
+
+    with (
+        running(auth_argv, tmp_path / "auth.log"),
+        running(relay_argv, tmp_path / "relay.log"),
+    ):
+        wait_port(auth_port)
+        wait_port(listen_port)
+        took = asyncio.run(asyncio.wait_for(session(), 30))
+        refused_again = asyncio.run(asyncio.wait_for(refused(
+            moq.Client(f"https://127.0.0.1:{relay_port}/demo?jwt={jwt}", tls_verify=False,
+                       reconnect=False)), 30))  # fmt: skip
+    publisher.close()
+    assert took < 2.0
+    assert refused_again
+    for log in ("auth.log", "relay.log"):
+        assert jwt not in (tmp_path / log).read_text()
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [(["--auth-url", "http://10.0.0.7:8702/"], "loopback"),
+     (["--auth-url", "http://127.0.0.1:8702/", "--key", "k.jwk"], "decides every session"),
+     (["--auth-url", "http://127.0.0.1:8702/", "--auth-listen", "0.0.0.0:4444"], "loopback")],
+    ids=["remote-http", "keys-too", "remote-listener"],
+)  # fmt: skip
+def test_the_relay_refuses_unsafe_auth_settings(extra: list[str], says: str) -> None:
+    done = subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "relaypass", "relay", "--bind", f"127.0.0.1:{free_port()}",
+         *extra],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert says in done.stderr

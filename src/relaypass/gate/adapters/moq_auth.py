@@ -31,7 +31,7 @@ import math
 import re
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, final
 
@@ -51,6 +51,7 @@ from relaypass.errors import (
     InvalidRequestError,
     InvalidTokenError,
     MalformedTokenError,
+    QuotaExceededError,
     RelaypassError,
     UnauthorizedPathError,
 )
@@ -275,7 +276,7 @@ class MoqAuthServer:
         self._sweep()
         if request.event == "end":
             self._end(request.id, "ended")
-            self.table.end(request.id)
+            self._tabled(self.table.end, request.id)
             return {}
         if request.id in self._cut:
             msg = "the session was revoked"
@@ -287,7 +288,8 @@ class MoqAuthServer:
                 session.current_grant(), revalidate_seconds=self.revalidate_seconds
             )
             self._seen[request.id] = time.monotonic()
-            self.table.revalidate(self._record(request, session, None), self._deadline(answer))
+            record = self._record(request, session, None)
+            self._tabled(self.table.revalidate, record, self._deadline(answer))
             return answer
         credential = credential_of(request)
         if credential is not None and request.certificate:
@@ -301,9 +303,9 @@ class MoqAuthServer:
             answer = grant_answer(session.grant, revalidate_seconds=self.revalidate_seconds)
             record = self._record(request, session, credential)
             if request.event == "connect":
-                self.table.connect(record, self._deadline(answer), self.limits)
+                self._tabled(self.table.connect, record, self._deadline(answer), self.limits)
             else:  # a session this replica has not seen (another answered its connect)
-                self.table.revalidate(record, self._deadline(answer))
+                self._tabled(self.table.revalidate, record, self._deadline(answer))
         except RelaypassError:
             session.close("refused")
             raise
@@ -325,6 +327,20 @@ class MoqAuthServer:
             room=grant.room, path=request.path, remote=remote_address(request.remote),
             token=token_digest(credential), connected_at=session.started_at,
         )  # fmt: skip
+
+    @staticmethod
+    def _tabled(operation: Callable[..., object], *args: object) -> None:
+        """Keep the session table; its store being down never refuses a valid token.
+
+        A cap it cannot count is not enforced (logged): the caps are a nuisance
+        limit, the token is the authority.
+        """
+        try:
+            operation(*args)
+        except QuotaExceededError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of the store (Redis down, ...)
+            _log.warning("moq_auth.table_unavailable", error=type(exc).__name__)
 
     def _deadline(self, answer: Mapping[str, Any]) -> float:
         """Until when a session's record lives without news: two cadences, else its bound."""
