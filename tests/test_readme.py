@@ -332,6 +332,7 @@ HANDLERS: dict[str, Callable[[World, str], None]] = {
     "relaypass login": run_shell,
     "RELAYPASS_REDIS_URL=redis://10.0.0.5:6379 relaypass serve": run_services,
     "relaypass key generate": run_shell,
+    "relaypass moq-auth generate": run_shell,
     "from relaypass import ClaimsPolicy": run_python,
     "from relaypass.gate import Gate, RedisKeySource": run_gate_python,
     "# A MoQ relay": run_services,

@@ -134,6 +134,7 @@ export type MoqMint = {
   subscribe?: Array<string>;
   cluster?: boolean;
   ttlSeconds?: number;
+  format?: string;
 };
 
 export type NoInput = Record<string, unknown>;

@@ -23,7 +23,9 @@ from relaypass import (
     InvalidRequestError,
     UnavailableError,
 )
+from relaypass._tokens import decode_unverified
 from relaypass.api import PROCEDURES, keys
+from relaypass.cli._moq_token import MOQ_AUTH_CLAIMS
 from relaypass.client import AsyncClient, Client
 from relaypass.client._codegen import render
 from relaypass.client._transport import Transport
@@ -172,3 +174,27 @@ def test_async_client_mints_and_refuses(served: Served) -> None:
             assert await client.org_id() == served.org
 
     asyncio.run(go())
+
+
+def test_moq_tokens_mint_in_either_format(served: Served) -> None:
+    """moq-token's literal prefixes by default; moq-auth's patterns, nothing it refuses."""
+    with Client(served.url, api_key=served.key) as client:
+        legacy = client.tokens.moq.mint(org_id=served.org, root="demo", publish=["cam"])
+        patterns = client.tokens.moq.mint(
+            org_id=served.org, root="demo", publish=["alice/*"], subscribe=["**"], format="moq-auth"
+        )
+        subtree = client.tokens.moq.mint(
+            org_id=served.org, root="demo", subscribe=["room/**"], format="moq-auth"
+        )
+        with pytest.raises(InvalidRequestError):
+            client.tokens.moq.mint(org_id=served.org, root="demo", publish=["a"], format="jwt")
+        with pytest.raises(InvalidRequestError, match="cluster") as refused:
+            client.tokens.moq.mint(
+                org_id=served.org, publish=["a"], cluster=True, format="moq-auth"
+            )
+        assert vars(refused.value)["status_code"] == 400  # the service's refusal
+    claims = [decode_unverified(t.token)[1] for t in (legacy, patterns, subtree)]
+    assert claims[0]["put"] == ["cam"]
+    assert (claims[1]["publish"], claims[1]["subscribe"]) == (["alice/*"], ["**"])
+    assert claims[2]["get"] == ["room"]  # all subtrees: the legacy form
+    assert all(set(c) <= MOQ_AUTH_CLAIMS for c in claims[1:])

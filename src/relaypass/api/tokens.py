@@ -76,7 +76,13 @@ class RoomMint(Input):
 
 
 class MoqMint(Input):
-    """A moq token: ``root``, ``put``, ``get`` (and ``cluster``)."""
+    """A moq token: ``root`` and what it may publish and subscribe to beneath it.
+
+    ``format`` ``moq-token`` (the default): ``publish``/``subscribe`` are literal
+    prefixes, written as ``put``/``get`` (and ``cluster``). ``moq-auth``: they are
+    patterns (``alice`` one broadcast, ``alice/**`` a subtree, ``*`` one segment),
+    written as moq-auth writes them, with no claim moq's own server refuses.
+    """
 
     org_id: str = OWN_ORG
     root: str = Field(default="", max_length=1024)
@@ -84,6 +90,11 @@ class MoqMint(Input):
     subscribe: list[str] = Field(default_factory=list, max_length=256)
     cluster: bool = False
     ttl_seconds: int = Field(default=3600, ge=1)
+    format: str = Field(
+        default="moq-token",
+        pattern="^(moq-token|moq-auth)$",
+        description="moq-token (literal prefixes) or moq-auth (patterns).",
+    )
 
 
 class MintedToken(Output):
@@ -142,7 +153,7 @@ MINT_ROOM: Final[Procedure[RoomMint, MintedToken]] = _mint(
 )  # fmt: skip
 MINT_MOQ: Final[Procedure[MoqMint, MintedToken]] = _mint(
     "tokens.moq.mint", MoqMint,
-    "A moq token in moq-token's wire format, signed with the org's active key.",
+    "A moq token in moq-token's or moq-auth's wire format, signed with the org's active key.",
     {"orgId": "org_1", "root": "demo", "publish": ["alice"], "subscribe": [""]},
 )  # fmt: skip
 TOKENS_REVOKE: Final = Procedure(

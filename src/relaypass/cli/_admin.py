@@ -559,16 +559,23 @@ def _mint() -> typer.Typer:
         root: Annotated[str, typer.Option(help="The connection root.")] = "",
         publish: Annotated[list[str] | None, typer.Option(help="A path it may publish.")] = None,
         subscribe: Annotated[list[str] | None, typer.Option(help="A path it may read.")] = None,
+        wire: Annotated[
+            str,
+            typer.Option(
+                "--format",
+                help="moq-token (paths are literal prefixes) or moq-auth (paths are patterns).",
+            ),
+        ] = "moq-token",
         ttl: Ttl = None,
         org: OrgOption = None,
         url: UrlOption = None,
         token_only: TokenOnly = False,
         as_json: JsonFlag = False,
     ) -> None:
-        """A moq token (moq-token's claims)."""
+        """A moq token (moq-token's claims, or moq-auth's)."""
         _run(url, as_json, lambda c: c.tokens.moq.mint(
             org_id=_org(c, org), root=root, publish=publish, subscribe=subscribe,
-            ttl_seconds=ttl or 3600), token_only=token_only)  # fmt: skip
+            ttl_seconds=ttl or 3600, format=wire), token_only=token_only)  # fmt: skip
 
     @sub.command("room")
     def room(

@@ -35,7 +35,7 @@ from relaypass._keyset import KeySet
 from relaypass._tokens import Verifier, sign_jwt
 from relaypass.cli._admin import credentials_path, save_credentials
 from relaypass.cli._admin import register as register_admin_commands
-from relaypass.cli._moq_token import moq_token_app, sign_moq_token
+from relaypass.cli._moq_token import moq_token_app, register_moq_auth_tokens, sign_moq_token
 from relaypass.cli._output import JsonFlag
 from relaypass.cli._output import err as _err
 from relaypass.cli._output import fail as _fail
@@ -1022,6 +1022,7 @@ moq_auth_app = typer.Typer(
     help="The auth server of stock moq-relay fleets (moq-relay --auth-url).", no_args_is_help=True
 )
 app.add_typer(moq_auth_app, name="moq-auth")
+register_moq_auth_tokens(moq_auth_app)
 
 _LOOPBACK: Final = ("127.", "::1", "localhost")
 

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Final, NoReturn
 
 import typer
 
@@ -31,7 +31,13 @@ from relaypass._tokens import Verifier, sign_jwt
 from relaypass.errors import InvalidRequestError, RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
-__all__ = ["moq_token_app", "moq_token_main", "sign_moq_token"]
+__all__ = [
+    "moq_token_app",
+    "moq_token_main",
+    "register_moq_auth_tokens",
+    "sign_moq_auth_token",
+    "sign_moq_token",
+]
 
 moq_token_app = typer.Typer(
     name="moq-token",
@@ -241,3 +247,102 @@ def moq_token_main() -> None:
         moq_token_app()
     except InvalidRequestError as exc:  # pragma: no cover - Typer handles the rest
         _fail(exc.reason)
+
+
+# moq-auth's spelling (`moq auth generate|sign|verify`): patterns, and moq-auth's claims only.
+
+#: The claims moq-auth reads; any other refuses the token there.
+MOQ_AUTH_CLAIMS: Final = frozenset(
+    {"root", "publish", "subscribe", "put", "get", "exp", "iat", "nbf", "iss", "sub", "jti"}
+)
+
+
+def sign_moq_auth_token(
+    key: Key,
+    root: str,
+    publish: list[str] | None,
+    subscribe: list[str] | None,
+    *,
+    expires: int | None,
+    issued: int | None,
+) -> str:
+    """A token as ``moq auth sign`` writes it (legacy ``put``/``get`` when all are subtrees)."""
+    claims = MoqClaims(
+        root=root,
+        publish_patterns=tuple(publish or ()),
+        subscribe_patterns=tuple(subscribe or ()),
+        expires=expires,
+        issued=int(time.time()) if issued is None else issued,
+    )
+    wire = claims.to_auth_wire()
+    MoqClaims.from_wire(wire)  # the checks every verifier applies
+    return sign_jwt(wire, key)
+
+
+def auth_sign(
+    key: Annotated[str, typer.Option("--key", help="Key file; `-` reads stdin.")],
+    root: Annotated[str, typer.Option("--root", help="The root the patterns are under.")] = "",
+    publish: Annotated[
+        list[str] | None,
+        typer.Option("--publish", help="A pattern the bearer may publish (alice/**)."),
+    ] = None,
+    subscribe: Annotated[
+        list[str] | None,
+        typer.Option("--subscribe", help="A pattern the bearer may subscribe to (**)."),
+    ] = None,
+    expires: Annotated[
+        int | None, typer.Option("--expires", help="Expiration time, a unix timestamp.")
+    ] = None,
+    issued: Annotated[
+        int | None, typer.Option("--issued", help="Issued-at time, a unix timestamp.")
+    ] = None,
+) -> None:
+    """Sign a token in moq-auth's format, writing it to stdout."""
+    signing_key = _read_key(key)
+    try:
+        token = sign_moq_auth_token(
+            signing_key, root, publish, subscribe, expires=expires, issued=issued
+        )
+    except RelaypassError as exc:
+        _fail(exc.reason)
+    if expires is not None and expires <= time.time():
+        sys.stderr.write("warning: --expires is in the past: this token is already expired\n")
+    sys.stdout.write(token + "\n")
+
+
+def auth_verify(
+    key: Annotated[str, typer.Option("--key", help="Key file; `-` reads stdin.")],
+    source: Annotated[
+        str, typer.Option("--in", help="Read the token from this file; `-` for stdin.")
+    ] = "-",
+) -> None:
+    """Verify a token as moq's auth server does (no claim it does not know), printing its claims."""
+    if _is_dash(key) and _is_dash(source):
+        _fail("--key and --in cannot both read from stdin")
+    verification_key = _read_key(key)
+    try:
+        raw = sys.stdin.read() if _is_dash(source) else Path(source).read_text("utf-8")
+    except OSError as exc:
+        _fail(f"failed to read token from {source}: {exc.strerror}")
+    try:
+        verified = Verifier(verification_key, policy=ClaimsPolicy(require_exp=False)).verify(
+            raw.strip()
+        )
+        unknown = sorted(set(verified.claims) - MOQ_AUTH_CLAIMS)
+        if unknown:
+            _fail(f"INVALID_TOKEN: claims moq-auth refuses: {', '.join(unknown)}")
+        claims = MoqClaims.from_wire(verified.claims)
+    except RelaypassError as exc:
+        _fail(f"{exc.code.value}: {exc.reason}")
+    if not (
+        claims.publish or claims.subscribe or claims.publish_patterns or claims.subscribe_patterns
+    ):
+        _fail("INVALID_TOKEN: no publish or subscribe allowed; token is useless")
+    sys.stdout.write(json.dumps(dict(verified.claims), indent=2) + "\n")
+
+
+def register_moq_auth_tokens(app: typer.Typer) -> None:
+    """``generate``, ``sign`` and ``verify`` beside ``serve``, as ``moq auth`` spells them."""
+    app.command("generate")(generate)
+    app.command("sign")(auth_sign)
+    app.command("verify")(auth_verify)

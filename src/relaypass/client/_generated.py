@@ -167,9 +167,9 @@ class _ProceduresTokensMoq:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def mint(self, *, org_id: str = "", root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600) -> tokens.MintedToken:
-        """A moq token in moq-token's wire format, signed with the org's active key."""
-        return self._t.call(tokens.MINT_MOQ, {"org_id": org_id, "root": root, "publish": publish, "subscribe": subscribe, "cluster": cluster, "ttl_seconds": ttl_seconds})
+    def mint(self, *, org_id: str = "", root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600, format: str = "moq-token") -> tokens.MintedToken:
+        """A moq token in moq-token's or moq-auth's wire format, signed with the org's active key."""
+        return self._t.call(tokens.MINT_MOQ, {"org_id": org_id, "root": root, "publish": publish, "subscribe": subscribe, "cluster": cluster, "ttl_seconds": ttl_seconds, "format": format})
 
 
 class _ProceduresTokens:
@@ -458,9 +458,9 @@ class _AsyncProceduresTokensMoq:
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
 
-    async def mint(self, *, org_id: str = "", root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600) -> tokens.MintedToken:
-        """A moq token in moq-token's wire format, signed with the org's active key."""
-        return await self._t.call(tokens.MINT_MOQ, {"org_id": org_id, "root": root, "publish": publish, "subscribe": subscribe, "cluster": cluster, "ttl_seconds": ttl_seconds})
+    async def mint(self, *, org_id: str = "", root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600, format: str = "moq-token") -> tokens.MintedToken:
+        """A moq token in moq-token's or moq-auth's wire format, signed with the org's active key."""
+        return await self._t.call(tokens.MINT_MOQ, {"org_id": org_id, "root": root, "publish": publish, "subscribe": subscribe, "cluster": cluster, "ttl_seconds": ttl_seconds, "format": format})
 
 
 class _AsyncProceduresTokens:

@@ -57,7 +57,12 @@ def _classes() -> dict[ErrorCode, type[RelaypassError]]:
     """The broadest class of each code (``INVALID_TOKEN`` -> ``InvalidTokenError``)."""
     found: dict[ErrorCode, type[RelaypassError]] = {}
     for value in vars(errors).values():
-        if isinstance(value, type) and issubclass(value, RelaypassError):
+        # The base class carries INVALID_REQUEST as a default, not as its own code.
+        if (
+            isinstance(value, type)
+            and issubclass(value, RelaypassError)
+            and value is not RelaypassError
+        ):
             current = found.get(value.code)
             if current is None or issubclass(current, value):
                 found[value.code] = value
@@ -133,7 +138,9 @@ class _Base:
             error = errors.InvalidRequestError(f"the input is not valid: {', '.join(fields)}")
             vars(error).update(status_code=None, fields=fields)
             raise error from None
-        body = model.model_dump_json(by_alias=True, exclude_none=True)
+        # Defaults left out: the service applies the same ones, and an SDK newer than its
+        # service can still call a procedure that gained a field, as long as it is unused.
+        body = model.model_dump_json(by_alias=True, exclude_none=True, exclude_defaults=True)
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Content-Type": "application/json",

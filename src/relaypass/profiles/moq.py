@@ -108,6 +108,22 @@ def rebase_prefixes(
     raise UnauthorizedPathError(msg)
 
 
+def _subtree(prefix: str) -> str:
+    """A legacy prefix as the pattern it means: ``p`` is ``p/**``, ``""`` is ``**``."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/**" if prefix else "**"
+
+
+def _legacy_prefix(pattern: str) -> str | None:
+    """The legacy prefix a subtree pattern is, or ``None`` when it is no plain subtree."""
+    if pattern == "**":
+        return ""
+    head, sep, _ = pattern.rpartition("/**")
+    if not sep or pattern != f"{head}/**" or "*" in head:
+        return None
+    return head
+
+
 def _as_patterns(prefixes: Sequence[tuple[str, ...]]) -> list[str]:
     return ["/".join((*segs, "**")) for segs in prefixes]
 
@@ -145,6 +161,39 @@ class MoqClaims:
             wire["subscribe"] = list(self.subscribe_patterns)
         if self.cluster:
             wire["cluster"] = True
+        if self.expires is not None:
+            wire["exp"] = self.expires
+        if self.issued is not None:
+            wire["iat"] = self.issued
+        return wire
+
+    def to_auth_wire(self) -> dict[str, object]:
+        """The claims as moq-auth writes them: one pattern union per role.
+
+        Legacy ``put``/``get`` when every grant is a subtree (so every published
+        verifier, moq-token's included, reads the token the same way), else
+        ``publish``/``subscribe``, which an older verifier refuses rather than
+        misreads. moq-auth refuses any claim it does not know, so nothing else
+        is written: no ``cluster``.
+        """
+        if self.cluster:
+            msg = "moq-auth tokens carry no cluster claim"
+            raise InvalidRequestError(msg)
+        publish = [*map(_subtree, self.publish), *self.publish_patterns]
+        subscribe = [*map(_subtree, self.subscribe), *self.subscribe_patterns]
+        if not (publish or subscribe):
+            msg = "a moq token needs at least one publish or subscribe pattern"
+            raise InvalidRequestError(msg)
+        if len(self.root) > MAX_PATH_CHARS:
+            msg = "root is too long"
+            raise InvalidRequestError(msg)
+        wire: dict[str, object] = {"root": self.root}
+        legacy = all(_legacy_prefix(p) is not None for p in (*publish, *subscribe))
+        for role, patterns, old in (("publish", publish, "put"), ("subscribe", subscribe, "get")):
+            if patterns and legacy:
+                wire[old] = [_legacy_prefix(p) for p in dict.fromkeys(patterns)]
+            elif patterns:
+                wire[role] = list(dict.fromkeys(patterns))
         if self.expires is not None:
             wire["exp"] = self.expires
         if self.issued is not None:

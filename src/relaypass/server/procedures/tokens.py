@@ -159,14 +159,22 @@ def mint_room(s: Services, call: Call, body: api.RoomMint) -> api.MintedToken:
 
 @handlers.handles(api.MINT_MOQ)
 def mint_moq(s: Services, call: Call, body: api.MoqMint) -> api.MintedToken:
-    """Moq token in moq-token's wire format, signed with the org's active key."""
+    """Moq token in moq-token's or moq-auth's wire format, signed with the org's active key."""
     who = _minter(s, call, body.org_id)
-    wire = MoqClaims(
-        root=body.root,
-        publish=tuple(body.publish),
-        subscribe=tuple(body.subscribe),
-        cluster=body.cluster,
-    ).to_wire()
+    if body.format == "moq-auth":
+        wire = MoqClaims(
+            root=body.root,
+            publish_patterns=tuple(body.publish),
+            subscribe_patterns=tuple(body.subscribe),
+            cluster=body.cluster,
+        ).to_auth_wire()
+    else:
+        wire = MoqClaims(
+            root=body.root,
+            publish=tuple(body.publish),
+            subscribe=tuple(body.subscribe),
+            cluster=body.cluster,
+        ).to_wire()
     try:
         claims = MoqClaims.from_wire(wire)  # the same checks a verifier applies
     except ClaimsError as exc:
