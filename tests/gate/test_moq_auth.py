@@ -29,6 +29,7 @@ from relaypass import Key, KeySet, sign_jwt
 from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.adapters.moq_auth import (
+    CertificateRules,
     MoqAuthServer,
     create_moq_auth_app,
     parse_request,
@@ -271,3 +272,20 @@ def test_the_fence_check_sees_every_path_a_pattern_shares_with_it(
             grant_answer(grant, revalidate_seconds=None)
     else:
         assert grant_answer(grant, revalidate_seconds=None)["subscribe"] == [pattern]
+
+
+def test_client_certificates_get_the_configured_rules_rooted_at_the_top() -> None:
+    rules = CertificateRules(publish=("peers/**",), subscribe=("**",), names=frozenset({"edge0"}))
+    server = MoqAuthServer(
+        Gate(StaticKeySource(KeySet([KEY.public()])), profile="moq"), certificates=rules
+    )
+    later = int(time.time()) + 600
+    tls = {"name": "edge0", "fingerprint": "ab" * 32, "issuer": "CN=cluster", "expires": later}
+    status, grant = post(server, request(path="/", tls=tls))
+    assert status == 200, grant
+    assert (grant["publish"], grant["subscribe"], grant["expires"]) == (["peers/**"], ["**"], later)
+    status, grant = post(server, request(path="/peers", tls=tls))
+    assert (grant["publish"], grant["subscribe"]) == (["**"], ["**"])  # rebased on the dialed path
+    assert post(server, request(tls=tls | {"name": "stranger"}))[0] == 403
+    assert post(server, request(tls=tls | {"expires": int(time.time()) - 1}))[0] == 401
+    assert post(server, request(query=f"jwt={moq_token()}", tls=tls))[0] == 403  # never both

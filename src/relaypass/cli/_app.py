@@ -1061,6 +1061,18 @@ def moq_auth_serve(
         list[str] | None,
         typer.Option("--node", help="NAME=URL: a relay's internal listener, for pushes."),
     ] = None,
+    mtls_publish: Annotated[
+        list[str] | None,
+        typer.Option("--mtls-publish", help="A pattern a verified client certificate may publish."),
+    ] = None,
+    mtls_subscribe: Annotated[
+        list[str] | None,
+        typer.Option("--mtls-subscribe", help="A pattern a verified certificate may subscribe to."),
+    ] = None,
+    mtls_name: Annotated[
+        list[str] | None,
+        typer.Option("--mtls-name", help="Grant only certificates of this name (repeat)."),
+    ] = None,
     limit_token: Annotated[
         int,
         typer.Option(
@@ -1093,7 +1105,11 @@ def moq_auth_serve(
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
     from relaypass._http_protocol import http_protocol  # noqa: PLC0415 - with uvicorn
-    from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app  # noqa: PLC0415
+    from relaypass.gate.adapters.moq_auth import (  # noqa: PLC0415
+        CertificateRules,
+        MoqAuthServer,
+        create_moq_auth_app,
+    )
     from relaypass.gate.adapters.moq_sessions import (  # noqa: PLC0415
         Limits,
         MemorySessionTable,
@@ -1141,6 +1157,10 @@ def moq_auth_serve(
     server = MoqAuthServer(
         gate, revalidate_seconds=revalidate or None, nodes=nodes, table=table,
         limits=Limits(token=limit_token or None, remote=limit_remote or None),
+        certificates=CertificateRules(
+            tuple(mtls_publish or ()), tuple(mtls_subscribe or ()),
+            frozenset(mtls_name) if mtls_name else None,
+        ) if mtls_publish or mtls_subscribe else None,
     )  # fmt: skip
     if as_json:
         where = f"unix:{socket_path}" if socket_path is not None else f"http://{listen}/"

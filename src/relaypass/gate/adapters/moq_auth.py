@@ -65,11 +65,13 @@ from relaypass.gate.adapters.moq_sessions import (
     token_digest,
 )
 from relaypass.gate.session import Gate, Session
+from relaypass.profiles.moq import MoqClaims
 
 __all__ = [
     "DEFAULT_REVALIDATE_SECONDS",
     "MAX_REQUEST_BYTES",
     "AuthRequest",
+    "CertificateRules",
     "MoqAuthServer",
     "create_moq_auth_app",
     "grant_answer",
@@ -99,6 +101,22 @@ class AuthRequest:
     role: str | None
     certificate: bool
     remote: str | None = None
+    certificate_name: str | None = None
+    certificate_expires: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRules:
+    """What a session presenting a verified client certificate is granted, rooted at ``/``.
+
+    As moq's own server: the patterns are authorized at the dialed path like a
+    token with an empty root; the grant ends at the certificate's expiry.
+    ``names`` (when given) admits only certificates of those names (``tls.name``).
+    """
+
+    publish: tuple[str, ...] = ()
+    subscribe: tuple[str, ...] = ()
+    names: frozenset[str] | None = None
 
 
 def _text(body: Mapping[str, object], name: str, *, required: bool = False) -> str | None:
@@ -132,6 +150,7 @@ def parse_request(raw: bytes) -> AuthRequest:
     if event not in _EVENTS:
         msg = f"event is one of {sorted(_EVENTS)}"
         raise InvalidRequestError(msg)
+    tls = body.get("tls")
     token = body.get("token")
     parsed_token: tuple[int, str] | None = None
     if token is not None:
@@ -151,9 +170,15 @@ def parse_request(raw: bytes) -> AuthRequest:
         query=_text(body, "query"),
         token=parsed_token,
         role=_text(body, "role"),
-        certificate=isinstance(body.get("tls"), dict),
+        certificate=isinstance(tls, dict),
         remote=_text(body, "remote"),
+        certificate_name=_text(tls, "name") if isinstance(tls, dict) else None,
+        certificate_expires=_seconds(tls.get("expires")) if isinstance(tls, dict) else None,
     )
+
+
+def _seconds(value: object) -> int | None:
+    return value if type(value) is int and value >= 0 else None
 
 
 def credential_of(request: AuthRequest) -> str | None:
@@ -234,12 +259,14 @@ class MoqAuthServer:
         client: httpx.AsyncClient | None = None,
         table: SessionTable | None = None,
         limits: Limits | None = None,
+        certificates: CertificateRules | None = None,
     ) -> None:
         self.gate = gate
         self.revalidate_seconds = revalidate_seconds
         self.nodes = dict(nodes or {})
         self.table: SessionTable = table if table is not None else MemorySessionTable()
         self.limits = limits or Limits()
+        self.certificates = certificates
         if (self.limits.token or self.limits.remote) and not revalidate_seconds:
             msg = (
                 "session caps need a cadence: a relay that dies without `end` would hold its slots"
@@ -296,9 +323,9 @@ class MoqAuthServer:
             msg = "a JWT and a client certificate together are refused"
             raise InvalidPermissionsError(msg)
         if credential is None and request.certificate:
-            msg = "no client-certificate rules are configured"
-            raise InvalidTokenError(msg)
-        session = self.gate.connect(credential, request.path.lstrip("/"), None)
+            session = self._certificate_session(request)
+        else:
+            session = self.gate.connect(credential, request.path.lstrip("/"), None)
         try:
             answer = grant_answer(session.grant, revalidate_seconds=self.revalidate_seconds)
             record = self._record(request, session, credential)
@@ -316,6 +343,30 @@ class MoqAuthServer:
         self._by_session[session.id] = request.id
         self._seen[request.id] = time.monotonic()
         return answer
+
+    def _certificate_session(self, request: AuthRequest) -> Session:
+        """A relay peer by its verified certificate: the configured rules, never a fall-through."""
+        rules = self.certificates
+        if rules is None:
+            msg = "no client-certificate rules are configured"
+            raise InvalidTokenError(msg)
+        if rules.names is not None and request.certificate_name not in rules.names:
+            msg = "this certificate's name is not granted"
+            raise InvalidPermissionsError(msg)
+        claims = MoqClaims(
+            publish_patterns=rules.publish,
+            subscribe_patterns=rules.subscribe,
+            expires=request.certificate_expires,
+        )
+        path = request.path.lstrip("/")
+        grant = claims.grant(path)
+        if not (grant.publish.patterns or grant.subscribe.patterns):
+            msg = "nothing is granted to certificates at this path"
+            raise InvalidPermissionsError(msg)
+        if grant.expires_at is not None and grant.expires_at <= time.time():
+            msg = "the certificate has expired"
+            raise InvalidTokenError(msg)
+        return self.gate.adopt(grant, path)
 
     def _record(
         self, request: AuthRequest, session: Session, credential: str | None
