@@ -115,7 +115,7 @@ def test_a_revalidate_never_enforces_a_cap_and_files_again(
 ) -> None:
     table, limits = make_table(), Limits(token=1)
     table.connect(record("s1"), later(), limits)
-    table.revalidate(record("s2"), later())  # admitted elsewhere; the cap is not this event's
+    table.revalidate(record("s2"), later(), limits)  # admitted elsewhere: not this event's cap
     assert {r.id for r in table.live()} == {"s1", "s2"}
 
 
@@ -229,3 +229,20 @@ def test_a_table_that_cannot_be_reached_never_refuses_a_valid_token() -> None:
     assert ask(server, "end", "dd01")[0] == 200
     assert ask(server, "connect", "dd03", query="jwt=garbage")[0] == 401  # still the gate's call
     table.close()
+
+
+def test_a_cut_on_one_replica_is_a_401_on_another_that_has_not_heard_yet(
+    redis_server: str, redis_prefix: str
+) -> None:
+    """The relay's revalidate after a push may reach a replica the revocation has not reached."""
+    tables = [RedisSessionTable.from_url(redis_server, prefix=redis_prefix) for _ in range(2)]
+    one, two = (MoqAuthServer(gate(), revalidate_seconds=30, table=t) for t in tables)
+    query = f"jwt={moq_token(jti='cut-here')}"
+    assert ask(one, "connect", "ee01", query=query)[0] == 200
+    assert ask(two, "revalidate", "ee01", query=query)[0] == 200
+    one.gate.revoke_jti("cut-here")  # only replica one's gate knows
+    status, body = ask(two, "revalidate", "ee01", query=query)
+    assert (status, body["code"]) == (401, "INVALID_TOKEN")
+    assert ask(two, "connect", "ee02", query=query)[0] == 200  # its own gate: not revoked there
+    for table in tables:
+        table.close()

@@ -305,7 +305,9 @@ class MoqAuthServer:
             self._end(request.id, "ended")
             self._tabled(self.table.end, request.id)
             return {}
-        if request.id in self._cut:
+        if request.id in self._cut or (
+            request.event == "revalidate" and self._cut_elsewhere(request.id)
+        ):
             msg = "the session was revoked"
             raise InvalidTokenError(msg)
         known = self._sessions.get(request.id)
@@ -316,7 +318,7 @@ class MoqAuthServer:
             )
             self._seen[request.id] = time.monotonic()
             record = self._record(request, session, None)
-            self._tabled(self.table.revalidate, record, self._deadline(answer))
+            self._tabled(self.table.revalidate, record, self._deadline(answer), self.limits)
             return answer
         credential = credential_of(request)
         if credential is not None and request.certificate:
@@ -332,7 +334,7 @@ class MoqAuthServer:
             if request.event == "connect":
                 self._tabled(self.table.connect, record, self._deadline(answer), self.limits)
             else:  # a session this replica has not seen (another answered its connect)
-                self._tabled(self.table.revalidate, record, self._deadline(answer))
+                self._tabled(self.table.revalidate, record, self._deadline(answer), self.limits)
         except RelaypassError:
             session.close("refused")
             raise
@@ -393,6 +395,14 @@ class MoqAuthServer:
         except Exception as exc:  # noqa: BLE001 - any failure of the store (Redis down, ...)
             _log.warning("moq_auth.table_unavailable", error=type(exc).__name__)
 
+    def _cut_elsewhere(self, session_id: str) -> bool:
+        """Whether another replica cut this session (``False`` when the table is down)."""
+        try:
+            return self.table.is_cut(session_id)
+        except Exception as exc:  # noqa: BLE001 - the store is down: the gate's own view decides
+            _log.warning("moq_auth.table_unavailable", error=type(exc).__name__)
+            return False
+
     def _deadline(self, answer: Mapping[str, Any]) -> float:
         """Until when a session's record lives without news: two cadences, else its bound."""
         if self.revalidate_seconds:
@@ -431,6 +441,10 @@ class MoqAuthServer:
             return
         known = self._sessions.pop(session_id, None)
         self._cut.add(session_id)
+        # Before the push: the relay's revalidate may reach a replica that has not
+        # applied this revocation yet; the shared mark answers it 401 all the same.
+        horizon = 2 * (self.revalidate_seconds or 60)
+        self._tabled(self.table.cut, session_id, time.time() + horizon)
         url = self.nodes.get(known[1]) if known is not None else None
         loop = self._loop
         if url is not None and loop is not None and not loop.is_closed():

@@ -128,8 +128,8 @@ class SessionTable(Protocol):
         """
         ...
 
-    def revalidate(self, record: SessionRecord, deadline: float) -> None:
-        """Keep a session until ``deadline``, filing it again if it aged out."""
+    def revalidate(self, record: SessionRecord, deadline: float, limits: Limits) -> None:
+        """Keep a session until ``deadline``, filing it again if it aged out (never capped)."""
         ...
 
     def end(self, session_id: str) -> SessionRecord | None:
@@ -138,6 +138,14 @@ class SessionTable(Protocol):
 
     def get(self, session_id: str) -> SessionRecord | None:
         """A live session's record."""
+        ...
+
+    def cut(self, session_id: str, until: float) -> None:
+        """Mark a session revoked until ``until``: every replica answers its revalidate 401."""
+        ...
+
+    def is_cut(self, session_id: str) -> bool:
+        """Whether some replica cut this session."""
         ...
 
     def live(self, org: str | None = None) -> list[SessionRecord]:
@@ -155,6 +163,7 @@ class MemorySessionTable:
 
     def __init__(self) -> None:
         self._records: dict[str, tuple[SessionRecord, float]] = {}
+        self._cut: dict[str, float] = {}
         self._lock = threading.Lock()
         self._swept = 0.0
 
@@ -164,6 +173,8 @@ class MemorySessionTable:
         self._swept = now
         for session_id in [i for i, (_, until) in self._records.items() if until <= now]:
             del self._records[session_id]
+        for session_id in [i for i, until in self._cut.items() if until <= now]:
+            del self._cut[session_id]
 
     def _count(self, attribute: str, value: str | None) -> int:
         return sum(1 for r, _ in self._records.values() if getattr(r, attribute) == value)
@@ -187,7 +198,7 @@ class MemorySessionTable:
                 raise _over_remote()
             self._records[record.id] = (record, deadline)
 
-    def revalidate(self, record: SessionRecord, deadline: float) -> None:
+    def revalidate(self, record: SessionRecord, deadline: float, limits: Limits) -> None:  # noqa: ARG002
         """Keep (or file again) a session."""
         with self._lock:
             known = self._records.get(record.id)
@@ -203,6 +214,16 @@ class MemorySessionTable:
         """A live session's record."""
         known = self._records.get(session_id)
         return known[0] if known is not None and known[1] > time.time() else None
+
+    def cut(self, session_id: str, until: float) -> None:
+        """Mark a session revoked."""
+        with self._lock:
+            self._cut[session_id] = until
+
+    def is_cut(self, session_id: str) -> bool:
+        """Whether this session was cut."""
+        until = self._cut.get(session_id)
+        return until is not None and until > time.time()
 
     def live(self, org: str | None = None) -> list[SessionRecord]:
         """Every live session, or an org's."""
@@ -268,14 +289,15 @@ class RedisSessionTable:
 
         return cls(redis_lib.Redis.from_url(url, socket_timeout=2.0), prefix=prefix)
 
-    def _keys(self, record: SessionRecord) -> list[str]:
+    def _keys(self, record: SessionRecord, limits: Limits) -> list[str]:
+        """The record's key, its org's set, and the cap sets (only for a cap in force)."""
         p = self._prefix
         own = f"{p}s:{record.id}"
         return [
             own,
             f"{p}org:{record.org or ''}",
-            f"{p}tok:{record.token}" if record.token else own,
-            f"{p}rem:{record.remote}" if record.remote else own,
+            f"{p}tok:{record.token}" if record.token and limits.token else own,
+            f"{p}rem:{record.remote}" if record.remote and limits.remote else own,
         ]
 
     def _run(self, record: SessionRecord, deadline: float, limits: Limits, *, check: bool) -> int:
@@ -284,7 +306,7 @@ class RedisSessionTable:
             record.id, now_ms, deadline_ms, limits.token or 0, limits.remote or 0,
             record.to_json(), "1" if check else "0",
         ]  # fmt: skip
-        return int(self._connect(keys=self._keys(record), args=args))
+        return int(self._connect(keys=self._keys(record, limits), args=args))
 
     def connect(self, record: SessionRecord, deadline: float, limits: Limits) -> None:
         """File a session, or refuse it over a cap (one script: counted and filed at once)."""
@@ -294,9 +316,9 @@ class RedisSessionTable:
         if over == 2:  # noqa: PLR2004 - the script's answer
             raise _over_remote()
 
-    def revalidate(self, record: SessionRecord, deadline: float) -> None:
-        """Keep (or file again) a session."""
-        self._run(record, deadline, Limits(), check=False)
+    def revalidate(self, record: SessionRecord, deadline: float, limits: Limits) -> None:
+        """Keep (or file again) a session, in the cap sets too, without enforcing a cap."""
+        self._run(record, deadline, limits, check=False)
 
     def end(self, session_id: str) -> SessionRecord | None:
         """Forget a session and its place in every set."""
@@ -304,7 +326,7 @@ class RedisSessionTable:
         if raw is None:
             return None
         record = SessionRecord.from_json(raw)
-        own, *sets = self._keys(record)
+        own, *sets = self._keys(record, Limits(token=1, remote=1))  # wherever it may be filed
         with self._client.pipeline(transaction=False) as pipe:
             for key in sets:
                 if key != own:
@@ -316,6 +338,14 @@ class RedisSessionTable:
         """A live session's record."""
         raw = self._client.get(f"{self._prefix}s:{session_id}")
         return None if raw is None else SessionRecord.from_json(raw)
+
+    def cut(self, session_id: str, until: float) -> None:
+        """Mark a session revoked for every replica, until ``until``."""
+        self._client.set(f"{self._prefix}cut:{session_id}", b"1", pxat=math.ceil(until * 1000))
+
+    def is_cut(self, session_id: str) -> bool:
+        """Whether some replica cut this session."""
+        return bool(self._client.exists(f"{self._prefix}cut:{session_id}"))
 
     def live(self, org: str | None = None) -> list[SessionRecord]:
         """Every live session of ``org`` (every org's: a scan of the records)."""
