@@ -1,0 +1,11 @@
+export { ErrorCode, ErrorKind, HTTP_STATUS, PUBLIC_MESSAGE } from "./codes.js";
+export { codeForStatus, isErrorCode, RelaypassError, type RelaypassErrorOptions } from "./errors.js";
+export {
+  createTokenProvider,
+  TokenProvider,
+  tokenProvider,
+  type TokenFetch,
+  type TokenProviderOptions,
+  type UrlTokenProviderOptions,
+} from "./tokens.js";
+export { CLOSE_CODES, GatedSocket, type GatedSocketOptions, type GateEvent, SUBPROTOCOL } from "./websocket.js";
