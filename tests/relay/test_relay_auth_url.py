@@ -34,7 +34,7 @@ from relaypass.errors import UnavailableError
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app
 from relaypass.gate.adapters.moq_auth_client import AuthClient, create_listener_app, parse_grant
-from relaypass.gate.adapters.moq_relay import MoqRelay
+from relaypass.gate.adapters.moq_relay import MoqRelay, RefreshChannel
 from relaypass.server.publish import RedisPublisher
 from tests._net import free_port, serve_in_thread, wait_port
 from tests.gate.test_cli_serve import running
@@ -412,3 +412,48 @@ def test_the_relay_refuses_unsafe_auth_settings(extra: list[str], says: str) -> 
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert says in done.stderr
+
+
+def test_in_band_refresh_through_the_auth_server_keeps_the_session(
+    auth_server: tuple[MoqAuthServer, str], listener: Listener
+) -> None:
+    """Fresh tokens on the reserved track become the session's credential; the server decides."""
+    _server, url = auth_server
+
+    async def body() -> float:
+        async with relay_asking(url, listener) as relay, client(relay, token(ttl=2)) as conn:
+            assert conn.session is not None
+            channel = RefreshChannel(conn)
+            started = time.monotonic()
+            closed = asyncio.ensure_future(conn.session.closed())
+            while time.monotonic() - started < 5:  # 2.5 lifetimes of a 2 s token
+                await channel.send(token(jti=f"fresh-{time.monotonic()}", ttl=2))
+                await asyncio.sleep(0.7)
+                assert not closed.done(), "cut although refreshed"
+            # Stop refreshing: cut at the last token's exp.
+            with pytest.raises(moq.Error) as cut:
+                await asyncio.wait_for(closed, TIMEOUT)
+            assert moq.is_auth(cut.value)
+            return time.monotonic() - started
+
+    lived = asyncio.run(asyncio.wait_for(body(), 60))
+    assert 5.0 <= lived < 9.0
+
+
+def test_a_refresh_for_another_root_is_refused_and_the_old_grant_runs_out(
+    auth_server: tuple[MoqAuthServer, str], listener: Listener
+) -> None:
+    _server, url = auth_server
+    other = sign_jwt({"root": "demo", "put": [""], "get": [""], "sub": "someone-else",
+                      "exp": int(time.time()) + 300}, KEY)  # fmt: skip
+
+    async def body() -> float:
+        async with relay_asking(url, listener) as relay, client(relay, token(ttl=2)) as conn:
+            assert conn.session is not None
+            started = time.monotonic()
+            await RefreshChannel(conn).send(other)  # another subject: refused, logged
+            with pytest.raises(moq.Error):
+                await asyncio.wait_for(conn.session.closed(), TIMEOUT)
+            return time.monotonic() - started
+
+    assert asyncio.run(asyncio.wait_for(body(), 60)) < 3.5

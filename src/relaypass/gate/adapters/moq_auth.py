@@ -275,6 +275,7 @@ class MoqAuthServer:
         self._client = client
         self._sessions: dict[str, tuple[Session, str]] = {}  # id -> (session, node)
         self._seen: dict[str, float] = {}  # id -> when the relay last asked (monotonic)
+        self._credentials: dict[str, str | None] = {}  # id -> digest of the pinned credential
         self._swept = time.monotonic()
         self._by_session: dict[int, str] = {}
         self._cut: set[str] = set()
@@ -313,6 +314,7 @@ class MoqAuthServer:
         known = self._sessions.get(request.id)
         if request.event == "revalidate" and known is not None:
             session = known[0]
+            self._follow_credential(request, session)
             answer = grant_answer(
                 session.current_grant(), revalidate_seconds=self.revalidate_seconds
             )
@@ -342,9 +344,28 @@ class MoqAuthServer:
         if previous is not None:
             previous[0].close("replaced")
         self._sessions[request.id] = (session, request.node)
+        self._credentials[request.id] = token_digest(credential)
         self._by_session[session.id] = request.id
         self._seen[request.id] = time.monotonic()
         return answer
+
+    def _follow_credential(self, request: AuthRequest, session: Session) -> None:
+        """A revalidate presenting a new token (the client refreshed in-band): pin it.
+
+        The refresh keeps the session's identity or is refused; a refused one is
+        logged and the session keeps its grant until that grant's own end, as an
+        in-band refresh does at every adapter.
+        """
+        credential = credential_of(request)
+        digest = token_digest(credential)
+        if credential is None or digest == self._credentials.get(request.id):
+            return
+        try:
+            session.refresh(credential)
+        except RelaypassError as exc:
+            _log.info("moq_auth.refresh_refused", id=request.id, code=exc.code.value)
+        else:
+            self._credentials[request.id] = digest
 
     def _certificate_session(self, request: AuthRequest) -> Session:
         """A relay peer by its verified certificate: the configured rules, never a fall-through."""
@@ -426,6 +447,7 @@ class MoqAuthServer:
     def _end(self, session_id: str, reason: str) -> None:
         self._cut.discard(session_id)
         self._seen.pop(session_id, None)
+        self._credentials.pop(session_id, None)
         known = self._sessions.pop(session_id, None)
         if known is not None:
             self._by_session.pop(known[0].id, None)

@@ -139,6 +139,11 @@ class AuthSession:
     cadence: int | None = None
     started: float = field(default_factory=time.monotonic)
 
+    def present(self, token: str) -> None:
+        """A fresh token from the client (in-band refresh): the credential of later events."""
+        kept = [p for p in (self.query or "").split("&") if p and not p.startswith("jwt=")]
+        self.query = "&".join([*kept, f"jwt={token}"])
+
     def body(self, event: str, node: str, **extra: object) -> dict[str, object]:
         """The contract's request for ``event``."""
         body: dict[str, object] = {

@@ -30,7 +30,9 @@ broadcast :data:`REFRESH_BROADCAST` with a track :data:`REFRESH_TRACK` and
 writing each fresh token as a frame (:class:`RefreshChannel` does it). The
 relay reads that track itself, never forwards it, and pins each new grant to
 the session (same subject; it may narrow or widen); a refused token is logged
-and the old grant stays until its own ``exp``.
+and the old grant stays until its own ``exp``. With an auth server
+(``auth=``), the fresh token becomes the session's credential and the relay
+revalidates at once: the auth server decides it as it decides the rest.
 """
 
 from __future__ import annotations
@@ -389,6 +391,10 @@ class MoqRelay:
                     continue
                 try:
                     token = frame.payload.decode("ascii")
+                    if conn.auth is not None:  # the auth server decides: revalidate with it
+                        conn.auth.present(token)
+                        conn.wake.set()
+                        continue
                     await asyncio.to_thread(session.refresh, token)
                 except (RelaypassError, UnicodeDecodeError) as exc:
                     code = exc.code.value if isinstance(exc, RelaypassError) else "INVALID_TOKEN"
