@@ -12,7 +12,6 @@ stable code.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,30 +31,11 @@ from relaypass.gate import Gate, Session, StaticKeySource
 from relaypass.gate.adapters.asgi import GateMiddleware
 from tests._browser import launch
 from tests._net import serve_in_thread
+from tests.interop.conftest import PACKAGE, run
 
 pytestmark = pytest.mark.interop
-PACKAGE = Path(__file__).parents[2] / "clients" / "js"
 KEY = Key.generate("EdDSA", kid="js-k1")
 LIFETIME = 3
-
-
-def run(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed argv
-        argv, cwd=PACKAGE, capture_output=True, text=True, timeout=300, check=False
-    )
-
-
-@pytest.fixture(scope="module")
-def built() -> Path:
-    """``npm ci`` (from the lock file), strict ``tsc``: the package's compiled modules."""
-    npm = shutil.which("npm")
-    assert npm is not None, "node and npm are needed (scripts/test installs them)"
-    if not (PACKAGE / "node_modules" / "typescript").exists():
-        done = run(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-        assert done.returncode == 0, done.stderr
-    done = run(npm, "run", "build")
-    assert done.returncode == 0, done.stdout + done.stderr
-    return PACKAGE / "dist" / "src"
 
 
 def test_the_error_codes_are_generated_from_the_python_tree() -> None:

@@ -9,3 +9,12 @@ export {
   type UrlTokenProviderOptions,
 } from "./tokens.js";
 export { CLOSE_CODES, GatedSocket, type GatedSocketOptions, type GateEvent, SUBPROTOCOL } from "./websocket.js";
+export {
+  connectMoq,
+  type MoqConnection,
+  type MoqModule,
+  type MoqOptions,
+  type MoqSession,
+  REFRESH_BROADCAST,
+  REFRESH_TRACK,
+} from "./moq.js";

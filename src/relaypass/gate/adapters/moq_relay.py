@@ -184,6 +184,7 @@ class MoqRelay:
         self._admissions: set[asyncio.Task[None]] = set()
         self._previous_on_close = gate.on_close
         self._auth = auth
+        self._fingerprints: list[str] = []
         self._by_auth: dict[str, _Connection] = {}  # the auth server's session id -> connection
         self._reports: set[asyncio.Future[None]] = set()  # `end` events on their way
 
@@ -192,6 +193,8 @@ class MoqRelay:
     async def __aenter__(self) -> MoqRelay:
         self._loop = asyncio.get_running_loop()
         await self._server.__aenter__()  # type: ignore[no-untyped-call]  # moq-rs leaves it bare
+        # Read once, before the accept loop holds the server (then the bindings answer Busy).
+        self._fingerprints = list(self._server.cert_fingerprints())
         self.gate.on_close = self._on_gate_close
         self._accept_task = asyncio.create_task(self._accept_loop())
         return self
@@ -218,7 +221,7 @@ class MoqRelay:
 
     def cert_fingerprints(self) -> list[str]:
         """SHA-256 of the TLS certificates (for ``serverCertificateHashes``)."""
-        return self._server.cert_fingerprints()
+        return list(self._fingerprints)
 
     @property
     def connections(self) -> int:

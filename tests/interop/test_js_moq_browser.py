@@ -1,0 +1,206 @@
+"""Chromium, `@moq/lite` and the package's `connectMoq`, through `relaypass relay --auth-url`.
+
+The relay (moq-rs bindings, a generated self-signed certificate) asks
+relaypass's moq-relay auth server per session. The page gets short-lived moq
+tokens from the customer's backend, connects over WebTransport with the
+certificate's hash, receives a broadcast a Python moq-rs client publishes, and
+keeps its session across several token lifetimes by in-band refresh; then the
+auth server revokes its subject and the push, the revalidate and the close
+reach the page. Debian's Chromium, driven by Playwright through the system
+executable (nothing downloaded); QUIC stays on for this page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import moq
+import pytest
+from playwright.sync_api import sync_playwright
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from relaypass import Key, KeySet, sign_jwt
+from relaypass.gate import Gate, StaticKeySource
+from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app
+from relaypass.gate.adapters.moq_auth_client import (
+    AuthClient,
+    AuthSession,
+    create_listener_app,
+)
+from relaypass.gate.adapters.moq_relay import MoqRelay
+from tests._browser import CHROMIUM, FLAGS
+from tests._net import serve_in_thread
+from tests.interop.conftest import PACKAGE
+from tests.relay.test_moq_relay import Publisher
+
+pytestmark = pytest.mark.interop
+KEY = Key.generate("EdDSA", kid="moq-js-k1")
+LIFETIME = 3
+#: WebTransport needs QUIC: the suite's other pages turn it off.
+WT_FLAGS = [flag for flag in FLAGS if flag != "--disable-quic"]
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>moq</title>
+<script type="importmap">{"imports": {
+  "@moq/lite": "/npm/@moq/lite/index.js",
+  "@moq/qmux": "/npm/@moq/qmux/index.js",
+  "@moq/signals": "/npm/@moq/signals/index.js",
+  "async-mutex": "/npm/async-mutex/index.mjs",
+  "@relaypass/client": "/pkg/index.js"
+}}</script></head><body><script type="module">
+import * as Moq from "@moq/lite";
+import { connectMoq, createTokenProvider } from "@relaypass/client";
+const params = new URLSearchParams(location.search);
+const results = { frames: 0, firstFrameAt: null, lastFrameAt: null };
+window.results = results;
+try {
+  const provider = createTokenProvider({ url: "/api/token" });
+  const session = await connectMoq({
+    moq: Moq, url: params.get("relay"), provider, fingerprint: params.get("fp"), websocket: false,
+  });
+  results.connected = Date.now();
+  const ended = () => { results.endedAt = Date.now(); };
+  session.done.then(ended, ended);
+  const track = session.connection.consume(Moq.Path.from("live/cam")).subscribe("data", 0);
+  for (;;) {
+    const frame = await track.readFrame();
+    if (!frame) break;
+    results.frames += 1;
+    results.firstFrameAt ??= Date.now();
+    results.lastFrameAt = Date.now();
+  }
+  results.trackEndedAt = Date.now();
+} catch (e) {
+  results.error = String(e) + (e && e.cause ? " / " + String(e.cause) : "");
+}
+results.done = true;
+</script></body></html>"""
+
+
+@dataclass
+class Stack:
+    web: str
+    relay_url: str
+    fingerprint: str
+    server: MoqAuthServer
+    minted: list[str]
+
+
+class RelayThread:
+    """The relay, its auth client and a publisher, on an event loop of their own."""
+
+    def __init__(self, auth_url: str, listener: list[MoqRelay]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.stop = asyncio.Event()
+        self.relay: MoqRelay | None = None
+        self.listener = listener
+        self.auth_url = auth_url
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.main(),),
+                                       daemon=True)  # fmt: skip
+        self.thread.start()
+        assert self.ready.wait(20), "the relay did not start"
+
+    async def main(self) -> None:
+        gate = Gate(StaticKeySource(KeySet([])), profile="moq")
+        auth = AuthClient(self.auth_url, node="edge-1")
+        publisher_token = sign_jwt({"root": "demo", "put": [""], "exp": int(time.time()) + 600},
+                                   KEY)  # fmt: skip
+        relay = MoqRelay(gate, bind="127.0.0.1:0", tls_generate=["localhost"], auth=auth)
+        async with relay:
+            self.relay = relay
+            self.listener.append(relay)
+            url = f"https://{relay.local_addr}/demo?jwt={publisher_token}"
+            async with moq.Client(url, tls_verify=False, reconnect=False) as conn:
+                cam = Publisher(conn, "live/cam")
+                self.ready.set()
+                await self.stop.wait()
+                cam.stop()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(20)
+
+
+@pytest.fixture
+def stack(built: Path) -> Iterator[Stack]:
+    relays: list[MoqRelay] = []
+
+    def revalidate_now(session: AuthSession) -> None:
+        relays[0].revalidate_now(session)
+
+    listener_app = create_listener_app(
+        lambda: relays[0].auth_sessions() if relays else [], revalidate_now, node="edge-1"
+    )
+    minted: list[str] = []
+
+    async def page(_request: Request) -> Response:
+        return HTMLResponse(PAGE)
+
+    async def token(_request: Request) -> Response:
+        now = int(time.time())
+        claims = {"root": "demo", "get": [""], "sub": "viewer-1", "iat": now,
+                  "exp": now + LIFETIME, "jti": f"v{len(minted)}"}  # fmt: skip
+        minted.append(claims["jti"])  # type: ignore[arg-type]
+        return JSONResponse({"token": sign_jwt(claims, KEY)})
+
+    web_app = Starlette(routes=[
+        Route("/", page),
+        Route("/api/token", token, methods=["POST"]),
+        Mount("/pkg", app=StaticFiles(directory=built)),
+        Mount("/npm", app=StaticFiles(directory=PACKAGE / "node_modules")),
+    ])  # fmt: skip
+    gate = Gate(StaticKeySource(KeySet([KEY.public()])), profile="moq")
+    with serve_in_thread(listener_app) as listen:
+        server = MoqAuthServer(gate, revalidate_seconds=30, nodes={"edge-1": f"http://{listen}"})
+        with serve_in_thread(create_moq_auth_app(server)) as auth, serve_in_thread(web_app) as web:
+            relay = RelayThread(f"http://{auth}/", relays)
+            try:
+                assert relay.relay is not None
+                port = relay.relay.local_addr.rsplit(":", 1)[1]
+                yield Stack(
+                    web=f"http://localhost:{web.rsplit(':', 1)[1]}",
+                    relay_url=f"https://127.0.0.1:{port}/demo",
+                    fingerprint=relay.relay.cert_fingerprints()[0],
+                    server=server,
+                    minted=minted,
+                )
+            finally:
+                relay.close()
+
+
+def test_a_page_watches_refreshes_and_is_kicked_through_the_auth_server(stack: Stack) -> None:
+    watch = 3 * LIFETIME
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WT_FLAGS)
+        try:
+            page = browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            page.goto(f"{stack.web}/?relay={stack.relay_url}&fp={stack.fingerprint}")
+            page.wait_for_function("window.results && (window.results.frames > 0 || "
+                                   "window.results.done)", timeout=20_000)  # fmt: skip
+            time.sleep(watch)  # several token lifetimes, refreshed in-band
+            alive: dict[str, object] = page.evaluate("window.results")
+            assert alive.get("error") is None, (alive, console)
+            assert "endedAt" not in alive, alive
+            assert len(stack.minted) >= 3, stack.minted  # fresh tokens from the backend
+            frames_before = alive["frames"]
+            assert isinstance(frames_before, int)
+            assert frames_before > 10 * watch  # frames every 20 ms, still flowing
+            kicked = time.monotonic()
+            stack.server.gate.revoke_subject("viewer-1")
+            page.wait_for_function("window.results.endedAt || window.results.trackEndedAt",
+                                   timeout=10_000)  # fmt: skip
+            took = time.monotonic() - kicked
+        finally:
+            browser.close()
+    assert took < 3.0, took  # revoke -> push -> revalidate 401 -> the relay closes the page's
