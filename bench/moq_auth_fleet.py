@@ -86,7 +86,11 @@ def auth_server(redis_url: str, prefix: str, port: int, nodes: dict[str, int],
         yield url
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 class RelayDouble:
@@ -272,8 +276,10 @@ def main() -> None:
         print(f"session table in Redis: {memory / live:.0f} bytes per live session, "
               f"{commands / live:.1f} Redis commands per connect")  # fmt: skip
 
+        print(f"revoking {samples} sessions one by one (pushed) ...", file=sys.stderr, flush=True)
         picks = random.sample(range(sessions), samples + lost_samples)
         pushed = [revoke_and_wait(publisher, relays, i, 2 * cadence + 10) for i in picks[:samples]]
+        print(f"revoking {lost_samples} at once, pushes dropped ...", file=sys.stderr, flush=True)
         lost = revoke_with_pushes_lost(publisher, relays, picks[samples:], 4 * cadence)
         print(f"\nrevoke -> relay closes, ms ({samples} pushed, {lost_samples} with the push lost; "
               f"{live} live, each revalidated every {cadence} s)")  # fmt: skip

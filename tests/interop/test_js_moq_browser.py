@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import moq
 import pytest
 from playwright.sync_api import sync_playwright
@@ -97,7 +98,10 @@ class Stack:
 class RelayThread:
     """The relay, its auth client and a publisher, on an event loop of their own."""
 
-    def __init__(self, auth_url: str, listener: list[MoqRelay]) -> None:
+    def __init__(
+        self, auth_url: str, listener: list[MoqRelay], paths: tuple[str, ...] = ("live/cam",)
+    ) -> None:
+        self.paths = paths
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.stop = asyncio.Event()
@@ -120,10 +124,11 @@ class RelayThread:
             self.listener.append(relay)
             url = f"https://{relay.local_addr}/demo?jwt={publisher_token}"
             async with moq.Client(url, tls_verify=False, reconnect=False) as conn:
-                cam = Publisher(conn, "live/cam")
+                cams = [Publisher(conn, path) for path in self.paths]
                 self.ready.set()
                 await self.stop.wait()
-                cam.stop()
+                for cam in cams:
+                    cam.stop()
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
@@ -204,3 +209,133 @@ def test_a_page_watches_refreshes_and_is_kicked_through_the_auth_server(stack: S
         finally:
             browser.close()
     assert took < 3.0, took  # revoke -> push -> revalidate 401 -> the relay closes the page's
+
+
+# Narrowed and widened in place: a scripted auth server answers what the test sets.
+
+WATCH = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>moq</title>
+<script type="importmap">IMPORTS</script></head><body><script type="module">
+import * as Moq from "@moq/lite";
+import { connectMoq, createTokenProvider } from "@relaypass/client";
+const params = new URLSearchParams(location.search);
+const results = { announced: [] };
+window.results = results;
+try {
+  const provider = createTokenProvider({ url: "/api/token" });
+  const session = await connectMoq({
+    moq: Moq, url: params.get("relay"), provider, fingerprint: params.get("fp"), websocket: false,
+  });
+  const ended = () => { results.endedAt = Date.now(); };
+  session.done.then(ended, ended);
+  const announced = session.connection.announced(Moq.Path.from(""));
+  for (;;) {
+    const entry = await announced.next();
+    if (!entry) break;
+    results.announced.push([entry.path, entry.active]);
+  }
+} catch (e) {
+  results.error = String(e);
+}
+</script></body></html>"""
+
+
+@dataclass
+class Scripted:
+    """What the scripted auth server answers, and a push to the relay's listener."""
+
+    grant: dict[str, object]
+    status: int = 200
+    push: str = ""
+
+
+@pytest.fixture
+def scripted(built: Path) -> Iterator[tuple[str, str, str, Scripted]]:
+    relays: list[MoqRelay] = []
+    script = Scripted({"publish": ["**"], "subscribe": ["**"]})
+
+    def revalidate_now(session: AuthSession) -> None:
+        relays[0].revalidate_now(session)
+
+    listener_app = create_listener_app(
+        lambda: relays[0].auth_sessions() if relays else [], revalidate_now, node="edge-1"
+    )
+
+    async def answer(request: Request) -> Response:
+        body = await request.json()
+        if body["event"] == "end":
+            return Response(status_code=204)
+        grant = {"expires": int(time.time()) + 300, **script.grant}
+        return JSONResponse(grant if script.status == 200 else {}, status_code=script.status)
+
+    async def page(_request: Request) -> Response:
+        imports = PAGE.split('<script type="importmap">', 1)[1].split("</script>", 1)[0]
+        return HTMLResponse(WATCH.replace("IMPORTS", imports))
+
+    async def token(_request: Request) -> Response:
+        claims = {"root": "demo", "get": [""], "exp": int(time.time()) + 300}
+        return JSONResponse({"token": sign_jwt(claims, KEY)})
+
+    web_app = Starlette(routes=[
+        Route("/", page),
+        Route("/api/token", token, methods=["POST"]),
+        Mount("/pkg", app=StaticFiles(directory=built)),
+        Mount("/npm", app=StaticFiles(directory=PACKAGE / "node_modules")),
+    ])  # fmt: skip
+    auth_app = Starlette(routes=[Route("/", answer, methods=["POST"])])
+    with (
+        serve_in_thread(listener_app) as listen,
+        serve_in_thread(auth_app) as auth,
+        serve_in_thread(web_app) as web,
+    ):
+        script.push = f"http://{listen}/sessions/revalidate"
+        relay = RelayThread(f"http://{auth}/", relays, paths=("a/cam", "b/cam"))
+        try:
+            assert relay.relay is not None
+            port = relay.relay.local_addr.rsplit(":", 1)[1]
+            fingerprint = relay.relay.cert_fingerprints()[0]
+            yield (
+                f"http://localhost:{web.rsplit(':', 1)[1]}",
+                f"https://127.0.0.1:{port}/demo",
+                (fingerprint),
+                script,
+            )
+        finally:
+            relay.close()
+
+
+def test_a_page_is_narrowed_widened_and_closed_in_place(
+    scripted: tuple[str, str, str, Scripted],
+) -> None:
+    web, relay_url, fingerprint, script = scripted
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WT_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{web}/?relay={relay_url}&fp={fingerprint}")
+
+            def seen(path: str, *, active: bool) -> None:
+                page.wait_for_function(
+                    f"window.results && window.results.announced.some("
+                    f"([p, a]) => p === {path!r} && a === {str(active).lower()})",
+                    timeout=10_000,
+                )
+
+            seen("a/cam", active=True)
+            seen("b/cam", active=True)
+            script.grant = {"publish": ["**"], "subscribe": ["a/**"]}
+            assert httpx.post(script.push, timeout=5).status_code == 202
+            seen("b/cam", active=False)  # narrowed: withdrawn from this page, the session goes on
+            script.grant = {"publish": ["**"], "subscribe": ["**"]}
+            assert httpx.post(script.push, timeout=5).status_code == 202
+            page.wait_for_function(
+                "window.results.announced.filter(([p, a]) => p === 'b/cam' && a).length === 2",
+                timeout=10_000,
+            )  # widened: shown again without reconnecting
+            results: dict[str, object] = page.evaluate("window.results")
+            assert "endedAt" not in results, results
+            assert ["a/cam", False] not in results["announced"]  # type: ignore[operator]
+            script.status = 401
+            assert httpx.post(script.push, timeout=5).status_code == 202
+            page.wait_for_function("window.results.endedAt", timeout=10_000)  # closed
+        finally:
+            browser.close()
