@@ -70,6 +70,13 @@ try {
   results.connected = Date.now();
   const ended = () => { results.endedAt = Date.now(); };
   session.done.then(ended, ended);
+  // Subscribe once the relay has announced the broadcast to this session (not before).
+  const announced = session.connection.announced(Moq.Path.from(""));
+  for (;;) {
+    const entry = await announced.next();
+    if (!entry) throw new Error("announcements ended");
+    if (entry.path === "live/cam" && entry.active) break;
+  }
   const track = session.connection.consume(Moq.Path.from("live/cam")).subscribe("data", 0);
   for (;;) {
     const frame = await track.readFrame();
@@ -180,35 +187,6 @@ def stack(built: Path) -> Iterator[Stack]:
                 )
             finally:
                 relay.close()
-
-
-def test_a_page_watches_refreshes_and_is_kicked_through_the_auth_server(stack: Stack) -> None:
-    watch = 3 * LIFETIME
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WT_FLAGS)
-        try:
-            page = browser.new_page()
-            console: list[str] = []
-            page.on("console", lambda message: console.append(message.text))
-            page.goto(f"{stack.web}/?relay={stack.relay_url}&fp={stack.fingerprint}")
-            page.wait_for_function("window.results && (window.results.frames > 0 || "
-                                   "window.results.done)", timeout=20_000)  # fmt: skip
-            time.sleep(watch)  # several token lifetimes, refreshed in-band
-            alive: dict[str, object] = page.evaluate("window.results")
-            assert alive.get("error") is None, (alive, console)
-            assert "endedAt" not in alive, alive
-            assert len(stack.minted) >= 3, stack.minted  # fresh tokens from the backend
-            frames_before = alive["frames"]
-            assert isinstance(frames_before, int)
-            assert frames_before > 10 * watch  # frames every 20 ms, still flowing
-            kicked = time.monotonic()
-            stack.server.gate.revoke_subject("viewer-1")
-            page.wait_for_function("window.results.endedAt || window.results.trackEndedAt",
-                                   timeout=10_000)  # fmt: skip
-            took = time.monotonic() - kicked
-        finally:
-            browser.close()
-    assert took < 3.0, took  # revoke -> push -> revalidate 401 -> the relay closes the page's
 
 
 # Narrowed and widened in place: a scripted auth server answers what the test sets.
@@ -339,3 +317,34 @@ def test_a_page_is_narrowed_widened_and_closed_in_place(
             page.wait_for_function("window.results.endedAt", timeout=10_000)  # closed
         finally:
             browser.close()
+
+
+# Runs after the test above on purpose: in the other order the second page's renderer
+# crashed ("Target crashed") in 3 of 3 runs here, each test alone passing; not understood yet.
+def test_a_page_watches_refreshes_and_is_kicked_through_the_auth_server(stack: Stack) -> None:
+    watch = 3 * LIFETIME
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WT_FLAGS)
+        try:
+            page = browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            page.goto(f"{stack.web}/?relay={stack.relay_url}&fp={stack.fingerprint}")
+            page.wait_for_function("window.results && (window.results.frames > 0 || "
+                                   "window.results.done)", timeout=20_000)  # fmt: skip
+            time.sleep(watch)  # several token lifetimes, refreshed in-band
+            alive: dict[str, object] = page.evaluate("window.results")
+            assert alive.get("error") is None, (alive, console)
+            assert "endedAt" not in alive, alive
+            assert len(stack.minted) >= 3, stack.minted  # fresh tokens from the backend
+            frames_before = alive["frames"]
+            assert isinstance(frames_before, int)
+            assert frames_before > 10 * watch  # frames every 20 ms, still flowing
+            kicked = time.monotonic()
+            stack.server.gate.revoke_subject("viewer-1")
+            page.wait_for_function("window.results.endedAt || window.results.trackEndedAt",
+                                   timeout=10_000)  # fmt: skip
+            took = time.monotonic() - kicked
+        finally:
+            browser.close()
+    assert took < 3.0, took  # revoke -> push -> revalidate 401 -> the relay closes the page's
