@@ -11,7 +11,11 @@ stable code.
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +31,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from relaypass import Key, KeySet, RelaypassError, sign_jwt
 from relaypass._errors_ts import render
+from relaypass.api._typescript import render_procedures
 from relaypass.gate import Gate, Session, StaticKeySource
 from relaypass.gate.adapters.asgi import GateMiddleware
 from tests._browser import launch
 from tests._net import serve_in_thread
+from tests.client.conftest import serve
 from tests.interop.conftest import PACKAGE, run
 
 pytestmark = pytest.mark.interop
@@ -41,6 +47,55 @@ LIFETIME = 3
 def test_the_error_codes_are_generated_from_the_python_tree() -> None:
     committed = (PACKAGE / "src" / "codes.ts").read_text()
     assert committed == render(), "run: python -m relaypass._errors_ts > clients/js/src/codes.ts"
+
+
+def test_the_procedure_types_are_generated_from_the_table() -> None:
+    committed = (PACKAGE / "src" / "procedures.ts").read_text()
+    assert committed == render_procedures(), (
+        "run: python -m relaypass.api._typescript --procedures > clients/js/src/procedures.ts"
+    )
+
+
+BACKEND = """
+import { RelaypassBackend } from "./dist/src/index.js";
+const url = process.env.RELAYPASS_URL;
+const backend = new RelaypassBackend({ url, apiKey: process.env.RELAYPASS_API_KEY });
+const minted = await backend.mintRoomToken({
+  roomId: "standup", participantId: "alice", role: "speaker",
+});
+const tenants = await backend.call("tenants.list");
+let refused;
+try {
+  await new RelaypassBackend({ url, apiKey: "rp_live_not_a_key" }).call("tenants.list");
+} catch (e) {
+  refused = { code: e.code, kind: e.kind, status: e.status };
+}
+console.log(JSON.stringify({ token: minted.token, tenants: tenants.tenants.length, refused }));
+"""
+
+
+@pytest.mark.usefixtures("built")
+def test_a_node_backend_mints_with_its_api_key(tmp_path: Path) -> None:
+    """The package's backend client against a real control plane."""
+    node = shutil.which("node")
+    assert node is not None
+    served = serve(tmp_path)
+    control_plane = next(served)
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed argv
+            [node, "--input-type=module", "-e", BACKEND], cwd=PACKAGE, capture_output=True,
+            text=True, timeout=60, check=False,
+            env={**os.environ, "RELAYPASS_URL": control_plane.url,
+                 "RELAYPASS_API_KEY": control_plane.key},
+        )  # fmt: skip
+    finally:
+        served.close()
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    claims = json.loads(base64.urlsafe_b64decode(answer["token"].split(".")[1] + "=="))
+    assert (claims["roomId"], claims["participantId"]) == ("standup", "alice")
+    assert answer["tenants"] >= 1
+    assert answer["refused"] == {"code": "INVALID_API_KEY", "kind": "auth", "status": 401}
 
 
 @pytest.mark.usefixtures("built")

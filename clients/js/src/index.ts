@@ -18,3 +18,4 @@ export {
   REFRESH_BROADCAST,
   REFRESH_TRACK,
 } from "./moq.js";
+export { type Procedures, RelaypassBackend, type RelaypassBackendOptions } from "./backend.js";

@@ -154,5 +154,30 @@ def render() -> str:
     )
 
 
+def render_procedures() -> str:
+    """The browser package's typed procedure map (``clients/js/src/procedures.ts``), no tRPC.
+
+    Input and output types of every procedure, keyed by name, for the package's
+    backend client (``POST /rpc/<name>`` with an API key).
+    """
+    types = _Types()
+    entries = [
+        f"  {json.dumps(p.name)}: {{ input: {_input_type(types, p.input)}; "
+        f"output: {types.model(p.output, 'serialization')}; scope: {json.dumps(p.scope)} }};"
+        for p in PROCEDURES
+    ]
+    return (
+        "// The control plane's procedures, input and output, by name: `RelaypassBackend.call`.\n"
+        "// Rendered from the procedure table by `python -m relaypass.api._typescript "
+        "--procedures`; do not edit.\n\n"
+        + types.declarations()
+        + "\nexport interface Procedures {\n"
+        + "\n".join(entries)
+        + "\n}\n"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover - a developer's command
-    print(render(), end="")  # noqa: T201
+    import sys
+
+    print(render_procedures() if "--procedures" in sys.argv else render(), end="")  # noqa: T201
