@@ -198,3 +198,30 @@ def test_moq_tokens_mint_in_either_format(served: Served) -> None:
     assert (claims[1]["publish"], claims[1]["subscribe"]) == (["alice/*"], ["**"])
     assert claims[2]["get"] == ["room"]  # all subtrees: the legacy form
     assert all(set(c) <= MOQ_AUTH_CLAIMS for c in claims[1:])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [("grant", {"isViewer": True}, "isViewer is a field of the mint"),
+     ("grant", {"canFly": True}, "unknown flags: canFly"),
+     ("grant", {"canPublish": "yes"}, "canPublish must be a boolean"),
+     ("joinPolicy", {"mode": "sometimes"}, "joinPolicy")],
+)  # fmt: skip
+def test_a_malformed_room_grant_is_a_400_naming_the_field(
+    served: Served, field: str, value: dict[str, object], says: str
+) -> None:
+    """Never a 401 INVALID_TOKEN: the token was never made, the input is wrong."""
+    body = {"orgId": served.org, "roomId": "r", "participantId": "p", field: value}
+    if field != "grant":
+        body["role"] = "speaker"
+    answer = httpx.post(f"{served.url}/rpc/tokens.room.mint", json=body,
+                        headers={"Authorization": f"Bearer {served.key}"}, timeout=10)  # fmt: skip
+    assert answer.status_code == 400, answer.text
+    problem = answer.json()
+    assert problem["code"] == "INVALID_REQUEST"
+    assert problem["fields"] == [field]
+    assert says in problem["detail"], problem["detail"]
+    given: dict[str, Any] = {"grant": value} if field == "grant" else {
+        "join_policy": value, "role": "speaker"}  # fmt: skip
+    with Client(served.url, api_key=served.key) as client, pytest.raises(InvalidRequestError):
+        client.tokens.room.mint(org_id=served.org, room_id="r", participant_id="p", **given)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from relaypass.api._base import DEFAULT_TENANT, OWN_ORG, Input, Output, Procedure
-from relaypass.errors import ErrorCode
+from relaypass.errors import ErrorCode, RelaypassError
+from relaypass.profiles.room import JoinPolicy, RoomGrantFlags
 
 __all__ = [
     "MINT_BROWSER_TOKEN",
@@ -73,6 +74,33 @@ class RoomMint(Input):
     is_viewer: bool | None = None
     join_policy: dict[str, Any] | None = None
     ttl_seconds: int | None = Field(default=None, ge=1)
+
+    @field_validator("grant")
+    @classmethod
+    def _grant_flags(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Read as a verifier reads it: a bad flag is this input's fault (400), not a token's."""
+        if value is not None:
+            try:
+                RoomGrantFlags.from_wire(value)
+            except RelaypassError as exc:
+                hint = (
+                    " (isViewer is a field of the mint, beside grant)"
+                    if "isViewer" in value
+                    else ""
+                )
+                raise ValueError(exc.reason + hint) from None
+        return value
+
+    @field_validator("join_policy")
+    @classmethod
+    def _join_policy(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``{mode, ttl?}``, checked as a verifier checks it."""
+        if value is not None:
+            try:
+                JoinPolicy.from_wire(value)
+            except RelaypassError as exc:
+                raise ValueError(exc.reason) from None
+        return value
 
 
 class MoqMint(Input):

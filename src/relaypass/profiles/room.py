@@ -115,7 +115,7 @@ class RoomGrantFlags:
             raise InvalidClaimError(msg, claim="grant")
         unknown = set(value) - set(_FROM_WIRE)
         if unknown:
-            msg = "grant holds unknown flags"
+            msg = f"grant holds unknown flags: {', '.join(sorted(map(str, unknown)))[:200]}"
             raise InvalidClaimError(msg, claim="grant")
         kwargs: dict[str, object] = {}
         for wire_name, name in _FROM_WIRE.items():
