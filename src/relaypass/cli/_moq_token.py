@@ -27,7 +27,7 @@ from relaypass._alg import Algorithm
 from relaypass._claims import ClaimsPolicy
 from relaypass._keys import Key
 from relaypass._keyscope import KeyBinding, KeyScope
-from relaypass._tokens import Verifier, sign_jwt
+from relaypass._tokens import VerifiedToken, Verifier, sign_jwt
 from relaypass.errors import InvalidRequestError, RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
@@ -88,6 +88,23 @@ def _read_key(path: str) -> Key:
         _fail(f"failed to read key from {path}: {exc.strerror}")
     except RelaypassError as exc:
         _fail(f"failed to parse key from {path}: {exc.reason}")
+
+
+def _verified(key_path: str, source: str) -> VerifiedToken:
+    """The token read from ``source`` (a file or ``-``), verified with the key file; or exit 1."""
+    if _is_dash(key_path) and _is_dash(source):
+        _fail("--key and --in cannot both read from stdin")
+    verification_key = _read_key(key_path)
+    try:
+        raw = sys.stdin.read() if _is_dash(source) else Path(source).read_text("utf-8")
+    except OSError as exc:
+        _fail(f"failed to read token from {source}: {exc.strerror}")
+    try:
+        return Verifier(verification_key, policy=ClaimsPolicy(require_exp=False)).verify(
+            raw.strip()
+        )
+    except RelaypassError as exc:
+        _fail(f"{exc.code.value}: {exc.reason}")
 
 
 def sign_moq_token(
@@ -224,17 +241,8 @@ def verify(
     path = key or ctx.obj
     if path is None:
         _fail("--key is required")
-    if _is_dash(path) and _is_dash(source):
-        _fail("--key and --in cannot both read from stdin")
-    verification_key = _read_key(path)
+    verified = _verified(path, source)
     try:
-        raw = sys.stdin.read() if _is_dash(source) else Path(source).read_text("utf-8")
-    except OSError as exc:
-        _fail(f"failed to read token from {source}: {exc.strerror}")
-    try:
-        verified = Verifier(verification_key, policy=ClaimsPolicy(require_exp=False)).verify(
-            raw.strip()
-        )
         MoqClaims.from_wire(verified.claims)
     except RelaypassError as exc:
         _fail(f"{exc.code.value}: {exc.reason}")
@@ -317,17 +325,8 @@ def auth_verify(
     ] = "-",
 ) -> None:
     """Verify a token as moq's auth server does (no claim it does not know), printing its claims."""
-    if _is_dash(key) and _is_dash(source):
-        _fail("--key and --in cannot both read from stdin")
-    verification_key = _read_key(key)
+    verified = _verified(key, source)
     try:
-        raw = sys.stdin.read() if _is_dash(source) else Path(source).read_text("utf-8")
-    except OSError as exc:
-        _fail(f"failed to read token from {source}: {exc.strerror}")
-    try:
-        verified = Verifier(verification_key, policy=ClaimsPolicy(require_exp=False)).verify(
-            raw.strip()
-        )
         unknown = sorted(set(verified.claims) - MOQ_AUTH_CLAIMS)
         if unknown:
             _fail(f"INVALID_TOKEN: claims moq-auth refuses: {', '.join(unknown)}")
