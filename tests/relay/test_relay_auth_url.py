@@ -33,7 +33,12 @@ from relaypass import Key, KeySet, sign_jwt
 from relaypass.errors import UnavailableError
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app
-from relaypass.gate.adapters.moq_auth_client import AuthClient, create_listener_app, parse_grant
+from relaypass.gate.adapters.moq_auth_client import (
+    AuthClient,
+    AuthSession,
+    create_listener_app,
+    parse_grant,
+)
 from relaypass.gate.adapters.moq_relay import MoqRelay, RefreshChannel
 from relaypass.server.publish import RedisPublisher
 from tests._net import free_port, serve_in_thread, wait_port
@@ -457,3 +462,14 @@ def test_a_refresh_for_another_root_is_refused_and_the_old_grant_runs_out(
             return time.monotonic() - started
 
     assert asyncio.run(asyncio.wait_for(body(), 60)) < 3.5
+
+
+def test_the_remote_filter_reads_addresses_as_the_auth_server_does() -> None:
+    def session(remote: str | None) -> AuthSession:
+        return AuthSession(id="ab", path="demo", query=None, remote=remote)
+
+    assert session("203.0.113.9:4433").matches({"remote": "203.0.113.0/24"}, "n")
+    assert session("[2001:db8::1]:443").matches({"remote": "2001:db8::/32"}, "n")
+    assert session("[::ffff:192.0.2.5]:1").matches({"remote": "192.0.2.5"}, "n")
+    assert not session("198.51.100.1:1").matches({"remote": "203.0.113.0/24"}, "n")
+    assert not session(None).matches({"remote": "0.0.0.0/0"}, "n")

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import Any, Final, final
 
 import httpx
-import orjson
 import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -44,6 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from relaypass._grant import Grant
+from relaypass._json import StrictJSONError, loads_object
 from relaypass._scopes import split_path
 from relaypass.errors import (
     ErrorCode,
@@ -135,13 +135,10 @@ def parse_request(raw: bytes) -> AuthRequest:
         msg = f"a request is at most {MAX_REQUEST_BYTES} bytes"
         raise InvalidRequestError(msg)
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        msg = "the request is not JSON"
+        body = loads_object(raw)
+    except StrictJSONError:
+        msg = "the request is not a JSON object"
         raise InvalidRequestError(msg) from None
-    if not isinstance(body, dict):
-        msg = "the request is a JSON object"
-        raise InvalidRequestError(msg)
     session_id = _text(body, "id", required=True) or ""
     if _ID.fullmatch(session_id) is None:
         msg = "id is 1-64 hex digits"

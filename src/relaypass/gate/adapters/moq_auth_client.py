@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from relaypass._grant import Grant
+from relaypass._json import StrictJSONError, loads_object
 from relaypass._scopes import PathError, PatternSet, compiled_patterns
 from relaypass.errors import (
     InvalidPermissionsError,
@@ -42,6 +43,7 @@ from relaypass.errors import (
     RelaypassError,
     UnavailableError,
 )
+from relaypass.gate.adapters.moq_sessions import remote_address
 
 __all__ = [
     "ADMISSION_SECONDS",
@@ -83,6 +85,14 @@ def _patterns(body: Mapping[str, Any], name: str) -> PatternSet:
         raise UnavailableError(msg) from None
 
 
+def _seconds(body: Mapping[str, object], name: str) -> int | None:
+    value = body.get(name)
+    if value is not None and (type(value) is not int or value < 0):
+        msg = f"{name} is whole seconds"
+        raise UnavailableError(msg)
+    return value
+
+
 def parse_grant(raw: bytes, *, now: float | None = None) -> tuple[Grant, int | None, str | None]:
     """The session's grant, its cadence and tier, from an answer; the contract's refusals.
 
@@ -94,22 +104,15 @@ def parse_grant(raw: bytes, *, now: float | None = None) -> tuple[Grant, int | N
         msg = "the grant is too large"
         raise UnavailableError(msg)
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        msg = "the grant is not JSON"
+        body = loads_object(raw)
+    except StrictJSONError:
+        msg = "the grant is not a JSON object"
         raise UnavailableError(msg) from None
-    if not isinstance(body, dict):
-        msg = "the grant is a JSON object"
-        raise UnavailableError(msg)
     publish, subscribe = _patterns(body, "publish"), _patterns(body, "subscribe")
     if not (publish.patterns or subscribe.patterns):
         msg = "the grant names nothing"
         raise UnavailableError(msg)
-    expires, cadence = body.get("expires"), body.get("revalidate")
-    for name, value in (("expires", expires), ("revalidate", cadence)):
-        if value is not None and (type(value) is not int or value < 0):
-            msg = f"{name} is whole seconds"
-            raise UnavailableError(msg)
+    expires, cadence = _seconds(body, "expires"), _seconds(body, "revalidate")
     if cadence is not None and (cadence == 0 or expires is None):
         msg = "a cadence needs a bound (expires) and is never zero"
         raise UnavailableError(msg)
@@ -177,11 +180,11 @@ def _path_matches(pattern: str, path: str) -> bool:
 
 
 def _remote_matches(wanted: str, remote: str | None) -> bool:
-    if remote is None:
+    address = remote_address(remote)  # the auth server's reading of the same field
+    if address is None:
         return False
-    host = remote.rpartition(":")[0].strip("[]") if ":" in remote else remote
     try:
-        return ipaddress.ip_address(host) in ipaddress.ip_network(wanted, strict=False)
+        return ipaddress.ip_address(address) in ipaddress.ip_network(wanted, strict=False)
     except ValueError:
         return False
 
