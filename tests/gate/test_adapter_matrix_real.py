@@ -9,6 +9,7 @@ the program that speaks the adapter's protocol:
 - ``hls``: the same nginx asking the gate through ``auth_request`` for a playlist;
 - ``nats``: a real nats-server whose auth callout is relaypass, nats-py connecting;
 - ``moq``: relaypass's MoQ relay with moq-rs clients over QUIC;
+- ``moq-auth-url``: the same relay holding no keys, asking relaypass's moq-relay auth server;
 - ``websocket``: the ASGI middleware behind uvicorn, a real WebSocket client.
 
 Adapters that keep a session past its token (the WebSocket and MoQ in-band
@@ -48,6 +49,8 @@ from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, Session, StaticKeySource
 from relaypass.gate.adapters.asgi import GateMiddleware
 from relaypass.gate.adapters.http import create_gate_app
+from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app
+from relaypass.gate.adapters.moq_auth_client import AuthClient
 from relaypass.gate.adapters.moq_relay import MoqRelay, RefreshChannel
 from tests._net import free_port, serve_in_thread, stop_process, wait_port
 from tests.gate._nats import broker
@@ -227,6 +230,10 @@ def nats_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nats]:
 class MoqRelayAdapter:
     profile = "moq"
 
+    def _relay(self) -> MoqRelay:
+        """A relay that verifies tokens itself, with the two orgs' keys."""
+        return MoqRelay(two_org_gate("moq"), bind="127.0.0.1:0")
+
     @staticmethod
     def _client(relay: MoqRelay, credential: str) -> moq.Client:
         url = f"https://{relay.local_addr}/live?jwt={credential}"
@@ -234,7 +241,7 @@ class MoqRelayAdapter:
 
     def admitted(self, credential: str) -> bool:
         async def go() -> bool:
-            async with MoqRelay(two_org_gate("moq"), bind="127.0.0.1:0") as relay:
+            async with self._relay() as relay:
                 try:
                     async with self._client(relay, credential) as conn:
                         assert conn.session is not None
@@ -256,7 +263,7 @@ class MoqRelayAdapter:
 
         async def go() -> bool:
             async with (
-                MoqRelay(two_org_gate("moq"), bind="127.0.0.1:0") as relay,
+                self._relay() as relay,
                 self._client(relay, first) as conn,
             ):
                 assert conn.session is not None
@@ -282,6 +289,24 @@ def _claims_of(jwt: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def moq_relay() -> MoqRelayAdapter:
     return MoqRelayAdapter()
+
+
+class AuthUrlRelayAdapter(MoqRelayAdapter):
+    """``relaypass relay --auth-url``: the relay holds no keys; relaypass's auth server decides."""
+
+    def __init__(self, auth_url: str) -> None:
+        self._auth_url = auth_url
+
+    def _relay(self) -> MoqRelay:
+        gate = Gate(StaticKeySource(KeySet([])), profile="moq")
+        return MoqRelay(gate, bind="127.0.0.1:0", auth=AuthClient(self._auth_url, node="n1"))
+
+
+@pytest.fixture(scope="module")
+def moq_auth_relay() -> Iterator[AuthUrlRelayAdapter]:
+    server = MoqAuthServer(two_org_gate("moq"))
+    with serve_in_thread(create_moq_auth_app(server)) as address:
+        yield AuthUrlRelayAdapter(f"http://{address}/")
 
 
 # The ASGI middleware behind uvicorn, with a real WebSocket client.
@@ -351,9 +376,10 @@ ADAPTERS: Final[dict[str, str]] = {
     "hls": "nginx",
     "nats": "nats_broker",
     "moq": "moq_relay",
+    "moq-auth-url": "moq_auth_relay",
     "websocket": "websocket",
 }
-REFRESHING: Final = ("moq", "websocket")
+REFRESHING: Final = ("moq", "moq-auth-url", "websocket")
 
 
 def _adapter(request: pytest.FixtureRequest, name: str) -> Any:
