@@ -181,6 +181,24 @@ export type OwnOrg = {
   orgId?: string;
 };
 
+export type ParticipantEntry = {
+  participantId: string;
+  tier: "speaker" | "viewer";
+  state: "waiting" | "admitted";
+  grant: Record<string, unknown>;
+  since: number;
+};
+
+export type ParticipantList = {
+  participants: Array<ParticipantEntry>;
+};
+
+export type ParticipantQuery = {
+  orgId?: string;
+  roomId: string;
+  tier?: "speaker" | "viewer" | null;
+};
+
 export type ParticipantRef = {
   orgId?: string;
   roomId: string;
@@ -464,6 +482,7 @@ export type AppRouter = TRPCBuiltRouter<
         admitAll: TRPCMutationProcedure<{ input: RoomRef; output: RoomChanged; meta: object }>;
       };
       participants: {
+        list: TRPCQueryProcedure<{ input: ParticipantQuery; output: ParticipantList; meta: object }>;
         update: TRPCMutationProcedure<{ input: ParticipantUpdate; output: RoomChanged; meta: object }>;
         remove: TRPCMutationProcedure<{ input: ParticipantRef; output: RoomChanged; meta: object }>;
       };

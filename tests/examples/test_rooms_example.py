@@ -83,6 +83,10 @@ def test_the_room_example_end_to_end(stack: Stack) -> None:
             assert refused == {"type": "refused", "of": "publish", "code": "PENDING_ADMISSION"}
             lobby = await admin.rooms.lobby.list(org_id=stack.org, room_id=ROOM)
             assert [e.participant_id for e in lobby.waiting] == ["ada"]
+            listed = await admin.rooms.participants.list(org_id=stack.org, room_id=ROOM)
+            assert [(p.participant_id, p.state) for p in listed.participants] == [
+                ("ada", "waiting")
+            ]
 
             async with join(one, meeting_token(one, "hal", "host")) as hal:
                 assert await ask(hal, {"type": "admit", "participant": "ada"}) == {
@@ -94,6 +98,17 @@ def test_the_room_example_end_to_end(stack: Stack) -> None:
                     ada, lambda m: m["type"] == "relaypass.participant-count-changed"
                 )
                 assert counts["speaker"] >= 1
+                # Across both gates, from the control plane and from a member's own session.
+                listed = await admin.rooms.participants.list(org_id=stack.org, room_id=ROOM)
+                assert [(p.participant_id, p.tier, p.state) for p in listed.participants] == [
+                    ("ada", "speaker", "admitted"), ("hal", "speaker", "admitted"),
+                ]  # fmt: skip
+                assert listed.participants[1].grant["canModerate"] is True
+                await ada.send(json.dumps({"type": "relaypass.participants", "id": 7}))
+                seen = await expect(ada, lambda m: m["type"] == "relaypass.participants")
+                assert seen["id"] == 7
+                assert [p["participant"] for p in seen["participants"]] == ["ada", "hal"]
+                assert "grant" not in seen["participants"][0]  # grants are for moderators
 
                 await admin.rooms.participants.update(
                     org_id=stack.org, room_id=ROOM, participant_id="ada",
@@ -113,8 +128,16 @@ def test_the_room_example_end_to_end(stack: Stack) -> None:
                 assert (removed.value.rcvd.code, removed.value.rcvd.reason) == (
                     4410, "PARTICIPANT_REMOVED",
                 )  # fmt: skip
-                with pytest.raises(InvalidStatus):
-                    async with join(two, ada_token):
+                # A page cannot read a refused handshake: it is told the code at once.
+                async with join(two, ada_token) as again_ada:
+                    with pytest.raises(ConnectionClosed) as refused_again:
+                        await asyncio.wait_for(again_ada.recv(), TIMEOUT)
+                assert refused_again.value.rcvd is not None
+                assert (refused_again.value.rcvd.code, refused_again.value.rcvd.reason) == (
+                    4410, "PARTICIPANT_REMOVED",
+                )  # fmt: skip
+                with pytest.raises(InvalidStatus):  # without the subprotocol: HTTP 403
+                    async with connect(f"ws://{two}/{ROOM}?jwt={ada_token}"):
                         pass
 
                 await admin.rooms.end(org_id=stack.org, room_id=ROOM)
@@ -137,5 +160,98 @@ def test_a_joiner_who_comes_first_waits_for_the_first_moderator(stack: Stack) ->
             async with join(two, meeting_token(two, "mod", "host", room), room) as mod:
                 await ask(mod, {"type": "admitAll"})
                 await expect(early, lambda m: m["type"] == "relaypass.admitted")
+
+    asyncio.run(go())
+
+
+def test_a_moderators_own_session_decides_in_band_across_gates(stack: Stack) -> None:
+    """remove, update and end from a host's socket; a non-moderator is refused with the code."""
+    one, two = stack.gates
+
+    async def go() -> None:
+        room = "in-band-room"
+        host_token = meeting_token(one, "hal", "host", room)
+        async with join(one, host_token, room) as hal:
+            welcome = await expect(hal, lambda m: m["type"] == "relaypass.welcome")
+            assert welcome == {
+                "type": "relaypass.welcome", "participant": "hal", "state": "admitted",
+                "tier": "speaker",
+            }  # fmt: skip
+            sam_token = meeting_token(two, "sam", "speaker", room)
+            async with (
+                join(two, sam_token, room) as sam,
+                join(two, meeting_token(two, "vic", "viewer", room), room) as vic,
+            ):
+                for joiner in ("sam", "vic"):
+                    await hal.send(json.dumps({"type": "relaypass.moderate", "id": joiner,
+                                               "action": "admit", "participant": joiner}))  # fmt: skip
+                    done = await expect(hal, lambda m: m.get("id") == joiner)
+                    assert done["type"] == "relaypass.moderated"
+                await expect(sam, lambda m: m["type"] == "relaypass.admitted")
+                await expect(vic, lambda m: m["type"] == "relaypass.admitted")
+
+                await sam.send(json.dumps({"type": "relaypass.moderate", "id": "x",
+                                           "action": "remove", "participant": "vic"}))  # fmt: skip
+                refused = await expect(sam, lambda m: m.get("id") == "x")
+                assert refused == {
+                    "type": "relaypass.moderate_failed", "id": "x", "code": "INVALID_PERMISSIONS",
+                }  # fmt: skip
+                await hal.send(json.dumps({"type": "relaypass.moderate", "id": "bad",
+                                           "action": "update", "participant": "sam",
+                                           "grant": {"isViewer": True}}))  # fmt: skip
+                bad = await expect(hal, lambda m: m.get("id") == "bad")
+                assert bad["code"] == "INVALID_REQUEST"
+
+                await hal.send(json.dumps({"type": "relaypass.moderate", "id": "u",
+                                           "action": "update", "participant": "sam",
+                                           "grant": {"canSubscribe": True}}))  # fmt: skip
+                await expect(hal, lambda m: m.get("id") == "u")
+                changed = await expect(sam, lambda m: m["type"] == "relaypass.grant-changed")
+                assert changed["stopSources"] == ["camera", "microphone"]
+                await hal.send(json.dumps({"type": "relaypass.participants", "id": "v",
+                                           "tier": "viewer"}))  # fmt: skip
+                viewers = await expect(hal, lambda m: m.get("id") == "v")
+                assert [p["participant"] for p in viewers["participants"]] == ["vic"]
+                assert viewers["participants"][0]["grant"]["canPublish"] is False
+
+                await hal.send(json.dumps({"type": "relaypass.moderate", "id": "r",
+                                           "action": "remove", "participant": "vic"}))  # fmt: skip
+                with pytest.raises(ConnectionClosed) as removed:
+                    await drain(vic)
+                assert removed.value.rcvd is not None
+                assert removed.value.rcvd.reason == "PARTICIPANT_REMOVED"
+
+                await hal.send(json.dumps({"type": "relaypass.moderate", "action": "end"}))
+                for member in (sam, hal):
+                    with pytest.raises(ConnectionClosed) as ended:
+                        await drain(member)
+                    assert ended.value.rcvd is not None
+                    assert ended.value.rcvd.reason == "ROOM_ENDED"
+
+    asyncio.run(go())
+
+
+def test_a_page_naming_another_identity_is_told_unauthorized_participant(stack: Stack) -> None:
+    one, _ = stack.gates
+
+    async def go() -> None:
+        room = "pinned-room"
+        ada_token = meeting_token(one, "ada", "host", room)
+        async with connect(
+            f"ws://{one}/{room}?participant=hal",
+            subprotocols=["relaypass", f"relaypass.jwt.{ada_token}"],  # type: ignore[list-item]
+        ) as impostor:
+            with pytest.raises(ConnectionClosed) as refused:
+                await asyncio.wait_for(impostor.recv(), TIMEOUT)
+        assert refused.value.rcvd is not None
+        assert (refused.value.rcvd.code, refused.value.rcvd.reason) == (
+            4401, "UNAUTHORIZED_PARTICIPANT",
+        )  # fmt: skip
+        async with connect(
+            f"ws://{one}/{room}?participant=ada",
+            subprotocols=["relaypass", f"relaypass.jwt.{ada_token}"],  # type: ignore[list-item]
+        ) as ada:
+            welcome = await expect(ada, lambda m: m["type"] == "relaypass.welcome")
+            assert welcome["participant"] == "ada"
 
     asyncio.run(go())

@@ -11,11 +11,13 @@ import pytest
 
 from relaypass import (
     InvalidPermissionsError,
+    InvalidRequestError,
     Key,
     KeySet,
     ParticipantRemovedError,
     PendingAdmissionError,
     RoomEndedError,
+    UnauthorizedParticipantError,
 )
 from relaypass.gate import Gate, Session, StaticKeySource
 from relaypass.gate.rooms import CLOSE_CODES
@@ -305,3 +307,119 @@ def test_tiers_are_in_metrics_without_per_participant_labels(
     assert "relaypass_gate_room_waiting 1.0" in text
     assert "relaypass_gate_rooms 1.0" in text
     assert "ada" not in text
+
+
+def roomless_audience(clock: FrozenClock, *, room: str | None = "standup") -> str:
+    """The single-mint audience token: no participantId, viewer tier."""
+    flags, viewer = role_preset("viewer")
+    claims = RoomClaims(grant=flags, room_id=room, is_viewer=viewer)
+    return RoomMinter("ak_live", KEY, clock=clock).mint(claims, ttl_seconds=600)
+
+
+def test_a_pinned_participant_joins_only_as_itself(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, _ = gate
+    with pytest.raises(UnauthorizedParticipantError) as refused:
+        g.connect(token(clock, "ada"), "standup", participant="hal")
+    assert refused.value.code.value == "UNAUTHORIZED_PARTICIPANT"
+    assert g.sessions == []
+    assert g.connect(token(clock, "ada"), "standup", participant="ada").grant.participant == "ada"
+    assert g.connect(token(clock, "sam"), "standup").grant.participant == "sam"  # none named
+    for bad in ("", "x" * 257, "tab\there"):
+        with pytest.raises(InvalidRequestError):
+            g.connect(token(clock, "ada"), "standup", participant=bad)
+
+
+def test_a_token_without_participant_gets_its_own_generated_identity(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    """Each viewer of one shared token is someone of its own; a proposed name is not taken."""
+    g, _ = gate
+    shared = roomless_audience(clock)
+    one = g.connect(shared, "standup")
+    two = g.connect(shared, "standup", participant="hal")  # hal's session must not be replaced
+    hal = g.connect(token(clock, "hal", "host"), "standup")
+    ids = {one.grant.participant, two.grant.participant}
+    assert len(ids) == 2
+    assert all(p is not None and p.startswith("guest-") for p in ids)
+    assert one.open and two.open and hal.open
+    wait_for(lambda: g.rooms.counts((None, "standup")) == (1, 2))
+    before = one.grant.participant
+    one.refresh(roomless_audience(clock))
+    assert one.grant.participant == before  # a refresh keeps the generated identity
+    with pytest.raises(InvalidPermissionsError):  # a refresh cannot become someone else
+        one.refresh(token(clock, "ada", "viewer"))
+    assert one.grant.participant == before
+    # A domain-wide token joins the room of its path, as someone of its own.
+    anywhere = g.connect(roomless_audience(clock, room=None), "standup")
+    assert anywhere.grant.room == "standup"
+    assert anywhere.grant.participant is not None
+
+
+def test_a_moderators_session_removes_ends_and_changes_grants(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, events = gate
+    host = g.connect(token(clock, "hal", "host"), "standup")
+    ada = g.connect(token(clock, "ada"), "standup")
+    sam = g.connect(token(clock, "sam"), "standup")
+    for act in (
+        lambda: ada.remove("sam"),
+        ada.end_room,
+        lambda: ada.update_participant("sam", is_viewer=True),
+    ):
+        with pytest.raises(InvalidPermissionsError):
+            act()
+    assert sam.open
+    for bad in (
+        lambda: host.update_participant("ada"),  # neither grant nor tier
+        lambda: host.update_participant("ada", grant={"isViewer": True}),
+        lambda: host.update_participant("ada", grant={"canFly": True}),
+        lambda: host.moderate("promote", "ada"),
+        lambda: host.moderate("remove"),
+    ):
+        with pytest.raises(InvalidRequestError):
+            bad()
+    host.update_participant("ada", grant={"canSubscribe": True}, is_viewer=True)
+    assert ada.grant.is_viewer
+    with pytest.raises(InvalidPermissionsError):
+        ada.authorize_publish("standup/cam", source="camera")
+    assert events.of(ada, "grant-changed")[-1]["stopSources"] == ["camera", "microphone"]
+    host.remove("sam")
+    assert sam.close_reason == "removed"
+    with pytest.raises(ParticipantRemovedError):
+        g.connect(token(clock, "sam"), "standup")
+    host.end_room()
+    assert ada.close_reason == "room_ended"
+    assert host.close_reason == "room_ended"
+
+
+def test_participants_are_listed_with_tier_state_and_grant_to_moderators(
+    gate: tuple[Gate, Events], clock: FrozenClock
+) -> None:
+    g, _ = gate
+    host = g.connect(token(clock, "hal", "host"), "standup")
+    clock.advance(1)
+    ada = g.connect(token(clock, "ada", "viewer"), "standup")
+    clock.advance(1)
+    g.connect(token(clock, "eve", ask=60), "standup")
+    g.connect(token(clock, "zed", room="other"), "other")
+    everyone = host.participants()
+    assert [(e["participant"], e["tier"], e["state"]) for e in everyone] == [
+        ("hal", "speaker", "admitted"),
+        ("ada", "viewer", "admitted"),
+        ("eve", "speaker", "waiting"),
+    ]
+    assert everyone[0]["grant"]["canModerate"] is True
+    assert everyone[1]["grant"]["canPublish"] is False
+    assert [e["participant"] for e in host.participants("viewer")] == ["ada"]
+    seen_by_viewer = ada.participants("speaker")
+    assert [e["participant"] for e in seen_by_viewer] == ["hal", "eve"]
+    assert all("grant" not in e for e in seen_by_viewer)  # grants are for moderators
+    with pytest.raises(InvalidRequestError):
+        host.participants("audience")
+    host.update_participant("ada", is_viewer=False)
+    assert [e["participant"] for e in host.participants("speaker")] == ["hal", "ada", "eve"]
+    host.admit("eve")
+    assert {e["participant"]: e["state"] for e in host.participants()}["eve"] == "admitted"

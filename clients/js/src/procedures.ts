@@ -165,6 +165,24 @@ export type OwnOrg = {
   orgId?: string;
 };
 
+export type ParticipantEntry = {
+  participantId: string;
+  tier: "speaker" | "viewer";
+  state: "waiting" | "admitted";
+  grant: Record<string, unknown>;
+  since: number;
+};
+
+export type ParticipantList = {
+  participants: Array<ParticipantEntry>;
+};
+
+export type ParticipantQuery = {
+  orgId?: string;
+  roomId: string;
+  tier?: "speaker" | "viewer" | null;
+};
+
 export type ParticipantRef = {
   orgId?: string;
   roomId: string;
@@ -414,6 +432,7 @@ export interface Procedures {
   "rooms.lobby.admit": { input: ParticipantRef; output: RoomChanged; scope: "keys:admin" };
   "rooms.lobby.deny": { input: ParticipantRef; output: RoomChanged; scope: "keys:admin" };
   "rooms.lobby.admitAll": { input: RoomRef; output: RoomChanged; scope: "keys:admin" };
+  "rooms.participants.list": { input: ParticipantQuery; output: ParticipantList; scope: "keys:admin" };
   "rooms.participants.update": { input: ParticipantUpdate; output: RoomChanged; scope: "keys:admin" };
   "rooms.participants.remove": { input: ParticipantRef; output: RoomChanged; scope: "keys:admin" };
   "rooms.end": { input: RoomRef; output: RoomChanged; scope: "keys:admin" };

@@ -70,6 +70,7 @@ PROCEDURES: Final[tuple[Procedure[Any, Any], ...]] = (
     rooms.LOBBY_ADMIT,
     rooms.LOBBY_DENY,
     rooms.LOBBY_ADMIT_ALL,
+    rooms.PARTICIPANTS_LIST,
     rooms.PARTICIPANTS_UPDATE,
     rooms.PARTICIPANTS_REMOVE,
     rooms.ROOMS_END,

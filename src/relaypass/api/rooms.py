@@ -7,7 +7,7 @@ with ``keys:admin``: moderating from a backend is an org administrator's act.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import Field
 
@@ -19,11 +19,15 @@ __all__ = [
     "LOBBY_ADMIT_ALL",
     "LOBBY_DENY",
     "LOBBY_LIST",
+    "PARTICIPANTS_LIST",
     "PARTICIPANTS_REMOVE",
     "PARTICIPANTS_UPDATE",
     "ROOMS_END",
     "LobbyEntry",
     "LobbyList",
+    "ParticipantEntry",
+    "ParticipantList",
+    "ParticipantQuery",
     "ParticipantRef",
     "ParticipantUpdate",
     "RoomChanged",
@@ -54,6 +58,30 @@ class ParticipantUpdate(ParticipantRef):
         default=None, description="Room grant flags, as in tokens."
     )
     is_viewer: bool | None = None
+
+
+class ParticipantQuery(RoomRef):
+    """A room's participants, all or one tier."""
+
+    tier: Literal["speaker", "viewer"] | None = Field(
+        default=None, description="speaker (isViewer false) or viewer; all when left out."
+    )
+
+
+class ParticipantEntry(Output):
+    """One participant, as the gate holding their session reports them."""
+
+    participant_id: str
+    tier: Literal["speaker", "viewer"]
+    state: Literal["waiting", "admitted"] = Field(description="waiting: in the lobby.")
+    grant: dict[str, Any] = Field(description="Room grant flags in force (after live changes).")
+    since: float = Field(description="When the session joined (unix seconds).")
+
+
+class ParticipantList(Output):
+    """Who is in a room on every gate, oldest first (empty without Redis)."""
+
+    participants: list[ParticipantEntry]
 
 
 class LobbyEntry(Output):
@@ -98,6 +126,11 @@ LOBBY_DENY: Final = Procedure(
 LOBBY_ADMIT_ALL: Final = Procedure(
     "rooms.lobby.admitAll", "mutation", _ADMIN, RoomRef, RoomChanged,
     "Admit everyone waiting in a room's lobby.", examples=_ROOM,
+)  # fmt: skip
+PARTICIPANTS_LIST: Final = Procedure(
+    "rooms.participants.list", "query", _ADMIN, ParticipantQuery, ParticipantList,
+    "Who is in a room on every gate: tier, lobby state and grant in force.",
+    examples={**_ROOM, "tier": "viewer"},
 )  # fmt: skip
 PARTICIPANTS_UPDATE: Final = Procedure(
     "rooms.participants.update", "mutation", _ADMIN, ParticipantUpdate, RoomChanged,

@@ -14,6 +14,7 @@ otherwise.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import os
 import re
@@ -467,6 +468,15 @@ def _service_accounts() -> typer.Typer:
 
 
 RoomArg = Annotated[str, typer.Argument(help="The room id.")]
+
+
+class Tier(enum.StrEnum):
+    """A room's tiers."""
+
+    speaker = "speaker"
+    viewer = "viewer"
+
+
 WhoArg = Annotated[str, typer.Argument(help="The participant id.")]
 
 
@@ -481,6 +491,20 @@ def _rooms() -> typer.Typer:
     ) -> None:
         """Who waits in a room's lobby, on every gate."""
         _run(url, as_json, lambda c: c.rooms.lobby.list(org_id=_org(c, org), room_id=room))
+
+    @sub.command("participants")
+    def participants(
+        room: RoomArg,
+        tier: Annotated[
+            Tier | None, typer.Option(help="speaker or viewer (all when left out).")
+        ] = None,
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Who is in a room on every gate: tier, lobby state, grant."""
+        _run(url, as_json, lambda c: c.rooms.participants.list(
+            org_id=_org(c, org), room_id=room, tier=tier.value if tier else None))  # fmt: skip
 
     @sub.command("admit")
     def admit(room: RoomArg, participant: WhoArg, org: OrgOption = None, url: UrlOption = None,

@@ -11,7 +11,7 @@ import json
 import re
 import types
 from dataclasses import dataclass, field
-from typing import Any, Union, get_args, get_origin
+from typing import Any, Final, Literal, Union, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
@@ -28,11 +28,12 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+_NAMED: Final[dict[Any, str]] = {type(None): "None", Any: "Any"}
+
+
 def _type(tp: Any) -> str:  # noqa: ANN401 - any annotation
-    if tp is type(None):
-        return "None"
-    if tp is Any:
-        return "Any"
+    if tp in _NAMED:
+        return _NAMED[tp]
     origin = get_origin(tp)
     args = get_args(tp)
     if origin in {Union, types.UnionType}:
@@ -41,6 +42,8 @@ def _type(tp: Any) -> str:  # noqa: ANN401 - any annotation
         return f"builtins.list[{_type(args[0])}]"
     if origin is dict:
         return f"dict[{_type(args[0])}, {_type(args[1])}]"
+    if origin is Literal:
+        return f"Literal[{', '.join(json.dumps(a) for a in args)}]"
     return str(tp.__name__)
 
 
@@ -134,7 +137,7 @@ def render() -> str:
         "from __future__ import annotations",
         "",
         "import builtins",
-        "from typing import Any",
+        "from typing import Any, Literal",
         "",
         "from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens",
         "from relaypass.client._transport import AsyncTransport, Transport",

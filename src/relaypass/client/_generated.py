@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, Literal
 
 from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens
 from relaypass.client._transport import AsyncTransport, Transport
@@ -244,6 +244,10 @@ class _ProceduresRoomsParticipants:
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
+
+    def list(self, *, org_id: str = "", room_id: str, tier: Literal["speaker", "viewer"] | None = None) -> rooms.ParticipantList:
+        """Who is in a room on every gate: tier, lobby state and grant in force."""
+        return self._t.call(rooms.PARTICIPANTS_LIST, {"org_id": org_id, "room_id": room_id, "tier": tier})
 
     def update(self, *, org_id: str = "", room_id: str, participant_id: str, grant: dict[str, Any] | None = None, is_viewer: bool | None = None) -> rooms.RoomChanged:
         """Push a new grant and/or tier to every live session of a participant, on every gate."""
@@ -535,6 +539,10 @@ class _AsyncProceduresRoomsParticipants:
 
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
+
+    async def list(self, *, org_id: str = "", room_id: str, tier: Literal["speaker", "viewer"] | None = None) -> rooms.ParticipantList:
+        """Who is in a room on every gate: tier, lobby state and grant in force."""
+        return await self._t.call(rooms.PARTICIPANTS_LIST, {"org_id": org_id, "room_id": room_id, "tier": tier})
 
     async def update(self, *, org_id: str = "", room_id: str, participant_id: str, grant: dict[str, Any] | None = None, is_viewer: bool | None = None) -> rooms.RoomChanged:
         """Push a new grant and/or tier to every live session of a participant, on every gate."""

@@ -23,7 +23,13 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from relaypass._keyset import KeySet
 from relaypass.errors import InvalidKeyError
-from relaypass.profiles.room_events import lobby_field, standing_field
+from relaypass.profiles.room_events import (
+    ROSTER_TTL_SECONDS,
+    lobby_field,
+    read_roster,
+    roster_key,
+    standing_field,
+)
 
 if TYPE_CHECKING:
     from relaypass.gate.session import Gate
@@ -35,6 +41,8 @@ __all__ = ["RedisKeySource"]
 _BACKOFF = ExponentialWithJitterBackoff(cap=1.0, base=0.1)
 
 _LEARN_COOLDOWN: Final = 1.0
+#: One participant of this gate's roster: (org, room), participant, entry.
+_RosterEntry = tuple[tuple[str | None, str], str, dict[str, Any]]
 
 
 @final
@@ -62,6 +70,12 @@ class RedisKeySource:
         #: Rooms live: one event, and the standing ones on (re)connect.
         self.on_room: Callable[[dict[str, Any]], object] | None = None
         self.on_room_state: Callable[[list[dict[str, Any]]], object] | None = None
+        #: This gate's roster (see :mod:`relaypass.profiles.room_events`), reported again on
+        #: every (re)connect so a Redis that lost it learns it back.
+        self.roster_key: str | None = None
+        self.on_roster: (
+            Callable[[], list[tuple[tuple[str | None, str], str, dict[str, Any]]]] | None
+        ) = None
         self.version = 0
         self._keys = KeySet([])
         self._confirmed_at = -math.inf
@@ -189,6 +203,55 @@ class RedisKeySource:
         except redis.RedisError:
             return
 
+    def report_roster(
+        self, key: tuple[str | None, str], participant: str, entry: dict[str, Any] | None
+    ) -> None:
+        """Keep (or drop) one participant in this gate's roster. Never raises."""
+        if self.roster_key is None:
+            return
+        field = lobby_field(key[0], key[1], participant)
+        pipe = self._client.pipeline(transaction=False)
+        if entry is None:
+            pipe.hdel(self.roster_key, field)
+        else:
+            pipe.hset(self.roster_key, field, json.dumps(entry))
+        pipe.expire(self.roster_key, ROSTER_TTL_SECONDS)
+        try:
+            pipe.execute()
+        except redis.RedisError:
+            return
+
+    def resync_roster(self) -> int:
+        """Report this gate's whole roster again (after a (re)connect), renewing its expiry."""
+        if self.roster_key is None or self.on_roster is None:
+            return 0
+        entries = self.on_roster()
+        pipe = self._client.pipeline(transaction=True)
+        pipe.delete(self.roster_key)
+        if entries:
+            mapping = {lobby_field(k[0], k[1], p): json.dumps(e) for k, p, e in entries}
+            pipe.hset(self.roster_key, mapping=mapping)  # type: ignore[arg-type]
+            pipe.expire(self.roster_key, ROSTER_TTL_SECONDS)
+        try:
+            pipe.execute()
+        except redis.RedisError:
+            return 0
+        return len(entries)
+
+    def renew_roster(self) -> None:
+        """Keep this gate's roster from expiring; report it whole if Redis lost it."""
+        if self.roster_key is None or self.on_roster is None:
+            return
+        if not self._client.expire(self.roster_key, ROSTER_TTL_SECONDS) and self.on_roster():
+            self.resync_roster()
+
+    def read_roster(self, key: tuple[str | None, str]) -> list[dict[str, Any]] | None:
+        """Every gate's roster of one room; ``None`` while Redis is away (the gate's own then)."""
+        try:
+            return read_roster(self._client, self.prefix, key[0], key[1])
+        except redis.RedisError:
+            return None
+
     def attach(self, gate: Gate) -> None:
         """Wire a gate to this source: revocations, resources and rooms, both ways."""
         self.on_revoke = gate.apply_revocation
@@ -197,6 +260,10 @@ class RedisKeySource:
         self.on_room = gate.rooms.apply
         self.on_room_state = gate.rooms.hydrate
         gate.rooms.publish = self.publish_room
+        self.roster_key = roster_key(self.prefix, gate.rooms.gate_id)
+        self.on_roster = gate.rooms.roster
+        gate.rooms.report = self.report_roster
+        gate.rooms.roster_reader = self.read_roster
 
     def wait_ready(self, timeout: float = 5.0) -> bool:
         """Block until the listener has subscribed."""
@@ -229,9 +296,11 @@ class RedisKeySource:
                 self.hydrate_revocations()
                 self.hydrate_resources()
                 self.hydrate_rooms()
+                self.resync_roster()
                 self._ready.set()
                 failures = 0
                 next_refresh = time.monotonic() + self.refresh_seconds
+                next_roster = time.monotonic() + ROSTER_TTL_SECONDS / 3
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.2)
                     if message is not None and message.get("type") == "message":
@@ -242,6 +311,9 @@ class RedisKeySource:
                         self.reload()
                         self.hydrate_revocations()
                         next_refresh = time.monotonic() + self.refresh_seconds
+                    if time.monotonic() >= next_roster:
+                        self.renew_roster()
+                        next_roster = time.monotonic() + ROSTER_TTL_SECONDS / 3
             except redis.RedisError:
                 failures += 1
                 self._stop.wait(_BACKOFF.compute(failures))  # back within a second of Redis

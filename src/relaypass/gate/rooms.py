@@ -25,11 +25,23 @@ gates through Redis; all gates apply the same events, so they act as one.
   stale session.
 - **Tiers.** Admitted sessions count as speakers or viewers; changes are
   coalesced into one ``participant-count-changed`` event per room.
+- **Identity.** A token's ``participantId`` pins who joins: a join that names
+  another identity is refused ``UNAUTHORIZED_PARTICIPANT``. A token without one
+  (the single-mint audience token) gets an identity the gate generates for each
+  session (``guest-…``); a name the client proposes is not taken, since it could
+  be someone else's and replace their session.
+- **Moderators' own sessions** (``canModerate`` in this room) admit, deny,
+  change a participant's grant, remove a participant and end the room, as the
+  control plane does; every gate applies the decision.
+- **The roster** (who is in, in which tier and lobby state, with what grant) is
+  reported through :attr:`RoomBoard.report` (Redis keeps every gate's), for the
+  control plane's ``rooms.participants.list`` and a session's own list.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -48,14 +60,15 @@ from relaypass.errors import (
     PendingAdmissionError,
     RelaypassError,
     RoomEndedError,
+    UnauthorizedParticipantError,
 )
 from relaypass.profiles.room import RoomAction, RoomClaims, RoomGrantFlags
-from relaypass.profiles.room_events import ACTIONS
+from relaypass.profiles.room_events import ACTIONS, update_change
 
 if TYPE_CHECKING:
     from relaypass.gate.session import Gate, Session
 
-__all__ = ["CLOSE_CODES", "RoomBoard", "RoomKey", "pending_error"]
+__all__ = ["CLOSE_CODES", "MODERATOR_ACTIONS", "TIERS", "RoomBoard", "RoomKey", "pending_error"]
 
 RoomKey = tuple[str | None, str]
 
@@ -69,6 +82,12 @@ CLOSE_CODES: Final = {
 }
 #: Removals, ends and changes older than the longest room token matter to nobody.
 _MEMORY_SECONDS: Final = 86_400.0
+#: What a moderator's own session may decide, as the control plane may.
+MODERATOR_ACTIONS: Final = frozenset({"admit", "deny", "admitAll", "update", "remove", "end"})
+_NEEDS_PARTICIPANT: Final = frozenset({"admit", "deny", "update", "remove"})
+_MAX_PARTICIPANT: Final = 256
+#: Tiers a participant list may be narrowed to.
+TIERS: Final = frozenset({"speaker", "viewer"})
 
 
 def pending_error() -> PendingAdmissionError:
@@ -111,6 +130,30 @@ class RoomBoard:
         #: Tells the adapter about one session: ``grant-changed``, ``admitted``,
         #: ``participant-count-changed``, ``participant-waiting``.
         self.on_event: Callable[[Session, dict[str, Any]], None] | None = None
+        #: Reports one roster change: an entry, or ``None`` once the participant left.
+        self.report: Callable[[RoomKey, str, dict[str, Any] | None], None] | None = None
+        #: Reads every gate's roster of a room (Redis); ``None``: this gate's own.
+        self.roster_reader: Callable[[RoomKey], list[dict[str, Any]] | None] | None = None
+
+    # ------------------------------------------------------------ identity
+
+    def identify(self, grant: Grant, requested: str | None) -> Grant:
+        """The identity a room session joins as: the token's, or one generated for it.
+
+        ``requested`` is the identity the client names (``None``: none); a token
+        that pins ``participantId`` refuses any other one.
+        """
+        if requested is not None and not _valid_participant(requested):
+            msg = "participant must be 1-256 printable characters"
+            raise InvalidRequestError(msg)
+        if grant.participant is not None:
+            if requested is not None and requested != grant.participant:
+                msg = "the token is pinned to another participant"
+                raise UnauthorizedParticipantError(msg)
+            return grant
+        if grant.room is None:
+            return grant  # not in a room yet: nothing to be in it as
+        return dataclasses.replace(grant, participant=f"guest-{secrets.token_urlsafe(12)}")
 
     # ------------------------------------------------------------ sessions
 
@@ -160,6 +203,7 @@ class RoomBoard:
             self._schedule_count(key, room)
         for old in replaced:
             self._gate.close(old, "replaced")
+        self._report(key, participant, session)
         self._send(
             {"action": "joined", "org": key[0], "room": key[1], "participant": participant,
              "since": now},
@@ -186,6 +230,7 @@ class RoomBoard:
             if room is None:
                 return
             members = room.members.get(participant)
+            gone = members is not None and session in members and len(members) == 1
             if members is not None:
                 members.discard(session)
                 if not members:
@@ -193,6 +238,8 @@ class RoomBoard:
             self._schedule_count(key, room)
             if not room.members and room.count_timer is None:
                 del self._rooms[key]
+        if gone and self.report is not None:
+            self.report(key, participant, None)
         if waiting is not None:
             self._send(
                 {"action": "left", "org": key[0], "room": key[1], "participant": participant}
@@ -200,8 +247,13 @@ class RoomBoard:
 
     def regranted(self, session: Session, grant: Grant) -> Grant:
         """A refresh: a standing change outlives tokens issued before it; ``exp`` never shrinks."""
-        key = _key(grant)
         current = session.grant
+        if grant.participant is None:
+            grant = dataclasses.replace(grant, participant=current.participant)
+        elif grant.participant != current.participant:
+            msg = "a refresh must keep the session's participant"
+            raise UnauthorizedParticipantError(msg)
+        key = _key(grant)
         if current.expires_at is not None and (
             grant.expires_at is None or grant.expires_at < current.expires_at
         ):
@@ -224,25 +276,68 @@ class RoomBoard:
                 if _key(w.session.grant) == key
             ]
 
-    def moderate(self, moderator: Session, action: str, participant: str | None = None) -> None:
-        """A moderator's decision (``admit``, ``deny``, ``admitAll``), for every gate."""
-        grant = moderator.grant
-        key = _key(grant)
+    def moderate(
+        self,
+        moderator: Session,
+        action: str,
+        participant: str | None = None,
+        *,
+        grant: object = None,
+        is_viewer: bool | None = None,
+    ) -> None:
+        """A moderator's decision, for every gate: see :data:`MODERATOR_ACTIONS`.
+
+        ``update`` takes a room grant (validated as a token's) and/or a tier.
+        """
+        current = moderator.grant
+        key = _key(current)
         if moderator.pending:
             raise pending_error()
-        if key is None or RoomAction.MODERATE not in grant.capabilities:
-            msg = "only a moderator of this room may decide on its lobby"
+        if key is None or RoomAction.MODERATE not in current.capabilities:
+            msg = "only a moderator of this room may do this"
             raise InvalidPermissionsError(msg)
-        if action not in {"admit", "deny", "admitAll"} or (
-            action != "admitAll" and not participant
-        ):
-            msg = "moderation is admit(participant), deny(participant) or admitAll()"
+        if action not in MODERATOR_ACTIONS:
+            msg = f"a moderator's action is one of {', '.join(sorted(MODERATOR_ACTIONS))}"
             raise InvalidRequestError(msg)
-        event = {"action": action, "org": key[0], "room": key[1], "at": self._gate.clock.now()}
-        if participant is not None:
+        if action in _NEEDS_PARTICIPANT and (
+            participant is None or not _valid_participant(participant)
+        ):
+            msg = f"{action} names a participant (1-256 printable characters)"
+            raise InvalidRequestError(msg)
+        event: dict[str, Any] = {
+            "action": action, "org": key[0], "room": key[1], "at": self._gate.clock.now()
+        }  # fmt: skip
+        if action in _NEEDS_PARTICIPANT:
             event["participant"] = participant
+        if action == "update":
+            event.update(update_change(grant, is_viewer))
         self.apply(event)
         self._send(event)
+
+    def participants(self, key: RoomKey, tier: str | None = None) -> list[dict[str, Any]]:
+        """Who is in a room (on every gate with Redis), oldest first, narrowed to a tier."""
+        if tier is not None and tier not in TIERS:
+            msg = "tier is speaker or viewer"
+            raise InvalidRequestError(msg)
+        entries = self.roster_reader(key) if self.roster_reader is not None else None
+        if entries is None:
+            with self._lock:
+                entries = sorted(
+                    (self._entry(s) for k, room in self._rooms.items() if _same_room(k, key)
+                     for members in room.members.values() for s in members),
+                    key=lambda e: (e["since"], e["participant"]),
+                )  # fmt: skip
+        return [e for e in entries if tier is None or e.get("tier") == tier]
+
+    def roster(self) -> list[tuple[RoomKey, str, dict[str, Any]]]:
+        """Every participant on this gate with its entry (to report it again after a reconnect)."""
+        with self._lock:
+            return [
+                (key, participant, self._entry(s))
+                for key, room in self._rooms.items()
+                for participant, members in room.members.items()
+                for s in list(members)[-1:]
+            ]
 
     # ------------------------------------------------------------ events
 
@@ -281,6 +376,7 @@ class RoomBoard:
             for w in admitted:
                 self._let_in(w)
         for w in admitted:
+            self._report_session(w.session)
             self._emit(w.session, {"type": "admitted"})
 
     def _on_admitall(self, key: RoomKey, _p: str | None, when: float, _: Any) -> None:  # noqa: ANN401
@@ -291,6 +387,7 @@ class RoomBoard:
                     self._admitted[(key, w.session.grant.participant)] = when
                 self._let_in(w)
         for w in admitted:
+            self._report_session(w.session)
             self._emit(w.session, {"type": "admitted"})
 
     def _on_deny(self, key: RoomKey, participant: str | None, _w: float, _: Any) -> None:  # noqa: ANN401
@@ -319,6 +416,7 @@ class RoomBoard:
             before = session.grant
             after = _changed(before, flags, is_viewer)
             self._gate.regrant(session, after)
+            self._report_session(session)
             self._emit(session, _grant_changed(before, after))
             if before.is_viewer != after.is_viewer:
                 with self._lock:
@@ -475,6 +573,26 @@ class RoomBoard:
         ]
         return max(found, key=lambda u: u[2], default=None)
 
+    def _entry(self, session: Session) -> dict[str, Any]:
+        grant = session.grant
+        return {
+            "participant": grant.participant,
+            "tier": "viewer" if grant.is_viewer else "speaker",
+            "state": "waiting" if session.pending else "admitted",
+            "grant": RoomGrantFlags.of_grant(grant).to_wire(),
+            "since": session.started_at,
+            "gate": self.gate_id,
+        }
+
+    def _report(self, key: RoomKey, participant: str, session: Session) -> None:
+        if self.report is not None and session.open:
+            self.report(key, participant, self._entry(session))
+
+    def _report_session(self, session: Session) -> None:
+        key, participant = _key(session.grant), session.grant.participant
+        if key is not None and participant is not None:
+            self._report(key, participant, session)
+
     def _emit(self, session: Session, event: dict[str, Any]) -> None:
         if self.on_event is not None and session.open:
             self.on_event(session, event)
@@ -511,6 +629,10 @@ class _RoomCollector(Collector):
 
 def _key(grant: Grant) -> RoomKey | None:
     return (grant.org, grant.room) if grant.room else None  # only room grants name a room
+
+
+def _valid_participant(value: str) -> bool:
+    return 0 < len(value) <= _MAX_PARTICIPANT and value.isprintable()
 
 
 def _same_room(a: RoomKey, b: RoomKey) -> bool:

@@ -16,7 +16,7 @@ import itertools
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple, final
+from typing import Any, NamedTuple, final
 
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
@@ -149,24 +149,66 @@ class Session:
 
     def admit(self, participant: str) -> None:
         """As a moderator of this room: let a waiting participant in."""
-        self._live()
-        self._gate.rooms.moderate(self, "admit", participant)
+        self.moderate("admit", participant)
 
     def deny(self, participant: str) -> None:
         """As a moderator of this room: turn a waiting participant away (``ENTRY_DENIED``)."""
-        self._live()
-        self._gate.rooms.moderate(self, "deny", participant)
+        self.moderate("deny", participant)
 
     def admit_all(self) -> None:
         """As a moderator of this room: let everyone waiting in."""
+        self.moderate("admitAll")
+
+    def remove(self, participant: str) -> None:
+        """As a moderator: close a participant's sessions everywhere (``PARTICIPANT_REMOVED``)."""
+        self.moderate("remove", participant)
+
+    def end_room(self) -> None:
+        """As a moderator: close every session of this room (``ROOM_ENDED``)."""
+        self.moderate("end")
+
+    def update_participant(
+        self, participant: str, *, grant: object = None, is_viewer: bool | None = None
+    ) -> None:
+        """As a moderator: a new room grant and/or tier for a participant, live on every gate."""
+        self.moderate("update", participant, grant=grant, is_viewer=is_viewer)
+
+    def moderate(
+        self,
+        action: str,
+        participant: str | None = None,
+        *,
+        grant: object = None,
+        is_viewer: bool | None = None,
+    ) -> None:
+        """As a moderator of this room: one of the room's decisions, applied on every gate."""
         self._live()
-        self._gate.rooms.moderate(self, "admitAll")
+        self._gate.rooms.moderate(self, action, participant, grant=grant, is_viewer=is_viewer)
 
     def lobby(self) -> list[dict[str, object]]:
         """As a moderator: who waits in this room's lobby on this gate."""
         grant = self._admitted()
         grant.authorize(RoomAction.MODERATE)
         return self._gate.rooms.waiting((grant.org, grant.room or ""))
+
+    def participants(self, tier: str | None = None) -> list[dict[str, Any]]:
+        """Who is in this room, oldest first (``tier``: ``speaker`` or ``viewer`` only).
+
+        Each entry has ``participant``, ``tier``, ``state`` (``waiting`` or
+        ``admitted``) and ``since``; a moderator also sees each ``grant``.
+        """
+        grant = self._admitted()
+        if grant.room is None:
+            msg = "this session is not in a room"
+            raise InvalidPermissionsError(msg)
+        moderator = RoomAction.MODERATE in grant.capabilities
+        keep = ("participant", "tier", "state", "since", "grant") if moderator else (
+            "participant", "tier", "state", "since"
+        )  # fmt: skip
+        return [
+            {k: entry[k] for k in keep if k in entry}
+            for entry in self._gate.rooms.participants((grant.org, grant.room), tier)
+        ]
 
     def close(self, reason: str = "closed") -> None:
         """End the session (idempotent)."""
@@ -244,10 +286,22 @@ class Gate:
 
     # ---------------------------------------------------------------- connect
 
-    def connect(self, token: str | None, path: str = "", origin: str | None = None) -> Session:
-        """A session for this connection; anonymous only on public prefixes without a token."""
+    def connect(
+        self,
+        token: str | None,
+        path: str = "",
+        origin: str | None = None,
+        *,
+        participant: str | None = None,
+    ) -> Session:
+        """A session for this connection; anonymous only on public prefixes without a token.
+
+        ``participant``: the identity a room session names (a token that pins
+        another refuses it; a token without one gets a generated identity).
+        """
         grant = self.anonymous_grant(path) if token is None else self.grant_for(token, path, origin)
         if self._rooms_held:
+            grant = self.rooms.identify(grant, participant)
             self.rooms.check_join(grant)
         session = self._file(grant, path, origin)
         if self._rooms_held:

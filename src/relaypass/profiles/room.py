@@ -108,6 +108,16 @@ class RoomGrantFlags:
         return wire
 
     @classmethod
+    def of_grant(cls, grant: Grant) -> RoomGrantFlags:
+        """The flags a room grant stands for (as a live change or a token left them)."""
+        flags: dict[str, object] = {
+            name: action in grant.capabilities for action, name in _FLAG_OF.items()
+        }
+        if RoomAction.PUBLISH in grant.capabilities and grant.publish_sources is not None:
+            flags["can_publish_sources"] = tuple(s for s in SOURCES if s in grant.publish_sources)
+        return cls(**flags)  # type: ignore[arg-type]
+
+    @classmethod
     def from_wire(cls, value: object) -> RoomGrantFlags:
         """Strict: an object of known flags, booleans only, sources from the allow-list."""
         if not isinstance(value, dict):
@@ -138,6 +148,19 @@ def _camel(name: str) -> str:
 
 
 _WIRE: Final = {f.name: _camel(f.name) for f in fields(RoomGrantFlags)}
+#: Each capability and the grant flag that carries it.
+_FLAG_OF: Final = {
+    RoomAction.PUBLISH: "can_publish",
+    RoomAction.SUBSCRIBE: "can_subscribe",
+    RoomAction.PUBLISH_DATA: "can_publish_data",
+    RoomAction.SUBSCRIBE_DATA: "can_subscribe_data",
+    RoomAction.RECORD: "can_record",
+    RoomAction.HLS: "can_hls",
+    RoomAction.LIVESTREAM: "can_livestream",
+    RoomAction.TRANSCRIBE: "can_transcribe",
+    RoomAction.WHITEBOARD: "can_whiteboard",
+    RoomAction.MODERATE: "can_moderate",
+}
 _FROM_WIRE: Final = {wire: name for name, wire in _WIRE.items()}
 
 
@@ -270,18 +293,7 @@ class RoomClaims:
     ) -> Grant:
         """Map the flags onto the internal grant."""
         flags = self.grant
-        caps = {
-            RoomAction.PUBLISH: flags.can_publish,
-            RoomAction.SUBSCRIBE: flags.can_subscribe,
-            RoomAction.PUBLISH_DATA: flags.can_publish_data,
-            RoomAction.SUBSCRIBE_DATA: flags.can_subscribe_data,
-            RoomAction.RECORD: flags.can_record,
-            RoomAction.HLS: flags.can_hls,
-            RoomAction.LIVESTREAM: flags.can_livestream,
-            RoomAction.TRANSCRIBE: flags.can_transcribe,
-            RoomAction.WHITEBOARD: flags.can_whiteboard,
-            RoomAction.MODERATE: flags.can_moderate,
-        }
+        caps = {action: getattr(flags, name) for action, name in _FLAG_OF.items()}
         everything = compiled_patterns(["**"])
         sources = flags.can_publish_sources
         return Grant(

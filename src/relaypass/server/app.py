@@ -362,6 +362,7 @@ def create_app(
         mints=metrics.mints,
         limiter=_limiter(settings, metrics),
         lobby=publisher.lobby if publisher is not None else None,
+        participants=publisher.participants if publisher is not None else None,
     )
     dispatcher = Dispatcher(
         handler_table(),

@@ -19,7 +19,7 @@ from typing import Any, Final, final
 import redis
 
 from relaypass._keyset import KeySet
-from relaypass.profiles.room_events import lobby_field, standing_field
+from relaypass.profiles.room_events import glob_literal, lobby_field, read_roster, standing_field
 
 __all__ = ["RedisPublisher"]
 
@@ -202,7 +202,7 @@ class RedisPublisher:
         prefix = lobby_field(org, room, "")
         found: list[dict[str, Any]] = []
         for field, raw in self._client.hscan_iter(
-            f"{self.prefix}:lobby", match=_glob(prefix) + "*"
+            f"{self.prefix}:lobby", match=glob_literal(prefix) + "*"
         ):
             if not _text(field).startswith(prefix):
                 continue
@@ -214,6 +214,10 @@ class RedisPublisher:
                 found.append(event)
         return found
 
+    def participants(self, org: str, room: str) -> list[dict[str, Any]]:
+        """Who the gates report in a room: tier, lobby state, grant."""
+        return read_roster(self._client, self.prefix, org, room)
+
     def ping(self) -> bool:
         """Whether Redis answers."""
         return bool(self._client.ping())
@@ -221,11 +225,6 @@ class RedisPublisher:
     def close(self) -> None:
         """Release the connection pool."""
         self._client.close()
-
-
-def _glob(text: str) -> str:
-    """``text`` as a literal in a Redis MATCH pattern."""
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 def _text(value: object) -> str:

@@ -12,11 +12,15 @@ connection path (without the leading ``/``) is the session path, and the
 ``Origin`` header is passed for origin-pinned tokens.
 
 * **WebSocket**: the gate verifies at the handshake; a refusal closes before
-  accept (the client sees HTTP 403). An admitted connection gets its
-  :class:`~relaypass.gate.Session` in ``scope["state"]["relaypass"]`` so the
-  app can ``authorize_publish``/``authorize_subscribe`` per message. When the
-  gate ends the session (revocation, or ``exp``), the middleware closes the
-  socket with code 4401 and tells the app ``websocket.disconnect``.
+  accept (the client sees HTTP 403), except for a client that offered the
+  ``relaypass`` subprotocol (the package for pages): a browser cannot read a
+  refused handshake, so the socket is accepted and closed at once with the
+  stable code as the close reason (4401, or a room's own code below). An
+  admitted connection gets its :class:`~relaypass.gate.Session` in
+  ``scope["state"]["relaypass"]`` so the app can ``authorize_publish``/
+  ``authorize_subscribe`` per message. When the gate ends the session
+  (revocation, or ``exp``), the middleware closes the socket with code 4401
+  and tells the app ``websocket.disconnect``.
   **In-band refresh**: a client keeps its session past ``exp`` by sending a
   text frame ``{"type": "relaypass.refresh", "token": "<fresh JWT>"}``; the
   middleware consumes it (the app never sees it), pins the new grant (same
@@ -24,7 +28,18 @@ connection path (without the leading ``/``) is the session path, and the
   ``{"type": "relaypass.refreshed", "exp": <seconds>}``, or
   ``{"type": "relaypass.refresh_failed", "code": "<stable code>"}`` while the
   old grant stays until its own ``exp``.
-* **Rooms** (VideoSDK): what the gate tells a room session arrives as a text
+* **Rooms** (VideoSDK): the ``participant`` query parameter names the identity
+  a client joins as (a token that pins another is refused
+  ``UNAUTHORIZED_PARTICIPANT``; a token without one gets a generated
+  identity). A ``relaypass``-subprotocol client first gets
+  ``{"type": "relaypass.welcome", "participant", "state", "tier"}``. A
+  moderator sends ``{"type": "relaypass.moderate", "id", "action",
+  "participant"?, "grant"?, "isViewer"?}`` (``admit``, ``deny``, ``admitAll``,
+  ``update``, ``remove``, ``end``) and gets ``relaypass.moderated`` or
+  ``relaypass.moderate_failed`` with the code; any member sends
+  ``{"type": "relaypass.participants", "id", "tier"?}`` and gets the list in a
+  ``relaypass.participants`` frame (or ``relaypass.participants_failed``).
+  What the gate tells a room session arrives as a text
   frame ``{"type": "relaypass.<event>", ...}`` — ``admitted``,
   ``grant-changed`` (with ``stopSources``: tracks to stop now),
   ``participant-count-changed`` ``{speaker, viewer, total}``,
@@ -48,7 +63,8 @@ import anyio.to_thread
 import orjson
 import structlog
 
-from relaypass.errors import InvalidTokenError, RelaypassError
+from relaypass._json import StrictJSONError, loads_object
+from relaypass.errors import InvalidRequestError, InvalidTokenError, RelaypassError
 from relaypass.gate.expiry import ExpiryTimer
 from relaypass.gate.rooms import CLOSE_CODES
 from relaypass.gate.session import Gate, Session
@@ -75,7 +91,12 @@ SUBPROTOCOL: Final = "relaypass"
 _PROTOCOL_TOKEN_PREFIX: Final = "relaypass.jwt."  # noqa: S105 - a prefix, not a secret
 _MAX_HEADER: Final = 8192
 _REFRESH_TYPE: Final = "relaypass.refresh"
-_MAX_REFRESH_FRAME: Final = 16 * 1024
+_MODERATE_TYPE: Final = "relaypass.moderate"
+_PARTICIPANTS_TYPE: Final = "relaypass.participants"
+#: The frames the middleware answers itself (the app never sees them).
+_GATE_FRAMES: Final = frozenset({_REFRESH_TYPE, _MODERATE_TYPE, _PARTICIPANTS_TYPE})
+_MAX_GATE_FRAME: Final = 16 * 1024
+_MAX_FRAME_ID: Final = 64
 
 _log = structlog.get_logger("relaypass.gate.adapters.asgi")
 
@@ -156,7 +177,8 @@ class GateMiddleware:
         headers = _headers(scope)
         token, subprotocol = credentials(scope, headers)
         origin = headers.get("origin")
-        return self.gate.connect(token, scope["path"].lstrip("/"), origin), subprotocol
+        path = scope["path"].lstrip("/")
+        return self.gate.connect(token, path, origin, participant=_participant(scope)), subprotocol
 
     # ------------------------------------------------------------------ http
 
@@ -194,7 +216,15 @@ class GateMiddleware:
         except RelaypassError as exc:
             _log.info("asgi.refused", code=exc.code.value, reason=exc.reason, path=scope["path"])
             first = await receive()  # websocket.connect
-            if first["type"] == "websocket.connect":
+            if first["type"] != "websocket.connect":
+                return
+            if _offers_subprotocol(scope):
+                # A page cannot read a refused handshake: accept, then close with the code.
+                accept = {"type": "websocket.accept", "subprotocol": SUBPROTOCOL}
+                await send(accept)
+                code = ROOM_CLOSE_CODES.get(_REASON_OF.get(exc.code, ""), CLOSE_CODE_CUT)
+                await send({"type": "websocket.close", "code": code, "reason": exc.code.value})
+            else:
                 await send({"type": "websocket.close", "code": 1008})
             return
         loop = asyncio.get_running_loop()
@@ -229,21 +259,47 @@ class GateMiddleware:
             notify({**event, "type": f"relaypass.{event['type']}"})
 
 
-def _refresh_token(message: Message) -> str | None:
-    """The token of an in-band refresh frame; ``None`` for any other message."""
-    text = message.get("text") if message.get("type") == "websocket.receive" else None
-    if not isinstance(text, str) or _REFRESH_TYPE not in text[:64]:
+#: A refusal's code -> the room reason whose close code it shares.
+_REASON_OF: Final = {code: reason for reason, code in CLOSE_CODES.items()}
+
+
+def _participant(scope: Scope) -> str | None:
+    """The identity the client names (``participant`` query parameter), at most one."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "participant=" not in query:
         return None
-    if len(text) > _MAX_REFRESH_FRAME:
+    values = urllib.parse.parse_qs(query, max_num_fields=32).get("participant")
+    if values is None:
+        return None
+    if len(values) > 1:
+        msg = "name one participant"
+        raise InvalidRequestError(msg)
+    return str(values[0])
+
+
+def _offers_subprotocol(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"sec-websocket-protocol" and len(value) <= _MAX_HEADER:
+            offered = {p.strip() for p in value.decode("latin-1").split(",")}
+            if SUBPROTOCOL in offered:
+                return True
+    return False
+
+
+def _gate_frame(message: Message) -> dict[str, Any] | None:
+    """A frame the middleware answers itself (refresh, moderate, participants), or ``None``."""
+    text = message.get("text") if message.get("type") == "websocket.receive" else None
+    if not isinstance(text, str) or '"relaypass.' not in text[:64]:
+        return None
+    if len(text) > _MAX_GATE_FRAME:
         return None
     try:
-        parsed = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        parsed: dict[str, Any] = loads_object(text.encode())
+    except StrictJSONError:
         return None
-    if not isinstance(parsed, dict) or parsed.get("type") != _REFRESH_TYPE:
+    if parsed.get("type") not in _GATE_FRAMES:
         return None
-    token = parsed.get("token")
-    return token if isinstance(token, str) else ""
+    return parsed
 
 
 @final
@@ -269,7 +325,11 @@ class _Guard:
             self.accepted = True
             if self._subprotocol is not None and message.get("subprotocol") is None:
                 message = {**message, "subprotocol": self._subprotocol}
-        elif message["type"] == "websocket.close":
+            await self._send(message)
+            if self._subprotocol == SUBPROTOCOL and self._session.grant.room is not None:
+                await self.welcome()
+            return
+        if message["type"] == "websocket.close":
             if self.closed:
                 return
             self.closed = True
@@ -280,10 +340,64 @@ class _Guard:
     async def receive(self) -> Message:
         while True:
             message = await self._receive_one()
-            token = _refresh_token(message)
-            if token is None:
+            frame = _gate_frame(message)
+            if frame is None:
                 return message
-            await self._refresh(token)
+            if frame["type"] == _REFRESH_TYPE:
+                token = frame.get("token")
+                await self._refresh(token if isinstance(token, str) else "")
+            else:
+                await self._answer(frame)
+
+    async def welcome(self) -> None:
+        """Tell a room client who it joined as (its identity may be generated)."""
+        grant = self._session.grant
+        event = {
+            "type": "relaypass.welcome",
+            "participant": grant.participant,
+            "state": "waiting" if self._session.pending else "admitted",
+            "tier": "viewer" if grant.is_viewer else "speaker",
+        }
+        await self.send({"type": "websocket.send", "text": orjson.dumps(event).decode()})
+
+    async def _answer(self, frame: dict[str, Any]) -> None:
+        """A moderator's decision or a participant list, asked in-band."""
+        kind = frame["type"]
+        frame_id = frame.get("id")
+        reply: dict[str, Any] = {"type": f"{kind}_failed"}
+        if isinstance(frame_id, str | int) and len(str(frame_id)) <= _MAX_FRAME_ID:
+            reply["id"] = frame_id
+        try:
+            if kind == _MODERATE_TYPE:
+                await anyio.to_thread.run_sync(self._moderate, frame)
+                reply["type"] = "relaypass.moderated"
+                reply["action"] = frame.get("action")
+            else:
+                tier = frame.get("tier")
+                if tier is not None and not isinstance(tier, str):
+                    msg = "tier is speaker or viewer"
+                    raise InvalidRequestError(msg)
+                listed = await anyio.to_thread.run_sync(self._session.participants, tier)
+                reply["type"] = _PARTICIPANTS_TYPE
+                reply["participants"] = listed
+        except RelaypassError as exc:
+            _log.info("asgi.frame_refused", session=self._session.id, frame=kind,
+                      code=exc.code.value, reason=exc.reason)  # fmt: skip
+            reply["code"] = exc.code.value
+        await self.send({"type": "websocket.send", "text": orjson.dumps(reply).decode()})
+
+    def _moderate(self, frame: dict[str, Any]) -> None:
+        action, participant, viewer = (
+            frame.get("action"), frame.get("participant"), frame.get("isViewer")
+        )  # fmt: skip
+        if (
+            not isinstance(action, str)
+            or not isinstance(participant, str | None)
+            or not (isinstance(viewer, bool | None))
+        ):
+            msg = "moderate takes action, participant, grant and isViewer"
+            raise InvalidRequestError(msg)
+        self._session.moderate(action, participant, grant=frame.get("grant"), is_viewer=viewer)
 
     async def _refresh(self, token: str) -> None:
         try:

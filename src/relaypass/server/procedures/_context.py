@@ -38,6 +38,8 @@ class Services:
     limiter: MintRateLimiter | None
     #: Who the gates report waiting in a room's lobby (``None``: no Redis).
     lobby: Callable[[str, str], list[dict[str, Any]]] | None = None
+    #: Who the gates report in a room (``None``: no Redis).
+    participants: Callable[[str, str], list[dict[str, Any]]] | None = None
 
     def same_org(self, who: ApiKeyRecord, org_id: str) -> None:
         """Refuse naming another org; the attempt goes into that org's audit log."""

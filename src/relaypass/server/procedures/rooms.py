@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from relaypass.api import rooms as api
-from relaypass.errors import InvalidRequestError, RelaypassError
-from relaypass.profiles.room import RoomGrantFlags
+from relaypass.profiles.room_events import update_change
 from relaypass.server.procedures._context import Call, Handlers, Services
 
 __all__ = ["handlers"]
@@ -49,6 +48,25 @@ def lobby_list(s: Services, call: Call, body: api.RoomRef) -> api.LobbyList:
     return api.LobbyList(waiting=sorted(waiting, key=lambda e: e.since))
 
 
+@handlers.handles(api.PARTICIPANTS_LIST)
+def participants_list(s: Services, call: Call, body: api.ParticipantQuery) -> api.ParticipantList:
+    s.same_org(call.who, body.org_id)
+    entries = s.participants(body.org_id, body.room_id) if s.participants is not None else []
+    return api.ParticipantList(
+        participants=[
+            api.ParticipantEntry(
+                participant_id=e["participant"],
+                tier="viewer" if e.get("tier") == "viewer" else "speaker",
+                state="waiting" if e.get("state") == "waiting" else "admitted",
+                grant=e["grant"] if isinstance(e.get("grant"), dict) else {},
+                since=float(e.get("since") or 0),
+            )
+            for e in entries
+            if body.tier is None or e.get("tier") == body.tier
+        ]
+    )
+
+
 @handlers.handles(api.LOBBY_ADMIT)
 def lobby_admit(s: Services, call: Call, body: api.ParticipantRef) -> api.RoomChanged:
     return _decide(s, call, "admit", body, participant=body.participant_id)
@@ -67,17 +85,7 @@ def lobby_admit_all(s: Services, call: Call, body: api.RoomRef) -> api.RoomChang
 @handlers.handles(api.PARTICIPANTS_UPDATE)
 def participants_update(s: Services, call: Call, body: api.ParticipantUpdate) -> api.RoomChanged:
     """Validated here as a gate would validate a token's grant; gates apply it live."""
-    if body.grant is None and body.is_viewer is None:
-        msg = "give a grant, isViewer, or both"
-        raise InvalidRequestError(msg)
-    change: dict[str, Any] = {}
-    if body.grant is not None:
-        try:
-            change["grant"] = RoomGrantFlags.from_wire(body.grant).to_wire()
-        except RelaypassError as exc:
-            raise InvalidRequestError(exc.reason) from None
-    if body.is_viewer is not None:
-        change["isViewer"] = body.is_viewer
+    change = update_change(body.grant, body.is_viewer)
     return _decide(s, call, "update", body, participant=body.participant_id, change=change)
 
 
