@@ -42,8 +42,8 @@ def meeting_token(gate: str, user: str, role: str, room: str = ROOM) -> str:
     return str(answer.json()["token"])
 
 
-def join(gate: str, token: str, room: str = ROOM) -> Any:
-    protocols: Any = ["relaypass", f"relaypass.jwt.{token}"]
+def join(gate: str, token: str, room: str = ROOM, *, v2: bool = False) -> Any:
+    protocols: Any = ["relaypass.v2" if v2 else "relaypass", f"relaypass.jwt.{token}"]
     return connect(f"ws://{gate}/{room}", subprotocols=protocols)
 
 
@@ -129,7 +129,7 @@ def test_the_room_example_end_to_end(stack: Stack) -> None:
                     4410, "PARTICIPANT_REMOVED",
                 )  # fmt: skip
                 # A page cannot read a refused handshake: it is told the code at once.
-                async with join(two, ada_token) as again_ada:
+                async with join(two, ada_token, v2=True) as again_ada:
                     with pytest.raises(ConnectionClosed) as refused_again:
                         await asyncio.wait_for(again_ada.recv(), TIMEOUT)
                 assert refused_again.value.rcvd is not None
@@ -164,6 +164,12 @@ def test_a_joiner_who_comes_first_waits_for_the_first_moderator(stack: Stack) ->
     asyncio.run(go())
 
 
+async def in_band(ws: ClientConnection, kind: str, frame_id: str, **fields: Any) -> dict[str, Any]:
+    """Send one of the gate's own frames; the answer with the same id."""
+    await ws.send(json.dumps({"type": f"relaypass.{kind}", "id": frame_id, **fields}))
+    return await expect(ws, lambda m: m.get("id") == frame_id)
+
+
 def test_a_moderators_own_session_decides_in_band_across_gates(stack: Stack) -> None:
     """remove, update and end from a host's socket; a non-moderator is refused with the code."""
     one, two = stack.gates
@@ -171,11 +177,11 @@ def test_a_moderators_own_session_decides_in_band_across_gates(stack: Stack) -> 
     async def go() -> None:
         room = "in-band-room"
         host_token = meeting_token(one, "hal", "host", room)
-        async with join(one, host_token, room) as hal:
+        async with join(one, host_token, room, v2=True) as hal:
             welcome = await expect(hal, lambda m: m["type"] == "relaypass.welcome")
             assert welcome == {
-                "type": "relaypass.welcome", "participant": "hal", "state": "admitted",
-                "tier": "speaker",
+                "type": "relaypass.welcome", "exp": welcome["exp"], "participant": "hal",
+                "state": "admitted", "tier": "speaker",
             }  # fmt: skip
             sam_token = meeting_token(two, "sam", "speaker", room)
             async with (
@@ -183,39 +189,29 @@ def test_a_moderators_own_session_decides_in_band_across_gates(stack: Stack) -> 
                 join(two, meeting_token(two, "vic", "viewer", room), room) as vic,
             ):
                 for joiner in ("sam", "vic"):
-                    await hal.send(json.dumps({"type": "relaypass.moderate", "id": joiner,
-                                               "action": "admit", "participant": joiner}))  # fmt: skip
-                    done = await expect(hal, lambda m: m.get("id") == joiner)
+                    done = await in_band(hal, "moderate", joiner, action="admit",
+                                         participant=joiner)  # fmt: skip
                     assert done["type"] == "relaypass.moderated"
                 await expect(sam, lambda m: m["type"] == "relaypass.admitted")
                 await expect(vic, lambda m: m["type"] == "relaypass.admitted")
 
-                await sam.send(json.dumps({"type": "relaypass.moderate", "id": "x",
-                                           "action": "remove", "participant": "vic"}))  # fmt: skip
-                refused = await expect(sam, lambda m: m.get("id") == "x")
+                refused = await in_band(sam, "moderate", "x", action="remove", participant="vic")
                 assert refused == {
                     "type": "relaypass.moderate_failed", "id": "x", "code": "INVALID_PERMISSIONS",
                 }  # fmt: skip
-                await hal.send(json.dumps({"type": "relaypass.moderate", "id": "bad",
-                                           "action": "update", "participant": "sam",
-                                           "grant": {"isViewer": True}}))  # fmt: skip
-                bad = await expect(hal, lambda m: m.get("id") == "bad")
+                bad = await in_band(hal, "moderate", "bad", action="update", participant="sam",
+                                    grant={"isViewer": True})  # fmt: skip
                 assert bad["code"] == "INVALID_REQUEST"
 
-                await hal.send(json.dumps({"type": "relaypass.moderate", "id": "u",
-                                           "action": "update", "participant": "sam",
-                                           "grant": {"canSubscribe": True}}))  # fmt: skip
-                await expect(hal, lambda m: m.get("id") == "u")
+                await in_band(hal, "moderate", "u", action="update", participant="sam",
+                              grant={"canSubscribe": True})  # fmt: skip
                 changed = await expect(sam, lambda m: m["type"] == "relaypass.grant-changed")
                 assert changed["stopSources"] == ["camera", "microphone"]
-                await hal.send(json.dumps({"type": "relaypass.participants", "id": "v",
-                                           "tier": "viewer"}))  # fmt: skip
-                viewers = await expect(hal, lambda m: m.get("id") == "v")
+                viewers = await in_band(hal, "participants", "v", tier="viewer")
                 assert [p["participant"] for p in viewers["participants"]] == ["vic"]
                 assert viewers["participants"][0]["grant"]["canPublish"] is False
 
-                await hal.send(json.dumps({"type": "relaypass.moderate", "id": "r",
-                                           "action": "remove", "participant": "vic"}))  # fmt: skip
+                await in_band(hal, "moderate", "r", action="remove", participant="vic")
                 with pytest.raises(ConnectionClosed) as removed:
                     await drain(vic)
                 assert removed.value.rcvd is not None
@@ -239,7 +235,7 @@ def test_a_page_naming_another_identity_is_told_unauthorized_participant(stack: 
         ada_token = meeting_token(one, "ada", "host", room)
         async with connect(
             f"ws://{one}/{room}?participant=hal",
-            subprotocols=["relaypass", f"relaypass.jwt.{ada_token}"],  # type: ignore[list-item]
+            subprotocols=["relaypass.v2", f"relaypass.jwt.{ada_token}"],  # type: ignore[list-item]
         ) as impostor:
             with pytest.raises(ConnectionClosed) as refused:
                 await asyncio.wait_for(impostor.recv(), TIMEOUT)
@@ -249,7 +245,7 @@ def test_a_page_naming_another_identity_is_told_unauthorized_participant(stack: 
         )  # fmt: skip
         async with connect(
             f"ws://{one}/{room}?participant=ada",
-            subprotocols=["relaypass", f"relaypass.jwt.{ada_token}"],  # type: ignore[list-item]
+            subprotocols=["relaypass.v2", f"relaypass.jwt.{ada_token}"],  # type: ignore[list-item]
         ) as ada:
             welcome = await expect(ada, lambda m: m["type"] == "relaypass.welcome")
             assert welcome["participant"] == "ada"

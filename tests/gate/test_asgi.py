@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -19,10 +21,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from relaypass import InvalidTokenError, Key, KeySet, RelaypassError, sign_jwt
+from relaypass import InvalidTokenError, Key, KeySet, RelaypassError, decode_unverified, sign_jwt
 from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, Session, StaticKeySource
-from relaypass.gate.adapters.asgi import CLOSE_CODE_CUT, SUBPROTOCOL, GateMiddleware, credentials
+from relaypass.gate.adapters.asgi import (
+    CLOSE_CODE_CUT,
+    SUBPROTOCOL,
+    SUBPROTOCOL_V2,
+    GateMiddleware,
+    credentials,
+)
 from tests._net import free_port, wait_port
 
 
@@ -138,6 +146,14 @@ def test_websocket_sessions_are_pinned_and_authorized(key: Key, served: tuple[Ga
             await ws.send("sub live/bob/cam")
             assert await ws.recv() == "INVALID_PERMISSIONS"
             assert len(gate.sessions) == 1
+        v2: Any = [SUBPROTOCOL, SUBPROTOCOL_V2, f"relaypass.jwt.{good}"]
+        async with connect(f"ws://{host}/ws", subprotocols=v2) as ws:
+            assert ws.subprotocol == SUBPROTOCOL_V2
+            welcome = json.loads(await ws.recv())  # a page's client is told first
+            assert welcome == {"type": "relaypass.welcome",
+                               "exp": decode_unverified(good)[1]["exp"]}  # fmt: skip
+            await ws.send("pub live/alice/cam")
+            assert await ws.recv() == "ok"
         async with connect(f"ws://{host}/ws?jwt={good}") as ws:
             await ws.send("sub live/alice/x")
             assert await ws.recv() == "ok"
@@ -155,6 +171,14 @@ def test_websocket_sessions_are_pinned_and_authorized(key: Key, served: tuple[Ga
                 async with connect(f"ws://{host}/ws?jwt={bad}"):
                     pass
             assert refused.value.response.status_code == 403
+            # A relaypass client (a page cannot read a refused handshake) is told the code,
+            # the same for a malformed and a forged token.
+            offered: Any = [SUBPROTOCOL_V2, f"relaypass.jwt.{bad}"]
+            async with connect(f"ws://{host}/ws", subprotocols=offered) as ws:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.recv()
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "INVALID_TOKEN")
         await asyncio.sleep(0.1)
         assert gate.sessions == []
 

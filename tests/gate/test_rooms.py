@@ -343,7 +343,7 @@ def test_a_token_without_participant_gets_its_own_generated_identity(
     ids = {one.grant.participant, two.grant.participant}
     assert len(ids) == 2
     assert all(p is not None and p.startswith("guest-") for p in ids)
-    assert one.open and two.open and hal.open
+    assert all(s.open for s in (one, two, hal))
     wait_for(lambda: g.rooms.counts((None, "standup")) == (1, 2))
     before = one.grant.participant
     one.refresh(roomless_audience(clock))
@@ -364,21 +364,23 @@ def test_a_moderators_session_removes_ends_and_changes_grants(
     host = g.connect(token(clock, "hal", "host"), "standup")
     ada = g.connect(token(clock, "ada"), "standup")
     sam = g.connect(token(clock, "sam"), "standup")
-    for act in (
+    acts: list[Callable[[], None]] = [
         lambda: ada.remove("sam"),
         ada.end_room,
         lambda: ada.update_participant("sam", is_viewer=True),
-    ):
+    ]
+    for act in acts:
         with pytest.raises(InvalidPermissionsError):
             act()
     assert sam.open
-    for bad in (
+    bads: list[Callable[[], None]] = [
         lambda: host.update_participant("ada"),  # neither grant nor tier
         lambda: host.update_participant("ada", grant={"isViewer": True}),
         lambda: host.update_participant("ada", grant={"canFly": True}),
         lambda: host.moderate("promote", "ada"),
         lambda: host.moderate("remove"),
-    ):
+    ]
+    for bad in bads:
         with pytest.raises(InvalidRequestError):
             bad()
     host.update_participant("ada", grant={"canSubscribe": True}, is_viewer=True)

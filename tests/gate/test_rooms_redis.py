@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from relaypass import Key, KeySet, ParticipantRemovedError
 from relaypass.gate import Gate, RedisKeySource
@@ -93,4 +94,48 @@ def test_a_moderator_on_one_gate_admits_a_joiner_on_another(redis_url: str) -> N
     finally:
         s1.close()
         s2.close()
+        publisher.close()
+
+
+def test_every_gates_roster_is_listed_and_follows_leaves_changes_and_a_wipe(
+    redis_url: str,
+) -> None:
+    publisher = RedisPublisher(redis_url, prefix="rr")
+    publisher.publish_keyset(KeySet([KEY.public()]))
+    (one, one_source), (two, two_source) = gate_on(redis_url), gate_on(redis_url)
+    try:
+        host = one.connect(token("hal", "host"), "r1")
+        vic = two.connect(token("vic", "viewer"), "r1")
+        ada = two.connect(token("ada", ask=True), "r1")
+
+        def listed() -> list[tuple[str, str, str]]:
+            return [(e["participant"], e["tier"], e["state"])
+                    for e in publisher.participants("", "r1")]  # fmt: skip
+
+        assert listed() == [
+            ("hal", "speaker", "admitted"), ("vic", "viewer", "admitted"),
+            ("ada", "speaker", "waiting"),
+        ]  # fmt: skip
+        assert [e["participant"] for e in host.participants("viewer")] == ["vic"]  # both gates
+        host.admit("ada")
+        deadline = time.monotonic() + 3
+        while ("ada", "speaker", "admitted") not in listed():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        host.update_participant("vic", is_viewer=False)
+        while ("vic", "speaker", "admitted") not in listed():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        ada.close()
+        assert [p for p, _, _ in listed()] == ["hal", "vic"]
+        with redis.Redis.from_url(redis_url) as wipe:  # a Redis that lost everything
+            wipe.flushall()
+        assert listed() == []
+        one_source.renew_roster()
+        two_source.renew_roster()
+        assert [p for p, _, _ in listed()] == ["hal", "vic"]
+        assert vic.open
+    finally:
+        one_source.close()
+        two_source.close()
         publisher.close()

@@ -13,7 +13,7 @@ connection path (without the leading ``/``) is the session path, and the
 
 * **WebSocket**: the gate verifies at the handshake; a refusal closes before
   accept (the client sees HTTP 403), except for a client that offered the
-  ``relaypass`` subprotocol (the package for pages): a browser cannot read a
+  ``relaypass.v2`` subprotocol (the package for pages): a browser cannot read a
   refused handshake, so the socket is accepted and closed at once with the
   stable code as the close reason (4401, or a room's own code below). An
   admitted connection gets its :class:`~relaypass.gate.Session` in
@@ -31,8 +31,9 @@ connection path (without the leading ``/``) is the session path, and the
 * **Rooms** (VideoSDK): the ``participant`` query parameter names the identity
   a client joins as (a token that pins another is refused
   ``UNAUTHORIZED_PARTICIPANT``; a token without one gets a generated
-  identity). A ``relaypass``-subprotocol client first gets
-  ``{"type": "relaypass.welcome", "participant", "state", "tier"}``. A
+  identity). A ``relaypass.v2`` client's first frame is
+  ``{"type": "relaypass.welcome", "exp"}``, in a room with ``participant``,
+  ``state`` (``waiting``/``admitted``) and ``tier``. A
   moderator sends ``{"type": "relaypass.moderate", "id", "action",
   "participant"?, "grant"?, "isViewer"?}`` (``admit``, ``deny``, ``admitAll``,
   ``update``, ``remove``, ``end``) and gets ``relaypass.moderated`` or
@@ -69,7 +70,7 @@ from relaypass.gate.expiry import ExpiryTimer
 from relaypass.gate.rooms import CLOSE_CODES
 from relaypass.gate.session import Gate, Session
 
-__all__ = ["CLOSE_CODE_CUT", "ROOM_CLOSE_CODES", "SUBPROTOCOL", "GateMiddleware"]
+__all__ = ["CLOSE_CODE_CUT", "ROOM_CLOSE_CODES", "SUBPROTOCOL", "SUBPROTOCOL_V2", "GateMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -88,6 +89,9 @@ ROOM_CLOSE_CODES: Final = {
     "removed": 4410,
 }
 SUBPROTOCOL: Final = "relaypass"
+#: ``relaypass`` and, for pages, a ``relaypass.welcome`` first frame and refusals
+#: told by close code; selected over ``relaypass`` when offered.
+SUBPROTOCOL_V2: Final = "relaypass.v2"
 _PROTOCOL_TOKEN_PREFIX: Final = "relaypass.jwt."  # noqa: S105 - a prefix, not a secret
 _MAX_HEADER: Final = 8192
 _REFRESH_TYPE: Final = "relaypass.refresh"
@@ -141,7 +145,9 @@ def credentials(
     found.extend(
         p[len(_PROTOCOL_TOKEN_PREFIX) :] for p in offered if p.startswith(_PROTOCOL_TOKEN_PREFIX)
     )
-    if SUBPROTOCOL in offered:
+    if SUBPROTOCOL_V2 in offered:
+        selected = SUBPROTOCOL_V2
+    elif SUBPROTOCOL in offered:
         selected = SUBPROTOCOL
     if len(found) > 1:
         msg = "more than one token was presented"
@@ -220,7 +226,7 @@ class GateMiddleware:
                 return
             if _offers_subprotocol(scope):
                 # A page cannot read a refused handshake: accept, then close with the code.
-                accept = {"type": "websocket.accept", "subprotocol": SUBPROTOCOL}
+                accept = {"type": "websocket.accept", "subprotocol": SUBPROTOCOL_V2}
                 await send(accept)
                 code = ROOM_CLOSE_CODES.get(_REASON_OF.get(exc.code, ""), CLOSE_CODE_CUT)
                 await send({"type": "websocket.close", "code": code, "reason": exc.code.value})
@@ -281,7 +287,7 @@ def _offers_subprotocol(scope: Scope) -> bool:
     for name, value in scope.get("headers", ()):
         if name.lower() == b"sec-websocket-protocol" and len(value) <= _MAX_HEADER:
             offered = {p.strip() for p in value.decode("latin-1").split(",")}
-            if SUBPROTOCOL in offered:
+            if SUBPROTOCOL_V2 in offered:
                 return True
     return False
 
@@ -326,7 +332,7 @@ class _Guard:
             if self._subprotocol is not None and message.get("subprotocol") is None:
                 message = {**message, "subprotocol": self._subprotocol}
             await self._send(message)
-            if self._subprotocol == SUBPROTOCOL and self._session.grant.room is not None:
+            if self._subprotocol == SUBPROTOCOL_V2:
                 await self.welcome()
             return
         if message["type"] == "websocket.close":
@@ -350,14 +356,16 @@ class _Guard:
                 await self._answer(frame)
 
     async def welcome(self) -> None:
-        """Tell a room client who it joined as (its identity may be generated)."""
+        """Tell a client the session is open, and in a room who it joined as (maybe generated)."""
         grant = self._session.grant
-        event = {
-            "type": "relaypass.welcome",
-            "participant": grant.participant,
-            "state": "waiting" if self._session.pending else "admitted",
-            "tier": "viewer" if grant.is_viewer else "speaker",
-        }
+        expires = grant.expires_at
+        event: dict[str, Any] = {
+            "type": "relaypass.welcome", "exp": int(expires) if expires else None
+        }  # fmt: skip
+        if grant.room is not None:
+            event["participant"] = grant.participant
+            event["state"] = "waiting" if self._session.pending else "admitted"
+            event["tier"] = "viewer" if grant.is_viewer else "speaker"
         await self.send({"type": "websocket.send", "text": orjson.dumps(event).decode()})
 
     async def _answer(self, frame: dict[str, Any]) -> None:
