@@ -40,6 +40,7 @@ from cryptography.x509.oid import NameOID
 from relaypass import Key, Minter
 from relaypass._keyset import KeySet
 from relaypass.server.publish import RedisPublisher
+from tests._js import BUILD_COMMANDS, build
 from tests._net import free_port, stop_process, wait_port
 from tests.client.conftest import Served, serve
 from tests.server.conftest import start_redis
@@ -324,6 +325,13 @@ def prepare_relay_files(cwd: Path) -> None:
 
 
 #: Which runner takes which block (by a line it starts with).
+def build_package(_world: World, body: str) -> None:
+    """The package build the example documents: the suite's own, under its lock (a second
+    ``npm ci`` would pull node_modules from under another worker's build)."""
+    assert body.splitlines()[1] == BUILD_COMMANDS
+    assert (build() / "index.js").is_file()
+
+
 HANDLERS: dict[str, Callable[[World, str], None]] = {
     "./scripts/run": run_services,
     "from relaypass.client import Client": run_python,
@@ -341,6 +349,7 @@ HANDLERS: dict[str, Callable[[World, str], None]] = {
     "curl -sf -X POST": run_shell,
     "import json": run_python,
     "export CLUTCHCALL_CREDENTIALS": run_shell,
+    "# the page's package": build_package,
 }
 
 

@@ -15,7 +15,10 @@
   arrives as ``{"type": "chat", "from": …, "text": …}``. The gate's own events
   (``relaypass.admitted``, ``relaypass.grant-changed``,
   ``relaypass.participant-count-changed``, …) arrive on the same socket.
-- ``GET /`` is a browser page that does all of this.
+- ``GET /`` is a browser page that does all of this with the browser package
+  (``@relaypass/client``: a token provider on the mint endpoint, a
+  ``GatedSocket`` that refreshes in-band, moderation and the participant list
+  through the gate's own frames), served from ``clients/js/dist/src`` at ``/pkg``.
 
 Run it next to a control plane that has Redis (the gate follows it for keys,
 revocations and room decisions)::
@@ -38,7 +41,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from relaypass import RelaypassError
@@ -47,6 +51,8 @@ from relaypass.gate import Gate, GateMiddleware, RedisKeySource, Session
 from relaypass.profiles.room import RoomAction
 
 PAGE = Path(__file__).with_name("page.html")
+#: The browser package's compiled modules (``npm --prefix clients/js run build``).
+PACKAGE = Path(__file__).parents[2] / "clients" / "js" / "dist" / "src"
 Scope = MutableMapping[str, Any]
 ASGI = Callable[
     [Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
@@ -160,6 +166,7 @@ def pages_app(client: AsyncClient, org_id: str | None, gate: Gate) -> Starlette:
             Route("/", page),
             Route("/metrics", metrics),
             Route("/api/meeting-token", meeting_token, methods=["POST"]),
+            Mount("/pkg", app=StaticFiles(directory=PACKAGE, check_dir=False)),
         ]
     )
 

@@ -18,12 +18,12 @@ from tests._net import serve_in_thread
 pytestmark = pytest.mark.interop
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = Path(__file__).parent / "node"
-DECLARATION = ROOT / "clients" / "trpc" / "app-router.d.ts"
+DECLARATION = ROOT / "clients" / "js" / "trpc" / "app-router.d.ts"
 
 
 def test_the_committed_router_type_matches_the_table() -> None:
     assert DECLARATION.read_text(encoding="utf-8") == render(), (
-        "run: python -m relaypass.api._typescript > clients/trpc/app-router.d.ts"
+        "run: python -m relaypass.api._typescript > clients/js/trpc/app-router.d.ts"
     )
 
 

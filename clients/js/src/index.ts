@@ -8,7 +8,16 @@ export {
   type TokenProviderOptions,
   type UrlTokenProviderOptions,
 } from "./tokens.js";
-export { CLOSE_CODES, GatedSocket, type GatedSocketOptions, type GateEvent, SUBPROTOCOL } from "./websocket.js";
+export {
+  CLOSE_CODES,
+  GatedSocket,
+  type GatedSocketOptions,
+  type GateEvent,
+  type ModeratorAction,
+  type Participant,
+  SUBPROTOCOL,
+  type Tier,
+} from "./websocket.js";
 export {
   connectMoq,
   type MoqConnection,

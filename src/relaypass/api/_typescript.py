@@ -1,6 +1,6 @@
-"""Render ``clients/trpc/app-router.d.ts``: the control plane's tRPC router type, from the table.
+"""Render ``clients/js/trpc/app-router.d.ts``: the control plane's tRPC router type, from the table.
 
-``python -m relaypass.api._typescript > clients/trpc/app-router.d.ts`` rewrites
+``python -m relaypass.api._typescript > clients/js/trpc/app-router.d.ts`` rewrites
 it; a test fails when the committed file differs from what the table renders
 now, and another type-checks a real ``@trpc/client`` program against it with
 strict ``tsc``. Inputs and outputs are the procedures' own models, by their wire

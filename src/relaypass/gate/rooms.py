@@ -213,7 +213,7 @@ class RoomBoard:
                 {"action": "waiting", "org": key[0], "room": key[1], "participant": participant,
                  "since": now, "deadline": now + float(session.grant.lobby_ttl or 0)},
             )  # fmt: skip
-            for moderator in self._moderators(key):
+            for moderator in self._moderators_of(key):
                 self._emit(moderator, {"type": "participant-waiting", "participant": participant})
 
     def left(self, session: Session) -> None:
@@ -454,8 +454,12 @@ class RoomBoard:
         for session in stale:
             self._gate.close(session, "replaced")
 
-    def _on_waiting(self, *_: Any) -> None:  # noqa: ANN401 - for the control plane's list
-        return
+    def _on_waiting(self, key: RoomKey, participant: str | None, _w: float, _: Any) -> None:  # noqa: ANN401
+        """Someone waits on another gate: this gate's moderators of the room are told too."""
+        if participant is None:
+            return
+        for moderator in self._moderators_of(key):
+            self._emit(moderator, {"type": "participant-waiting", "participant": participant})
 
     def _on_left(self, *_: Any) -> None:  # noqa: ANN401 - for the control plane's list
         return
@@ -536,13 +540,12 @@ class RoomBoard:
             for s in room.members.get(participant, ())
         ]  # fmt: skip
 
-    def _moderators(self, key: RoomKey) -> list[Session]:
+    def _moderators_of(self, key: RoomKey) -> list[Session]:
+        """Admitted moderators of the room on this gate (an event without an org: any org's)."""
         with self._lock:
-            room = self._rooms.get(key)
-            if room is None:
-                return []
             return [
-                s for members in room.members.values() for s in members
+                s for k, room in self._rooms.items() if _same_room(k, key)
+                for members in room.members.values() for s in members
                 if not s.pending and RoomAction.MODERATE in s.grant.capabilities
             ]  # fmt: skip
 

@@ -1,7 +1,7 @@
 // A typed @trpc/client program against the generated router type, checked by strict tsc and run.
 // argv: <trpc url> <api key> <another org's id>; stdout: what it saw, as JSON.
 import { createTRPCClient, httpBatchStreamLink, TRPCClientError } from "@trpc/client";
-import type { AppRouter } from "../../../clients/trpc/app-router.js";
+import type { AppRouter } from "../../../clients/js/trpc/app-router.js";
 
 declare const process: { argv: string[]; stdout: { write(text: string): void } };
 

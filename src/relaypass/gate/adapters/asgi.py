@@ -40,6 +40,8 @@ connection path (without the leading ``/``) is the session path, and the
   ``relaypass.moderate_failed`` with the code; any member sends
   ``{"type": "relaypass.participants", "id", "tier"?}`` and gets the list in a
   ``relaypass.participants`` frame (or ``relaypass.participants_failed``).
+  The middleware recognizes its frames by a ``"type"`` member at their start
+  (within the first 64 characters), so an app's own messages are not parsed.
   What the gate tells a room session arrives as a text
   frame ``{"type": "relaypass.<event>", ...}`` — ``admitted``,
   ``grant-changed`` (with ``stopSources``: tracks to stop now),
@@ -329,7 +331,9 @@ class _Guard:
     async def send(self, message: Message) -> None:
         if message["type"] == "websocket.accept":
             self.accepted = True
-            if self._subprotocol is not None and message.get("subprotocol") is None:
+            chosen = message.get("subprotocol")
+            if self._subprotocol is not None and chosen in {None, SUBPROTOCOL}:
+                # An app that accepts "relaypass" serves a v2 client the same way.
                 message = {**message, "subprotocol": self._subprotocol}
             await self._send(message)
             if self._subprotocol == SUBPROTOCOL_V2:
