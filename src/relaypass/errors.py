@@ -200,6 +200,9 @@ class RelaypassError(Exception):
     """
 
     code: ClassVar[ErrorCode] = ErrorCode.INVALID_REQUEST
+    #: The org a gate's refusal was of, once the token's signature checked out (for that
+    #: org's usage figures; never shown to a client).
+    org: str | None = None
 
     def __init__(self, reason: str, *, claim: str | None = None) -> None:
         super().__init__(reason)

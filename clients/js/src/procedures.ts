@@ -95,6 +95,18 @@ export type BrowserVoiceMint = {
 
 export type Empty = Record<string, unknown>;
 
+export type GateLive = {
+  node: string;
+  profile: string;
+  at: number;
+  sessions: Array<LiveSessions>;
+};
+
+export type LiveSessions = {
+  tenant: string;
+  sessions: number;
+};
+
 export type LobbyEntry = {
   participantId: string;
   since: number;
@@ -392,6 +404,37 @@ export type TokenRevoked = {
   published: boolean | null;
 };
 
+export type UsageLive = {
+  gates: Array<GateLive>;
+  total: number;
+};
+
+export type UsageLiveQuery = {
+  orgId?: string;
+};
+
+export type UsagePoint = {
+  at: number;
+  values: Record<string, number>;
+};
+
+export type UsageQuery = {
+  orgId?: string;
+  tenant?: string | null;
+  since: number;
+  until: number;
+  granularity?: "minute" | "hour" | "day";
+  metrics?: Array<string> | null;
+};
+
+export type UsageSeries = {
+  orgId: string;
+  tenant: string | null;
+  granularity: string;
+  points: Array<UsagePoint>;
+  totals: Record<string, number>;
+};
+
 export type WhoAmI = {
   orgId: string;
   orgName: string;
@@ -437,4 +480,6 @@ export interface Procedures {
   "rooms.participants.remove": { input: ParticipantRef; output: RoomChanged; scope: "keys:admin" };
   "rooms.end": { input: RoomRef; output: RoomChanged; scope: "keys:admin" };
   "audit.list": { input: AuditQuery | void; output: AuditList; scope: "audit:read" };
+  "usage.query": { input: UsageQuery; output: UsageSeries; scope: "audit:read" };
+  "usage.live": { input: UsageLiveQuery | void; output: UsageLive; scope: "audit:read" };
 }

@@ -111,6 +111,18 @@ export type BrowserVoiceMint = {
 
 export type Empty = Record<string, unknown>;
 
+export type GateLive = {
+  node: string;
+  profile: string;
+  at: number;
+  sessions: Array<LiveSessions>;
+};
+
+export type LiveSessions = {
+  tenant: string;
+  sessions: number;
+};
+
 export type LobbyEntry = {
   participantId: string;
   since: number;
@@ -408,6 +420,37 @@ export type TokenRevoked = {
   published: boolean | null;
 };
 
+export type UsageLive = {
+  gates: Array<GateLive>;
+  total: number;
+};
+
+export type UsageLiveQuery = {
+  orgId?: string;
+};
+
+export type UsagePoint = {
+  at: number;
+  values: Record<string, number>;
+};
+
+export type UsageQuery = {
+  orgId?: string;
+  tenant?: string | null;
+  since: number;
+  until: number;
+  granularity?: "minute" | "hour" | "day";
+  metrics?: Array<string> | null;
+};
+
+export type UsageSeries = {
+  orgId: string;
+  tenant: string | null;
+  granularity: string;
+  points: Array<UsagePoint>;
+  totals: Record<string, number>;
+};
+
 export type WhoAmI = {
   orgId: string;
   orgName: string;
@@ -490,6 +533,10 @@ export type AppRouter = TRPCBuiltRouter<
     };
     audit: {
       list: TRPCQueryProcedure<{ input: AuditQuery | void; output: AuditList; meta: object }>;
+    };
+    usage: {
+      query: TRPCQueryProcedure<{ input: UsageQuery; output: UsageSeries; meta: object }>;
+      live: TRPCQueryProcedure<{ input: UsageLiveQuery | void; output: UsageLive; meta: object }>;
     };
   }
 >;

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens
+from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens, usage
 from relaypass.api._base import (
     AUTH_ERRORS,
     Input,
@@ -35,6 +35,7 @@ __all__ = [
     "rooms",
     "tenancy",
     "tokens",
+    "usage",
 ]
 
 #: Every procedure, in the order the documents list them.
@@ -75,6 +76,8 @@ PROCEDURES: Final[tuple[Procedure[Any, Any], ...]] = (
     rooms.PARTICIPANTS_REMOVE,
     rooms.ROOMS_END,
     audit.AUDIT_LIST,
+    usage.USAGE_QUERY,
+    usage.USAGE_LIVE,
 )
 
 #: Procedures by name.

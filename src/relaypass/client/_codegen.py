@@ -21,7 +21,8 @@ from relaypass.api import PROCEDURES, Procedure
 __all__ = ["render"]
 
 _MODULES = {"accounts": api.accounts, "audit": api.audit, "keys": api.keys,
-            "rooms": api.rooms, "tenancy": api.tenancy, "tokens": api.tokens}  # fmt: skip
+            "rooms": api.rooms, "tenancy": api.tenancy, "tokens": api.tokens,
+            "usage": api.usage}  # fmt: skip
 
 
 def _snake(name: str) -> str:
@@ -139,7 +140,7 @@ def render() -> str:
         "import builtins",
         "from typing import Any, Literal",
         "",
-        "from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens",
+        f"from relaypass.api import {', '.join(sorted(_MODULES))}",
         "from relaypass.client._transport import AsyncTransport, Transport",
         "",
         '__all__ = ["AsyncProcedures", "Procedures"]',

@@ -7,7 +7,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, Literal
 
-from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens
+from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens, usage
 from relaypass.client._transport import AsyncTransport, Transport
 
 __all__ = ["AsyncProcedures", "Procedures"]
@@ -282,6 +282,21 @@ class _ProceduresAudit:
         return self._t.call(audit.AUDIT_LIST, {"org_id": org_id, "action": action, "actor": actor, "since_ms": since_ms, "until_ms": until_ms, "limit": limit, "offset": offset})
 
 
+class _ProceduresUsage:
+    """The ``usage.*`` procedures."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def query(self, *, org_id: str = "", tenant: str | None = None, since: int, until: int, granularity: Literal["minute", "hour", "day"] = "hour", metrics: builtins.list[str] | None = None) -> usage.UsageSeries:
+        """An org's usage over time: connects, refusals by code, session time, bytes, peaks, mints."""
+        return self._t.call(usage.USAGE_QUERY, {"org_id": org_id, "tenant": tenant, "since": since, "until": until, "granularity": granularity, "metrics": metrics})
+
+    def live(self, *, org_id: str = "") -> usage.UsageLive:
+        """An org's live sessions on every gate, as the gates last reported them."""
+        return self._t.call(usage.USAGE_LIVE, {"org_id": org_id})
+
+
 class Procedures:
     """Every procedure."""
 
@@ -296,6 +311,7 @@ class Procedures:
         self.service_accounts = _ProceduresServiceAccounts(transport)
         self.rooms = _ProceduresRooms(transport)
         self.audit = _ProceduresAudit(transport)
+        self.usage = _ProceduresUsage(transport)
 
     def publish_service_account(self, *, admin_token: str = "", tenant_id: str, private_key_id: str, public_key_pem: str, role: str, expires_at_ms: int = 0) -> accounts.Empty:
         """Register a tenant's RSA public key; several may coexist during a rotation."""
@@ -577,6 +593,21 @@ class _AsyncProceduresAudit:
         return await self._t.call(audit.AUDIT_LIST, {"org_id": org_id, "action": action, "actor": actor, "since_ms": since_ms, "until_ms": until_ms, "limit": limit, "offset": offset})
 
 
+class _AsyncProceduresUsage:
+    """The ``usage.*`` procedures."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+
+    async def query(self, *, org_id: str = "", tenant: str | None = None, since: int, until: int, granularity: Literal["minute", "hour", "day"] = "hour", metrics: builtins.list[str] | None = None) -> usage.UsageSeries:
+        """An org's usage over time: connects, refusals by code, session time, bytes, peaks, mints."""
+        return await self._t.call(usage.USAGE_QUERY, {"org_id": org_id, "tenant": tenant, "since": since, "until": until, "granularity": granularity, "metrics": metrics})
+
+    async def live(self, *, org_id: str = "") -> usage.UsageLive:
+        """An org's live sessions on every gate, as the gates last reported them."""
+        return await self._t.call(usage.USAGE_LIVE, {"org_id": org_id})
+
+
 class AsyncProcedures:
     """Every procedure."""
 
@@ -591,6 +622,7 @@ class AsyncProcedures:
         self.service_accounts = _AsyncProceduresServiceAccounts(transport)
         self.rooms = _AsyncProceduresRooms(transport)
         self.audit = _AsyncProceduresAudit(transport)
+        self.usage = _AsyncProceduresUsage(transport)
 
     async def publish_service_account(self, *, admin_token: str = "", tenant_id: str, private_key_id: str, public_key_pem: str, role: str, expires_at_ms: int = 0) -> accounts.Empty:
         """Register a tenant's RSA public key; several may coexist during a rotation."""

@@ -25,6 +25,7 @@ from relaypass.gate.keysource import (
 from relaypass.gate.profiles import profile_named
 from relaypass.gate.redis_source import RedisKeySource
 from relaypass.gate.session import Gate
+from relaypass.gate.usage import RedisUsageShipper
 
 __all__ = ["GateOptions", "RelayConfig", "build_gate"]
 
@@ -51,6 +52,8 @@ class GateOptions:
     audience: str | None = None
     #: Customer-registered room-token secrets (VideoSDK-style, no kid), by ``iss``.
     room_secrets: Mapping[str, Path] = field(default_factory=dict)
+    #: This gate's name in usage figures and ``usage.live`` (default ``host:pid``).
+    node: str | None = None
 
 
 def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
@@ -96,7 +99,22 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
         source.hydrate_resources()
         source.hydrate_rooms()
         source.start()
+        # Usage events go back through the same Redis, to the control plane's rollups.
+        assert options.redis_url is not None  # noqa: S101 - the source is the Redis one
+        shipper = RedisUsageShipper(
+            options.redis_url, gate, prefix=options.redis_prefix, node=options.node
+        )
+        shipper.start()
+        stop = _both(shipper.close, source.close)
     return gate, stop
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def stop() -> None:
+        first()
+        second()
+
+    return stop
 
 
 def _nothing() -> None:

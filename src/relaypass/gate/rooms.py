@@ -215,6 +215,7 @@ class RoomBoard:
             )  # fmt: skip
             for moderator in self._moderators_of(key):
                 self._emit(moderator, {"type": "participant-waiting", "participant": participant})
+            self._used("waiting", session)
 
     def left(self, session: Session) -> None:
         """Forget a closed session."""
@@ -377,6 +378,7 @@ class RoomBoard:
                 self._let_in(w)
         for w in admitted:
             self._report_session(w.session)
+            self._used("admitted", w.session)
             self._emit(w.session, {"type": "admitted"})
 
     def _on_admitall(self, key: RoomKey, _p: str | None, when: float, _: Any) -> None:  # noqa: ANN401
@@ -388,6 +390,7 @@ class RoomBoard:
                 self._let_in(w)
         for w in admitted:
             self._report_session(w.session)
+            self._used("admitted", w.session)
             self._emit(w.session, {"type": "admitted"})
 
     def _on_deny(self, key: RoomKey, participant: str | None, _w: float, _: Any) -> None:  # noqa: ANN401
@@ -397,6 +400,7 @@ class RoomBoard:
                 if _matches(w.session, key) and w.session.grant.participant == participant
             ]  # fmt: skip
         for session in denied:
+            self._used("denied", session)
             self._gate.close(session, "entry_denied")
 
     def _on_update(self, key: RoomKey, participant: str | None, when: float, event: Any) -> None:  # noqa: ANN401
@@ -417,6 +421,7 @@ class RoomBoard:
             after = _changed(before, flags, is_viewer)
             self._gate.regrant(session, after)
             self._report_session(session)
+            self._used("grant_changed", session)
             self._emit(session, _grant_changed(before, after))
             if before.is_viewer != after.is_viewer:
                 with self._lock:
@@ -432,6 +437,7 @@ class RoomBoard:
             sessions = self._sessions_of(key, participant)
         for session in sessions:
             if (session.grant.issued_at or 0.0) <= when:
+                self._used("removed", session)
                 self._gate.close(session, "removed")
 
     def _on_end(self, key: RoomKey, _p: str | None, when: float, _: Any) -> None:  # noqa: ANN401
@@ -590,6 +596,14 @@ class RoomBoard:
     def _report(self, key: RoomKey, participant: str, session: Session) -> None:
         if self.report is not None and session.open:
             self.report(key, participant, self._entry(session))
+
+    def _used(self, kind: str, session: Session) -> None:
+        """A usage event of one of this gate's room sessions."""
+        usage = self._gate.usage
+        if usage is not None:
+            grant = session.grant
+            detail = {"room": grant.room, "participant": grant.participant}
+            usage.emit(kind, grant.org, grant.tenant, detail)
 
     def _report_session(self, session: Session) -> None:
         key, participant = _key(session.grant), session.grant.participant

@@ -33,6 +33,7 @@ from relaypass.errors import (
     InvalidTokenError,
     KeyNotFoundError,
     MalformedTokenError,
+    RelaypassError,
     RevokedTokenError,
 )
 from relaypass.gate.accounts import SDK_ISSUERS, AccountDirectory, ResourceOwners
@@ -41,6 +42,7 @@ from relaypass.gate.keysource import KeySource
 from relaypass.gate.profiles import GateProfile, header_kid, profile_named
 from relaypass.gate.rooms import RoomBoard, pending_error
 from relaypass.gate.tenancy import OrgFences
+from relaypass.gate.usage import UsageEvents
 from relaypass.profiles.algorithms import accepts
 from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.room import (
@@ -210,9 +212,11 @@ class Session:
             for entry in self._gate.rooms.participants((grant.org, grant.room), tier)
         ]
 
-    def close(self, reason: str = "closed") -> None:
-        """End the session (idempotent)."""
-        self._gate.close(self, reason)
+    def close(
+        self, reason: str = "closed", *, sent: int | None = None, received: int | None = None
+    ) -> None:
+        """End the session (idempotent); ``sent``/``received``: its bytes, where known."""
+        self._gate.close(self, reason, sent=sent, received=received)
 
 
 @final
@@ -283,6 +287,9 @@ class Gate:
         self._accounts: AccountDirectory | None = None
         self.resources = ResourceOwners()
         self.rooms = RoomBoard(self)
+        #: Usage events (started, ended, refused, rooms), shipped by a
+        #: :class:`~relaypass.gate.usage.RedisUsageShipper`; ``None``: not recorded.
+        self.usage: UsageEvents | None = None
 
     # ---------------------------------------------------------------- connect
 
@@ -299,11 +306,20 @@ class Gate:
         ``participant``: the identity a room session names (a token that pins
         another refuses it; a token without one gets a generated identity).
         """
-        grant = self.anonymous_grant(path) if token is None else self.grant_for(token, path, origin)
-        if self._rooms_held:
-            grant = self.rooms.identify(grant, participant)
-            self.rooms.check_join(grant)
+        try:
+            grant = (
+                self.anonymous_grant(path) if token is None else self.grant_for(token, path, origin)
+            )
+            if self._rooms_held:
+                grant = self.rooms.identify(grant, participant)
+                self.rooms.check_join(grant)
+        except RelaypassError as exc:
+            if self.usage is not None:
+                self.usage.emit("refused", exc.org, None, {"code": exc.code.value})
+            raise
         session = self._file(grant, path, origin)
+        if self.usage is not None:
+            self.usage.emit("started", grant.org, grant.tenant, None)
         if self._rooms_held:
             self.rooms.joined(session)
         return session
@@ -368,19 +384,36 @@ class Gate:
             self._index.add(session.id, grant)
 
     def grant_for(self, token: str, path: str, origin: str | None) -> Grant:
-        """Verify ``token`` (learning a new kid once) and build its grant, through the profile."""
+        """Verify ``token`` (learning a new kid once) and build its grant, through the profile.
+
+        A refusal after the signature checked out names the key's org (``exc.org``),
+        for that org's usage; a client never sees it.
+        """
         kind = self.kind
         verified = kind.verify(self, token)
-        if not accepts(kind.name, verified.token.alg):  # the same table minting reads
-            msg = f"{kind.name} tokens are not signed with {verified.token.alg}"
-            raise InvalidClaimError(msg)
-        self._check_revoked(verified.token)
-        view = self._current()
-        tenancy = kind.tenancy(verified, path, view.keyset, view.fences)
-        grant = kind.grant(self, verified, path, origin, tenancy)
-        kind.check_scope(grant, verified, path)
-        self._check_standing(grant)
+        try:
+            if not accepts(kind.name, verified.token.alg):  # the same table minting reads
+                msg = f"{kind.name} tokens are not signed with {verified.token.alg}"
+                raise InvalidClaimError(msg)
+            self._check_revoked(verified.token)
+            view = self._current()
+            tenancy = kind.tenancy(verified, path, view.keyset, view.fences)
+            grant = kind.grant(self, verified, path, origin, tenancy)
+            kind.check_scope(grant, verified, path)
+            self._check_standing(grant)
+        except RelaypassError as exc:
+            exc.org = verified.token.binding.org
+            raise
         return grant
+
+    def live_counts(self) -> dict[tuple[str | None, str | None], int]:
+        """Live sessions by org and tenant (for usage snapshots and quotas)."""
+        counts: dict[tuple[str | None, str | None], int] = {}
+        with self._lock:
+            for session in self._sessions.values():
+                key = (session.grant.org, session.grant.tenant)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def account_directory(self) -> AccountDirectory:
         """The service-account registrations of the current key set."""
@@ -430,14 +463,30 @@ class Gate:
 
     # ------------------------------------------------------------- cutoff
 
-    def close(self, session: Session, reason: str) -> None:
-        """End one session and tell the relay."""
+    def close(
+        self,
+        session: Session,
+        reason: str,
+        *,
+        sent: int | None = None,
+        received: int | None = None,
+    ) -> None:
+        """End one session and tell the relay (``sent``/``received``: bytes, where known)."""
         with self._lock:
             if session.close_reason is not None:
                 return
             session.close_reason = reason
             self._sessions.pop(session.id, None)
             self._index.remove(session.id, session.grant)
+        if self.usage is not None:
+            detail: dict[str, object] = {
+                "reason": reason, "seconds": round(self.clock.now() - session.started_at, 3)
+            }  # fmt: skip
+            if sent is not None:
+                detail["sent"] = sent
+            if received is not None:
+                detail["received"] = received
+            self.usage.emit("ended", session.grant.org, session.grant.tenant, detail)
         if self._rooms_held:
             self.rooms.left(session)
         if self.on_close is not None:

@@ -40,6 +40,7 @@ from relaypass.errors import ErrorCode, RateLimitedError, RelaypassError, Unavai
 from relaypass.server import logging as rlog
 from relaypass.server.dashboard import dashboard_routes
 from relaypass.server.db.store import Store, make_engine
+from relaypass.server.db.usage import DAY, HOUR, UsageStore
 from relaypass.server.dispatch import Dispatcher, Failure
 from relaypass.server.limits import RequestLimits
 from relaypass.server.openapi import openapi_document
@@ -50,6 +51,7 @@ from relaypass.server.ratelimit import MintRateLimiter
 from relaypass.server.scopes import ALL_SCOPES, ORG_SCOPES, Scope
 from relaypass.server.secrets import KeyEncryptionKey, load_or_create_secret
 from relaypass.server.settings import Settings
+from relaypass.server.usage import UsageRecorder
 from relaypass.server.wire.rpc import problem_response, rpc_endpoint
 from relaypass.server.wire.trpc import trpc_endpoint
 
@@ -312,6 +314,15 @@ def create_app(
         else None
     )
     relay = OutboxRelay(store, publisher, log=log) if publisher is not None else None
+    usage = UsageRecorder(
+        UsageStore(store.engine),
+        redis_url=settings.redis_url,
+        prefix=settings.redis_prefix,
+        snapshot_seconds=settings.usage_sample_seconds,
+        minutes_for=settings.usage_minutes_hours * HOUR,
+        hours_for=settings.usage_hours_days * DAY,
+        days_for=settings.usage_days_days * DAY,
+    )
 
     def published() -> bool | None:
         """Push committed changes to Redis now; whether they got there (``None``: no Redis).
@@ -325,12 +336,14 @@ def create_app(
     async def lifespan(_: FastAPI) -> Any:  # noqa: ANN401 - async generator context
         if relay is not None:
             relay.start()
+        usage.start()
         if freeze_gc:
             # A server process (``serve``): what startup built (modules, the app, the
             # handler table) lives as long as it does; keeping it out of the collector's
             # full passes cut the mint p99 from ~70 ms to 6-14 ms (bench/mint.py).
             gc.freeze()
         yield
+        await asyncio.to_thread(usage.close)
         if relay is not None:
             await asyncio.to_thread(relay.close)
         if publisher is not None:
@@ -347,6 +360,7 @@ def create_app(
     )
     app.state.store = store
     app.state.outbox = relay
+    app.state.usage = usage
 
     async def check_api_key(key: str) -> object:
         # A cache hit costs microseconds: answered on the loop; a miss reads the database.
@@ -363,6 +377,7 @@ def create_app(
         limiter=_limiter(settings, metrics),
         lobby=publisher.lobby if publisher is not None else None,
         participants=publisher.participants if publisher is not None else None,
+        usage=usage,
     )
     dispatcher = Dispatcher(
         handler_table(),

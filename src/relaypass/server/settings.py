@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     token_issuer: str = Field(default="relaypass", pattern=r"^[A-Za-z0-9_.:/-]{1,128}$")
     #: Request bodies above this size are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: Usage rollups: minutes are kept this many hours, then folded into hours; hours this
+    #: many days, then folded into days; days this many days, then dropped.
+    usage_minutes_hours: int = Field(default=48, ge=1, le=24 * 31)
+    usage_hours_days: int = Field(default=60, ge=1, le=3660)
+    usage_days_days: int = Field(default=400, ge=1, le=36_600)
+    #: How often the control plane samples the gates' live sessions for peaks (seconds).
+    usage_sample_seconds: float = Field(default=10.0, ge=0.1, le=3600)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file in the data directory."""

@@ -103,6 +103,9 @@ class AuthRequest:
     remote: str | None = None
     certificate_name: str | None = None
     certificate_expires: int | None = None
+    #: ``end``: the session's bytes ``{sent, received}``, as the relay counted them.
+    sent: int | None = None
+    received: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,7 @@ def parse_request(raw: bytes) -> AuthRequest:
         msg = f"event is one of {sorted(_EVENTS)}"
         raise InvalidRequestError(msg)
     tls = body.get("tls")
+    counted = body.get("bytes")
     token = body.get("token")
     parsed_token: tuple[int, str] | None = None
     if token is not None:
@@ -171,6 +175,8 @@ def parse_request(raw: bytes) -> AuthRequest:
         remote=_text(body, "remote"),
         certificate_name=_text(tls, "name") if isinstance(tls, dict) else None,
         certificate_expires=_seconds(tls.get("expires")) if isinstance(tls, dict) else None,
+        sent=_seconds(counted.get("sent")) if isinstance(counted, dict) else None,
+        received=_seconds(counted.get("received")) if isinstance(counted, dict) else None,
     )
 
 
@@ -300,7 +306,7 @@ class MoqAuthServer:
     def _decide(self, request: AuthRequest) -> dict[str, Any]:
         self._sweep()
         if request.event == "end":
-            self._end(request.id, "ended")
+            self._end(request.id, "ended", sent=request.sent, received=request.received)
             self._tabled(self.table.end, request.id)
             return {}
         if request.id in self._cut or (
@@ -441,14 +447,16 @@ class MoqAuthServer:
             _log.info("moq_auth.session_lost", id=session_id)
             self._end(session_id, "lost")
 
-    def _end(self, session_id: str, reason: str) -> None:
+    def _end(
+        self, session_id: str, reason: str, *, sent: int | None = None, received: int | None = None
+    ) -> None:
         self._cut.discard(session_id)
         self._seen.pop(session_id, None)
         self._credentials.pop(session_id, None)
         known = self._sessions.pop(session_id, None)
         if known is not None:
             self._by_session.pop(known[0].id, None)
-            known[0].close(reason)
+            known[0].close(reason, sent=sent, received=received)
 
     # ------------------------------------------------------------ revocation
 

@@ -168,3 +168,29 @@ class Meta(Base):
     __tablename__ = "meta"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(512))
+
+
+class UsageRollup(Base):
+    """One usage figure of an org (and tenant) over one bucket: a minute, an hour or a day.
+
+    ``tenant`` is ``""`` for sessions of no tenant and ``"*"`` for the org's own
+    peak concurrency (a peak does not add up across tenants). ``bucket`` is the
+    bucket's first second; ``granularity`` its length in seconds.
+    """
+
+    __tablename__ = "usage_rollups"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    granularity: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(256), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageConsumer(Base):
+    """The last usage-stream entry a control-plane consumer applied (its de-duplication mark)."""
+
+    __tablename__ = "usage_consumers"
+    consumer: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_id: Mapped[str] = mapped_column(String(40))
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)

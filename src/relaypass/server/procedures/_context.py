@@ -20,6 +20,7 @@ from relaypass.server.current import PROCEDURE
 from relaypass.server.db.store import ApiKeyRecord, Store
 from relaypass.server.ratelimit import MintRateLimiter
 from relaypass.server.settings import Settings
+from relaypass.server.usage import UsageRecorder
 
 __all__ = ["Call", "Handler", "Handlers", "Services"]
 
@@ -40,6 +41,8 @@ class Services:
     lobby: Callable[[str, str], list[dict[str, Any]]] | None = None
     #: Who the gates report in a room (``None``: no Redis).
     participants: Callable[[str, str], list[dict[str, Any]]] | None = None
+    #: Usage: mints counted, the gates' events and live sessions (``None``: not recorded).
+    usage: UsageRecorder | None = None
 
     def same_org(self, who: ApiKeyRecord, org_id: str) -> None:
         """Refuse naming another org; the attempt goes into that org's audit log."""

@@ -32,6 +32,9 @@ def _minted(
     kid, claims = decode_unverified(token)
     exp = claims.get("exp")
     s.mints.labels(kind).inc()
+    if s.usage is not None:
+        tenant = detail.get("tenant")
+        s.usage.mint(who.org_id, tenant if isinstance(tenant, str) else None)
     s.store.record(
         who.org_id,
         who.id,

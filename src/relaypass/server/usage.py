@@ -1,0 +1,312 @@
+"""The control plane's usage recorder: the gates' events into rollups, mints, live sessions.
+
+- **Mints** are counted in process and added to the rollups every second (with
+  or without Redis).
+- **Gate events** arrive on the Redis stream ``<prefix>:usage`` (see
+  :mod:`relaypass.gate.usage`) and are read by the consumer group
+  ``relaypass-usage``: each control-plane replica is one consumer, so replicas
+  share the work. A batch is applied to the rollups together with the
+  consumer's mark (its last applied entry) and acknowledged after the commit.
+  Entries a dead replica left pending are claimed after a minute: those at or
+  below its mark were applied already and are only acknowledged; the rest are
+  applied under a claim consumer of their own, so nothing is lost or counted
+  twice across a ``kill -9``.
+- **Live sessions** are what each gate last wrote to ``<prefix>:live``;
+  sampled every ``snapshot_seconds`` into ``peak_sessions`` (a maximum, so
+  every replica may sample), and read by ``usage.live``.
+- **Retention**: minutes older than ``minutes_for`` fold into hours, hours
+  older than ``hours_for`` into days, days older than ``days_for`` are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any, Final, final
+
+import redis
+import structlog
+
+from relaypass.server.db.usage import DAY, ORG_TOTAL, Figure, UsageStore
+
+__all__ = ["GROUP", "UsageRecorder", "figures_of"]
+
+GROUP: Final = "relaypass-usage"
+#: Events counted under a name of their own (``ended`` also adds time and bytes).
+_COUNTED: Final = {
+    "started": "connects",
+    "ended": "ended",
+    "refused": "refused",
+    "waiting": "lobby_waiting",
+    "admitted": "lobby_admitted",
+    "denied": "lobby_denied",
+    "removed": "removed",
+    "grant_changed": "grant_changed",
+}
+#: A pending entry idle this long belongs to a consumer that is gone.
+_CLAIM_IDLE_MS: Final = 60_000
+_LIVE_STALE_FACTOR: Final = 3
+
+_log = structlog.get_logger("relaypass.server.usage")
+
+
+def _minute(at: float) -> int:
+    whole = int(at)
+    return whole - whole % 60
+
+
+def figures_of(events: list[dict[str, Any]]) -> list[Figure]:
+    """The rollup figures of a batch of gate events (events of no org are not an org's)."""
+    out: list[Figure] = []
+    for event in events:
+        org, kind = event.get("o"), event.get("k")
+        at = event.get("at")
+        if not isinstance(org, str) or not org or kind not in _COUNTED:
+            continue
+        if not isinstance(at, int | float):
+            continue
+        raw_tenant, raw_detail = event.get("t"), event.get("d")
+        tenant = raw_tenant if isinstance(raw_tenant, str) else ""
+        minute = _minute(at)
+        out.append(Figure(org, tenant, minute, _COUNTED[kind], 1))
+        detail: dict[str, Any] = raw_detail if isinstance(raw_detail, dict) else {}
+        if kind == "refused" and isinstance(detail.get("code"), str):
+            out.append(Figure(org, tenant, minute, f"refused:{detail['code'][:40]}", 1))
+        if kind == "ended":
+            seconds = detail.get("seconds")
+            if isinstance(seconds, int | float) and seconds >= 0:
+                out.append(Figure(org, tenant, minute, "session_ms", int(seconds * 1000)))
+            for field, metric in (("sent", "bytes_sent"), ("received", "bytes_received")):
+                value = detail.get(field)
+                if type(value) is int and value >= 0:
+                    out.append(Figure(org, tenant, minute, metric, value))
+    return out
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@final
+class UsageRecorder:
+    """Mints, the gates' usage stream and their live table, into the rollups."""
+
+    def __init__(
+        self,
+        store: UsageStore,
+        *,
+        redis_url: str | None = None,
+        prefix: str = "relaypass",
+        snapshot_seconds: float = 10.0,
+        minutes_for: int = 2 * DAY,
+        hours_for: int = 60 * DAY,
+        days_for: int = 400 * DAY,
+    ) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.stream = f"{prefix}:usage"
+        self.snapshot_seconds = snapshot_seconds
+        self.retention = {"minutes_for": minutes_for, "hours_for": hours_for,
+                          "days_for": days_for}  # fmt: skip
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._client: redis.Redis | None = (
+            redis.Redis.from_url(redis_url, socket_timeout=5, decode_responses=True)
+            if redis_url
+            else None
+        )
+        self._mints: Counter[tuple[str, str, int]] = Counter()
+        self._mints_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="relaypass-usage", daemon=True)
+        self._group_ready = False
+        self.applied = 0
+        #: A pending entry idle this long (ms) belongs to a consumer that is gone.
+        self.claim_idle_ms = _CLAIM_IDLE_MS
+
+    # ------------------------------------------------------------ mints
+
+    def mint(self, org: str, tenant: str | None) -> None:
+        """Count one minted token (added to the rollups within a second)."""
+        key = (org, tenant or "", _minute(time.time()))
+        with self._mints_lock:
+            self._mints[key] += 1
+
+    def flush_mints(self) -> int:
+        """Add the mints counted so far to the rollups."""
+        with self._mints_lock:
+            counted, self._mints = self._mints, Counter()
+        if counted:
+            self.store.apply(Figure(o, t, m, "mints", n) for (o, t, m), n in counted.items())
+        return sum(counted.values())
+
+    # ------------------------------------------------------------ the stream
+
+    def _ensure_group(self, client: redis.Redis) -> None:
+        if self._group_ready:
+            return
+        try:
+            client.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def consume(self, *, block_ms: int = 1000, count: int = 50) -> int:
+        """Apply the next entries delivered to this consumer; events applied."""
+        client = self._client
+        if client is None:
+            return 0
+        self._ensure_group(client)
+        answer: Any = client.xreadgroup(
+            GROUP, self.name, {self.stream: ">"}, count=count, block=block_ms
+        )
+        entries = [e for _, stream_entries in (answer or []) for e in stream_entries]
+        return self._apply_entries(client, entries, self.name)
+
+    def _apply_entries(
+        self, client: redis.Redis, entries: list[tuple[str, dict[str, str]]], consumer: str
+    ) -> int:
+        if not entries:
+            return 0
+        events: list[dict[str, Any]] = []
+        for _, fields in entries:
+            try:
+                batch = json.loads(fields.get("events", "[]"))
+            except ValueError:
+                continue  # not ours; acknowledged with the rest
+            if isinstance(batch, list):
+                events.extend(e for e in batch if isinstance(e, dict))
+        self.store.apply(figures_of(events), consumer=consumer, last_id=entries[-1][0])
+        client.xack(self.stream, GROUP, *[entry_id for entry_id, _ in entries])
+        self.applied += len(events)
+        return len(events)
+
+    def claim_abandoned(self) -> int:
+        """Entries a gone consumer left pending: acknowledged if applied, else applied now."""
+        client = self._client
+        if client is None:
+            return 0
+        self._ensure_group(client)
+        pending = client.xpending_range(
+            self.stream, GROUP, min="-", max="+", count=500, idle=self.claim_idle_ms
+        )
+        owners: dict[str, list[str]] = {}
+        for item in pending:
+            if item["consumer"] != self.name:
+                owners.setdefault(str(item["consumer"]), []).append(str(item["message_id"]))
+        if not owners:
+            return 0
+        marks = self.store.marks()
+        applied = 0
+        for owner, ids in owners.items():
+            mark = marks.get(owner)
+            done = [i for i in ids if mark is not None and _id_key(i) <= _id_key(mark)]
+            if done:
+                client.xack(self.stream, GROUP, *done)
+            rest = sorted((i for i in ids if i not in done), key=_id_key)
+            if rest:
+                claimer = f"{self.name}/claim-{uuid.uuid4().hex[:6]}"
+                claimed: Any = client.xclaim(
+                    self.stream, GROUP, claimer, self.claim_idle_ms, list[Any](rest)
+                )
+                applied += self._apply_entries(client, sorted(claimed, key=lambda e: _id_key(e[0])),
+                                               claimer)  # fmt: skip
+                client.xgroup_delconsumer(self.stream, GROUP, claimer)
+            if not client.xpending_range(self.stream, GROUP, "-", "+", 1, consumername=owner):
+                client.xgroup_delconsumer(self.stream, GROUP, owner)
+        return applied
+
+    # ------------------------------------------------------------ live
+
+    def live(self, org: str | None = None) -> list[dict[str, Any]]:
+        """Each gate's live sessions (``org``: that org's only), freshest gates only."""
+        client = self._client
+        if client is None:
+            return []
+        horizon = time.time() - _LIVE_STALE_FACTOR * self.snapshot_seconds
+        gates: list[dict[str, Any]] = []
+        for node, raw in sorted(client.hgetall(f"{self.prefix}:live").items()):
+            try:
+                document = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(document, dict) or float(document.get("at") or 0) < horizon:
+                continue
+            raw_counts = document.get("counts")
+            counts: dict[str, Any] = raw_counts if isinstance(raw_counts, dict) else {}
+            sessions = []
+            for key, count in sorted(counts.items()):
+                key_org, _, tenant = str(key).partition("\t")
+                if (org is None or key_org == org) and type(count) is int:
+                    sessions.append({"org": key_org, "tenant": tenant, "sessions": count})
+            if org is None or sessions:
+                gates.append({"node": str(node), "profile": str(document.get("profile") or ""),
+                              "at": float(document["at"]), "sessions": sessions})  # fmt: skip
+        return gates
+
+    def sample(self) -> int:
+        """Raise this minute's peaks to the live sessions the gates report now."""
+        per_tenant: Counter[tuple[str, str]] = Counter()
+        per_org: Counter[str] = Counter()
+        for gate in self.live():
+            for row in gate["sessions"]:
+                if row["org"]:
+                    per_tenant[(row["org"], row["tenant"])] += row["sessions"]
+                    per_org[row["org"]] += row["sessions"]
+        minute = _minute(time.time())
+        figures = [Figure(o, t, minute, "peak_sessions", n) for (o, t), n in per_tenant.items()]
+        figures += [Figure(o, ORG_TOTAL, minute, "peak_sessions", n) for o, n in per_org.items()]
+        if figures:
+            self.store.apply(figures)
+        return len(figures)
+
+    # ------------------------------------------------------------ running
+
+    def start(self) -> None:
+        """Record in the background (again after :meth:`close`: an app's lifespan may rerun)."""
+        if self._thread.is_alive():
+            return
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="relaypass-usage", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop, adding the last mints (Redis connections are opened again on use)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        with contextlib.suppress(Exception):
+            self.flush_mints()
+        if self._client is not None:
+            self._client.connection_pool.disconnect()
+
+    def _run(self) -> None:
+        next_sample = next_claim = next_compact = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            try:
+                self.flush_mints()
+                if now >= next_compact:
+                    self.store.compact(int(time.time()), **self.retention)
+                    next_compact = now + 600
+                if self._client is None:
+                    self._stop.wait(1.0)
+                    continue
+                if now >= next_sample:
+                    self.sample()
+                    next_sample = now + self.snapshot_seconds
+                if now >= next_claim:
+                    self.claim_abandoned()
+                    next_claim = now + 30
+                self.consume(block_ms=1000)
+            except Exception as exc:  # noqa: BLE001 - the recorder outlives Redis and DB outages
+                _log.warning("usage.recorder_failed", error=type(exc).__name__)
+                self._group_ready = False
+                self._stop.wait(1.0)
