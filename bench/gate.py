@@ -19,6 +19,7 @@ from _timing import per_call_us
 from relaypass import Key, KeySet, sign_jwt
 from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, StaticKeySource
+from relaypass.gate.usage import UsageEvents
 from relaypass.profiles.relay import RelayMinter
 from relaypass.testing import FrozenClock
 
@@ -82,6 +83,53 @@ def connect_costs() -> None:
         f"authorize_publish {per_call_us(lambda: session.authorize_publish('voice/sid_7/mic')):.2f}"
         f" µs, authorize_subscribe "
         f"{per_call_us(lambda: session.authorize_subscribe('voice/sid_3/agent')):.2f} µs"
+    )
+
+
+def usage_event_cost(rounds: int = 7, batch: int = 3000) -> None:
+    """A session's connect and close with usage events off and on, in alternating rounds.
+
+    Each session emits two events (started, ended); distinct tokens of 50 orgs. The
+    shipper's thread is not running: this is the cost on the connect path itself.
+    """
+    keys = [
+        Key.generate("EdDSA", kid=f"rk_u{i}").bound(
+            KeyBinding(org=f"org_{i}", scope=KeyScope.for_roots([f"o{i}"]))
+        )
+        for i in range(50)
+    ]
+    tokens = [
+        RelayMinter(keys[i % 50]).mint(f"t{i % 7}", [f"o{i % 50}/live/*"]) for i in range(batch)
+    ]
+    off = Gate(StaticKeySource(KeySet([k.public() for k in keys])))
+    on = Gate(StaticKeySource(KeySet([k.public() for k in keys])))
+    on.usage = UsageEvents(capacity=10 * batch)
+
+    def per_session(gate: Gate) -> float:
+        gc.disable()
+        started = time.perf_counter()
+        for token in tokens:
+            gate.connect(token).close()
+        elapsed = (time.perf_counter() - started) / len(tokens) * 1e6
+        gc.enable()
+        if gate.usage is not None:
+            gate.usage.take(10 * batch)
+        return elapsed
+
+    per_session(off), per_session(on)  # warm both
+    offs, ons = [], []
+    for _ in range(rounds):
+        offs.append(per_session(off))
+        ons.append(per_session(on))
+    offs.sort()
+    ons.sort()
+    mid = rounds // 2
+    extra = ons[mid] - offs[mid]
+    print(
+        f"\nusage events, connect+close of a distinct token (50 orgs), µs, median of {rounds}"
+        f" alternated rounds (min..max):\n  off {offs[mid]:.2f} ({offs[0]:.2f}..{offs[-1]:.2f})"
+        f"  on {ons[mid]:.2f} ({ons[0]:.2f}..{ons[-1]:.2f})  extra {extra:.2f} µs per session"
+        f" = {extra / 2:.2f} µs per event (target 1.0, ratio {extra / 2:.2f})"
     )
 
 
@@ -157,5 +205,6 @@ def _one_size(size: int) -> str:
 
 if __name__ == "__main__":
     connect_costs()
+    usage_event_cost()
     memory_per_session()
     revocation_costs(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)

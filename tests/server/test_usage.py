@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 import redis
+from typer.testing import CliRunner
 
+from relaypass.cli import app as cli
 from relaypass.client import Client
 from relaypass.errors import InvalidPermissionsError
 from relaypass.gate.config import GateOptions, build_gate
@@ -168,6 +170,21 @@ def test_a_gated_session_shows_up_in_its_orgs_usage_and_nowhere_else(
             acme = admin.usage.query(tenant="acme", since=since, until=until, granularity="minute")
             assert acme.totals["connects"] == 1
             assert all(p.at % 60 == 0 for p in acme.points)
+
+            # The CLI charts the same figures.
+            env = {"RELAYPASS_URL": url, "RELAYPASS_API_KEY": key}
+            shown = CliRunner().invoke(
+                cli, ["usage", "--since", "1h", "--granularity", "minute", "--metric", "connects"],
+                env=env,
+            )  # fmt: skip
+            assert shown.exit_code == 0, shown.output
+            assert "connects per minute" in shown.output
+            assert "█" in shown.output
+            as_json = CliRunner().invoke(cli, ["usage", "--since", "1h", "--json"], env=env)
+            assert json.loads(as_json.output)["totals"]["connects"] == 1
+            bad = CliRunner().invoke(cli, ["usage", "--since", "yesterday", "--json"], env=env)
+            assert bad.exit_code == 1
+            assert json.loads(bad.output)["error"]["code"] == "INVALID_REQUEST"
 
             # Another org sees nothing of it and cannot ask for it.
             other = admin.orgs.create(name="Globex")

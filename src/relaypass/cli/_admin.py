@@ -21,7 +21,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import typer
 from rich.table import Table
@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 
     from relaypass.client import Client
 
-__all__ = ["credentials_path", "register", "save_credentials"]
+__all__ = ["OrgOption", "UrlOption", "credentials_path", "register", "run_with_client",
+           "save_credentials"]  # fmt: skip
+
+T = TypeVar("T")
 
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="Control-plane URL (default: RELAYPASS_URL or login).")
@@ -177,6 +180,17 @@ def _spelled_as_flags(exc: RelaypassError) -> RelaypassError:
     return spelled
 
 
+def run_with_client(url: str | None, as_json: bool, call: Callable[[Client], T]) -> T:
+    """``call`` with a client of the saved or given URL and key; a refusal is one line, exit 1."""
+    client = _client(url, as_json)
+    try:
+        return call(client)
+    except RelaypassError as exc:
+        _fail(_spelled_as_flags(exc), as_json)
+    finally:
+        client.close()
+
+
 def _run(
     url: str | None,
     as_json: bool,
@@ -184,17 +198,11 @@ def _run(
     *,
     token_only: bool = False,
 ) -> None:
-    client = _client(url, as_json)
-    try:
-        result = call(client)
-        if token_only:
-            sys.stdout.write(f"{getattr(result, 'token', '')}\n")
-        else:
-            _show(result, as_json)
-    except RelaypassError as exc:
-        _fail(_spelled_as_flags(exc), as_json)
-    finally:
-        client.close()
+    result = run_with_client(url, as_json, call)
+    if token_only:
+        sys.stdout.write(f"{getattr(result, 'token', '')}\n")
+    else:
+        _show(result, as_json)
 
 
 def _org(_client: Client, org: str | None) -> str:

@@ -40,6 +40,7 @@ from relaypass.cli._output import JsonFlag
 from relaypass.cli._output import err as _err
 from relaypass.cli._output import fail as _fail
 from relaypass.cli._output import out as _out
+from relaypass.cli._usage import usage_app
 from relaypass.errors import InvalidKeyError, RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
@@ -66,6 +67,7 @@ app.add_typer(admin_app, name="admin")
 gate_app = typer.Typer(help="Run the data-plane gate for media servers.", no_args_is_help=True)
 app.add_typer(gate_app, name="gate")
 app.add_typer(moq_token_app, name="moq-token")
+app.add_typer(usage_app, name="usage")
 register_admin_commands(app)
 
 
