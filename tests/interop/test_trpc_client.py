@@ -84,7 +84,12 @@ def world(tmp_path: Path) -> Iterator[World]:
             )
             .decode()
         )
-        yield World(f"{url}/trpc", key, org, other, spare_keys, spare_kids, pem)
+        # A webhook endpoint to act on (on loopback: only the store may make one there).
+        hook = store.create_webhook(org, "http://127.0.0.1:9/hooks", actor="test")[0]["id"]
+        store.test_webhook(org, hook)
+        delivery = str(store.webhook_deliveries(org, hook)[0]["id"])
+        extra = {"webhook": hook, "delivery": delivery}
+        yield World(f"{url}/trpc", key, org, other, spare_keys, spare_kids, pem, extra)
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,8 @@ def cases(w: World, *, superjson: bool) -> list[list[Case]]:
             Case("usage.query", {"orgId": org, "since": 5, "until": 1},
                  ("BAD_REQUEST", "INVALID_REQUEST")),
             Case("usage.live", {"orgId": org}),
+            Case("webhooks.list", {"orgId": org}),
+            Case("webhooks.deliveries.list", {"orgId": org, "id": w.extra["webhook"]}),
             Case("streams.apiKeys.list", {"orgId": w.other_org},
                  ("FORBIDDEN", "INVALID_PERMISSIONS")),
             Case("auth.whoami", no_input, ("UNAUTHORIZED", "INVALID_API_KEY"), key="rp_live_nope"),
@@ -158,6 +165,13 @@ def cases(w: World, *, superjson: bool) -> list[list[Case]]:
                  "grant": {"canFly": True}}, ("BAD_REQUEST", "INVALID_REQUEST")),
             Case("rooms.participants.remove", room | {"participantId": "mal"}),
             Case("rooms.end", {"orgId": org, "roomId": "old"}),
+            Case("webhooks.create", {"orgId": org, "url": "http://127.0.0.1:9/private"},
+                 ("BAD_REQUEST", "INVALID_REQUEST")),
+            Case("webhooks.update", {"orgId": org, "id": w.extra["webhook"], "description": "x"}),
+            Case("webhooks.rotateSecret", {"orgId": org, "id": w.extra["webhook"]}),
+            Case("webhooks.test", {"orgId": org, "id": w.extra["webhook"]}),
+            Case("webhooks.deliveries.replay",
+                 {"orgId": org, "deliveryId": int(w.extra["delivery"])}),
         ],
         mint_groups,
         [
@@ -167,6 +181,7 @@ def cases(w: World, *, superjson: bool) -> list[list[Case]]:
             Case("streams.signingKeys.revoke", {"orgId": org, "id": w.spare_kids[1]}),
             Case("RevokeServiceAccount", {"tenant_id": "acme", "private_key_id": "sa1"}),
             Case("orgs.disable", {"orgId": w.other_org}),
+            Case("webhooks.delete", {"orgId": org, "id": w.extra["webhook"]}),
         ],
     ]  # fmt: skip
 

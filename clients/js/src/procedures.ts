@@ -93,7 +93,82 @@ export type BrowserVoiceMint = {
   ttlSeconds?: number;
 };
 
+export type DeliveryInfo = {
+  id: number;
+  messageId: string;
+  eventType: string;
+  state: string;
+  attempts: number;
+  nextAttemptMs: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  lastLatencyMs: number | null;
+  deliveredAtMs: number | null;
+  createdAtMs: number;
+};
+
+export type DeliveryList = {
+  deliveries: Array<DeliveryInfo>;
+};
+
+export type DeliveryQuery = {
+  orgId?: string;
+  id: string;
+  state?: "pending" | "delivered" | "failed" | null;
+  limit?: number;
+};
+
+export type DeliveryRef = {
+  orgId?: string;
+  deliveryId: number;
+};
+
 export type Empty = Record<string, unknown>;
+
+export type EndpointCreate = {
+  orgId?: string;
+  url: string;
+  eventTypes?: Array<string> | null;
+  description?: string;
+};
+
+export type EndpointCreated = {
+  endpoint: EndpointInfo;
+  secret: string;
+};
+
+export type EndpointInfo = {
+  id: string;
+  url: string;
+  description: string;
+  eventTypes: Array<string>;
+  createdAtMs: number;
+  disabledAtMs: number | null;
+  disabledReason: string | null;
+  failingSinceMs: number | null;
+};
+
+export type EndpointList = {
+  endpoints: Array<EndpointInfo>;
+};
+
+export type EndpointQuery = {
+  orgId?: string;
+};
+
+export type EndpointRef = {
+  orgId?: string;
+  id: string;
+};
+
+export type EndpointUpdate = {
+  orgId?: string;
+  id: string;
+  url?: string | null;
+  eventTypes?: Array<string> | null;
+  description?: string | null;
+  enabled?: boolean | null;
+};
 
 export type GateLive = {
   node: string;
@@ -234,6 +309,10 @@ export type RelayMint = {
   service?: boolean;
 };
 
+export type Replayed = {
+  deliveryId: number;
+};
+
 export type ResourceAssigned = {
   kind: string;
   resourceId: string;
@@ -280,6 +359,11 @@ export type RoomMint = {
 export type RoomRef = {
   orgId?: string;
   roomId: string;
+};
+
+export type SecretRotated = {
+  id: string;
+  secret: string;
 };
 
 export type ServiceAccountInfo = {
@@ -394,6 +478,10 @@ export type TenantRef = {
   tenantId: string;
 };
 
+export type TestQueued = {
+  messageId: string;
+};
+
 export type TokenRef = {
   orgId?: string;
   jti: string;
@@ -433,6 +521,10 @@ export type UsageSeries = {
   granularity: string;
   points: Array<UsagePoint>;
   totals: Record<string, number>;
+};
+
+export type WebhookDeleted = {
+  id: string;
 };
 
 export type WhoAmI = {
@@ -482,4 +574,12 @@ export interface Procedures {
   "audit.list": { input: AuditQuery | void; output: AuditList; scope: "audit:read" };
   "usage.query": { input: UsageQuery; output: UsageSeries; scope: "audit:read" };
   "usage.live": { input: UsageLiveQuery | void; output: UsageLive; scope: "audit:read" };
+  "webhooks.create": { input: EndpointCreate; output: EndpointCreated; scope: "keys:admin" };
+  "webhooks.list": { input: EndpointQuery | void; output: EndpointList; scope: "keys:admin" };
+  "webhooks.update": { input: EndpointUpdate; output: EndpointInfo; scope: "keys:admin" };
+  "webhooks.delete": { input: EndpointRef; output: WebhookDeleted; scope: "keys:admin" };
+  "webhooks.rotateSecret": { input: EndpointRef; output: SecretRotated; scope: "keys:admin" };
+  "webhooks.test": { input: EndpointRef; output: TestQueued; scope: "keys:admin" };
+  "webhooks.deliveries.list": { input: DeliveryQuery; output: DeliveryList; scope: "keys:admin" };
+  "webhooks.deliveries.replay": { input: DeliveryRef; output: Replayed; scope: "keys:admin" };
 }

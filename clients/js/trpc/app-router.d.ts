@@ -109,7 +109,82 @@ export type BrowserVoiceMint = {
   ttlSeconds?: number;
 };
 
+export type DeliveryInfo = {
+  id: number;
+  messageId: string;
+  eventType: string;
+  state: string;
+  attempts: number;
+  nextAttemptMs: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  lastLatencyMs: number | null;
+  deliveredAtMs: number | null;
+  createdAtMs: number;
+};
+
+export type DeliveryList = {
+  deliveries: Array<DeliveryInfo>;
+};
+
+export type DeliveryQuery = {
+  orgId?: string;
+  id: string;
+  state?: "pending" | "delivered" | "failed" | null;
+  limit?: number;
+};
+
+export type DeliveryRef = {
+  orgId?: string;
+  deliveryId: number;
+};
+
 export type Empty = Record<string, unknown>;
+
+export type EndpointCreate = {
+  orgId?: string;
+  url: string;
+  eventTypes?: Array<string> | null;
+  description?: string;
+};
+
+export type EndpointCreated = {
+  endpoint: EndpointInfo;
+  secret: string;
+};
+
+export type EndpointInfo = {
+  id: string;
+  url: string;
+  description: string;
+  eventTypes: Array<string>;
+  createdAtMs: number;
+  disabledAtMs: number | null;
+  disabledReason: string | null;
+  failingSinceMs: number | null;
+};
+
+export type EndpointList = {
+  endpoints: Array<EndpointInfo>;
+};
+
+export type EndpointQuery = {
+  orgId?: string;
+};
+
+export type EndpointRef = {
+  orgId?: string;
+  id: string;
+};
+
+export type EndpointUpdate = {
+  orgId?: string;
+  id: string;
+  url?: string | null;
+  eventTypes?: Array<string> | null;
+  description?: string | null;
+  enabled?: boolean | null;
+};
 
 export type GateLive = {
   node: string;
@@ -250,6 +325,10 @@ export type RelayMint = {
   service?: boolean;
 };
 
+export type Replayed = {
+  deliveryId: number;
+};
+
 export type ResourceAssigned = {
   kind: string;
   resourceId: string;
@@ -296,6 +375,11 @@ export type RoomMint = {
 export type RoomRef = {
   orgId?: string;
   roomId: string;
+};
+
+export type SecretRotated = {
+  id: string;
+  secret: string;
 };
 
 export type ServiceAccountInfo = {
@@ -410,6 +494,10 @@ export type TenantRef = {
   tenantId: string;
 };
 
+export type TestQueued = {
+  messageId: string;
+};
+
 export type TokenRef = {
   orgId?: string;
   jti: string;
@@ -449,6 +537,10 @@ export type UsageSeries = {
   granularity: string;
   points: Array<UsagePoint>;
   totals: Record<string, number>;
+};
+
+export type WebhookDeleted = {
+  id: string;
 };
 
 export type WhoAmI = {
@@ -537,6 +629,18 @@ export type AppRouter = TRPCBuiltRouter<
     usage: {
       query: TRPCQueryProcedure<{ input: UsageQuery; output: UsageSeries; meta: object }>;
       live: TRPCQueryProcedure<{ input: UsageLiveQuery | void; output: UsageLive; meta: object }>;
+    };
+    webhooks: {
+      create: TRPCMutationProcedure<{ input: EndpointCreate; output: EndpointCreated; meta: object }>;
+      list: TRPCQueryProcedure<{ input: EndpointQuery | void; output: EndpointList; meta: object }>;
+      update: TRPCMutationProcedure<{ input: EndpointUpdate; output: EndpointInfo; meta: object }>;
+      delete: TRPCMutationProcedure<{ input: EndpointRef; output: WebhookDeleted; meta: object }>;
+      rotateSecret: TRPCMutationProcedure<{ input: EndpointRef; output: SecretRotated; meta: object }>;
+      test: TRPCMutationProcedure<{ input: EndpointRef; output: TestQueued; meta: object }>;
+      deliveries: {
+        list: TRPCQueryProcedure<{ input: DeliveryQuery; output: DeliveryList; meta: object }>;
+        replay: TRPCMutationProcedure<{ input: DeliveryRef; output: Replayed; meta: object }>;
+      };
     };
   }
 >;

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens, usage
+from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens, usage, webhooks
 from relaypass.api._base import (
     AUTH_ERRORS,
     Input,
@@ -36,6 +36,7 @@ __all__ = [
     "tenancy",
     "tokens",
     "usage",
+    "webhooks",
 ]
 
 #: Every procedure, in the order the documents list them.
@@ -78,6 +79,14 @@ PROCEDURES: Final[tuple[Procedure[Any, Any], ...]] = (
     audit.AUDIT_LIST,
     usage.USAGE_QUERY,
     usage.USAGE_LIVE,
+    webhooks.WEBHOOKS_CREATE,
+    webhooks.WEBHOOKS_LIST,
+    webhooks.WEBHOOKS_UPDATE,
+    webhooks.WEBHOOKS_DELETE,
+    webhooks.WEBHOOKS_ROTATE,
+    webhooks.WEBHOOKS_TEST,
+    webhooks.WEBHOOKS_DELIVERIES,
+    webhooks.WEBHOOKS_REPLAY,
 )
 
 #: Procedures by name.

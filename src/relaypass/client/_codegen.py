@@ -22,7 +22,7 @@ __all__ = ["render"]
 
 _MODULES = {"accounts": api.accounts, "audit": api.audit, "keys": api.keys,
             "rooms": api.rooms, "tenancy": api.tenancy, "tokens": api.tokens,
-            "usage": api.usage}  # fmt: skip
+            "usage": api.usage, "webhooks": api.webhooks}  # fmt: skip
 
 
 def _snake(name: str) -> str:

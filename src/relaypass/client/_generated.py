@@ -7,7 +7,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, Literal
 
-from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens, usage
+from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens, usage, webhooks
 from relaypass.client._transport import AsyncTransport, Transport
 
 __all__ = ["AsyncProcedures", "Procedures"]
@@ -297,6 +297,53 @@ class _ProceduresUsage:
         return self._t.call(usage.USAGE_LIVE, {"org_id": org_id})
 
 
+class _ProceduresWebhooksDeliveries:
+    """The ``webhooks.deliveries.*`` procedures."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def list(self, *, org_id: str = "", id: str, state: Literal["pending", "delivered", "failed"] | None = None, limit: int = 50) -> webhooks.DeliveryList:
+        """An endpoint's deliveries, newest first: state, attempts, last answer and latency."""
+        return self._t.call(webhooks.WEBHOOKS_DELIVERIES, {"org_id": org_id, "id": id, "state": state, "limit": limit})
+
+    def replay(self, *, org_id: str = "", delivery_id: int) -> webhooks.Replayed:
+        """Send a delivery's message again, now (the same webhook-id)."""
+        return self._t.call(webhooks.WEBHOOKS_REPLAY, {"org_id": org_id, "delivery_id": delivery_id})
+
+
+class _ProceduresWebhooks:
+    """The ``webhooks.*`` procedures."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+        self.deliveries = _ProceduresWebhooksDeliveries(transport)
+
+    def create(self, *, org_id: str = "", url: str, event_types: builtins.list[str] | None = None, description: str = "") -> webhooks.EndpointCreated:
+        """A webhook endpoint for the org's events, and its signing secret (shown once)."""
+        return self._t.call(webhooks.WEBHOOKS_CREATE, {"org_id": org_id, "url": url, "event_types": event_types, "description": description})
+
+    def list(self, *, org_id: str = "") -> webhooks.EndpointList:
+        """The org's webhook endpoints (failing and disabled ones say so)."""
+        return self._t.call(webhooks.WEBHOOKS_LIST, {"org_id": org_id})
+
+    def update(self, *, org_id: str = "", id: str, url: str | None = None, event_types: builtins.list[str] | None = None, description: str | None = None, enabled: bool | None = None) -> webhooks.EndpointInfo:
+        """Change an endpoint's URL, event types or description, or disable or enable it."""
+        return self._t.call(webhooks.WEBHOOKS_UPDATE, {"org_id": org_id, "id": id, "url": url, "event_types": event_types, "description": description, "enabled": enabled})
+
+    def delete(self, *, org_id: str = "", id: str) -> webhooks.WebhookDeleted:
+        """Remove an endpoint."""
+        return self._t.call(webhooks.WEBHOOKS_DELETE, {"org_id": org_id, "id": id})
+
+    def rotate_secret(self, *, org_id: str = "", id: str) -> webhooks.SecretRotated:
+        """A new signing secret (shown once); the previous one also signs for 24 hours."""
+        return self._t.call(webhooks.WEBHOOKS_ROTATE, {"org_id": org_id, "id": id})
+
+    def test(self, *, org_id: str = "", id: str) -> webhooks.TestQueued:
+        """Send a webhook.test message to one endpoint."""
+        return self._t.call(webhooks.WEBHOOKS_TEST, {"org_id": org_id, "id": id})
+
+
 class Procedures:
     """Every procedure."""
 
@@ -312,6 +359,7 @@ class Procedures:
         self.rooms = _ProceduresRooms(transport)
         self.audit = _ProceduresAudit(transport)
         self.usage = _ProceduresUsage(transport)
+        self.webhooks = _ProceduresWebhooks(transport)
 
     def publish_service_account(self, *, admin_token: str = "", tenant_id: str, private_key_id: str, public_key_pem: str, role: str, expires_at_ms: int = 0) -> accounts.Empty:
         """Register a tenant's RSA public key; several may coexist during a rotation."""
@@ -608,6 +656,53 @@ class _AsyncProceduresUsage:
         return await self._t.call(usage.USAGE_LIVE, {"org_id": org_id})
 
 
+class _AsyncProceduresWebhooksDeliveries:
+    """The ``webhooks.deliveries.*`` procedures."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+
+    async def list(self, *, org_id: str = "", id: str, state: Literal["pending", "delivered", "failed"] | None = None, limit: int = 50) -> webhooks.DeliveryList:
+        """An endpoint's deliveries, newest first: state, attempts, last answer and latency."""
+        return await self._t.call(webhooks.WEBHOOKS_DELIVERIES, {"org_id": org_id, "id": id, "state": state, "limit": limit})
+
+    async def replay(self, *, org_id: str = "", delivery_id: int) -> webhooks.Replayed:
+        """Send a delivery's message again, now (the same webhook-id)."""
+        return await self._t.call(webhooks.WEBHOOKS_REPLAY, {"org_id": org_id, "delivery_id": delivery_id})
+
+
+class _AsyncProceduresWebhooks:
+    """The ``webhooks.*`` procedures."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+        self.deliveries = _AsyncProceduresWebhooksDeliveries(transport)
+
+    async def create(self, *, org_id: str = "", url: str, event_types: builtins.list[str] | None = None, description: str = "") -> webhooks.EndpointCreated:
+        """A webhook endpoint for the org's events, and its signing secret (shown once)."""
+        return await self._t.call(webhooks.WEBHOOKS_CREATE, {"org_id": org_id, "url": url, "event_types": event_types, "description": description})
+
+    async def list(self, *, org_id: str = "") -> webhooks.EndpointList:
+        """The org's webhook endpoints (failing and disabled ones say so)."""
+        return await self._t.call(webhooks.WEBHOOKS_LIST, {"org_id": org_id})
+
+    async def update(self, *, org_id: str = "", id: str, url: str | None = None, event_types: builtins.list[str] | None = None, description: str | None = None, enabled: bool | None = None) -> webhooks.EndpointInfo:
+        """Change an endpoint's URL, event types or description, or disable or enable it."""
+        return await self._t.call(webhooks.WEBHOOKS_UPDATE, {"org_id": org_id, "id": id, "url": url, "event_types": event_types, "description": description, "enabled": enabled})
+
+    async def delete(self, *, org_id: str = "", id: str) -> webhooks.WebhookDeleted:
+        """Remove an endpoint."""
+        return await self._t.call(webhooks.WEBHOOKS_DELETE, {"org_id": org_id, "id": id})
+
+    async def rotate_secret(self, *, org_id: str = "", id: str) -> webhooks.SecretRotated:
+        """A new signing secret (shown once); the previous one also signs for 24 hours."""
+        return await self._t.call(webhooks.WEBHOOKS_ROTATE, {"org_id": org_id, "id": id})
+
+    async def test(self, *, org_id: str = "", id: str) -> webhooks.TestQueued:
+        """Send a webhook.test message to one endpoint."""
+        return await self._t.call(webhooks.WEBHOOKS_TEST, {"org_id": org_id, "id": id})
+
+
 class AsyncProcedures:
     """Every procedure."""
 
@@ -623,6 +718,7 @@ class AsyncProcedures:
         self.rooms = _AsyncProceduresRooms(transport)
         self.audit = _AsyncProceduresAudit(transport)
         self.usage = _AsyncProceduresUsage(transport)
+        self.webhooks = _AsyncProceduresWebhooks(transport)
 
     async def publish_service_account(self, *, admin_token: str = "", tenant_id: str, private_key_id: str, public_key_pem: str, role: str, expires_at_ms: int = 0) -> accounts.Empty:
         """Register a tenant's RSA public key; several may coexist during a rotation."""

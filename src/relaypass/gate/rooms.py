@@ -314,6 +314,8 @@ class RoomBoard:
             event.update(update_change(grant, is_viewer))
         self.apply(event)
         self._send(event)
+        if action == "end" and self._gate.usage is not None:  # a moderator ended it
+            self._gate.usage.emit("room_ended", key[0], current.tenant, {"room": key[1]})
 
     def participants(self, key: RoomKey, tier: str | None = None) -> list[dict[str, Any]]:
         """Who is in a room (on every gate with Redis), oldest first, narrowed to a tier."""

@@ -319,7 +319,8 @@ class Gate:
             raise
         session = self._file(grant, path, origin)
         if self.usage is not None:
-            self.usage.emit("started", grant.org, grant.tenant, None)
+            where = {"room": grant.room, "participant": grant.participant} if grant.room else None
+            self.usage.emit("started", grant.org, grant.tenant, where)
         if self._rooms_held:
             self.rooms.joined(session)
         return session
@@ -486,6 +487,11 @@ class Gate:
                 detail["sent"] = sent
             if received is not None:
                 detail["received"] = received
+            if session.grant.room:
+                detail["room"], detail["participant"] = (
+                    session.grant.room,
+                    session.grant.participant,
+                )
             self.usage.emit("ended", session.grant.org, session.grant.tenant, detail)
         if self._rooms_held:
             self.rooms.left(session)

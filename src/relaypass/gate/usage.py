@@ -3,9 +3,10 @@
 Every adapter connects through one :class:`~relaypass.gate.Gate`, so the gate
 emits the events: ``started``, ``ended`` (reason, seconds, bytes where the
 adapter knows them), ``refused`` (the stable code), and for the room sessions
-it holds ``waiting``, ``admitted``, ``denied``, ``removed`` and
-``grant_changed``. Emitting appends one tuple to a bounded deque: no lock, no
-I/O, nothing that can block the connect path (``bench/gate.py`` measures it).
+it holds ``waiting``, ``admitted``, ``denied``, ``removed``,
+``grant_changed`` and ``room_ended`` (a moderator's session ended the room).
+Emitting appends one tuple to a bounded deque: no lock, no I/O, nothing that
+can block the connect path (``bench/gate.py`` measures it).
 
 :class:`RedisUsageShipper` moves them off the machine: every ``flush_seconds``
 it writes what accumulated as one entry of the Redis stream
@@ -42,7 +43,17 @@ __all__ = ["EVENT_KINDS", "RedisUsageShipper", "UsageEvents", "default_node"]
 
 #: Every kind of usage event a gate emits (``live`` is the snapshot, kept apart).
 EVENT_KINDS: Final = frozenset(
-    {"started", "ended", "refused", "waiting", "admitted", "denied", "removed", "grant_changed"}
+    {
+        "started",
+        "ended",
+        "refused",
+        "waiting",
+        "admitted",
+        "denied",
+        "removed",
+        "grant_changed",
+        "room_ended",
+    }
 )
 #: Events per stream entry: one XADD carries a batch.
 _PER_ENTRY: Final = 500

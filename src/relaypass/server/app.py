@@ -52,6 +52,7 @@ from relaypass.server.scopes import ALL_SCOPES, ORG_SCOPES, Scope
 from relaypass.server.secrets import KeyEncryptionKey, load_or_create_secret
 from relaypass.server.settings import Settings
 from relaypass.server.usage import UsageRecorder
+from relaypass.server.webhooks import Deliverer
 from relaypass.server.wire.rpc import problem_response, rpc_endpoint
 from relaypass.server.wire.trpc import trpc_endpoint
 
@@ -314,6 +315,13 @@ def create_app(
         else None
     )
     relay = OutboxRelay(store, publisher, log=log) if publisher is not None else None
+    deliverer = Deliverer(
+        store,
+        allow_private=settings.webhook_allow_private,
+        retry_seconds=settings.webhook_retry_seconds,
+        disable_after_seconds=settings.webhook_disable_after_seconds,
+        timeout_seconds=settings.webhook_timeout_seconds,
+    )
     usage = UsageRecorder(
         UsageStore(store.engine),
         redis_url=settings.redis_url,
@@ -323,6 +331,7 @@ def create_app(
         hours_for=settings.usage_hours_days * DAY,
         days_for=settings.usage_days_days * DAY,
     )
+    usage.on_queued = deliverer.notify
 
     def published() -> bool | None:
         """Push committed changes to Redis now; whether they got there (``None``: no Redis).
@@ -337,6 +346,7 @@ def create_app(
         if relay is not None:
             relay.start()
         usage.start()
+        deliverer.start()
         if freeze_gc:
             # A server process (``serve``): what startup built (modules, the app, the
             # handler table) lives as long as it does; keeping it out of the collector's
@@ -344,6 +354,7 @@ def create_app(
             gc.freeze()
         yield
         await asyncio.to_thread(usage.close)
+        await asyncio.to_thread(deliverer.close)
         if relay is not None:
             await asyncio.to_thread(relay.close)
         if publisher is not None:
@@ -378,6 +389,7 @@ def create_app(
         lobby=publisher.lobby if publisher is not None else None,
         participants=publisher.participants if publisher is not None else None,
         usage=usage,
+        webhooks=deliverer,
     )
     dispatcher = Dispatcher(
         handler_table(),

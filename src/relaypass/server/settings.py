@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relaypass.server.webhooks import RETRY_SECONDS
+
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -53,6 +55,14 @@ class Settings(BaseSettings):
     usage_days_days: int = Field(default=400, ge=1, le=36_600)
     #: How often the control plane samples the gates' live sessions for peaks (seconds).
     usage_sample_seconds: float = Field(default=10.0, ge=0.1, le=3600)
+    #: Webhooks may go to loopback and private addresses (receivers on the operator's own
+    #: network); customers' endpoints on such addresses are refused otherwise.
+    webhook_allow_private: bool = False
+    #: Waits between delivery attempts (seconds); past the last, the delivery fails.
+    webhook_retry_seconds: tuple[float, ...] = RETRY_SECONDS
+    #: An endpoint whose deliveries failed this long is disabled (seconds).
+    webhook_disable_after_seconds: float = Field(default=86_400, ge=1)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file in the data directory."""

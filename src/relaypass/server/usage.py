@@ -28,14 +28,17 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Final, final
 
 import redis
 import structlog
+from sqlalchemy.orm import Session
 
 from relaypass.server.db.usage import DAY, ORG_TOTAL, Figure, UsageStore
+from relaypass.server.db.webhooks import enqueue
 
-__all__ = ["GROUP", "UsageRecorder", "figures_of"]
+__all__ = ["GROUP", "UsageRecorder", "figures_of", "webhooks_of"]
 
 GROUP: Final = "relaypass-usage"
 #: Events counted under a name of their own (``ended`` also adds time and bytes).
@@ -89,6 +92,39 @@ def figures_of(events: list[dict[str, Any]]) -> list[Figure]:
     return out
 
 
+#: Gate events -> the webhook event type they are announced as (room sessions: participants).
+_ANNOUNCED: Final = {
+    "waiting": "participant.waiting",
+    "admitted": "participant.admitted",
+    "denied": "participant.denied",
+    "removed": "participant.removed",
+    "room_ended": "room.ended",
+}
+
+
+def webhooks_of(events: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The webhook events of a batch of gate events: (org, type, data)."""
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    for event in events:
+        org, kind = event.get("o"), event.get("k")
+        if not isinstance(org, str) or not org or not isinstance(kind, str):
+            continue
+        raw = event.get("d")
+        detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        data: dict[str, Any] = {"tenant": event.get("t"), "at": event.get("at")}
+        room = detail.get("room")
+        if room is not None:
+            data |= {"roomId": room, "participantId": detail.get("participant")}
+        if kind == "started":
+            out.append((org, "participant.joined" if room else "session.started", data))
+        elif kind == "ended":
+            data |= {k: detail.get(k) for k in ("reason", "seconds", "sent", "received")}
+            out.append((org, "participant.left" if room else "session.ended", data))
+        elif kind in _ANNOUNCED:
+            out.append((org, _ANNOUNCED[kind], data))
+    return out
+
+
 def _id_key(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
@@ -129,6 +165,8 @@ class UsageRecorder:
         self.applied = 0
         #: A pending entry idle this long (ms) belongs to a consumer that is gone.
         self.claim_idle_ms = _CLAIM_IDLE_MS
+        #: Called after a batch queued webhooks (the deliverer looks at once).
+        self.on_queued: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ mints
 
@@ -183,8 +221,18 @@ class UsageRecorder:
                 continue  # not ours; acknowledged with the rest
             if isinstance(batch, list):
                 events.extend(e for e in batch if isinstance(e, dict))
-        self.store.apply(figures_of(events), consumer=consumer, last_id=entries[-1][0])
+        announced = webhooks_of(events)
+        now_ms = int(time.time() * 1000)
+
+        def queue(session: Session) -> None:
+            for org, event_type, data in announced:
+                enqueue(session, org, event_type, data, now_ms)
+
+        self.store.apply(figures_of(events), consumer=consumer, last_id=entries[-1][0],
+                         also=queue if announced else None)  # fmt: skip
         client.xack(self.stream, GROUP, *[entry_id for entry_id, _ in entries])
+        if announced and self.on_queued is not None:
+            self.on_queued()
         self.applied += len(events)
         return len(events)
 

@@ -194,3 +194,59 @@ class UsageConsumer(Base):
     consumer: Mapped[str] = mapped_column(String(128), primary_key=True)
     last_id: Mapped[str] = mapped_column(String(40))
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookEndpoint(Base):
+    """A customer's receiver of the org's events (Standard Webhooks); its secret sealed."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(200))
+    #: Event types delivered (``[]``: every type).
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    #: After a rotation, the previous secret also signs until this instant.
+    sealed_previous: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_until_ms: Mapped[int | None] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    disabled_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    #: The first failure since the last success (``None``: healthy).
+    failing_since_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebhookMessage(Base):
+    """One event of an org, as sent to its endpoints (the id is the ``webhook-id``)."""
+
+    __tablename__ = "webhook_messages"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookDelivery(Base):
+    """One message to one endpoint: its attempts, and when it is tried next."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    message_id: Mapped[str] = mapped_column(String(40), index=True)
+    endpoint_id: Mapped[str] = mapped_column(String(40), index=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    #: ``pending`` (to try at ``next_attempt_ms``), ``delivered`` or ``failed`` (gave up).
+    state: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    last_latency_ms: Mapped[int | None] = mapped_column(Integer)
+    delivered_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+Index("ix_webhook_due", WebhookDelivery.state, WebhookDelivery.next_attempt_ms)

@@ -43,6 +43,7 @@ from relaypass.server.db import models
 from relaypass.server.db.migrate import upgrade
 from relaypass.server.db.rooms import RoomStore
 from relaypass.server.db.tenancy import TenancyStore
+from relaypass.server.db.webhooks import AUDITED_EVENTS, WebhookStore, enqueue
 from relaypass.server.secrets import KeyEncryptionKey, SecretsMismatchError, pepper_check
 
 __all__ = ["KeyState", "Store", "make_engine"]
@@ -205,7 +206,21 @@ class ApiKeyRecord:
     environment: str
 
 
-class Store(TenancyStore, RoomStore):
+def _announced(
+    action: str, actor: str, target: str | None, detail: dict[str, Any]
+) -> dict[str, Any]:
+    """What a webhook says of an audited change: who, what, and the change's own facts."""
+    data: dict[str, Any] = {"actor": actor, "target": target}
+    if action.startswith("room."):
+        raw = detail.get("event")
+        event: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        data |= {"roomId": event.get("room"), "participantId": event.get("participant")}
+    else:
+        data |= {k: v for k, v in detail.items() if k in {"alg", "label", "scopes", "until"}}
+    return data
+
+
+class Store(TenancyStore, RoomStore, WebhookStore):
     """All persistent state of the control plane."""
 
     def __init__(
@@ -832,6 +847,9 @@ class Store(TenancyStore, RoomStore):
         )
         for kind, change in outbox_events(action, org_id, target, detail):
             session.add(models.OutboxEvent(at_ms=now, kind=kind, event=change))
+        event_type = AUDITED_EVENTS.get(action)
+        if event_type is not None:  # announced to the org's webhooks with the change itself
+            enqueue(session, org_id, event_type, _announced(action, actor, target, detail), now)
 
     def record(
         self,
@@ -940,6 +958,8 @@ class Store(TenancyStore, RoomStore):
             procedure or None,
             {"reason": "another org's key"},
         )
+        self.emit_webhook(org_id, "access.denied", {"procedure": procedure or None,
+                                                    "actorOrg": who.org_id})  # fmt: skip
 
     def record_denied_on_tenant(
         self, tenant_id: str, actor_org: str, actor: str, procedure: str

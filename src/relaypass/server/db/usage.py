@@ -75,8 +75,12 @@ class UsageStore:
         consumer: str | None = None,
         last_id: str | None = None,
         granularity: int = MINUTE,
+        also: Callable[[Session], object] | None = None,
     ) -> int:
-        """Add the figures (a sum, or a maximum for :data:`MAXED`) and move the mark, at once."""
+        """Add the figures (a sum, or a maximum for :data:`MAXED`) and move the mark, at once.
+
+        ``also`` runs in the same transaction (the batch's webhooks are queued with it).
+        """
         merged: dict[tuple[str, str, int, str], int] = {}
         for f in figures:
             key = (f.org, f.tenant, _bucket(f.minute, granularity), f.metric)
@@ -86,6 +90,8 @@ class UsageStore:
                 merged[key] = merged.get(key, 0) + f.value
         with Session(self._engine) as session, session.begin():
             self._upsert(session, merged, granularity)
+            if also is not None:
+                also(session)
             if consumer is not None and last_id is not None:
                 mark = self._insert(UsageConsumer).values(
                     consumer=consumer, last_id=last_id, updated_at_ms=self._now_ms()

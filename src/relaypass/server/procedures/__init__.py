@@ -10,12 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from relaypass.api import BY_NAME, Procedure
-from relaypass.server.procedures import accounts, audit, keys, rooms, tenancy, tokens, usage
+from relaypass.server.procedures import (
+    accounts,
+    audit,
+    keys,
+    rooms,
+    tenancy,
+    tokens,
+    usage,
+    webhooks,
+)
 from relaypass.server.procedures._context import Call, Handler, Handlers, Services
 
 __all__ = ["Call", "Handler", "Handlers", "Services", "handler_table"]
 
-_DOMAINS = (tenancy, keys, tokens, accounts, rooms, audit, usage)
+_DOMAINS = (tenancy, keys, tokens, accounts, rooms, audit, usage, webhooks)
 
 
 def handler_table() -> dict[str, tuple[Procedure[Any, Any], Handler]]:

@@ -21,6 +21,7 @@ from relaypass.server.db.store import ApiKeyRecord, Store
 from relaypass.server.ratelimit import MintRateLimiter
 from relaypass.server.settings import Settings
 from relaypass.server.usage import UsageRecorder
+from relaypass.server.webhooks import Deliverer
 
 __all__ = ["Call", "Handler", "Handlers", "Services"]
 
@@ -43,6 +44,8 @@ class Services:
     participants: Callable[[str, str], list[dict[str, Any]]] | None = None
     #: Usage: mints counted, the gates' events and live sessions (``None``: not recorded).
     usage: UsageRecorder | None = None
+    #: Webhook delivery, told when something was queued (``None``: not delivering here).
+    webhooks: Deliverer | None = None
 
     def same_org(self, who: ApiKeyRecord, org_id: str) -> None:
         """Refuse naming another org; the attempt goes into that org's audit log."""
