@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from relaypass._apikeys import ApiKeyHasher
+from relaypass.server.app import bootstrap, create_app
 from relaypass.server.db.store import Store, make_engine
 from relaypass.server.secrets import KeyEncryptionKey
+from relaypass.server.settings import Settings
+from tests._net import serve_in_thread
 
 
 def sqlite_store(directory: Path, **options: Any) -> Store:
@@ -41,3 +46,23 @@ def rpc(app: Any, key: str | None, name: str, body: dict[str, Any]) -> httpx.Res
     """``POST /rpc/<name>`` with the API key as bearer."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return call(app, "POST", f"/rpc/{name}", json=body, headers=headers)
+
+
+@contextlib.contextmanager
+def served_plane(
+    directory: Path, redis_url: str, prefix: str, **settings: Any
+) -> Iterator[tuple[str, str, str]]:
+    """A control plane on SQLite and a Redis of the test's, served: (url, first org, its key).
+
+    The first org has the tenant ``acme`` and a signing key; ``settings`` adjust the rest.
+    """
+    store = sqlite_store(directory, key_propagation_seconds=0)
+    first = bootstrap(store)
+    assert first is not None
+    org, key = first
+    store.create_tenant(org, "acme", "Acme", actor="test")
+    store.create_signing_key(org, "main", actor="test")
+    config = Settings(data_dir=directory, key_propagation_seconds=0, redis_url=redis_url,
+                      redis_prefix=prefix, **settings)  # fmt: skip
+    with serve_in_thread(create_app(config, store)) as address:
+        yield f"http://{address}", org, key

@@ -32,6 +32,8 @@ _EXEMPT = {
     # platform:admin key reads every org's, for billing and capacity.
     "usage.query": "the platform operator reads every org's usage by design",
     "usage.live": "the platform operator reads every org's live sessions by design",
+    "orgs.setLimits": "the platform operator sets every org's quotas by design",
+    "orgs.limits": "the platform operator reads every org's quotas by design",
 }
 
 

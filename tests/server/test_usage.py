@@ -17,13 +17,10 @@ from relaypass.cli import app as cli
 from relaypass.client import Client
 from relaypass.errors import InvalidPermissionsError
 from relaypass.gate.config import GateOptions, build_gate
-from relaypass.server.app import bootstrap, create_app
 from relaypass.server.db.store import Store
 from relaypass.server.db.usage import DAY, HOUR, MINUTE, ORG_TOTAL, Figure, UsageStore
-from relaypass.server.settings import Settings
 from relaypass.server.usage import GROUP, UsageRecorder, figures_of
-from tests._cp import sqlite_store
-from tests._net import serve_in_thread
+from tests._cp import served_plane, sqlite_store
 
 T0 = 1_800_000_000 - 1_800_000_000 % DAY  # a day's first second
 
@@ -117,16 +114,8 @@ def test_a_dead_consumers_entries_are_applied_once(
 
 @pytest.fixture
 def plane(tmp_path: Path, redis_server: str, redis_prefix: str) -> Iterator[tuple[str, str, str]]:
-    store = sqlite_store(tmp_path, key_propagation_seconds=0)
-    first = bootstrap(store)
-    assert first is not None
-    org, key = first
-    store.create_tenant(org, "acme", "Acme", actor="test")
-    store.create_signing_key(org, "main", actor="test")
-    settings = Settings(data_dir=tmp_path, key_propagation_seconds=0, redis_url=redis_server,
-                        redis_prefix=redis_prefix, usage_sample_seconds=0.2)  # fmt: skip
-    with serve_in_thread(create_app(settings, store)) as address:
-        yield f"http://{address}", org, key
+    with served_plane(tmp_path, redis_server, redis_prefix, usage_sample_seconds=0.2) as plane:
+        yield plane
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:

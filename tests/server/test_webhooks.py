@@ -18,11 +18,9 @@ import pytest
 from relaypass.client import Client
 from relaypass.errors import InvalidRequestError
 from relaypass.gate.config import GateOptions, build_gate
-from relaypass.server.app import bootstrap, create_app
-from relaypass.server.settings import Settings
 from relaypass.server.webhooks import _GuardedBackend, check_url
-from tests._cp import sqlite_store
-from tests._net import free_port, serve_in_thread, stop_process, wait_port
+from tests._cp import served_plane
+from tests._net import free_port, stop_process, wait_port
 
 ROOT = Path(__file__).parents[2]
 
@@ -69,19 +67,11 @@ class Receiver:
 
 @pytest.fixture
 def plane(tmp_path: Path, redis_server: str, redis_prefix: str) -> Iterator[tuple[str, str, str]]:
-    store = sqlite_store(tmp_path, key_propagation_seconds=0)
-    first = bootstrap(store)
-    assert first is not None
-    org, key = first
-    store.create_tenant(org, "acme", "Acme", actor="test")
-    store.create_signing_key(org, "main", actor="test")
-    settings = Settings(
-        data_dir=tmp_path, key_propagation_seconds=0, redis_url=redis_server,
-        redis_prefix=redis_prefix, webhook_allow_private=True,
+    with served_plane(
+        tmp_path, redis_server, redis_prefix, webhook_allow_private=True,
         webhook_retry_seconds=(0.2, 0.4, 0.8), webhook_disable_after_seconds=1,
-    )  # fmt: skip
-    with serve_in_thread(create_app(settings, store)) as address:
-        yield f"http://{address}", org, key
+    ) as plane:  # fmt: skip
+        yield plane
 
 
 @pytest.fixture

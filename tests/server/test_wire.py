@@ -50,7 +50,7 @@ def test_queries_are_reads_and_names_keep_the_seeds() -> None:
         "auth.whoami", "orgs.list", "tenants.list", "streams.apiKeys.list",
         "streams.signingKeys.list", "serviceAccounts.list", "audit.list", "rooms.lobby.list",
         "rooms.participants.list", "usage.query", "usage.live", "webhooks.list",
-        "webhooks.deliveries.list",
+        "webhooks.deliveries.list", "orgs.limits",
     }  # fmt: skip
     for seed_name in (
         "streams.apiKeys.create",

@@ -240,6 +240,23 @@ export type OrgInfo = {
   disabledAtMs: number | null;
 };
 
+export type OrgLimits = {
+  orgId: string;
+  maxSessions: number | null;
+  connectsPerSecond: number | null;
+  mintsPerMinute: number | null;
+  sessionMinutesPerMonth: number | null;
+  published?: boolean | null;
+};
+
+export type OrgLimitsInput = {
+  orgId: string;
+  maxSessions?: number | null;
+  connectsPerSecond?: number | null;
+  mintsPerMinute?: number | null;
+  sessionMinutesPerMonth?: number | null;
+};
+
 export type OrgList = {
   orgs: Array<OrgInfo>;
 };
@@ -540,6 +557,8 @@ export interface Procedures {
   "orgs.create": { input: OrgCreate; output: OrgCreated; scope: "platform:admin" };
   "orgs.list": { input: NoInput | void; output: OrgList; scope: "platform:admin" };
   "orgs.disable": { input: OrgId; output: OrgDisabled; scope: "platform:admin" };
+  "orgs.setLimits": { input: OrgLimitsInput; output: OrgLimits; scope: "platform:admin" };
+  "orgs.limits": { input: OwnOrg | void; output: OrgLimits; scope: "audit:read" };
   "tenants.create": { input: TenantCreate; output: TenantCreated; scope: "keys:admin" };
   "tenants.list": { input: OwnOrg | void; output: TenantList; scope: "keys:admin" };
   "tenants.disable": { input: TenantRef; output: TenantDisabled; scope: "keys:admin" };

@@ -256,6 +256,23 @@ export type OrgInfo = {
   disabledAtMs: number | null;
 };
 
+export type OrgLimits = {
+  orgId: string;
+  maxSessions: number | null;
+  connectsPerSecond: number | null;
+  mintsPerMinute: number | null;
+  sessionMinutesPerMonth: number | null;
+  published?: boolean | null;
+};
+
+export type OrgLimitsInput = {
+  orgId: string;
+  maxSessions?: number | null;
+  connectsPerSecond?: number | null;
+  mintsPerMinute?: number | null;
+  sessionMinutesPerMonth?: number | null;
+};
+
 export type OrgList = {
   orgs: Array<OrgInfo>;
 };
@@ -561,6 +578,8 @@ export type AppRouter = TRPCBuiltRouter<
       create: TRPCMutationProcedure<{ input: OrgCreate; output: OrgCreated; meta: object }>;
       list: TRPCQueryProcedure<{ input: NoInput | void; output: OrgList; meta: object }>;
       disable: TRPCMutationProcedure<{ input: OrgId; output: OrgDisabled; meta: object }>;
+      setLimits: TRPCMutationProcedure<{ input: OrgLimitsInput; output: OrgLimits; meta: object }>;
+      limits: TRPCQueryProcedure<{ input: OwnOrg | void; output: OrgLimits; meta: object }>;
     };
     tenants: {
       create: TRPCMutationProcedure<{ input: TenantCreate; output: TenantCreated; meta: object }>;

@@ -45,6 +45,8 @@ PROCEDURES: Final[tuple[Procedure[Any, Any], ...]] = (
     tenancy.ORGS_CREATE,
     tenancy.ORGS_LIST,
     tenancy.ORGS_DISABLE,
+    tenancy.ORGS_SET_LIMITS,
+    tenancy.ORGS_LIMITS,
     tenancy.TENANTS_CREATE,
     tenancy.TENANTS_LIST,
     tenancy.TENANTS_DISABLE,

@@ -12,7 +12,9 @@ __all__ = [
     "AUTH_WHOAMI",
     "ORGS_CREATE",
     "ORGS_DISABLE",
+    "ORGS_LIMITS",
     "ORGS_LIST",
+    "ORGS_SET_LIMITS",
     "RESOURCES_ASSIGN",
     "RESOURCES_RELEASE",
     "TENANTS_CREATE",
@@ -25,6 +27,8 @@ __all__ = [
     "OrgDisabled",
     "OrgId",
     "OrgInfo",
+    "OrgLimits",
+    "OrgLimitsInput",
     "OrgList",
     "OwnOrg",
     "ResourceAssigned",
@@ -183,6 +187,31 @@ class ResourceReleased(Output):
     published: bool | None
 
 
+class OrgLimitsInput(Input):
+    """An org's quotas; a quota left out or null is no limit."""
+
+    org_id: str = Field(min_length=1, max_length=64)
+    max_sessions: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="Concurrent sessions on every gate."
+    )
+    connects_per_second: int | None = Field(default=None, ge=0, le=1_000_000)
+    mints_per_minute: int | None = Field(default=None, ge=0, le=10_000_000)
+    session_minutes_per_month: int | None = Field(
+        default=None, ge=0, le=10**12, description="Session time this calendar month (UTC)."
+    )
+
+
+class OrgLimits(Output):
+    """An org's quotas (null: no limit)."""
+
+    org_id: str
+    max_sessions: int | None
+    connects_per_second: int | None
+    mints_per_minute: int | None
+    session_minutes_per_month: int | None
+    published: bool | None = None
+
+
 _PLATFORM: Final = "platform:admin"
 _ADMIN: Final = "keys:admin"
 
@@ -203,6 +232,16 @@ ORGS_DISABLE: Final = Procedure(
     "orgs.disable", "mutation", _PLATFORM, OrgId, OrgDisabled,
     "Refuse the org's keys and tokens, and cut its live sessions on every gate.",
     examples={"orgId": "org_2"},
+)  # fmt: skip
+ORGS_SET_LIMITS: Final = Procedure(
+    "orgs.setLimits", "mutation", _PLATFORM, OrgLimitsInput, OrgLimits,
+    "Set an org's quotas: concurrent sessions, connects per second, mints per minute, session"
+    " minutes per month. Enforced at connect by every gate and at mint; live sessions stay.",
+    examples={"orgId": "org_2", "maxSessions": 100, "connectsPerSecond": 20},
+)  # fmt: skip
+ORGS_LIMITS: Final = Procedure(
+    "orgs.limits", "query", "audit:read", OwnOrg, OrgLimits,
+    "An org's quotas (its own keys, or the platform operator's).", examples={},
 )  # fmt: skip
 TENANTS_CREATE: Final = Procedure(
     "tenants.create", "mutation", _ADMIN, TenantCreate, TenantCreated,

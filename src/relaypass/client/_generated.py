@@ -44,6 +44,14 @@ class _ProceduresOrgs:
         """Refuse the org's keys and tokens, and cut its live sessions on every gate."""
         return self._t.call(tenancy.ORGS_DISABLE, {"org_id": org_id})
 
+    def set_limits(self, *, org_id: str, max_sessions: int | None = None, connects_per_second: int | None = None, mints_per_minute: int | None = None, session_minutes_per_month: int | None = None) -> tenancy.OrgLimits:
+        """Set an org's quotas: concurrent sessions, connects per second, mints per minute, session minutes per month. Enforced at connect by every gate and at mint; live sessions stay."""
+        return self._t.call(tenancy.ORGS_SET_LIMITS, {"org_id": org_id, "max_sessions": max_sessions, "connects_per_second": connects_per_second, "mints_per_minute": mints_per_minute, "session_minutes_per_month": session_minutes_per_month})
+
+    def limits(self, *, org_id: str = "") -> tenancy.OrgLimits:
+        """An org's quotas (its own keys, or the platform operator's)."""
+        return self._t.call(tenancy.ORGS_LIMITS, {"org_id": org_id})
+
 
 class _ProceduresTenantsResources:
     """The ``tenants.resources.*`` procedures."""
@@ -402,6 +410,14 @@ class _AsyncProceduresOrgs:
     async def disable(self, *, org_id: str) -> tenancy.OrgDisabled:
         """Refuse the org's keys and tokens, and cut its live sessions on every gate."""
         return await self._t.call(tenancy.ORGS_DISABLE, {"org_id": org_id})
+
+    async def set_limits(self, *, org_id: str, max_sessions: int | None = None, connects_per_second: int | None = None, mints_per_minute: int | None = None, session_minutes_per_month: int | None = None) -> tenancy.OrgLimits:
+        """Set an org's quotas: concurrent sessions, connects per second, mints per minute, session minutes per month. Enforced at connect by every gate and at mint; live sessions stay."""
+        return await self._t.call(tenancy.ORGS_SET_LIMITS, {"org_id": org_id, "max_sessions": max_sessions, "connects_per_second": connects_per_second, "mints_per_minute": mints_per_minute, "session_minutes_per_month": session_minutes_per_month})
+
+    async def limits(self, *, org_id: str = "") -> tenancy.OrgLimits:
+        """An org's quotas (its own keys, or the platform operator's)."""
+        return await self._t.call(tenancy.ORGS_LIMITS, {"org_id": org_id})
 
 
 class _AsyncProceduresTenantsResources:

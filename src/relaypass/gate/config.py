@@ -25,7 +25,7 @@ from relaypass.gate.keysource import (
 from relaypass.gate.profiles import profile_named
 from relaypass.gate.redis_source import RedisKeySource
 from relaypass.gate.session import Gate
-from relaypass.gate.usage import RedisUsageShipper
+from relaypass.gate.usage import RedisUsageShipper, default_node
 
 __all__ = ["GateOptions", "RelayConfig", "build_gate"]
 
@@ -94,16 +94,15 @@ def build_gate(options: GateOptions) -> tuple[Gate, Callable[[], None]]:
         room_issuers={iss: Key.load(path) for iss, path in options.room_secrets.items()},
     )
     if isinstance(source, RedisKeySource):  # revocations, resources and rooms arrive with keys
-        source.attach(gate)
+        node = options.node or default_node()
+        source.attach(gate, node=node)
         source.hydrate_revocations()
         source.hydrate_resources()
         source.hydrate_rooms()
         source.start()
         # Usage events go back through the same Redis, to the control plane's rollups.
         assert options.redis_url is not None  # noqa: S101 - the source is the Redis one
-        shipper = RedisUsageShipper(
-            options.redis_url, gate, prefix=options.redis_prefix, node=options.node
-        )
+        shipper = RedisUsageShipper(options.redis_url, gate, prefix=options.redis_prefix, node=node)
         shipper.start()
         stop = _both(shipper.close, source.close)
     return gate, stop

@@ -23,6 +23,8 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from relaypass._keyset import KeySet
 from relaypass.errors import InvalidKeyError
+from relaypass.gate.quotas import Quotas
+from relaypass.gate.usage import default_node
 from relaypass.profiles.room_events import (
     ROSTER_TTL_SECONDS,
     lobby_field,
@@ -73,9 +75,9 @@ class RedisKeySource:
         #: This gate's roster (see :mod:`relaypass.profiles.room_events`), reported again on
         #: every (re)connect so a Redis that lost it learns it back.
         self.roster_key: str | None = None
-        self.on_roster: (
-            Callable[[], list[tuple[tuple[str | None, str], str, dict[str, Any]]]] | None
-        ) = None
+        self.on_roster: Callable[[], list[_RosterEntry]] | None = None
+        #: The attached gate's quotas, reloaded on every change.
+        self.quotas: Quotas | None = None
         self.version = 0
         self._keys = KeySet([])
         self._confirmed_at = -math.inf
@@ -252,8 +254,11 @@ class RedisKeySource:
         except redis.RedisError:
             return None
 
-    def attach(self, gate: Gate) -> None:
-        """Wire a gate to this source: revocations, resources and rooms, both ways."""
+    def attach(self, gate: Gate, *, node: str | None = None) -> None:
+        """Wire a gate to this source: revocations, resources, rooms and quotas, both ways.
+
+        ``node`` names this gate among the others (quota counters, usage; ``host:pid``).
+        """
         self.on_revoke = gate.apply_revocation
         self.on_resource = gate.resources.apply
         self.on_resources = gate.resources.replace
@@ -264,6 +269,8 @@ class RedisKeySource:
         self.on_roster = gate.rooms.roster
         gate.rooms.report = self.report_roster
         gate.rooms.roster_reader = self.read_roster
+        gate.quotas = self.quotas = Quotas(self._client, prefix=self.prefix,
+                                           node=node or default_node())  # fmt: skip
 
     def wait_ready(self, timeout: float = 5.0) -> bool:
         """Block until the listener has subscribed."""
@@ -297,6 +304,8 @@ class RedisKeySource:
                 self.hydrate_resources()
                 self.hydrate_rooms()
                 self.resync_roster()
+                if self.quotas is not None:
+                    self.quotas.load()
                 self._ready.set()
                 failures = 0
                 next_refresh = time.monotonic() + self.refresh_seconds
@@ -337,6 +346,8 @@ class RedisKeySource:
             self.hydrate_resources()
         elif event.get("type") == "room" and self.on_room is not None:
             self.on_room(event)
+        elif event.get("type") == "limits" and self.quotas is not None:
+            self.quotas.load()
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:

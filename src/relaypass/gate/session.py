@@ -40,6 +40,7 @@ from relaypass.gate.accounts import SDK_ISSUERS, AccountDirectory, ResourceOwner
 from relaypass.gate.index import SessionIndex
 from relaypass.gate.keysource import KeySource
 from relaypass.gate.profiles import GateProfile, header_kid, profile_named
+from relaypass.gate.quotas import Quotas
 from relaypass.gate.rooms import RoomBoard, pending_error
 from relaypass.gate.tenancy import OrgFences
 from relaypass.gate.usage import UsageEvents
@@ -290,6 +291,9 @@ class Gate:
         #: Usage events (started, ended, refused, rooms), shipped by a
         #: :class:`~relaypass.gate.usage.RedisUsageShipper`; ``None``: not recorded.
         self.usage: UsageEvents | None = None
+        #: Quotas per org (concurrent sessions, connects per second), shared through Redis;
+        #: ``None``: no quotas here (a gate that does not follow the control plane's Redis).
+        self.quotas: Quotas | None = None
 
     # ---------------------------------------------------------------- connect
 
@@ -306,6 +310,7 @@ class Gate:
         ``participant``: the identity a room session names (a token that pins
         another refuses it; a token without one gets a generated identity).
         """
+        grant: Grant | None = None
         try:
             grant = (
                 self.anonymous_grant(path) if token is None else self.grant_for(token, path, origin)
@@ -313,7 +318,11 @@ class Gate:
             if self._rooms_held:
                 grant = self.rooms.identify(grant, participant)
                 self.rooms.check_join(grant)
+            if self.quotas is not None:
+                self.quotas.admit(grant.org)
         except RelaypassError as exc:
+            if grant is not None:  # refused after the token checked out: the org is known
+                exc.org = grant.org
             if self.usage is not None:
                 self.usage.emit("refused", exc.org, None, {"code": exc.code.value})
             raise
@@ -479,6 +488,8 @@ class Gate:
             session.close_reason = reason
             self._sessions.pop(session.id, None)
             self._index.remove(session.id, session.grant)
+        if self.quotas is not None:
+            self.quotas.release(session.grant.org)
         if self.usage is not None:
             detail: dict[str, object] = {
                 "reason": reason, "seconds": round(self.clock.now() - session.started_at, 3)

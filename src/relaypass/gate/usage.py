@@ -185,7 +185,14 @@ class RedisUsageShipper:
         """Write this gate's live sessions per org and tenant to ``<prefix>:live``."""
         counts = self._gate.live_counts()
         wire = {f"{org or ''}\t{tenant or ''}": n for (org, tenant), n in counts.items()}
-        document = json.dumps({"at": time.time(), "counts": wire, "profile": self._gate.profile})
+        quotas = self._gate.quotas
+        if quotas is not None:  # the quota counters, from the true count
+            per_org: dict[str | None, int] = {}
+            for (org, _), n in counts.items():
+                per_org[org] = per_org.get(org, 0) + n
+            quotas.resync(per_org)
+        document = json.dumps({"at": time.time(), "every": self.snapshot_seconds,
+                               "counts": wire, "profile": self._gate.profile})  # fmt: skip
         try:
             self._client.hset(f"{self.prefix}:live", self.node, document)
         except redis.RedisError:

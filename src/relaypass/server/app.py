@@ -332,6 +332,7 @@ def create_app(
         days_for=settings.usage_days_days * DAY,
     )
     usage.on_queued = deliverer.notify
+    usage.limits_source = store.all_org_limits
 
     def published() -> bool | None:
         """Push committed changes to Redis now; whether they got there (``None``: no Redis).

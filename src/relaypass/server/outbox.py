@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Final, final
 
 import redis
@@ -116,20 +117,27 @@ class OutboxRelay:
                 break
             keyset = False
             for _, kind, event in rows:
-                if kind == "revoke":
-                    self._revoke(event)
-                elif kind == "resource":
-                    self.publisher.publish_resource(event)
-                elif kind == "room":
-                    self.publisher.publish_room(event)
-                else:
+                publish = self._publishers.get(kind)
+                if publish is None:
                     keyset = True
+                else:
+                    publish(event)
             if keyset:
                 self._publish_keyset()
             self.store.mark_published([row_id for row_id, _, _ in rows])
         if not self.healthy:
             self._log.info("outbox.published", state="redis reachable")
         self.healthy = True
+
+    @property
+    def _publishers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
+        """How each outbox kind reaches Redis (a key-set change: the whole set, once)."""
+        return {
+            "revoke": self._revoke,
+            "resource": self.publisher.publish_resource,
+            "room": self.publisher.publish_room,
+            "limits": self.publisher.publish_limits,
+        }
 
     def _republish_everything(self) -> None:
         self._publish_keyset(force=True)
@@ -138,6 +146,7 @@ class OutboxRelay:
             self._revoke(event)
         for event in self.store.standing_room_events():
             self.publisher.publish_room(event)
+        self.publisher.replace_limits(self.store.all_org_limits())
 
     def _publish_keyset(self, *, force: bool = False) -> None:
         version = VERSION_BASE + self.store.keyset_version()

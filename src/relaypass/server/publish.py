@@ -214,6 +214,27 @@ class RedisPublisher:
                 found.append(event)
         return found
 
+    def publish_limits(self, event: dict[str, Any]) -> None:
+        """Keep one org's quotas for the gates (``<prefix>:limits``) and announce them."""
+        org, limits = str(event["org"]), dict(event.get("limits") or {})
+        pipe = self._client.pipeline(transaction=True)
+        if any(v is not None for v in limits.values()):
+            pipe.hset(f"{self.prefix}:limits", org, json.dumps(limits))
+        else:
+            pipe.hdel(f"{self.prefix}:limits", org)
+        pipe.publish(self.channel, json.dumps({"type": "limits", "org": org}))
+        pipe.execute()
+
+    def replace_limits(self, limits: dict[str, dict[str, Any]]) -> None:
+        """Write every org's quotas (after Redis came back) and tell gates to reload."""
+        pipe = self._client.pipeline(transaction=True)
+        pipe.delete(f"{self.prefix}:limits")
+        if limits:
+            mapping = {org: json.dumps(v) for org, v in limits.items()}
+            pipe.hset(f"{self.prefix}:limits", mapping=mapping)  # type: ignore[arg-type]
+        pipe.publish(self.channel, json.dumps({"type": "limits"}))
+        pipe.execute()
+
     def participants(self, org: str, room: str) -> list[dict[str, Any]]:
         """Who the gates report in a room: tier, lobby state, grant."""
         return read_roster(self._client, self.prefix, org, room)

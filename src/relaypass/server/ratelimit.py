@@ -62,21 +62,22 @@ class MintRateLimiter:
         self._retry_redis_at = 0.0
         self.on_fallback = on_fallback
 
-    def hit(self, key: str) -> None:
-        """Count one request for ``key`` and enforce the limit."""
+    def hit(self, key: str, *, limit: int | None = None) -> None:
+        """Count one request for ``key`` and enforce the limit (``limit``: this key's own)."""
+        item = self.item if limit is None else RateLimitItemPerSecond(limit, self.item.amount)
         limiter = self._choose()
         if limiter is not self._memory:
             forbid_blocking()  # Redis is a network round trip: not on the event loop
         try:
-            allowed = limiter.hit(self.item, key)
+            allowed = limiter.hit(item, key)
         except StorageError:
             self._retry_redis_at = time.monotonic() + _RETRY_REDIS_AFTER
             _log.warning("ratelimit.fallback", state="redis unreachable; counting in process")
             limiter = self._fallback()
-            allowed = limiter.hit(self.item, key)
+            allowed = limiter.hit(item, key)
         if not allowed:
             try:
-                reset = limiter.get_window_stats(self.item, key).reset_time
+                reset = limiter.get_window_stats(item, key).reset_time
             except StorageError:
                 reset = time.time() + 1
             retry = max(1, math.ceil(reset - time.time()))

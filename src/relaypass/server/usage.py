@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import socket
@@ -35,8 +36,10 @@ import redis
 import structlog
 from sqlalchemy.orm import Session
 
+from relaypass.errors import QuotaExceededError, RateLimitedError
 from relaypass.server.db.usage import DAY, ORG_TOTAL, Figure, UsageStore
 from relaypass.server.db.webhooks import enqueue
+from relaypass.server.ratelimit import MintRateLimiter
 
 __all__ = ["GROUP", "UsageRecorder", "figures_of", "webhooks_of"]
 
@@ -167,6 +170,14 @@ class UsageRecorder:
         self.claim_idle_ms = _CLAIM_IDLE_MS
         #: Called after a batch queued webhooks (the deliverer looks at once).
         self.on_queued: Callable[[], None] | None = None
+        #: Every org's quotas (from the store), refreshed with each sample.
+        self.limits_source: Callable[[], dict[str, dict[str, Any]]] | None = None
+        self.org_limits: dict[str, dict[str, Any]] = {}
+        #: Orgs past a monthly quota -> which one (refused at connect and at mint).
+        self.blocked: dict[str, str] = {}
+        self._org_mints = MintRateLimiter(
+            1, window_seconds=60, redis_url=redis_url, prefix=f"{prefix}:org-mints"
+        )
 
     # ------------------------------------------------------------ mints
 
@@ -278,15 +289,19 @@ class UsageRecorder:
         client = self._client
         if client is None:
             return []
-        horizon = time.time() - _LIVE_STALE_FACTOR * self.snapshot_seconds
+        now = time.time()
         gates: list[dict[str, Any]] = []
         for node, raw in sorted(client.hgetall(f"{self.prefix}:live").items()):
             try:
                 document = json.loads(raw)
             except ValueError:
                 continue
-            if not isinstance(document, dict) or float(document.get("at") or 0) < horizon:
+            if not isinstance(document, dict):
                 continue
+            every = document.get("every")
+            every = float(every) if isinstance(every, int | float) and every > 0 else 10.0
+            if float(document.get("at") or 0) < now - _LIVE_STALE_FACTOR * every:
+                continue  # a gate that stopped reporting
             raw_counts = document.get("counts")
             counts: dict[str, Any] = raw_counts if isinstance(raw_counts, dict) else {}
             sessions = []
@@ -303,7 +318,9 @@ class UsageRecorder:
         """Raise this minute's peaks to the live sessions the gates report now."""
         per_tenant: Counter[tuple[str, str]] = Counter()
         per_org: Counter[str] = Counter()
-        for gate in self.live():
+        gates = self.live()
+        self._forget_gone_gates({g["node"] for g in gates})
+        for gate in gates:
             for row in gate["sessions"]:
                 if row["org"]:
                     per_tenant[(row["org"], row["tenant"])] += row["sessions"]
@@ -314,6 +331,64 @@ class UsageRecorder:
         if figures:
             self.store.apply(figures)
         return len(figures)
+
+    def _forget_gone_gates(self, fresh: set[str]) -> None:
+        """Session-quota counters of gates that stopped reporting no longer count."""
+        client = self._client
+        if client is None:
+            return
+        for org, limits in self.org_limits.items():
+            if not isinstance(limits.get("max_sessions"), int):
+                continue
+            key = f"{self.prefix}:quota:{{{org}}}:sessions"
+            gone = [node for node in client.hkeys(key) if node not in fresh]
+            if gone:
+                client.hdel(key, *gone)
+
+    # ------------------------------------------------------------ quotas
+
+    def refresh_limits(self) -> None:
+        """Read every org's quotas, and find the orgs past their monthly session minutes."""
+        if self.limits_source is not None:
+            self.org_limits = self.limits_source()
+        now = time.time()
+        today = dt.datetime.fromtimestamp(now, dt.UTC)
+        month = int(dt.datetime(today.year, today.month, 1, tzinfo=dt.UTC).timestamp())
+        blocked: dict[str, str] = {}
+        for org, limits in self.org_limits.items():
+            cap = limits.get("session_minutes_per_month")
+            if not isinstance(cap, int):
+                continue
+            spent = self.store.query(org, tenant=None, start=month, until=int(now) + 1,
+                                     granularity=DAY, metrics=["session_ms"])  # fmt: skip
+            if sum(v.get("session_ms", 0) for _, v in spent) >= cap * 60_000:
+                blocked[org] = "session minutes"
+        self.blocked = blocked
+        client = self._client
+        if client is None:
+            return
+        key = f"{self.prefix}:blocked"
+        if client.hgetall(key) != blocked:
+            pipe = client.pipeline(transaction=True)
+            pipe.delete(key)
+            if blocked:
+                pipe.hset(key, mapping=blocked)  # type: ignore[arg-type]
+            pipe.publish(f"{self.prefix}:events", json.dumps({"type": "limits"}))
+            pipe.execute()
+
+    def check_mint(self, org: str) -> None:
+        """Refuse a mint of an org past a quota (``QUOTA_EXCEEDED``), or count it."""
+        reason = self.blocked.get(org)
+        if reason is not None:
+            msg = f"the org is past its {reason} quota for this month"
+            raise QuotaExceededError(msg)
+        limit = self.org_limits.get(org, {}).get("mints_per_minute")
+        if isinstance(limit, int):
+            try:
+                self._org_mints.hit(org, limit=limit)
+            except RateLimitedError:
+                msg = "the org's mints per minute are at their limit"
+                raise QuotaExceededError(msg) from None
 
     # ------------------------------------------------------------ running
 
@@ -345,9 +420,13 @@ class UsageRecorder:
                     self.store.compact(int(time.time()), **self.retention)
                     next_compact = now + 600
                 if self._client is None:
+                    if now >= next_sample:
+                        self.refresh_limits()
+                        next_sample = now + self.snapshot_seconds
                     self._stop.wait(1.0)
                     continue
                 if now >= next_sample:
+                    self.refresh_limits()
                     self.sample()
                     next_sample = now + self.snapshot_seconds
                 if now >= next_claim:

@@ -250,3 +250,15 @@ class WebhookDelivery(Base):
 
 
 Index("ix_webhook_due", WebhookDelivery.state, WebhookDelivery.next_attempt_ms)
+
+
+class OrgLimits(Base):
+    """An org's quotas, set by the platform operator (``None``: no limit)."""
+
+    __tablename__ = "org_limits"
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    max_sessions: Mapped[int | None] = mapped_column(Integer)
+    connects_per_second: Mapped[int | None] = mapped_column(Integer)
+    mints_per_minute: Mapped[int | None] = mapped_column(Integer)
+    session_minutes_per_month: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)

@@ -40,6 +40,7 @@ from relaypass.errors import (
 from relaypass.profiles.algorithms import PROFILE_ALGORITHMS, profiles_for
 from relaypass.server.blocking import AuditRow, deferred_audit, forbid_blocking
 from relaypass.server.db import models
+from relaypass.server.db.limits import LimitsStore
 from relaypass.server.db.migrate import upgrade
 from relaypass.server.db.rooms import RoomStore
 from relaypass.server.db.tenancy import TenancyStore
@@ -142,6 +143,8 @@ def outbox_events(
             tenant, _, kid = target.partition("/")
             event = {"kind": "kid", "value": kid, "org": org_id, "tenant": tenant}
         events.append(("revoke", event))
+    if action == "org.set_limits" and isinstance((detail or {}).get("limits"), dict):
+        events.append(("limits", {"org": org_id, "limits": dict((detail or {})["limits"])}))
     if action.startswith("room.") and isinstance((detail or {}).get("event"), dict):
         events.append(("room", dict((detail or {})["event"])))
     if action in _KEYSET_ACTIONS:
@@ -220,7 +223,7 @@ def _announced(
     return data
 
 
-class Store(TenancyStore, RoomStore, WebhookStore):
+class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
     """All persistent state of the control plane."""
 
     def __init__(

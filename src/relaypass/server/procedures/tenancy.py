@@ -11,7 +11,7 @@ from __future__ import annotations
 from relaypass.api import tenancy as api
 from relaypass.errors import InvalidRequestError
 from relaypass.server.procedures._context import Call, Handlers, Services
-from relaypass.server.scopes import ORG_SCOPES
+from relaypass.server.scopes import ORG_SCOPES, Scope
 
 __all__ = ["handlers"]
 
@@ -68,6 +68,29 @@ def orgs_disable(s: Services, call: Call, body: api.OrgId) -> api.OrgDisabled:
     s.store.disable_org(body.org_id, actor=call.who.id)
     s.store.forget_org_keys(body.org_id)
     return api.OrgDisabled(disabled=body.org_id, published=s.published())
+
+
+_LIMITS = ("max_sessions", "connects_per_second", "mints_per_minute", "session_minutes_per_month")
+
+
+@handlers.handles(api.ORGS_SET_LIMITS)
+def orgs_set_limits(s: Services, call: Call, body: api.OrgLimitsInput) -> api.OrgLimits:
+    """Quotas gate admission: what is live stays; the next connect or mint is refused."""
+    limits = s.store.set_org_limits(
+        body.org_id, {f: getattr(body, f) for f in _LIMITS}, actor=call.who.id
+    )
+    if s.usage is not None:
+        s.usage.refresh_limits()
+    return api.OrgLimits.model_validate(
+        {"org_id": body.org_id, **limits, "published": s.published()}
+    )
+
+
+@handlers.handles(api.ORGS_LIMITS)
+def orgs_limits(s: Services, call: Call, body: api.OwnOrg) -> api.OrgLimits:
+    if Scope.PLATFORM_ADMIN not in call.who.scopes:
+        s.same_org(call.who, body.org_id)
+    return api.OrgLimits.model_validate({"org_id": body.org_id, **s.store.org_limits(body.org_id)})
 
 
 @handlers.handles(api.TENANTS_CREATE)

@@ -51,6 +51,9 @@ def _minter(s: Services, call: Call, org_id: str) -> ApiKeyRecord:
     """The caller, checked: its own org, and within the mint rate."""
     who = call.who
     s.same_org(who, org_id)
+    if s.usage is not None and "quota" not in call.marks:  # counted once, even if retried
+        s.usage.check_mint(org_id)
+        call.marks.add("quota")
     if s.limiter is not None and "rate" not in call.marks:  # counted once, even if retried
         s.limiter.hit(who.id)
         call.marks.add("rate")
