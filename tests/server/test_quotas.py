@@ -28,7 +28,9 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def plane(tmp_path: Path, redis_server: str, redis_prefix: str) -> Iterator[tuple[str, str, str]]:
-    with served_plane(tmp_path, redis_server, redis_prefix, usage_sample_seconds=0.2) as plane:
+    with served_plane(
+        tmp_path, redis_server, redis_prefix, usage_sample_seconds=0.2, webhook_allow_private=True
+    ) as plane:
         yield plane
 
 
@@ -121,11 +123,16 @@ def test_mint_and_monthly_session_quotas(plane: tuple[str, str, str], gates: lis
         globex = operator.orgs.create(name="Globex", namespaces=["globex"])
         operator.orgs.set_limits(org_id=globex.org_id, mints_per_minute=2)
         with Client(url, api_key=globex.admin_key.key) as theirs:
+            hook = theirs.webhooks.create(url="http://127.0.0.1:9/hooks",
+                                          event_types=["quota.reached"]).endpoint.id  # fmt: skip
             theirs.streams.signing_keys.create(label="main")
             theirs.tokens.relay.mint(ns=["globex/a"])
             theirs.tokens.relay.mint(ns=["globex/a"])
-            with pytest.raises(QuotaExceededError, match="mints per minute"):
-                theirs.tokens.relay.mint(ns=["globex/a"])
+            for _ in range(2):  # announced once a minute, however many refusals
+                with pytest.raises(QuotaExceededError, match="mints per minute"):
+                    theirs.tokens.relay.mint(ns=["globex/a"])
+            told = theirs.webhooks.deliveries.list(id=hook).deliveries
+            assert [d.event_type for d in told] == ["quota.reached"]
             assert operator.tokens.relay.mint(tenant="acme", ns=["live/**"]).token  # not ours
             # No session minutes left this month: connects and mints refused.
             token = operator.tokens.relay.mint(tenant="acme", ns=["live/**"]).token

@@ -333,6 +333,7 @@ def create_app(
     )
     usage.on_queued = deliverer.notify
     usage.limits_source = store.all_org_limits
+    usage.announce = store.emit_webhook
 
     def published() -> bool | None:
         """Push committed changes to Redis now; whether they got there (``None``: no Redis).

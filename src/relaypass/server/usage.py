@@ -128,6 +128,15 @@ def webhooks_of(events: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, 
     return out
 
 
+def _quota_refusal(event: dict[str, Any]) -> bool:
+    detail = event.get("d")
+    return (
+        event.get("k") == "refused"
+        and isinstance(detail, dict)
+        and detail.get("code") == "QUOTA_EXCEEDED"
+    )
+
+
 def _id_key(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
@@ -175,6 +184,9 @@ class UsageRecorder:
         self.org_limits: dict[str, dict[str, Any]] = {}
         #: Orgs past a monthly quota -> which one (refused at connect and at mint).
         self.blocked: dict[str, str] = {}
+        self._quota_announced: dict[str, int] = {}
+        #: Queues one webhook event in a transaction of its own (the store's ``emit_webhook``).
+        self.announce: Callable[[str, str, dict[str, Any]], object] | None = None
         self._org_mints = MintRateLimiter(
             1, window_seconds=60, redis_url=redis_url, prefix=f"{prefix}:org-mints"
         )
@@ -234,6 +246,11 @@ class UsageRecorder:
                 events.extend(e for e in batch if isinstance(e, dict))
         announced = webhooks_of(events)
         now_ms = int(time.time() * 1000)
+        announced += [
+            (org, "quota.reached", {"at": now_ms / 1000, "where": "connect"})
+            for org in sorted({str(e["o"]) for e in events if _quota_refusal(e) and e.get("o")})
+            if self._first_this_minute(org)
+        ]
 
         def queue(session: Session) -> None:
             for org, event_type, data in announced:
@@ -376,19 +393,32 @@ class UsageRecorder:
             pipe.publish(f"{self.prefix}:events", json.dumps({"type": "limits"}))
             pipe.execute()
 
+    def _first_this_minute(self, org: str) -> bool:
+        """Whether ``quota.reached`` was not announced for ``org`` this minute (by this replica)."""
+        minute = _minute(time.time())
+        if self._quota_announced.get(org) == minute:
+            return False
+        self._quota_announced[org] = minute
+        return True
+
     def check_mint(self, org: str) -> None:
         """Refuse a mint of an org past a quota (``QUOTA_EXCEEDED``), or count it."""
         reason = self.blocked.get(org)
-        if reason is not None:
-            msg = f"the org is past its {reason} quota for this month"
-            raise QuotaExceededError(msg)
-        limit = self.org_limits.get(org, {}).get("mints_per_minute")
-        if isinstance(limit, int):
-            try:
-                self._org_mints.hit(org, limit=limit)
-            except RateLimitedError:
-                msg = "the org's mints per minute are at their limit"
-                raise QuotaExceededError(msg) from None
+        try:
+            if reason is not None:
+                msg = f"the org is past its {reason} quota for this month"
+                raise QuotaExceededError(msg)  # noqa: TRY301 - announced below, as the other
+            limit = self.org_limits.get(org, {}).get("mints_per_minute")
+            if isinstance(limit, int):
+                try:
+                    self._org_mints.hit(org, limit=limit)
+                except RateLimitedError:
+                    msg = "the org's mints per minute are at their limit"
+                    raise QuotaExceededError(msg) from None
+        except QuotaExceededError:
+            if self.announce is not None and self._first_this_minute(org):
+                self.announce(org, "quota.reached", {"at": time.time(), "where": "mint"})
+            raise
 
     # ------------------------------------------------------------ running
 
