@@ -18,9 +18,11 @@ import pytest
 from relaypass.client import Client
 from relaypass.errors import InvalidRequestError
 from relaypass.gate.config import GateOptions, build_gate
+from relaypass.server.db.store import Store
 from relaypass.server.webhooks import _GuardedBackend, check_url
 from tests._cp import served_plane
 from tests._net import free_port, stop_process, wait_port
+from tests.server.conftest import MsClock, bootstrap_with_tenants
 
 ROOT = Path(__file__).parents[2]
 
@@ -213,3 +215,25 @@ def test_the_address_dialled_is_checked_not_only_the_name() -> None:
     """A name that resolves to loopback by the time of the delivery gets no connection."""
     with pytest.raises(httpcore.ConnectError, match="private or reserved"):
         _GuardedBackend().connect_tcp("localhost", 9)
+
+
+def test_an_expiring_api_key_is_announced_a_week_and_a_day_before(
+    store: Store, ms_clock: MsClock
+) -> None:
+    org, _ = bootstrap_with_tenants(store)
+    hook = store.create_webhook(
+        org, "https://hooks.example.com/x", event_types=["api_key.expiring"], actor="test"
+    )[0]["id"]
+    day = 86_400_000
+    expiring, _ = store.create_api_key(org, "ci", ["tokens:mint"],
+                                       expires_at_ms=ms_clock.now_ms + 6 * day)  # fmt: skip
+    store.create_api_key(org, "later", ["tokens:mint"], expires_at_ms=ms_clock.now_ms + 30 * day)
+    assert store.announce_expiring_keys() == 1
+    assert store.announce_expiring_keys() == 0  # once per notice
+    ms_clock.advance(5.5 * 86_400)
+    assert store.announce_expiring_keys() == 1
+    ms_clock.advance(86_400)  # expired: nothing more
+    assert store.announce_expiring_keys() == 0
+    told = store.webhook_deliveries(org, hook)
+    assert [d["event_type"] for d in told] == ["api_key.expiring", "api_key.expiring"]
+    assert expiring.id in str(store.due_webhook_deliveries()[0].body)

@@ -46,6 +46,8 @@ __all__ = ["RETRY_SECONDS", "Deliverer", "check_url"]
 RETRY_SECONDS: Final = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 _MAX_URL: Final = 2048
 _USER_AGENT: Final = "relaypass-webhooks/1"
+#: How often API keys about to expire are looked for (seconds).
+_NOTICES_EVERY: Final = 600.0
 
 _log = structlog.get_logger("relaypass.server.webhooks")
 
@@ -215,9 +217,13 @@ class Deliverer:
                       attempt=due.attempts + 1, state=state, error=error)  # fmt: skip
 
     def _run(self) -> None:
+        next_notices = 0.0
         with ThreadPoolExecutor(self.workers, thread_name_prefix="relaypass-webhook") as pool:
             while not self._stop.is_set():
                 try:
+                    if time.monotonic() >= next_notices:
+                        self.store.announce_expiring_keys()
+                        next_notices = time.monotonic() + _NOTICES_EVERY
                     attempted = self.run_once(pool)
                 except Exception as exc:  # noqa: BLE001 - the deliverer outlives database outages
                     _log.warning("webhook.deliverer_failed", error=type(exc).__name__)

@@ -252,6 +252,15 @@ class WebhookDelivery(Base):
 Index("ix_webhook_due", WebhookDelivery.state, WebhookDelivery.next_attempt_ms)
 
 
+class WebhookNotice(Base):
+    """A notice announced once (an API key's expiry, 7 days and 1 day before)."""
+
+    __tablename__ = "webhook_notices"
+    subject: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class OrgLimits(Base):
     """An org's quotas, set by the platform operator (``None``: no limit)."""
 

@@ -55,6 +55,8 @@ AUDITED_EVENTS: Final = {
     "room.end": "room.ended",
 }
 _LEASE_MS: Final = 60_000
+#: API-key expiry notices, by how long before the expiry (the widest first).
+_EXPIRY_NOTICES: Final = (("7 days", 7 * 86_400_000), ("1 day", 86_400_000))
 _ENDPOINTS_TTL: Final = 2.0
 MAX_ENDPOINTS_PER_ORG: Final = 20
 
@@ -301,6 +303,30 @@ class WebhookStore:
                               self._now(), only=endpoint_id)  # fmt: skip
         assert message is not None  # noqa: S101 - an enabled endpoint always takes its test
         return message
+
+    def announce_expiring_keys(self) -> int:
+        """Queue ``api_key.expiring`` 7 days and 1 day before each live key's expiry, once each."""
+        now = self._now()
+        queued = 0
+        with self.transaction() as session:
+            keys = session.scalars(
+                select(models.ApiKey).where(
+                    models.ApiKey.revoked_at_ms.is_(None),
+                    models.ApiKey.expires_at_ms.is_not(None),
+                    models.ApiKey.expires_at_ms > now,
+                    models.ApiKey.expires_at_ms <= now + _EXPIRY_NOTICES[0][1],
+                )
+            ).all()
+            for key in keys:
+                left = (key.expires_at_ms or now) - now
+                kind = next(k for k, within in reversed(_EXPIRY_NOTICES) if left <= within)
+                if session.get(models.WebhookNotice, (key.id, kind)) is not None:
+                    continue
+                session.add(models.WebhookNotice(subject=key.id, kind=kind, at_ms=now))
+                data = {"id": key.id, "label": key.label, "expiresAtMs": key.expires_at_ms}
+                if enqueue(session, key.org_id, "api_key.expiring", data | {"notice": kind}, now):
+                    queued += 1
+        return queued
 
     def emit_webhook(self, org_id: str, event_type: str, data: dict[str, Any]) -> str | None:
         """Queue one event in a transaction of its own (for events that change nothing)."""

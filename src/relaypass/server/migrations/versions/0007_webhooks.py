@@ -67,9 +67,17 @@ def upgrade() -> None:
     op.create_index("ix_webhook_deliveries_message_id", "webhook_deliveries", ["message_id"])
     op.create_index("ix_webhook_deliveries_endpoint_id", "webhook_deliveries", ["endpoint_id"])
     op.create_index("ix_webhook_due", "webhook_deliveries", ["state", "next_attempt_ms"])
+    op.create_table(
+        "webhook_notices",
+        sa.Column("subject", sa.String(length=128), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("subject", "kind"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("webhook_notices")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_messages")
     op.drop_table("webhook_endpoints")
