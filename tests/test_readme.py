@@ -39,7 +39,9 @@ from cryptography.x509.oid import NameOID
 
 from relaypass import Key, Minter
 from relaypass._keyset import KeySet
+from relaypass.server.db.webhooks import new_secret
 from relaypass.server.publish import RedisPublisher
+from relaypass.server.webhooks import sign
 from tests._js import BUILD_COMMANDS, build
 from tests._net import free_port, stop_process, wait_port
 from tests.client.conftest import Served, serve
@@ -325,6 +327,20 @@ def prepare_relay_files(cwd: Path) -> None:
 
 
 #: Which runner takes which block (by a line it starts with).
+def check_receiver(world: World, body: str) -> None:
+    """The documented receiver, against what the deliverer signs: its own and a forged one."""
+    namespace: dict[str, Any] = {}
+    exec(compile(world.fill(body), "usage.md", "exec"), namespace)  # noqa: S102 - the doc's code
+    secret = namespace["secret"]
+    at = dt.datetime.now(dt.UTC)
+    payload = b'{"type":"webhook.test","timestamp":"2026-01-01T00:00:00Z","data":{}}'
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(at.timestamp())),
+               "webhook-signature": sign([secret], "msg_1", at, payload)}  # fmt: skip
+    assert namespace["receive"](payload, headers)["type"] == "webhook.test"
+    forged = dict(headers, **{"webhook-signature": sign([new_secret()], "msg_1", at, payload)})
+    assert namespace["receive"](payload, forged) is None
+
+
 def build_package(_world: World, body: str) -> None:
     """The package build the example documents: the suite's own, under its lock (a second
     ``npm ci`` would pull node_modules from under another worker's build)."""
@@ -350,6 +366,8 @@ HANDLERS: dict[str, Callable[[World, str], None]] = {
     "import json": run_python,
     "export CLUTCHCALL_CREDENTIALS": run_shell,
     "# the page's package": build_package,
+    "import time": run_python,
+    "from standardwebhooks.webhooks import Webhook": check_receiver,
 }
 
 
