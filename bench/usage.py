@@ -28,7 +28,6 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).parent))
 from _servers import free_port, start_redis
 from gate import usage_event_cost
-
 from relaypass.gate.usage import UsageEvents, event_record
 from relaypass.server.db.migrate import upgrade
 from relaypass.server.db.store import make_engine
@@ -97,7 +96,7 @@ def lag(database_url: str, redis_url: str, rate: int, seconds: float) -> tuple[f
     events = UsageEvents(capacity=10 * rate)
     recorder = UsageRecorder(UsageStore(engine), redis_url=redis_url, prefix=prefix)
     lags: list[float] = []
-    original = recorder._apply_entries  # noqa: SLF001 - timing the commit of each batch
+    original = recorder._apply_entries
 
     def timed(client_: Any, entries: Any, consumer: str) -> int:  # noqa: ANN401
         import json  # noqa: PLC0415
@@ -108,7 +107,7 @@ def lag(database_url: str, redis_url: str, rate: int, seconds: float) -> tuple[f
         lags.extend(now - at for at in ats)
         return applied
 
-    recorder._apply_entries = timed  # type: ignore[method-assign]  # noqa: SLF001
+    recorder._apply_entries = timed  # type: ignore[method-assign]
     stop = threading.Event()
     produced = [0]
 
