@@ -107,7 +107,7 @@ def lag(database_url: str, redis_url: str, rate: int, seconds: float) -> tuple[f
         lags.extend(now - at for at in ats)
         return applied
 
-    recorder._apply_entries = timed  # type: ignore[method-assign]
+    recorder._apply_entries = timed  # type: ignore[method-assign, assignment]
     stop = threading.Event()
     produced = [0]
 
