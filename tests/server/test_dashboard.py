@@ -24,7 +24,20 @@ from tests._cp import sqlite_store
 from tests._net import serve_in_thread
 
 AXE = Path(__file__).parents[1] / "interop" / "node" / "node_modules" / "axe-core" / "axe.min.js"
-PAGES = ["", "/api-keys", "/signing-keys", "/tenants", "/tokens", "/audit", "/orgs"]
+PAGES = [
+    "",
+    "/api-keys",
+    "/signing-keys",
+    "/tenants",
+    "/tokens",
+    "/audit",
+    "/orgs",
+    "/analytics",
+    "/analytics?range=1h",
+    "/live",
+    "/webhooks",
+    "/rooms?room=standup",
+]
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "dashboard"
 
 
@@ -43,7 +56,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     assert first is not None
     org, key = first
     store.create_tenant(org, "acme", "Acme", actor="test")
-    app = create_app(Settings(data_dir=directory, key_propagation_seconds=5), store)
+    settings = Settings(data_dir=directory, key_propagation_seconds=5, webhook_allow_private=True)
+    app = create_app(settings, store)
     with serve_in_thread(app) as address:
         yield Served(f"http://{address}", org, key)
 
@@ -245,7 +259,8 @@ def test_every_page_screenshot_and_axe(
         else:
             page.goto(f"{served.url}/dashboard{suffix}")
             target = page
-        name = (suffix.strip("/") or "overview").replace("/", "-")
+        name = (suffix.strip("/") or "overview").replace("/", "-").replace("?", "-")
+        name = name.replace("=", "-")
         target.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
         target.add_script_tag(path=str(AXE))
         violations = target.evaluate(
@@ -271,3 +286,54 @@ def test_a_key_sees_only_what_its_scopes_allow(served: Served, browser: Browser)
         expect(nav).not_to_contain_text(hidden)
     page.goto(f"{served.url}/dashboard/api-keys")
     expect(page.locator(".error")).to_contain_text("INVALID_PERMISSIONS")
+
+
+def test_analytics_webhooks_and_rooms_pages(served: Served, browser: Browser) -> None:
+    """Figures charted from the rollups, an endpoint added (its secret shown once), a test
+    delivery logged, a room's lobby and participants opened."""
+    for _ in range(3):
+        httpx.post(
+            f"{served.url}/rpc/tokens.room.mint",
+            json={"orgId": served.org, "roomId": "standup", "participantId": "ada",
+                  "role": "speaker"},
+            headers={"Authorization": f"Bearer {served.key}"},
+        ).raise_for_status()  # fmt: skip
+    page = sign_in(browser, served)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("nav[aria-label=Sections] >> text=Analytics")
+    expect(page.locator("h1")).to_have_text("Analytics")
+    mints = page.locator(".counts div", has_text="Mints").locator("dd")
+    for _ in range(40):  # mints reach the rollups within a second or two
+        if int(mints.inner_text()) >= 3:
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    assert int(mints.inner_text()) >= 3
+    expect(page.locator(".uplot-host[data-chart='4'] canvas")).to_have_count(1)  # uPlot drew it
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "analytics-with-mints.png"), full_page=True)
+    csv_text = page.request.get(f"{served.url}/dashboard/analytics?range=24h&format=csv").text()
+    assert csv_text.splitlines()[0].startswith("at,connects,refused")
+
+    page.click("nav[aria-label=Sections] >> text=Webhooks")
+    page.fill("#url", "http://127.0.0.1:9/hooks")
+    page.fill("#description", "billing")
+    page.click("text=Add endpoint")
+    secret = page.input_value("#new-secret")
+    assert secret.startswith("whsec_")
+    page.reload()
+    expect(page.locator("#new-secret")).to_have_count(0)  # shown once
+    page.click("text=Send test")
+    expect(page.locator(".done")).to_contain_text("webhook.test")
+    expect(page.locator("section[aria-labelledby=deliveries-h] tbody")).to_contain_text(
+        "webhook.test"
+    )
+    page.screenshot(path=str(ARTIFACTS / "webhooks-with-deliveries.png"), full_page=True)
+
+    page.click("nav[aria-label=Sections] >> text=Rooms")
+    page.fill("#room", "standup")
+    page.click("text=Open")
+    expect(page.locator("h2#lobby-h")).to_have_text("Lobby of standup")
+    page.click("text=End the room")
+    expect(page.locator(".done")).to_have_text("Room ended.")
+    page.context.close()

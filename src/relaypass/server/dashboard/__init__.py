@@ -11,7 +11,6 @@ confirmations. No CDN and no Node build: the CSS and script ship in the wheel.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hmac
 import io
 import secrets
@@ -29,6 +28,8 @@ from starlette.staticfiles import StaticFiles
 from relaypass._jws import DEFAULT_MAX_TOKEN_BYTES
 from relaypass._tokens import Verifier, decode_unverified
 from relaypass.errors import ErrorCode, RelaypassError
+from relaypass.server.dashboard._common import done, flash_of, integer, status_of, utc
+from relaypass.server.dashboard._operations import OperationsPages
 from relaypass.server.dashboard._sessions import COOKIE, DashboardSession, SessionStore
 from relaypass.server.dashboard._signin import SignInLimiter
 from relaypass.server.db.store import Store
@@ -43,7 +44,7 @@ _LOGIN_COOKIE: Final = "relaypass_login"
 Handler = Callable[[Request, DashboardSession], Awaitable[Response]]
 
 
-class _Pages:
+class _Pages(OperationsPages):
     """The dashboard's handlers, sharing the dispatcher, the store and the sessions."""
 
     def __init__(
@@ -63,7 +64,7 @@ class _Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters["utc"] = _utc
+        self.env.filters["utc"] = utc
 
     # ------------------------------------------------------------ plumbing
 
@@ -236,14 +237,14 @@ class _Pages:
             elif action == "reroll":
                 created, failure = await self.call(s, "streams.apiKeys.reroll", {
                     "orgId": s.org_id, "id": str(form.get("id")),
-                    "graceSeconds": _int(form.get("grace"), 0),
+                    "graceSeconds": integer(form.get("grace"), 0),
                 })  # fmt: skip
-            done = {"create": "Key created.",
+            said = {"create": "Key created.",
                     "revoke": "Key revoked: requests with it are refused.",
                     "reroll": "Key rerolled: the new key is below."}  # fmt: skip
-            return _done(request, s, created=created, failure=failure,
-                         notice=None if failure else done.get(str(action)))  # fmt: skip
-        flash = _flash(s)
+            return done(request, s, created=created, failure=failure,
+                         notice=None if failure else said.get(str(action)))  # fmt: skip
+        flash = flash_of(s)
         listed, list_failure = await self.call(s, "streams.apiKeys.list", {"orgId": s.org_id})
         return self.render(
             request, "api_keys.html", s, keys=(listed or {}).get("keys", []),
@@ -265,12 +266,12 @@ class _Pages:
                 _, failure = await self.call(
                     s, f"streams.signingKeys.{action}", {"orgId": s.org_id, "id": kid}
                 )
-            done = {"create": "Signing key created: it signs once it has propagated.",
+            said = {"create": "Signing key created: it signs once it has propagated.",
                     "retire": "Signing key retired: it mints nothing more.",
                     "revoke": "Signing key revoked: its tokens are refused."}  # fmt: skip
-            return _done(request, s, failure=failure,
-                         notice=None if failure else done.get(str(action)))  # fmt: skip
-        flash = _flash(s)
+            return done(request, s, failure=failure,
+                         notice=None if failure else said.get(str(action)))  # fmt: skip
+        flash = flash_of(s)
         listed, list_failure = await self.call(s, "streams.signingKeys.list", {"orgId": s.org_id})
         return self.render(
             request, "signing_keys.html", s, keys=(listed or {}).get("keys", []),
@@ -281,13 +282,13 @@ class _Pages:
         if request.method == "POST":
             form = await request.form()
             failure, registered = await self._tenant_action(s, form)
-            done = {"create": "Tenant created.",
+            said = {"create": "Tenant created.",
                     "disable": "Tenant disabled: its sessions are cut.",
                     "publish": "Service-account key registered.",
                     "revoke": "Service-account key revoked."}  # fmt: skip
-            return _done(request, s, failure=failure, registered=registered,
-                         notice=None if failure else done.get(str(form.get("action"))))  # fmt: skip
-        flash = _flash(s)
+            return done(request, s, failure=failure, registered=registered,
+                         notice=None if failure else said.get(str(form.get("action"))))  # fmt: skip
+        flash = flash_of(s)
         tenants, f1 = await self.call(s, "tenants.list", {"orgId": s.org_id})
         accounts, f2 = await self.call(s, "serviceAccounts.list", {"orgId": s.org_id})
         return self.render(
@@ -331,12 +332,12 @@ class _Pages:
             kind = _kind(form.get("kind"))
             if form.get("action") == "decode":
                 decoded = self._decode(s, str(form.get("token") or ""))
-                return _done(request, s, decoded=decoded, to=f"?kind={kind}#decoded")
+                return done(request, s, decoded=decoded, to=f"?kind={kind}#decoded")
             minted, failure = await self.call(s, *_mint_request(s, form))
             notice = None if failure else f"Minted a {kind} token: copy it below."
-            return _done(request, s, minted=minted, failure=failure, notice=notice,
+            return done(request, s, minted=minted, failure=failure, notice=notice,
                          to=f"?kind={kind}")  # fmt: skip
-        flash = _flash(s)
+        flash = flash_of(s)
         tenants, _ = await self.call(s, "tenants.list", {"orgId": s.org_id})
         return self.render(
             request, "tokens.html", s, minted=flash.get("minted"), failure=flash.get("failure"),
@@ -365,7 +366,7 @@ class _Pages:
 
     async def audit(self, request: Request, s: DashboardSession) -> Response:
         query = request.query_params
-        page = max(_int(query.get("page"), 1), 1)
+        page = max(integer(query.get("page"), 1), 1)
         body: dict[str, Any] = {"orgId": s.org_id, "limit": _PAGE, "offset": (page - 1) * _PAGE}
         for field, name in (("action", "action"), ("actor", "actor")):
             if query.get(name):
@@ -381,38 +382,15 @@ class _Pages:
             return _csv(events)
         return self.render(
             request, "audit.html", s, events=events, failure=failure, page=page,
-            more=len(events) == _PAGE, query=dict(query), status=_status(failure),
+            more=len(events) == _PAGE, query=dict(query), status=status_of(failure),
         )  # fmt: skip
 
     async def orgs(self, request: Request, s: DashboardSession) -> Response:
         data, failure = await self.call(s, "orgs.list", {})
         return self.render(
             request, "orgs.html", s, orgs=(data or {}).get("orgs", []), failure=failure,
-            status=_status(failure),
+            status=status_of(failure),
         )  # fmt: skip
-
-
-def _utc(ms: object) -> str:
-    """A time in ms as UTC text: what a page shows before its script shows local time."""
-    if not isinstance(ms, int):
-        return ""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _status(failure: Failure | None) -> int:
-    return failure.status if failure is not None else 200
-
-
-def _done(
-    request: Request,
-    session: DashboardSession,
-    *,
-    to: str = "",
-    **flash: Any,  # noqa: ANN401 - what the page shows
-) -> Response:
-    """Post/redirect/get: keep what the POST did for the page, shown once, and redirect."""
-    session.flash = {k: v for k, v in flash.items() if v is not None}
-    return RedirectResponse(request.url.path + to, status_code=303)
 
 
 _KINDS: Final = ("relay", "moq", "room")
@@ -421,18 +399,6 @@ _KINDS: Final = ("relay", "moq", "room")
 def _kind(value: object) -> str:
     """The token tab asked for (relay by default)."""
     return value if isinstance(value, str) and value in _KINDS else "relay"
-
-
-def _flash(session: DashboardSession) -> dict[str, Any]:
-    flash, session.flash = session.flash, {}
-    return flash
-
-
-def _int(value: object, default: int) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return default
 
 
 def _ms(value: str) -> int:
@@ -456,7 +422,7 @@ def _per_minute(events: list[dict[str, Any]], since_ms: int) -> list[int]:
 
 def _mint_request(s: DashboardSession, form: Any) -> tuple[str, dict[str, Any]]:  # noqa: ANN401
     kind = form.get("kind")
-    ttl = _int(form.get("ttl"), 600)
+    ttl = integer(form.get("ttl"), 600)
     if kind == "moq":
         paths = [p for p in str(form.get("paths") or "").split() if p]
         publish = paths if form.get("may_publish") else []
@@ -509,5 +475,9 @@ def dashboard_routes(
         Route("/dashboard/tenants", g(pages.tenants), methods=both),
         Route("/dashboard/tokens", g(pages.tokens), methods=both),
         Route("/dashboard/audit", g(pages.audit), methods=["GET"]),
+        Route("/dashboard/analytics", g(pages.analytics), methods=["GET"]),
+        Route("/dashboard/live", g(pages.live), methods=["GET"]),
+        Route("/dashboard/webhooks", g(pages.webhooks), methods=both),
+        Route("/dashboard/rooms", g(pages.rooms), methods=both),
         Route("/dashboard/orgs", g(pages.orgs), methods=["GET"]),
     ]

@@ -40,3 +40,23 @@ document.addEventListener("DOMContentLoaded", () => {
     time.textContent = when.toLocaleString();
   }
 });
+
+// Analytics: the charts, drawn by the vendored uPlot from the page's JSON (tables hold the same).
+window.addEventListener("load", () => {
+  const source = document.getElementById("charts-data");
+  if (!source || typeof window.uPlot !== "function") return;
+  const charts = JSON.parse(source.textContent);
+  const colours = ["#1f5fbf", "#b5402a"];
+  for (const host of document.querySelectorAll(".uplot-host")) {
+    const chart = charts[Number(host.dataset.chart)];
+    if (!chart || chart.rows.length === 0) continue;
+    const columns = [chart.rows.map((r) => r[0])];
+    chart.series.forEach((_, i) => columns.push(chart.rows.map((r) => r[i + 1])));
+    const width = Math.min(host.parentElement.clientWidth, 720);
+    new window.uPlot({
+      width, height: 200,
+      series: [{}, ...chart.series.map((label, i) => ({ label, stroke: colours[i % 2], width: 2 }))],
+      axes: [{}, { size: 60 }],
+    }, columns, host);
+  }
+});
