@@ -52,6 +52,8 @@ from relaypass.gate.adapters.http import create_gate_app
 from relaypass.gate.adapters.moq_auth import MoqAuthServer, create_moq_auth_app
 from relaypass.gate.adapters.moq_auth_client import AuthClient
 from relaypass.gate.adapters.moq_relay import MoqRelay, RefreshChannel
+from relaypass.gate.quotas import Quotas
+from relaypass.gate.usage import UsageEvents
 from tests._net import free_port, serve_in_thread, stop_process, wait_port
 from tests.gate._nats import broker
 from tests.gate.test_nginx_rtmp import FFMPEG, NGINX, RTMP_MODULE, nginx_conf
@@ -100,10 +102,25 @@ def refresh_with(case: str, profile: str) -> str:
     }[case]()
 
 
+#: Every gate the adapters run on, each recording usage and holding quotas (checked below).
+GATES: Final[list[Gate]] = []
+#: Orgs past a monthly quota, for the gates already running and those started per case.
+BLOCKED: Final[dict[str, str]] = {}
+
+
+def accounted(gate: Gate) -> Gate:
+    """``gate`` recording usage events and holding quotas (without Redis: blocks only)."""
+    gate.usage = UsageEvents()
+    gate.quotas = Quotas(None, prefix="matrix", node="matrix")
+    gate.quotas.replace({}, BLOCKED)
+    GATES.append(gate)
+    return gate
+
+
 def two_org_gate(profile: str) -> Gate:
     gate = Gate(StaticKeySource(KeySet([KEY_A.public(), KEY_B.public()])), profile=profile)
     gate.revoke_jti(REVOKED_JTI, org="org_a")
-    return gate
+    return accounted(gate)
 
 
 class Adapter(Protocol):
@@ -220,6 +237,7 @@ def nats_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nats]:
     accounts = {"org_a/t1": "ACME", "org_b/t1": "ACME"}  # the two orgs share one account
     with broker(directory, keys=[KEY_A, KEY_B], accounts=accounts) as running:
         running.gate.revoke_jti(REVOKED_JTI, org="org_a")
+        accounted(running.gate)
         yield Nats(running.urls[0])
 
 
@@ -380,6 +398,8 @@ ADAPTERS: Final[dict[str, str]] = {
     "websocket": "websocket",
 }
 REFRESHING: Final = ("moq", "moq-auth-url", "websocket")
+#: Adapters that check each request on its own (no session, so no session events).
+STATELESS: Final = ("hls",)
 
 
 def _adapter(request: pytest.FixtureRequest, name: str) -> Any:
@@ -408,3 +428,41 @@ def test_a_refresh_keeps_the_sessions_identity(
         name,
         case,
     )
+
+
+def _events() -> list[tuple[str, str | None, dict[str, Any] | None]]:
+    return [(kind, org, detail) for g in GATES for kind, org, _, _, detail in g.usage.take()]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", list(ADAPTERS))
+def test_every_real_adapter_records_usage_and_holds_quotas(
+    request: pytest.FixtureRequest, name: str
+) -> None:
+    """Sessions and refusals in the org's usage, from every adapter; an org past a quota is
+    refused QUOTA_EXCEEDED by every adapter, and another org is not."""
+    adapter: Adapter = _adapter(request, name)
+    _events()  # what earlier cases left
+    assert adapter.admitted(attack("own", adapter.profile))
+    assert not adapter.admitted(attack("revoked", adapter.profile))
+    deadline = time.monotonic() + 5
+    seen: list[tuple[str, str | None, dict[str, Any] | None]] = []
+    while not any(k == "refused" for k, _, _ in seen) and time.monotonic() < deadline:
+        seen += _events()
+        time.sleep(0.05)
+    started = ("started", "org_a") in {(k, o) for k, o, _ in seen}
+    assert started is (name not in STATELESS), (name, seen)  # an HLS request is no session
+    assert ("refused", "org_a", {"code": "INVALID_TOKEN"}) in seen, (name, seen)
+    BLOCKED["org_a"] = "session minutes"
+    for gate in GATES:
+        assert gate.quotas is not None
+        gate.quotas.replace({}, BLOCKED)
+    try:
+        assert not adapter.admitted(attack("own", adapter.profile)), name
+        after = _events()
+        refusals = [d for k, o, d in after if k == "refused" and o == "org_a"]
+        assert {"code": "QUOTA_EXCEEDED"} in refusals, (name, after)
+    finally:
+        BLOCKED.clear()
+        for gate in GATES:
+            assert gate.quotas is not None
+            gate.quotas.replace({}, {})

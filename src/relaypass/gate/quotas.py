@@ -86,14 +86,18 @@ class Quotas:
         """Whether connects of ``org`` are counted."""
         return org is not None and org in self._limits
 
+    def check_blocked(self, org: str | None) -> None:
+        """Refuse an org past a monthly quota (no counter moves)."""
+        reason = self._blocked.get(org) if org is not None else None
+        if reason is not None:
+            msg = f"the org is past its {reason} quota for this month"
+            raise QuotaExceededError(msg)
+
     def admit(self, org: str | None) -> None:
         """Count one connect of ``org`` against its quotas, or refuse it."""
         if org is None:
             return
-        reason = self._blocked.get(org)
-        if reason is not None:
-            msg = f"the org is past its {reason} quota for this month"
-            raise QuotaExceededError(msg)
+        self.check_blocked(org)
         limits = self._limits.get(org)
         if limits is None or self._admit is None:
             return

@@ -416,6 +416,25 @@ class Gate:
             raise
         return grant
 
+    def request_grant(self, token: str, path: str = "", origin: str | None = None) -> Grant:
+        """A stateless grant for one request (an HLS playlist or segment): no session.
+
+        Not a session, so not a connect: no session or connect quota counts it, but an org
+        past a monthly quota is refused, and a refusal is recorded like a connect's.
+        """
+        grant: Grant | None = None
+        try:
+            grant = self.grant_for(token, path, origin)
+            if self.quotas is not None:
+                self.quotas.check_blocked(grant.org)
+        except RelaypassError as exc:
+            if grant is not None:
+                exc.org = grant.org
+            if self.usage is not None:
+                self.usage.emit("refused", exc.org, None, {"code": exc.code.value})
+            raise
+        return grant
+
     def live_counts(self) -> dict[tuple[str | None, str | None], int]:
         """Live sessions by org and tenant (for usage snapshots and quotas)."""
         counts: dict[tuple[str | None, str | None], int] = {}

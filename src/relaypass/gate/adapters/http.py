@@ -358,7 +358,7 @@ class _Service:
         """A stateless grant (no session is pinned), for per-request checks."""
         if credential is None:
             return self.gate.anonymous_grant()
-        return self.gate.grant_for(self.token_of(credential), self._joined(path), None)
+        return self.gate.request_grant(self.token_of(credential), self._joined(path))
 
     def _joined(self, path: str) -> str:
         """The connection path: the stream itself for room tokens (the room), else none.
@@ -482,7 +482,7 @@ class _Service:
             if scheme.lower() != "bearer" or not token:
                 msg = "a bearer token is required"
                 raise MalformedTokenError(msg)
-            grant = self.gate.grant_for(token, "", None)
+            grant = self.gate.request_grant(token)
             now = self.gate.clock.now()
             ttl = DEFAULT_STREAM_KEY_TTL
             if grant.expires_at is not None:
