@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def main() -> None:
                 self.end_headers()
                 return
             line = {"id": headers["webhook-id"], "signatures": headers["webhook-signature"],
-                    "payload": verified}  # fmt: skip
+                    "payload": verified, "at": time.time()}  # fmt: skip
             with out.open("a") as sink:
                 sink.write(json.dumps(line) + "\n")
             self.send_response(204)
