@@ -509,20 +509,17 @@ class Gate:
             self._index.remove(session.id, session.grant)
         if self.quotas is not None:
             self.quotas.release(session.grant.org)
-        if self.usage is not None:
+        usage = self.usage
+        if usage is not None:
+            grant = session.grant
             detail: dict[str, object] = {
-                "reason": reason, "seconds": round(self.clock.now() - session.started_at, 3)
+                "reason": reason, "seconds": self.clock.now() - session.started_at
             }  # fmt: skip
-            if sent is not None:
-                detail["sent"] = sent
-            if received is not None:
-                detail["received"] = received
-            if session.grant.room:
-                detail["room"], detail["participant"] = (
-                    session.grant.room,
-                    session.grant.participant,
-                )
-            self.usage.emit("ended", session.grant.org, session.grant.tenant, detail)
+            if sent is not None or received is not None:
+                detail["sent"], detail["received"] = sent, received
+            if grant.room:
+                detail["room"], detail["participant"] = grant.room, grant.participant
+            usage.emit("ended", grant.org, grant.tenant, detail)
         if self._rooms_held:
             self.rooms.left(session)
         if self.on_close is not None:

@@ -123,7 +123,10 @@ def event_record(event: Event) -> dict[str, Any]:
     kind, org, tenant, at, detail = event
     record: dict[str, Any] = {"k": kind, "o": org, "t": tenant, "at": round(at, 3)}
     if detail:
-        record["d"] = detail
+        seconds = detail.get("seconds")
+        if isinstance(seconds, float):  # rounded here, off the connect path
+            detail = {**detail, "seconds": round(seconds, 3)}
+        record["d"] = {k: v for k, v in detail.items() if v is not None}
     return record
 
 
