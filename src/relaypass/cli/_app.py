@@ -337,12 +337,15 @@ def _open_store_or_exit() -> tuple[Settings, Store]:
     from pydantic import ValidationError  # noqa: PLC0415
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
+    from relaypass._redis import redis_client  # noqa: PLC0415
     from relaypass.server.app import open_store  # noqa: PLC0415
     from relaypass.server.secrets import SecretsMismatchError  # noqa: PLC0415
     from relaypass.server.settings import Settings  # noqa: PLC0415
 
     try:
         settings = Settings()
+        if settings.redis_url:  # a malformed URL is one line now, not a traceback later
+            redis_client(settings.redis_url).close()
         return settings, open_store(settings)
     except SecretsMismatchError as exc:
         reason = str(exc)

@@ -22,6 +22,7 @@ import redis
 from redis.backoff import ExponentialWithJitterBackoff
 
 from relaypass._keyset import KeySet
+from relaypass._redis import redis_client
 from relaypass.errors import InvalidKeyError
 from relaypass.gate.quotas import Quotas
 from relaypass.gate.usage import default_node
@@ -60,9 +61,7 @@ class RedisKeySource:
         on_revoke: Callable[[dict[str, Any]], object] | None = None,
         start: bool = True,
     ) -> None:
-        self._client: redis.Redis = redis.Redis.from_url(
-            url, socket_timeout=5, decode_responses=True
-        )
+        self._client: redis.Redis = redis_client(url, socket_timeout=5, decode_responses=True)
         self.prefix = prefix
         self.refresh_seconds = refresh_seconds
         self.on_revoke = on_revoke

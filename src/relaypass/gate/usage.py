@@ -34,6 +34,8 @@ import redis
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from relaypass._redis import redis_client
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -144,7 +146,7 @@ class RedisUsageShipper:
         flush_seconds: float = 0.5,
         snapshot_seconds: float = 10.0,
     ) -> None:
-        self._client: redis.Redis = redis.Redis.from_url(url, socket_timeout=5)
+        self._client: redis.Redis = redis_client(url, socket_timeout=5)
         self._gate = gate
         if gate.usage is None:
             gate.usage = UsageEvents()

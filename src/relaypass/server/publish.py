@@ -19,6 +19,7 @@ from typing import Any, Final, final
 import redis
 
 from relaypass._keyset import KeySet
+from relaypass._redis import redis_client
 from relaypass.profiles.room_events import glob_literal, lobby_field, read_roster, standing_field
 
 __all__ = ["RedisPublisher"]
@@ -48,7 +49,7 @@ class RedisPublisher:
     __slots__ = ("_client", "_last_version", "_set_if_newer", "prefix")
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
-        self._client: redis.Redis = redis.Redis.from_url(
+        self._client: redis.Redis = redis_client(
             url, socket_timeout=2, socket_connect_timeout=1, decode_responses=True
         )
         self.prefix = prefix

@@ -20,6 +20,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from relaypass._redis import redis_client
 from relaypass.errors import RateLimitedError
 from relaypass.server import logging as rlog
 from relaypass.server.blocking import forbid_blocking
@@ -49,11 +50,12 @@ class MintRateLimiter:
         self._shared = (
             SlidingWindowCounterRateLimiter(
                 RedisStorage(
-                    redis_url,
+                    "redis://",  # the pool below decides where (one node, or Sentinel's primary)
+                    connection_pool=redis_client(
+                        redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+                    ).connection_pool,
                     key_prefix=f"{prefix}:ratelimit",
                     wrap_exceptions=True,
-                    socket_timeout=0.5,
-                    socket_connect_timeout=0.5,
                 )
             )
             if redis_url

@@ -36,6 +36,7 @@ import redis
 import structlog
 from sqlalchemy.orm import Session
 
+from relaypass._redis import redis_client
 from relaypass.errors import QuotaExceededError, RateLimitedError
 from relaypass.server.db.usage import DAY, ORG_TOTAL, Figure, UsageStore
 from relaypass.server.db.webhooks import enqueue
@@ -165,9 +166,7 @@ class UsageRecorder:
                           "days_for": days_for}  # fmt: skip
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._client: redis.Redis | None = (
-            redis.Redis.from_url(redis_url, socket_timeout=5, decode_responses=True)
-            if redis_url
-            else None
+            redis_client(redis_url, socket_timeout=5, decode_responses=True) if redis_url else None
         )
         self._mints: Counter[tuple[str, str, int]] = Counter()
         self._mints_lock = threading.Lock()

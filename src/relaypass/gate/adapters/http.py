@@ -50,6 +50,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relaypass._grant import Grant
 from relaypass._head_limits import head_refusal
+from relaypass._redis import redis_client
 from relaypass.errors import (
     ErrorCode,
     InvalidRequestError,
@@ -149,9 +150,7 @@ class RedisStreamKeys:
     def __init__(self, url: str, *, prefix: str = "relaypass") -> None:
         import redis  # noqa: PLC0415 - only this store needs it
 
-        self._client: redis.Redis = redis.Redis.from_url(
-            url, socket_timeout=5, decode_responses=True
-        )
+        self._client: redis.Redis = redis_client(url, socket_timeout=5, decode_responses=True)
         self._prefix = prefix
 
     def put(self, digest: str, token: str, ttl_seconds: int) -> None:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Final, Protocol, final
 
 import orjson
 
+from relaypass._redis import redis_client
 from relaypass.errors import QuotaExceededError
 
 if TYPE_CHECKING:
@@ -285,9 +286,7 @@ class RedisSessionTable:
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "relaypass") -> RedisSessionTable:
         """A table on the Redis at ``url``."""
-        import redis as redis_lib  # noqa: PLC0415 - the gate extra
-
-        return cls(redis_lib.Redis.from_url(url, socket_timeout=2.0), prefix=prefix)
+        return cls(redis_client(url, socket_timeout=2.0), prefix=prefix)
 
     def _keys(self, record: SessionRecord, limits: Limits) -> list[str]:
         """The record's key, its org's set, and the cap sets (only for a cap in force)."""

@@ -1,0 +1,239 @@
+"""Redis by URL, and a Sentinel failover drill with real servers on loopback.
+
+One primary, one replica and three sentinels, started from the installed
+redis-server. A control plane and a gate follow them through a
+``redis+sentinel://`` URL; under a steady mint and connect load the primary is
+killed (SIGKILL) and a revocation is made while the sentinels promote the
+replica. Counted: valid connects refused, mints not answered 2xx, and the time
+from the new primary answering to the revoked session being cut.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+
+from relaypass._redis import redacted, redis_client
+from relaypass.client import Client
+from relaypass.errors import InvalidRequestError, RelaypassError
+from relaypass.gate.config import GateOptions, build_gate
+from tests._cp import served_plane
+from tests._net import free_port, stop_process
+from tests.server.conftest import start_redis
+
+SERVICE = "relaypass-primary"
+
+
+def test_urls_are_read_strictly_and_never_repeat_a_password() -> None:
+    assert redacted("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
+    assert redacted("redis://10.0.0.5:6379/0") == "redis://10.0.0.5:6379/0"
+    for url, said in [
+        ("redis+cluster://a:7000,b:7001", "Redis Cluster is not supported"),
+        ("memcached://x", "the scheme must be one of"),
+        ("redis+sentinel://:pw@a:26379", "the path is /<service>"),
+        ("redis+sentinel://a:notaport/svc", "is not host:port"),
+        ("redis+sentinel://a:26379/svc/zero", "the database is a number"),
+        ("redis+sentinel://:s3cret@/svc", "name the sentinels"),
+    ]:
+        with pytest.raises(InvalidRequestError, match=said) as refused:
+            redis_client(url)
+        assert "s3cret" not in refused.value.reason
+    sentinel = redis_client("redis+sentinel://:pw@a:26379,b/svc/2?sentinel_password=x")
+    pool = sentinel.connection_pool
+    assert pool.service_name == "svc"  # type: ignore[attr-defined]
+    assert pool.connection_kwargs["db"] == 2
+    assert [s.connection_pool.connection_kwargs["port"]
+            for s in pool.sentinel_manager.sentinels] == [26379, 26379]  # type: ignore[attr-defined]  # fmt: skip
+
+
+@dataclass
+class Topology:
+    primary: int
+    replica: int
+    sentinels: list[int]
+    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{p}" for p in self.sentinels)
+        return f"redis+sentinel://{hosts}/{SERVICE}"
+
+    def primary_port(self) -> int | None:
+        for port in self.sentinels:
+            with contextlib.suppress(redis.RedisError):
+                client = redis.Redis(port=port, socket_timeout=1, decode_responses=True)
+                address = client.sentinel_get_master_addr_by_name(SERVICE)
+                client.close()
+                if isinstance(address, tuple):
+                    return int(address[1])
+        return None
+
+
+def _sentinel(port: int, primary: int, directory: Path) -> subprocess.Popen[bytes]:
+    conf = directory / f"sentinel-{port}.conf"
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {directory}\n"
+        f"sentinel monitor {SERVICE} 127.0.0.1 {primary} 2\n"
+        f"sentinel down-after-milliseconds {SERVICE} 1000\n"
+        f"sentinel failover-timeout {SERVICE} 5000\n"
+        f"sentinel parallel-syncs {SERVICE} 1\n"
+    )
+    return subprocess.Popen(  # noqa: S603 - the installed redis-server, in sentinel mode
+        [shutil.which("redis-server") or "/usr/bin/redis-server", str(conf), "--sentinel"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Iterator[Topology]:
+    primary, replica = free_port(), free_port()
+    top = Topology(primary, replica, [free_port() for _ in range(3)])
+    for port in (primary, replica):
+        (tmp_path / str(port)).mkdir()
+        top.procs[port] = start_redis(port, tmp_path / str(port))
+    redis.Redis(port=replica).replicaof("127.0.0.1", primary)
+    for port in top.sentinels:
+        top.procs[port] = _sentinel(port, primary, tmp_path)
+    try:
+        wait_for(lambda: top.primary_port() == primary)
+
+        def replica_known() -> bool:
+            client = redis.Redis(port=top.sentinels[0], socket_timeout=1)
+            try:
+                return bool(client.sentinel_slaves(SERVICE))
+            except redis.RedisError:
+                return False
+            finally:
+                client.close()
+
+        wait_for(replica_known)
+        yield top
+    finally:
+        for proc in top.procs.values():
+            if proc.poll() is None:
+                stop_process(proc)
+
+
+@dataclass
+class Load:
+    """Mints and connects in a loop, counting what must never happen."""
+
+    refused_valid: int = 0
+    mints_failed: int = 0
+    rounds: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def test_a_sentinel_failover_loses_no_revocation_and_refuses_no_valid_token(
+    topology: Topology, tmp_path: Path
+) -> None:
+    prefix = "sentinel-drill"
+    with served_plane(tmp_path, topology.url, prefix) as (url, _org, key):
+        gate, stop = build_gate(GateOptions(redis_url=topology.url, redis_prefix=prefix))
+        try:
+            with Client(url, api_key=key) as admin:
+                minted = [admin.tokens.relay.mint(tenant="acme", ns=["live/**"]) for _ in range(3)]
+                wait_for(lambda: gate.keys.learn(minted[0].kid))
+                sessions = [gate.connect(m.token, "live/cam") for m in minted]
+                victim_jti = str(_claims(minted[0].token)["jti"])
+                # Replication has the key set before the primary goes.
+                wait_for(lambda: _replicated(topology))
+                load, halt = Load(), threading.Event()
+                worker = threading.Thread(target=_steady, args=(url, key, gate, load, halt))
+                worker.start()
+                time.sleep(0.5)
+                topology.procs[topology.primary].send_signal(signal.SIGKILL)
+                admin.tokens.revoke(jti=victim_jti)  # committed while Redis has no primary
+                wait_for(lambda: topology.primary_port() == topology.replica)
+                promoted = time.monotonic()
+                wait_for(lambda: not sessions[0].open, timeout=15)
+                cut_after = time.monotonic() - promoted
+                time.sleep(1.0)  # the load goes on against the new primary
+                halt.set()
+                worker.join(timeout=30)
+            assert load.rounds > 20, load
+            assert load.refused_valid == 0, load.errors[:5]
+            assert load.mints_failed == 0, load.errors[:5]
+            assert cut_after <= 2.0, f"cut {cut_after:.2f} s after the promotion"
+            if os.environ.get("RELAYPASS_DRILL_REPORT"):
+                print(f"drill: {load.rounds} rounds, cut {cut_after:.2f} s after promotion")  # noqa: T201
+            assert all(s.open for s in sessions[1:])
+        finally:
+            stop()
+
+
+def _claims(token: str) -> dict[str, object]:
+    import base64
+    import json
+
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def _replicated(topology: Topology) -> bool:
+    client = redis.Redis(port=topology.replica, socket_timeout=1)
+    try:
+        return bool(client.keys("sentinel-drill:jwks"))
+    finally:
+        client.close()
+
+
+def _steady(url: str, key: str, gate: object, load: Load, halt: threading.Event) -> None:
+    from relaypass.gate import Gate
+
+    assert isinstance(gate, Gate)
+    with Client(url, api_key=key) as client:
+        while not halt.is_set():
+            load.rounds += 1
+            try:
+                token = client.tokens.relay.mint(tenant="acme", ns=["live/**"]).token
+            except RelaypassError as exc:
+                load.mints_failed += 1
+                load.errors.append(f"mint: {exc.code.value} {exc.reason}")
+                continue
+            try:
+                gate.connect(token, "live/load").close()
+            except RelaypassError as exc:
+                load.refused_valid += 1
+                load.errors.append(f"connect: {exc.code.value} {exc.reason}")
+            time.sleep(0.02)
+
+
+def test_serve_and_gate_serve_refuse_a_malformed_url_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from relaypass.cli import app
+
+    env = {
+        "RELAYPASS_DATA_DIR": str(tmp_path),
+        "RELAYPASS_REDIS_URL": "redis+cluster://:s3cret@a:1",
+    }
+    served = CliRunner().invoke(app, ["serve", "--port", str(free_port())], env=env)
+    assert served.exit_code == 1
+    assert "Redis Cluster is not supported" in served.output
+    assert "s3cret" not in served.output
+    assert "Traceback" not in served.output
+    gate = CliRunner().invoke(
+        app, ["gate", "serve", "--redis-url", "redis+sentinel://:s3cret@a:x/s"]
+    )
+    assert gate.exit_code != 0
+    assert "is not host:port" in gate.output
+    assert "s3cret" not in gate.output
