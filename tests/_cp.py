@@ -19,6 +19,14 @@ from relaypass.server.settings import Settings
 from tests._net import serve_in_thread
 
 
+def store_secrets() -> dict[str, Any]:
+    """Fresh secrets for a store: its key-encryption key and its API-key hasher."""
+    return {
+        "kek": KeyEncryptionKey(secrets.token_bytes(32)),
+        "hasher": ApiKeyHasher(secrets.token_bytes(32)),
+    }
+
+
 def sqlite_store(directory: Path, **options: Any) -> Store:
     """A migrated store on a SQLite file in ``directory``, with fresh secrets."""
     store = Store(
