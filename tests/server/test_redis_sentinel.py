@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -218,22 +219,24 @@ def _steady(url: str, key: str, gate: object, load: Load, halt: threading.Event)
 
 
 def test_serve_and_gate_serve_refuse_a_malformed_url_in_one_line(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from relaypass.cli import app
-
-    env = {
-        "RELAYPASS_DATA_DIR": str(tmp_path),
-        "RELAYPASS_REDIS_URL": "redis+cluster://:s3cret@a:1",
-    }
-    served = CliRunner().invoke(app, ["serve", "--port", str(free_port())], env=env)
-    assert served.exit_code == 1
-    assert "Redis Cluster is not supported" in served.output
-    assert "s3cret" not in served.output
-    assert "Traceback" not in served.output
-    gate = CliRunner().invoke(
-        app, ["gate", "serve", "--redis-url", "redis+sentinel://:s3cret@a:x/s"]
-    )
-    assert gate.exit_code != 0
-    assert "is not host:port" in gate.output
-    assert "s3cret" not in gate.output
+    """The commands as a user runs them (a process each: the CLI sets up its own logging)."""
+    env = {**os.environ, "RELAYPASS_DATA_DIR": str(tmp_path),
+           "RELAYPASS_REDIS_URL": "redis+cluster://:s3cret@a:1"}  # fmt: skip
+    relaypass = [sys.executable, "-m", "relaypass.cli"]
+    served = subprocess.run(  # noqa: S603 - our own CLI
+        [*relaypass, "serve", "--port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    said = served.stdout + served.stderr
+    assert served.returncode == 1
+    assert "Redis Cluster is not supported" in said
+    assert "s3cret" not in said
+    assert "Traceback" not in said
+    gate = subprocess.run(  # noqa: S603 - our own CLI
+        [*relaypass, "gate", "serve", "--redis-url", "redis+sentinel://:s3cret@a:x/s"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    said = gate.stdout + gate.stderr
+    assert gate.returncode != 0
+    assert "is not host:port" in said
+    assert "s3cret" not in said
