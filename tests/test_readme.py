@@ -101,7 +101,7 @@ class World:
         text = re.sub(r"redis://(10\.0\.0\.5|127\.0\.0\.1):6379(/0)?", self.redis_url, text)
         text = text.replace("rp_live_...", self.served.key)
         text = text.replace(".venv/bin/", f"{BIN}/")
-        for port in ("9090", "9100"):
+        for port in ("9090", "9100", "9200"):
             if f":{port}" in text or f"--port {port}" in text:
                 free = self.ports.setdefault(port, free_port())
                 text = text.replace(f":{port}", f":{free}").replace(

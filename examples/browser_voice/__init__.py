@@ -1,0 +1,1 @@
+"""A voice page with a backend-minted browser token."""
