@@ -104,11 +104,14 @@ def test_events_reach_a_receiver_that_verifies_every_signature(
             gate.connect(token, "live/cam").close("disconnected")
         finally:
             stop()
-        wanted = {"webhook.test", "signing_key.created", "api_key.created", "api_key.revoked",
-                  "session.started", "session.ended"}  # fmt: skip
+        wanted = {
+            "webhook.test", "signing_key.created", "signing_key.activated", "api_key.created",
+            "api_key.revoked", "session.started", "session.ended",
+        }  # fmt: skip
         wait_for(lambda: wanted <= set(receiver.types()))
         by_type = {r["payload"]["type"]: r for r in receiver.received()}
         assert by_type["signing_key.created"]["payload"]["data"]["label"] == "second"
+        assert by_type["signing_key.activated"]["payload"]["data"]["id"] == made.id
         assert by_type["signing_key.created"]["payload"]["data"]["alg"] == made.algorithm
         assert by_type["session.ended"]["payload"]["data"]["tenant"] == "acme"
         assert by_type["session.ended"]["payload"]["data"]["reason"] == "disconnected"

@@ -224,6 +224,8 @@ class Deliverer:
                     if time.monotonic() >= next_notices:
                         self.store.announce_expiring_keys()
                         next_notices = time.monotonic() + _NOTICES_EVERY
+                    if self.store.announce_activated_keys():  # a key's moment is its own
+                        self.notify()
                     attempted = self.run_once(pool)
                 except Exception as exc:  # noqa: BLE001 - the deliverer outlives database outages
                     _log.warning("webhook.deliverer_failed", error=type(exc).__name__)

@@ -40,7 +40,8 @@ __all__ = [
 EVENT_TYPES: Final = frozenset({
     "session.started", "session.ended", "participant.waiting", "participant.joined",
     "participant.left", "participant.admitted", "participant.denied", "participant.removed",
-    "room.ended", "signing_key.created", "signing_key.retired", "signing_key.revoked",
+    "room.ended", "signing_key.created", "signing_key.activated", "signing_key.retired",
+    "signing_key.revoked",
     "api_key.created", "api_key.revoked", "api_key.expiring", "token.revoked",
     "access.denied", "quota.reached", "webhook.test",
 })  # fmt: skip
@@ -325,6 +326,31 @@ class WebhookStore:
                 session.add(models.WebhookNotice(subject=key.id, kind=kind, at_ms=now))
                 data = {"id": key.id, "label": key.label, "expiresAtMs": key.expires_at_ms}
                 if enqueue(session, key.org_id, "api_key.expiring", data | {"notice": kind}, now):
+                    queued += 1
+        return queued
+
+    def announce_activated_keys(self, *, horizon_ms: int = 7 * 86_400_000) -> int:
+        """Queue ``signing_key.activated`` once for each key whose activation time has passed.
+
+        Keys activate by time (after the propagation delay), not by an action, so this is
+        looked for; keys that activated more than ``horizon_ms`` ago are not announced late.
+        """
+        now = self._now()
+        queued = 0
+        with self.transaction() as session:
+            keys = session.scalars(
+                select(models.SigningKey).where(
+                    models.SigningKey.revoked_at_ms.is_(None),
+                    models.SigningKey.active_at_ms <= now,
+                    models.SigningKey.active_at_ms > now - horizon_ms,
+                )
+            ).all()
+            for key in keys:
+                if session.get(models.WebhookNotice, (key.kid, "activated")) is not None:
+                    continue
+                session.add(models.WebhookNotice(subject=key.kid, kind="activated", at_ms=now))
+                data = {"id": key.kid, "label": key.label, "activeAtMs": key.active_at_ms}
+                if enqueue(session, key.org_id, "signing_key.activated", data, now):
                     queued += 1
         return queued
 
