@@ -9,12 +9,16 @@ Run: .venv/bin/python bench/cache.py
 from __future__ import annotations
 
 import statistics
+import sys
 import time
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import sized
 from relaypass import Key, KeySet, Minter, VerifiedTokenCache, Verifier
 
-FILL = 10_000
-MISSES = 20_000
+FILL = sized(10_000, 200)
+MISSES = sized(20_000, 1_000)
 
 
 def run_once() -> tuple[float, float]:
@@ -42,7 +46,7 @@ def run_once() -> tuple[float, float]:
 
 
 def main() -> None:
-    runs = [run_once() for _ in range(3)]
+    runs = [run_once() for _ in range(sized(3, 1))]
     with_cache = statistics.median(r[0] for r in runs)
     without = statistics.median(r[1] for r in runs)
     print(f"HS256 verify, cache of {FILL} entries kept full, median of 3 runs (µs per verify)")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import per_call_us
+from _timing import TINY, per_call_us, sized
 from relaypass import Key, KeySet, sign_jwt
 from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, StaticKeySource
@@ -28,7 +28,7 @@ PREFIXES = [f"voice/sid_{i}" for i in range(10)]
 
 
 def connect_and_verify_us(
-    gate: Gate, token: str, *, rounds: int = 9, batch: int = 4000
+    gate: Gate, token: str, *, rounds: int = sized(9, 1), batch: int = sized(4000, 50)
 ) -> tuple[float, float]:
     """Best per-call verify and connect, measured in alternating rounds (same machine state).
 
@@ -86,7 +86,7 @@ def connect_costs() -> None:
     )
 
 
-def usage_event_cost(rounds: int = 7, batch: int = 3000) -> None:
+def usage_event_cost(rounds: int = sized(7, 1), batch: int = sized(3000, 50)) -> None:
     """A session's connect and close with usage events off and on, in alternating rounds.
 
     Each session emits two events (started, ended); distinct tokens of 50 orgs. The
@@ -133,7 +133,7 @@ def usage_event_cost(rounds: int = 7, batch: int = 3000) -> None:
     )
 
 
-def memory_per_session(count: int = 20_000) -> None:
+def memory_per_session(count: int = sized(20_000, 200)) -> None:
     """Bytes held per live session (grant, indexes, expiry heap), tokens of 97 tenants."""
     key = Key.generate("EdDSA", kid="rk_mem")
     gate = Gate(StaticKeySource(KeySet([key.public()])))
@@ -207,4 +207,4 @@ if __name__ == "__main__":
     connect_costs()
     usage_event_cost()
     memory_per_session()
-    revocation_costs(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    revocation_costs(int(sys.argv[1]) if len(sys.argv) > 1 else (1_000 if TINY else 100_000))

@@ -29,10 +29,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _servers import free_port
+from _timing import sized
 from relaypass import Key, sign_jwt
 
 CONCURRENCY = (1, 16, 64)
-TOKENS = 4000
+TOKENS = sized(4000, 50)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -21,13 +21,15 @@ from pathlib import Path
 import moq
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import sized
 from relaypass import Key, KeySet, sign_jwt
 from relaypass.gate import Gate, StaticKeySource
 from relaypass.gate.adapters.moq_relay import MoqRelay
 
 FRAME = 1024
-LATENCY_FRAMES = 300
-BURST = 2000
+LATENCY_FRAMES = sized(300, 10)
+BURST = sized(2000, 50)
 
 Target = Callable[[], AbstractAsyncContextManager[str]]
 

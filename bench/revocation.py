@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _servers import free_port, start_redis
+from _timing import sized
 from relaypass import Key, KeySet, decode_unverified
 from relaypass._apikeys import ApiKeyHasher
 from relaypass.gate import Gate, RedisKeySource
@@ -39,7 +40,7 @@ from relaypass.server.outbox import OutboxRelay
 from relaypass.server.publish import RedisPublisher
 from relaypass.server.secrets import KeyEncryptionKey
 
-GATES = 8
+GATES = sized(8, 2)
 
 
 def gate_process(url: str, prefix: str, conn: Connection) -> None:

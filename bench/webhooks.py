@@ -33,11 +33,12 @@ from _servers import free_port
 ROOT = Path(__file__).parents[1]
 
 
-def serve(data: Path, port: int) -> subprocess.Popen[str]:
+def serve(data: Path, port: int, *, timeout: float) -> subprocess.Popen[str]:
     env = {
         **os.environ, "RELAYPASS_DATA_DIR": str(data), "RELAYPASS_KEY_PROPAGATION_SECONDS": "0",
         "RELAYPASS_MINT_RATE_PER_MINUTE": "0", "RELAYPASS_WEBHOOK_ALLOW_PRIVATE": "true",
         "RELAYPASS_WEBHOOK_RETRY_SECONDS": "[0.5, 1, 2, 4, 8, 15, 30, 60]",
+        "RELAYPASS_WEBHOOK_TIMEOUT_SECONDS": str(timeout),
     }  # fmt: skip
     for name in ("RELAYPASS_DATABASE_URL", "RELAYPASS_REDIS_URL"):
         env.pop(name, None)
@@ -67,10 +68,11 @@ def received(out: Path) -> dict[str, float]:
 def main() -> None:  # noqa: PLR0915 - one scenario, start to end
     tiny = "--tiny" in sys.argv
     count, fail_seconds = (20, 3.0) if tiny else (300, 60.0)
+    timeout = 1.0 if tiny else 10.0  # an attempt's limit, and with it the lease of a delivery
     data = Path(tempfile.mkdtemp(prefix="relaypass-bench-hooks-"))
     port, receiver_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
-    server = serve(data, port)
+    server = serve(data, port, timeout=timeout)
     assert server.stdout is not None
     key = server.stdout.readline().strip()
     ready(base)
@@ -110,7 +112,7 @@ def main() -> None:  # noqa: PLR0915 - one scenario, start to end
             if n == count // 2:
                 server.send_signal(signal.SIGKILL)
                 server.wait(timeout=10)
-                server = serve(data, port)
+                server = serve(data, port, timeout=timeout)
                 ready(base)
             queued.append(str(rpc("webhooks.test", {"id": endpoint})["messageId"]))
         time.sleep(max(0.0, fail_seconds - (time.monotonic() - started)))

@@ -174,7 +174,9 @@ class Deliverer:
 
     def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
         """Attempt what is due now; how many were attempted."""
-        due = self.store.due_webhook_deliveries(limit=50)
+        # Leased for one attempt's time and some: a replica killed mid-attempt holds no more.
+        lease_ms = int((self.timeout_seconds + 5) * 1000)
+        due = self.store.due_webhook_deliveries(limit=50, lease_ms=lease_ms)
         if not due:
             return 0
         with _client(allow_private=self.allow_private, timeout=self.timeout_seconds) as client:

@@ -407,8 +407,12 @@ class WebhookStore:
             self._audit(session, org_id, actor, "webhook.replay", str(delivery_id), {})
             return again.id
 
-    def due_webhook_deliveries(self, limit: int = 50) -> list[Due]:
-        """Deliveries to attempt now, leased to this caller for a minute."""
+    def due_webhook_deliveries(self, limit: int = 50, *, lease_ms: int = _LEASE_MS) -> list[Due]:
+        """Deliveries to attempt now, leased to this caller for ``lease_ms``.
+
+        The lease is one attempt's time with room to spare: a replica that died in the
+        middle of an attempt holds its deliveries no longer than that.
+        """
         now = self._now()
         with self.transaction() as session:
             stmt = (
@@ -428,7 +432,7 @@ class WebhookStore:
                     delivery.state, delivery.next_attempt_ms = "failed", None
                     delivery.last_error = "endpoint disabled or deleted"
                     continue
-                delivery.next_attempt_ms = now + _LEASE_MS  # another replica waits for the lease
+                delivery.next_attempt_ms = now + lease_ms  # another replica waits for the lease
                 keys = [self._unseal(endpoint, endpoint.sealed_secret)]
                 if endpoint.sealed_previous is not None and (endpoint.previous_until_ms or 0) > now:
                     keys.append(self._unseal(endpoint, endpoint.sealed_previous))
