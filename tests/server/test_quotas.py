@@ -3,13 +3,16 @@ real Redis, refused with QUOTA_EXCEEDED at connect and at mint; live sessions ar
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from typer.testing import CliRunner
 
+from relaypass.cli import app as cli
 from relaypass.client import Client
 from relaypass.errors import InvalidPermissionsError, QuotaExceededError
 from relaypass.gate import Gate
@@ -157,3 +160,20 @@ def test_a_gate_admits_while_redis_is_away() -> None:
     with pytest.raises(QuotaExceededError):
         quotas.admit("org_a")
     quotas.admit("org_b")
+
+
+def test_the_cli_sets_and_shows_an_orgs_quotas(plane: tuple[str, str, str]) -> None:
+    url, org, key = plane
+    env = {"RELAYPASS_URL": url, "RELAYPASS_API_KEY": key}
+    runner = CliRunner()
+    set_to = runner.invoke(
+        cli, ["orgs", "set-limits", org, "--max-sessions", "5", "--mints-per-minute", "60",
+              "--json"], env=env,
+    )  # fmt: skip
+    assert set_to.exit_code == 0, set_to.output
+    shown = json.loads(runner.invoke(cli, ["orgs", "limits", "--json"], env=env).output)
+    assert (shown["maxSessions"], shown["mintsPerMinute"], shown["connectsPerSecond"]) == (
+        5, 60, None,
+    )  # fmt: skip
+    refused = runner.invoke(cli, ["orgs", "set-limits", org, "--max-sessions", "-1"], env=env)
+    assert refused.exit_code != 0

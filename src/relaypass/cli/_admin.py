@@ -317,6 +317,27 @@ def _orgs() -> typer.Typer:
         """Refuse an org's keys and tokens and cut its sessions."""
         _run(url, as_json, lambda c: c.orgs.disable(org_id=org_id))
 
+    @sub.command("set-limits")
+    def set_limits(
+        org_id: str,
+        max_sessions: LimitOption = None,
+        connects_per_second: LimitOption = None,
+        mints_per_minute: LimitOption = None,
+        session_minutes_per_month: LimitOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Replace an org's quotas (each left out is lifted); live sessions stay."""
+        _run(url, as_json, lambda c: c.orgs.set_limits(
+            org_id=org_id, max_sessions=max_sessions, connects_per_second=connects_per_second,
+            mints_per_minute=mints_per_minute,
+            session_minutes_per_month=session_minutes_per_month))  # fmt: skip
+
+    @sub.command("limits")
+    def limits(org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False) -> None:
+        """An org's quotas (null: no limit)."""
+        _run(url, as_json, lambda c: c.orgs.limits(org_id=_org(c, org)))
+
     return sub
 
 
@@ -476,6 +497,7 @@ def _service_accounts() -> typer.Typer:
 
 
 RoomArg = Annotated[str, typer.Argument(help="The room id.")]
+LimitOption = Annotated[int | None, typer.Option(min=0, help="Left out: no limit.")]
 
 
 class Tier(enum.StrEnum):
