@@ -1,6 +1,7 @@
 """Gate costs: connect against the verify inside it, per-operation authorize, memory per live
 session, and what a revocation or an expiry sweep costs with 1k, 10k and 100k live sessions
-(indexed, beside the full scan it replaced).
+(indexed, beside the full scan it replaced). The first tables are the case users run: a
+distinct token per session with its own patterns, through its first authorize.
 
 Run: .venv/bin/python bench/gate.py [max_sessions]
 """
@@ -84,6 +85,82 @@ def connect_costs() -> None:
         f" µs, authorize_subscribe "
         f"{per_call_us(lambda: session.authorize_subscribe('voice/sid_3/agent')):.2f} µs"
     )
+
+
+def own_tokens(count: int, *, shared: bool = False) -> tuple[Gate, list[str], list[str]]:
+    """``count`` distinct relay tokens of 50 orgs, each with its own 10 namespaces (or, with
+    ``shared``, all with the same 10), and the path each authorizes first."""
+    keys = [
+        Key.generate("EdDSA", kid=f"rk_own{i}").bound(
+            KeyBinding(org=f"org_{i}", scope=KeyScope.for_roots([f"o{i}"]))
+        )
+        for i in range(50)
+    ]
+    minters = [RelayMinter(k) for k in keys]
+    tokens, first = [], []
+    for n in range(count):
+        org = n % 50
+        mine = [f"o{org}/voice/s{0 if shared else n}_{j}/*" for j in range(10)]
+        tokens.append(minters[org].mint(f"t{n % 7}", mine))
+        first.append(f"o{org}/voice/s{0 if shared else n}_7/mic")
+    return Gate(StaticKeySource(KeySet([k.public() for k in keys]))), tokens, first
+
+
+def connect_as_used(rounds: int = sized(7, 1), count: int = sized(3000, 50)) -> None:
+    """The case users run: each session's own token and patterns, through its first authorize.
+
+    In alternated rounds over the same tokens: the verify a connect runs, then connect + the
+    first ``authorize_publish`` + close. Median of the rounds, with min..max; target: verify +
+    10 µs for a token with its own 10 patterns.
+    """
+    for label, shared in (("own patterns (the normal case)", False),
+                          ("one shared pattern set (a best case)", True)):  # fmt: skip
+        gate, tokens, first = own_tokens(count, shared=shared)
+        verifier = gate._current_verifier()
+        verifies, connects = [], []
+        for _ in range(rounds):
+            gc.disable()
+            started = time.perf_counter()
+            for token in tokens:
+                verifier.verify(token)
+            verifies.append((time.perf_counter() - started) / count * 1e6)
+            started = time.perf_counter()
+            for token, path in zip(tokens, first, strict=True):
+                session = gate.connect(token, "")
+                session.authorize_publish(path)
+                session.close()
+            connects.append((time.perf_counter() - started) / count * 1e6)
+            gc.enable()
+        verifies.sort()
+        connects.sort()
+        mid = rounds // 2
+        extra = [c - v for c, v in zip(connects, verifies, strict=True)]
+        extra.sort()
+        print(
+            f"  {label:38} verify {verifies[mid]:6.2f}  connect+authorize+close "
+            f"{connects[mid]:6.2f} ({connects[0]:.2f}..{connects[-1]:.2f})  extra "
+            f"{extra[mid]:5.2f} µs (target 10, ratio {extra[mid] / 10:.2f})"
+        )
+
+
+def memory_own_patterns(count: int = sized(20_000, 200)) -> None:
+    """Bytes per live session whose token has its own 10 patterns, after one authorize."""
+    gate, tokens, first = own_tokens(count)
+    gate.connect(tokens[0], "").close()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    live = []
+    for token, path in zip(tokens, first, strict=True):
+        session = gate.connect(token, "")
+        session.authorize_publish(path)
+        live.append(session)
+    gc.collect()
+    held = (tracemalloc.get_traced_memory()[0] - before) / count
+    tracemalloc.stop()
+    print(f"memory per live session, own 10 patterns, after one authorize: {held:.0f} bytes "
+          f"(target 1536, ratio {held / 1536:.2f})")  # fmt: skip
+    del live
 
 
 def usage_event_cost(rounds: int = sized(7, 1), batch: int = sized(3000, 50)) -> None:
@@ -204,6 +281,10 @@ def _one_size(size: int) -> str:
 
 
 if __name__ == "__main__":
+    print(f"distinct tokens of 50 orgs, {sized(3000, 50)} per round, as a gate meets them:")
+    connect_as_used()
+    memory_own_patterns()
+    print("\nthe same token connected again and again (a cached best case, for comparison):")
     connect_costs()
     usage_event_cost()
     memory_per_session()
