@@ -200,8 +200,10 @@ class Deliverer:
         status: int | None = None
         error: str | None = None
         try:
-            response = client.post(due.url, content=body, headers=headers)
-            status = response.status_code
+            # The status is the answer; the body is never read (a receiver cannot make the
+            # deliverer hold a large answer in memory).
+            with client.stream("POST", due.url, content=body, headers=headers) as response:
+                status = response.status_code
             if not 200 <= status < 300:  # noqa: PLR2004 - HTTP success
                 error = f"answered {status}"
         except httpx.HTTPError as exc:
