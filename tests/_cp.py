@@ -56,20 +56,26 @@ def rpc(app: Any, key: str | None, name: str, body: dict[str, Any]) -> httpx.Res
     return call(app, "POST", f"/rpc/{name}", json=body, headers=headers)
 
 
-@contextlib.contextmanager
-def served_plane(
-    directory: Path, redis_url: str, prefix: str, **settings: Any
-) -> Iterator[tuple[str, str, str]]:
-    """A control plane on SQLite and a Redis of the test's, served: (url, first org, its key).
-
-    The first org has the tenant ``acme`` and a signing key; ``settings`` adjust the rest.
-    """
+def first_org_store(directory: Path) -> tuple[Store, str, str]:
+    """A SQLite store whose first org has the tenant ``acme`` and an active signing key."""
     store = sqlite_store(directory, key_propagation_seconds=0)
     first = bootstrap(store)
     assert first is not None
     org, key = first
     store.create_tenant(org, "acme", "Acme", actor="test")
     store.create_signing_key(org, "main", actor="test")
+    return store, org, key
+
+
+@contextlib.contextmanager
+def served_plane(
+    directory: Path, redis_url: str | None, prefix: str = "relaypass", **settings: Any
+) -> Iterator[tuple[str, str, str]]:
+    """A control plane on SQLite (and the test's Redis), served: (url, first org, its key).
+
+    The first org has the tenant ``acme`` and a signing key; ``settings`` adjust the rest.
+    """
+    store, org, key = first_org_store(directory)
     config = Settings(data_dir=directory, key_propagation_seconds=0, redis_url=redis_url,
                       redis_prefix=prefix, **settings)  # fmt: skip
     with serve_in_thread(create_app(config, store)) as address:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from relaypass.server.app import bootstrap, create_app
+from relaypass.server.app import create_app
 from relaypass.server.db.store import Store
 from relaypass.server.settings import Settings
-from tests._cp import sqlite_store
+from tests._cp import first_org_store
 from tests._net import serve_in_thread
 
 
@@ -27,15 +27,9 @@ class Served:
 
 def serve(directory: Path, *, redis_url: str | None = None) -> Generator[Served, None, None]:
     """Serve a fresh control plane (publishing to ``redis_url``) until the generator is closed."""
-    store = sqlite_store(directory, key_propagation_seconds=0)
-    first = bootstrap(store)
-    assert first is not None
-    org, key = first
-    store.create_tenant(org, "acme", "Acme", actor="test")
-    store.create_signing_key(org, "main", actor="test")
+    store, org, key = first_org_store(directory)
     settings = Settings(data_dir=directory, key_propagation_seconds=0, redis_url=redis_url)
-    app = create_app(settings, store)
-    with serve_in_thread(app) as address:
+    with serve_in_thread(create_app(settings, store)) as address:
         yield Served(f"http://{address}", org, key, store)
 
 
