@@ -30,6 +30,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _servers import control_plane
+from _timing import TINY
 
 CONNECTIONS = 16
 TARGET_PG_RPS = 3000
@@ -89,6 +90,42 @@ def measure(database_url: str | None, seconds: int) -> tuple[Run, Run]:
     return trivial, mint
 
 
+def _org_script(path: Path, served_base: str, key: str, orgs: int) -> Path:
+    """A wrk script that rotates over ``orgs`` orgs, each minting with its own admin key."""
+    auth = {"Authorization": f"Bearer {key}"}
+    pairs = []
+    for n in range(orgs):
+        root = f"{path.stem}{n}"
+        made = httpx.post(f"{served_base}/rpc/orgs.create", headers=auth, timeout=30,
+                          json={"name": root, "namespaces": [root]}).json()  # fmt: skip
+        own = {"Authorization": f"Bearer {made['adminKey']['key']}"}
+        httpx.post(f"{served_base}/rpc/streams.signingKeys.create", headers=own, timeout=30,
+                   json={"label": "b"}).raise_for_status()  # fmt: skip
+        body = {"ns": [f"{root}/voice/sid_xyz/*"], "ttlSeconds": 600}
+        pairs.append((made["adminKey"]["key"], json.dumps(body)))
+    keys = ", ".join(json.dumps(f"Bearer {k}") for k, _ in pairs)
+    bodies = ", ".join(json.dumps(b) for _, b in pairs)
+    path.write_text(
+        f"keys = {{{keys}}}\nbodies = {{{bodies}}}\ni = 0\n"
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n  i = i % #keys + 1\n"
+        '  wrk.headers["Authorization"] = keys[i]\n'
+        '  return wrk.format("POST", "/rpc/tokens.relay.mint", wrk.headers, bodies[i])\nend\n'
+    )
+    return path
+
+
+def across_orgs(seconds: int, orgs: int) -> tuple[Run, Run]:
+    """Mints of one org, then mints spread over ``orgs`` orgs, on the same SQLite service."""
+    with control_plane(None) as served:
+        one = _org_script(served.data / "one.lua", served.base, served.key, 1)
+        many = _org_script(served.data / "many.lua", served.base, served.key, orgs)
+        wrk(f"{served.base}/rpc/tokens.relay.mint", 1, one)  # warm both paths
+        wrk(f"{served.base}/rpc/tokens.relay.mint", 1, many)
+        return (wrk(f"{served.base}/rpc/tokens.relay.mint", seconds, one),
+                wrk(f"{served.base}/rpc/tokens.relay.mint", seconds, many))  # fmt: skip
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -115,6 +152,16 @@ def main() -> None:
     pg_mint = results["PostgreSQL"][1].rps
     ratio = pg_mint / TARGET_PG_RPS
     print(f"PostgreSQL mint against the target of {TARGET_PG_RPS} req/s: {ratio:.2f}")
+    orgs = 10 if TINY else 100
+    one, many = across_orgs(seconds, orgs)
+    print(f"\nSQLite, mints of 1 org, then spread over {orgs} orgs (each its own key and key set)")
+    for label, run in (("1 org", one), (f"{orgs} orgs", many)):
+        print(f"{'':12} {label:24} {run.rps:8.0f} {run.p50_ms:8.2f} {run.p99_ms:8.2f} "
+              f"{run.wrk_cpu:8.0%}")  # fmt: skip
+    print(
+        f"{orgs} orgs / 1 org: throughput {many.rps / one.rps:.2f} (target 0.95), "
+        f"p99 {many.p99_ms / one.p99_ms:.2f} (target at most 1.5)"
+    )
 
 
 if __name__ == "__main__":
