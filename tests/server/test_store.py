@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import inspect
@@ -257,3 +259,64 @@ def test_concurrent_audit_appends_share_commits_and_all_are_durable(store: Store
         t.join(30)
     targets = {e["target"] for e in store.audit_log(org, action="token.mint", limit=1000)}
     assert targets == {f"t{n}-{i}" for n in range(24) for i in range(10)}
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.01)
+
+
+def test_an_entry_in_use_is_reloaded_before_its_bound(store: Store, ms_clock: MsClock) -> None:
+    """Steady use never misses (a miss moves a call off the event loop); no entry outlives 5 s."""
+    org = store.create_org("acme")
+    record, secret = store.create_api_key(org.id, "ci", [])
+    assert store.verify_api_key(secret) == record
+    ms_clock.advance(4.0)  # in the last part of the entry's life: reloaded in the background
+    assert store.cached_api_key(secret) == record
+    ms_clock.advance(2.0)  # past the first load's bound, within the reload's
+    _eventually(lambda: store.cached_api_key(secret) == record)
+    key = store.create_signing_key(org.id, "main")
+    ms_clock.advance(60)
+    store.active_signing_key(org.id)
+    ms_clock.advance(4.0)
+    store.active_signing_key(org.id)  # reloaded in the background
+    store.retire_signing_key(org.id, str(key["kid"]), actor="test")  # through this worker: at once
+    with pytest.raises(InvalidRequestError):
+        store.active_signing_key(org.id)
+
+
+def test_a_revocation_elsewhere_reaches_a_busy_cache_before_its_bound(
+    store: Store, ms_clock: MsClock
+) -> None:
+    org = store.create_org("acme")
+    record, secret = store.create_api_key(org.id, "ci", [])
+    assert store.verify_api_key(secret) == record
+    other_worker = Store(store.engine, kek=store._kek, hasher=store._hasher, clock_ms=ms_clock)
+    other_worker.revoke_api_key(org.id, record.id, holding=ALL_SCOPES)
+    ms_clock.advance(4.0)
+    assert store.cached_api_key(secret) == record  # still within the bound; reloaded meanwhile
+    _eventually(lambda: store.cached_api_key(secret) is None)  # the reload dropped it
+    with pytest.raises(InvalidApiKeyError):
+        store.verify_api_key(secret)
+
+
+def test_a_late_background_reload_never_undoes_an_invalidation_here(
+    store: Store, ms_clock: MsClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload that read before a retirement through this worker writes nothing after it."""
+    org = store.create_org("acme")
+    key = store.create_signing_key(org.id, "main")
+    ms_clock.advance(60)
+    active = store.active_signing_key(org.id)
+    seen = store._signing_cache[org.id][None]
+    store.retire_signing_key(org.id, str(key["kid"]), actor="test")  # drops the entry at once
+    store._signing_cache.setdefault(org.id, {})  # as a concurrent mint leaves it
+    # The reload read the database before the retirement: it found the key still active.
+    monkeypatch.setattr(store, "_load_active_signing_key", lambda *_: active)
+    store._reload_signing(org.id, None, seen)
+    assert None not in store._signing_cache.get(org.id, {})
+    monkeypatch.undo()
+    with pytest.raises(InvalidRequestError):
+        store.active_signing_key(org.id)

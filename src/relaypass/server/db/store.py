@@ -42,6 +42,7 @@ from relaypass.server.blocking import AuditRow, deferred_audit, forbid_blocking
 from relaypass.server.db import models
 from relaypass.server.db.limits import LimitsStore
 from relaypass.server.db.migrate import upgrade
+from relaypass.server.db.refresh import Refresher
 from relaypass.server.db.rooms import RoomStore
 from relaypass.server.db.tenancy import TenancyStore
 from relaypass.server.db.webhooks import AUDITED_EVENTS, WebhookStore, enqueue
@@ -54,6 +55,7 @@ IDEMPOTENCY_TTL_MS: Final = 24 * 3600 * 1000
 CACHE_MS: Final = 5_000
 CACHE_MAX: Final = 10_000
 LAST_USED_EVERY_MS: Final = 60_000
+_ANY: Final = object()  # "cache it, whatever the entry is now"
 
 
 def _now_ms() -> int:
@@ -250,10 +252,13 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
         self._appender = _AuditAppender(engine)
         self._api_key_cache: dict[str, _CachedKey] = {}
         self._signing_cache: dict[str, dict[str | None, tuple[Key, int]]] = {}
+        #: Reloads cache entries near their bound in the background (see ``refresh.py``).
+        self._refresher = Refresher()
         self._init_tenancy()
 
     def close(self) -> None:
         """Release every connection."""
+        self._refresher.close()
         self._appender.close()
         self.engine.dispose()
 
@@ -442,9 +447,10 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
     def cached_api_key(self, text: str) -> ApiKeyRecord | None:
         """The record from the in-process cache, without touching the database.
 
-        ``None`` on a miss (or when ``last_used_at_ms`` is due a write): then
-        :meth:`verify_api_key` answers, off the event loop. A cached key that
-        died meanwhile is refused here too.
+        ``None`` on a miss: then :meth:`verify_api_key` answers, off the event
+        loop. A cached key that died meanwhile is refused here too. A due
+        ``last_used_at_ms`` write, and a reload near the entry's bound, happen in
+        the background.
         """
         parsed = parse_api_key(text, prefix=self.api_key_prefix)
         cached = self._api_key_cache.get(self._hasher.digest(parsed))
@@ -455,8 +461,31 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
             msg = "revoked or expired API key"
             raise InvalidApiKeyError(msg)
         if now - cached.last_used_written_ms >= LAST_USED_EVERY_MS:
-            return None
+            # Written in the background (at most once a minute per key), not on this request.
+            cached.last_used_written_ms = now
+            key_id = cached.record.id
+            self._refresher.ahead(("touch", key_id), lambda: self._touch(key_id, now))
+        if self._refresher.due(now, cached.valid_until_ms):
+            self._refresh_api_key(text, parsed)
         return cached.record
+
+    def _refresh_api_key(self, text: str, parsed: object) -> None:
+        """Reload a key's entry in the background; a key refused now leaves the cache.
+
+        Written back only over the entry it replaces: a revocation through this worker
+        that dropped the entry meanwhile is not undone by an older read.
+        """
+        digest = self._hasher.digest(parsed)  # type: ignore[arg-type]
+        seen = self._api_key_cache.get(digest)
+
+        def reload() -> None:
+            try:
+                self._load_api_key(text, only_over=seen)
+            except InvalidApiKeyError:
+                if self._api_key_cache.get(digest) is seen:
+                    self._api_key_cache.pop(digest, None)
+
+        self._refresher.ahead(("api_key", digest), reload)
 
     def verify_api_key(self, text: str) -> ApiKeyRecord:
         """The record for a presented key, or ``INVALID_API_KEY``.
@@ -477,7 +506,19 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
             if now - cached.last_used_written_ms >= LAST_USED_EVERY_MS:
                 self._touch(cached.record.id, now)
                 cached.last_used_written_ms = now
+            if self._refresher.due(now, cached.valid_until_ms):
+                self._refresh_api_key(text, parsed)
             return cached.record
+        return self._load_api_key(text)
+
+    def _load_api_key(self, text: str, *, only_over: object = _ANY) -> ApiKeyRecord:
+        """Read a key from the database and cache it (``INVALID_API_KEY`` when refused).
+
+        ``only_over``: cache it only if the entry is still that one (a background reload).
+        """
+        parsed = parse_api_key(text, prefix=self.api_key_prefix)
+        digest = self._hasher.digest(parsed)
+        now = self._now()
         with self.transaction() as session:
             row = session.scalars(
                 select(models.ApiKey).where(models.ApiKey.key_hash == digest)
@@ -498,6 +539,8 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
             row.last_used_at_ms = now
             record = _record(row)
             ends = [t for t in (row.revoked_at_ms, row.expires_at_ms) if t is not None]
+        if only_over is not _ANY and self._api_key_cache.get(digest) is not only_over:
+            return record  # changed meanwhile (dropped by a revocation here): leave it
         if len(self._api_key_cache) >= CACHE_MAX:
             self._api_key_cache.clear()
         self._api_key_cache[digest] = _CachedKey(
@@ -707,10 +750,33 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
         by_profile = self._signing_cache.setdefault(org_id, {})
         cached = by_profile.get(profile)
         if cached is not None and now < cached[1]:
+            if self._refresher.due(now, cached[1]):
+                self._refresher.ahead(
+                    ("signing", org_id, profile),
+                    lambda: self._reload_signing(org_id, profile, cached),
+                )
             return cached[0]
         key = self._load_active_signing_key(org_id, now, profile)
         by_profile[profile] = (key, now + CACHE_MS)
         return key
+
+    def _reload_signing(self, org_id: str, profile: str | None, seen: tuple[Key, int]) -> None:
+        """Background reload, written back only over the entry it replaces.
+
+        A retirement or revocation through this worker that dropped it meanwhile stands.
+        """
+        now = self._now()
+        try:
+            key = self._load_active_signing_key(org_id, now, profile)
+        except InvalidRequestError:  # no active key now: the next mint reads and says so
+            key = None
+        by_profile = self._signing_cache.get(org_id, {})
+        if by_profile.get(profile) is not seen:
+            return
+        if key is None:
+            by_profile.pop(profile, None)
+        else:
+            by_profile[profile] = (key, now + CACHE_MS)
 
     def _load_active_signing_key(self, org_id: str, now: int, profile: str | None) -> Key:
         accepted = PROFILE_ALGORITHMS[profile] if profile is not None else None

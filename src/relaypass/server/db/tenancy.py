@@ -32,6 +32,7 @@ from relaypass.errors import (
 from relaypass.profiles._common import IDENTIFIER, IDENTIFIER_RULE
 from relaypass.profiles.service_account import ServiceAccountRegistry, ServiceIdentity
 from relaypass.server.db import models
+from relaypass.server.db.refresh import Refresher
 
 __all__ = ["MAX_NAMESPACES", "NO_SUCH_TENANT", "TenancyStore", "validate_namespaces"]
 
@@ -92,6 +93,7 @@ class TenancyStore:
     _tenant_cache: dict[tuple[str, str], int]
     _scope_cache: dict[str, tuple[KeyScope, int]]
     _tenant_lock: threading.Lock
+    _refresher: Refresher
 
     def _init_tenancy(self) -> None:
         self._tenant_cache = {}
@@ -192,10 +194,21 @@ class TenancyStore:
         now = self._now()
         cached = self._scope_cache.get(org_id)
         if cached is not None and now < cached[1]:
+            if self._refresher.due(now, cached[1]):
+                self._refresher.ahead(
+                    ("scope", org_id), lambda: self._load_scope(org_id, only_over=cached)
+                )
             return cached[0]
+        return self._load_scope(org_id)
+
+    def _load_scope(self, org_id: str, *, only_over: object = None) -> KeyScope:
+        """Read and cache an org's scope (a background reload: only over ``only_over``)."""
+        now = self._now()
         with self.transaction() as session:
             row = session.get(models.Org, org_id)
             scope = KeyScope.for_roots(row.namespaces if row is not None else [])
+        if only_over is not None and self._scope_cache.get(org_id) is not only_over:
+            return scope
         if len(self._scope_cache) >= _TENANT_CACHE_MAX:
             self._scope_cache.clear()
         self._scope_cache[org_id] = (scope, now + _TENANT_CACHE_MS)
@@ -286,7 +299,28 @@ class TenancyStore:
         with self._tenant_lock:
             valid_until = self._tenant_cache.get((org_id, tenant_id))
         if valid_until is not None and now < valid_until:
+            if self._refresher.due(now, valid_until):
+                self._refresher.ahead(
+                    ("tenant", org_id, tenant_id),
+                    lambda: self._recheck_tenant(org_id, tenant_id, valid_until),
+                )
             return
+        self._load_tenant(org_id, tenant_id)
+
+    def _recheck_tenant(self, org_id: str, tenant_id: str, seen: int) -> None:
+        """Background recheck: a tenant disabled meanwhile leaves the cache.
+
+        Nothing is written over an entry changed meanwhile (the next mint reads and says so).
+        """
+        try:
+            self._load_tenant(org_id, tenant_id, only_over=seen)
+        except InvalidPermissionsError:
+            with self._tenant_lock:
+                if self._tenant_cache.get((org_id, tenant_id)) == seen:
+                    self._tenant_cache.pop((org_id, tenant_id), None)
+
+    def _load_tenant(self, org_id: str, tenant_id: str, *, only_over: int | None = None) -> None:
+        now = self._now()
         with self.transaction() as session:
             row = session.get(models.Tenant, (org_id, tenant_id))
             if row is None or row.disabled_at_ms is not None:
@@ -298,6 +332,8 @@ class TenancyStore:
                     raise InvalidPermissionsError(msg)
                 raise InvalidPermissionsError(NO_SUCH_TENANT)
         with self._tenant_lock:
+            if only_over is not None and self._tenant_cache.get((org_id, tenant_id)) != only_over:
+                return  # changed meanwhile (dropped by a disable here): leave it
             if len(self._tenant_cache) >= _TENANT_CACHE_MAX:
                 self._tenant_cache.clear()
             self._tenant_cache[org_id, tenant_id] = now + _TENANT_CACHE_MS
