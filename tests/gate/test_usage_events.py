@@ -7,9 +7,11 @@ import pytest
 from relaypass import Key, KeySet, RevokedTokenError, sign_jwt
 from relaypass._keyscope import KeyBinding, KeyScope
 from relaypass.gate import Gate, StaticKeySource
+from relaypass.gate.adapters.http import create_gate_app
 from relaypass.gate.usage import UsageEvents
 from relaypass.profiles.room import JoinPolicy, RoomClaims, RoomMinter, role_preset
 from relaypass.testing import FrozenClock
+from tests._cp import call
 
 CLOCK = FrozenClock(1_800_000_000)
 
@@ -87,3 +89,15 @@ def test_room_sessions_emit_their_lobby_and_grant_events() -> None:
         "grant_changed", "removed", "ended",
     ]  # fmt: skip
     assert gate.live_counts() == {(None, None): 1}
+
+
+def test_gate_serve_shows_what_it_recorded_shipped_and_dropped_in_metrics() -> None:
+    key = Key.generate("EdDSA", kid="usage-metrics")
+    gate = Gate(StaticKeySource(KeySet([key.public()])), clock=CLOCK)
+    gate.usage = UsageEvents(capacity=2, clock=CLOCK.now)
+    for _ in range(3):
+        gate.usage.emit("started", "org_a", "t", None)
+    text = call(create_gate_app(gate), "GET", "/metrics").text
+    assert "relaypass_gate_usage_emitted_total 2.0" in text
+    assert "relaypass_gate_usage_dropped_total 1.0" in text
+    assert "relaypass_gate_usage_waiting 2.0" in text

@@ -75,7 +75,7 @@ def default_node() -> str:
 class UsageEvents:
     """A gate's usage events, waiting to be shipped. Appends are lock-free (``deque``)."""
 
-    __slots__ = ("_clock", "_queue", "capacity", "dropped", "emitted")
+    __slots__ = ("_clock", "_queue", "capacity", "dropped", "emitted", "shipped")
 
     def __init__(self, *, capacity: int = 100_000, clock: Callable[[], float] = time.time) -> None:
         self._queue: collections.deque[Event] = collections.deque()
@@ -83,6 +83,8 @@ class UsageEvents:
         self.capacity = capacity
         self.dropped = 0
         self.emitted = 0
+        #: Events a shipper got to Redis.
+        self.shipped = 0
 
     def emit(
         self,
@@ -118,6 +120,10 @@ class UsageEvents:
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """``relaypass_gate_usage_*`` in ``/metrics``: emitted, shipped, waiting, dropped."""
+        registry.register(_UsageCollector(self))
 
 
 def event_record(event: Event) -> dict[str, Any]:
@@ -155,7 +161,6 @@ class RedisUsageShipper:
         self.node = node or default_node()
         self.flush_seconds = flush_seconds
         self.snapshot_seconds = snapshot_seconds
-        self.shipped = 0
         self._seq = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="relaypass-usage", daemon=True)
@@ -184,7 +189,7 @@ class RedisUsageShipper:
                 self.events.give_back(events)
                 return sent
             sent += len(events)
-            self.shipped += len(events)
+            self.events.shipped += len(events)
 
     def snapshot(self) -> dict[str, int]:
         """Write this gate's live sessions per org and tenant to ``<prefix>:live``."""
@@ -214,10 +219,6 @@ class RedisUsageShipper:
             self._client.hdel(f"{self.prefix}:live", self.node)
         self._client.close()
 
-    def register_metrics(self, registry: CollectorRegistry) -> None:
-        """``relaypass_gate_usage_*`` in ``/metrics``: emitted, shipped, waiting, dropped."""
-        registry.register(_UsageCollector(self))
-
     def _run(self) -> None:
         next_snapshot = 0.0
         while not self._stop.wait(self.flush_seconds):
@@ -228,17 +229,17 @@ class RedisUsageShipper:
 
 
 class _UsageCollector(Collector):
-    def __init__(self, shipper: RedisUsageShipper) -> None:
-        self._shipper = shipper
+    def __init__(self, events: UsageEvents) -> None:
+        self._events = events
 
     def collect(self) -> Iterator[Metric]:
-        events = self._shipper.events
+        events = self._events
         yield CounterMetricFamily(
             "relaypass_gate_usage_emitted", "Usage events emitted", value=events.emitted
         )
         yield CounterMetricFamily(
             "relaypass_gate_usage_shipped", "Usage events written to Redis",
-            value=self._shipper.shipped,
+            value=events.shipped,
         )  # fmt: skip
         yield CounterMetricFamily(
             "relaypass_gate_usage_dropped",

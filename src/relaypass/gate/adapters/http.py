@@ -325,6 +325,8 @@ class _Service:
         )
         self.gate = gate
         gate.rooms.register_metrics(self.registry)
+        if gate.usage is not None:  # recorded (the gate follows the control plane's Redis)
+            gate.usage.register_metrics(self.registry)
         self.keys = keys
         self.hls_location = "/" + hls_location.strip("/") + "/"
         self.max_keyset_age_seconds: float | None = None
