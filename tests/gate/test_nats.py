@@ -182,12 +182,24 @@ def test_request_reply_works_through_inboxes(single: Broker) -> None:
         async def answer(msg: Msg) -> None:
             await msg.respond(b"pong")
 
-        await server.subscribe("rpc.ping", cb=answer)
-        await server.flush()
-        reply = await client.request("rpc.ping", b"ping", timeout=TIMEOUT)
-        assert reply.data == b"pong"
-        await client.close()
-        await server.close()
+        try:
+            await server.subscribe("rpc.ping", cb=answer)
+            await server.flush()
+            await client.flush()
+            # Interest reaches the client's account moments after the flush on a loaded
+            # machine: a bounded wait for it, then the request must be answered.
+            for _ in range(20):
+                try:
+                    reply = await client.request("rpc.ping", b"ping", timeout=TIMEOUT)
+                    break
+                except nats.errors.NoRespondersError:
+                    await asyncio.sleep(0.1)
+            else:
+                pytest.fail("no responder became visible to the client's account")
+            assert reply.data == b"pong"
+        finally:
+            await client.close()
+            await server.close()
 
     asyncio.run(go())
 
