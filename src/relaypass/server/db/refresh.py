@@ -66,7 +66,11 @@ class Refresher:
                 self._running.discard(key)
 
     def close(self) -> None:
-        """Stop taking reloads (those under way finish)."""
+        """Stop taking reloads, dropping those not started.
+
+        One under way is waited for: it holds a database connection the store is about to
+        release.
+        """
         with self._lock:
             self._closed = True
-        self._pool.shutdown(wait=False)
+        self._pool.shutdown(wait=True, cancel_futures=True)
