@@ -172,19 +172,12 @@ class Deliverer:
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=self.timeout_seconds + 5)
 
-    def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
-        """Attempt what is due now; how many were attempted."""
+    def run_once(self, client: httpx.Client, pool: ThreadPoolExecutor) -> int:
+        """Attempt what is due now, with the deliverer's one client; how many were attempted."""
         # Leased for one attempt's time and some: a replica killed mid-attempt holds no more.
         lease_ms = int((self.timeout_seconds + 5) * 1000)
         due = self.store.due_webhook_deliveries(limit=50, lease_ms=lease_ms)
-        if not due:
-            return 0
-        with _client(allow_private=self.allow_private, timeout=self.timeout_seconds) as client:
-            if pool is None:
-                for item in due:
-                    self._attempt(client, item)
-            else:
-                list(pool.map(lambda item: self._attempt(client, item), due))
+        list(pool.map(lambda item: self._attempt(client, item), due))
         return len(due)
 
     def _attempt(self, client: httpx.Client, due: Due) -> None:
@@ -222,7 +215,11 @@ class Deliverer:
 
     def _run(self) -> None:
         next_notices = 0.0
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="relaypass-webhook") as pool:
+        # One client for the deliverer's life: connections to a receiver are kept and reused.
+        with (
+            _client(allow_private=self.allow_private, timeout=self.timeout_seconds) as client,
+            ThreadPoolExecutor(self.workers, thread_name_prefix="relaypass-webhook") as pool,
+        ):
             while not self._stop.is_set():
                 try:
                     if time.monotonic() >= next_notices:
@@ -230,7 +227,7 @@ class Deliverer:
                         next_notices = time.monotonic() + _NOTICES_EVERY
                     if self.store.announce_activated_keys():  # a key's moment is its own
                         self.notify()
-                    attempted = self.run_once(pool)
+                    attempted = self.run_once(client, pool)
                 except Exception as exc:  # noqa: BLE001 - the deliverer outlives database outages
                     _log.warning("webhook.deliverer_failed", error=type(exc).__name__)
                     attempted = 0
