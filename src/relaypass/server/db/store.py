@@ -452,8 +452,8 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
         ``last_used_at_ms`` write, and a reload near the entry's bound, happen in
         the background.
         """
-        parsed = parse_api_key(text, prefix=self.api_key_prefix)
-        cached = self._api_key_cache.get(self._hasher.digest(parsed))
+        digest = self._hasher.digest(parse_api_key(text, prefix=self.api_key_prefix))
+        cached = self._api_key_cache.get(digest)
         now = self._now()
         if cached is None or now >= cached.valid_until_ms:
             return None
@@ -466,16 +466,15 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
             key_id = cached.record.id
             self._refresher.ahead(("touch", key_id), lambda: self._touch(key_id, now))
         if self._refresher.due(now, cached.valid_until_ms):
-            self._refresh_api_key(text, parsed)
+            self._refresh_api_key(text, digest)
         return cached.record
 
-    def _refresh_api_key(self, text: str, parsed: object) -> None:
+    def _refresh_api_key(self, text: str, digest: str) -> None:
         """Reload a key's entry in the background; a key refused now leaves the cache.
 
         Written back only over the entry it replaces: a revocation through this worker
         that dropped the entry meanwhile is not undone by an older read.
         """
-        digest = self._hasher.digest(parsed)  # type: ignore[arg-type]
         seen = self._api_key_cache.get(digest)
 
         def reload() -> None:
@@ -507,7 +506,7 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
                 self._touch(cached.record.id, now)
                 cached.last_used_written_ms = now
             if self._refresher.due(now, cached.valid_until_ms):
-                self._refresh_api_key(text, parsed)
+                self._refresh_api_key(text, digest)
             return cached.record
         return self._load_api_key(text)
 
