@@ -46,18 +46,21 @@ def record(
     )  # fmt: skip
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def make_table(
     request: pytest.FixtureRequest, redis_server: str, redis_prefix: str
 ) -> Iterator[Callable[[], SessionTable]]:
-    """A factory: each call is one more replica's view of the same table."""
+    """A factory: each call is one more replica's view of the same table (on one Redis node,
+    or on a Redis Cluster: the table's keys share a hash tag)."""
     made: list[SessionTable] = []
     shared = MemorySessionTable()
 
     def make() -> SessionTable:
         if request.param == "memory":
             return shared
-        table = RedisSessionTable.from_url(redis_server, prefix=redis_prefix)
+        url = (redis_server if request.param == "redis"
+               else request.getfixturevalue("redis_cluster"))  # fmt: skip
+        table = RedisSessionTable.from_url(url, prefix=redis_prefix)
         made.append(table)
         return table
 

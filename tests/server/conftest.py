@@ -190,15 +190,18 @@ def _redis_answers(port: int) -> bool:
         return False
 
 
-def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    """A redis-server of the tests' own on loopback (nothing kept on disk), once it answers."""
+def start_redis(port: int, workdir: Path, *options: str) -> subprocess.Popen[bytes]:
+    """A redis-server of the tests' own on loopback (nothing kept on disk), once it answers.
+
+    ``options``: more of redis-server's own (``--cluster-enabled``, ``yes``, ...).
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         msg = "redis-server is not installed"
         raise RuntimeError(msg)
     proc = subprocess.Popen(  # noqa: S603 - fixed argv
         [binary, "--bind", REDIS_HOST, "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+         "--dir", str(workdir), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -227,6 +230,22 @@ def redis_server() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[str]:
+    """A Redis Cluster of the tests' own (3 primaries, 3 replicas): its ``redis+cluster://`` URL.
+
+    Shared by the tests that only use it; a drill that kills a node starts its own.
+    """
+    from tests._cluster import running_cluster  # it imports this module
+
+    workdir = Path(tempfile.mkdtemp(prefix="relaypass-cluster-"))
+    try:
+        with running_cluster(workdir) as cluster:
+            yield cluster.url
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +27,10 @@ import redis
 
 from relaypass._redis import redacted, redis_client
 from relaypass.client import Client
-from relaypass.errors import InvalidRequestError, RelaypassError
+from relaypass.errors import InvalidRequestError
 from relaypass.gate.config import GateOptions, build_gate
 from tests._cp import served_plane
+from tests._drill import Load, claims, steady, wait_for
 from tests._net import free_port, stop_process
 from tests.server.conftest import start_redis
 
@@ -40,7 +41,6 @@ def test_urls_are_read_strictly_and_never_repeat_a_password() -> None:
     assert redacted("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
     assert redacted("redis://10.0.0.5:6379/0") == "redis://10.0.0.5:6379/0"
     for url, said in [
-        ("redis+cluster://a:7000,b:7001", "Redis Cluster is not supported"),
         ("memcached://x", "the scheme must be one of"),
         ("redis+sentinel://:pw@a:26379", "the path is /<service>"),
         ("redis+sentinel://a:notaport/svc", "is not host:port"),
@@ -96,13 +96,6 @@ def _sentinel(port: int, primary: int, directory: Path) -> subprocess.Popen[byte
     )  # fmt: skip
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def topology(tmp_path: Path) -> Iterator[Topology]:
     primary, replica = free_port(), free_port()
@@ -133,16 +126,6 @@ def topology(tmp_path: Path) -> Iterator[Topology]:
                 stop_process(proc)
 
 
-@dataclass
-class Load:
-    """Mints and connects in a loop, counting what must never happen."""
-
-    refused_valid: int = 0
-    mints_failed: int = 0
-    rounds: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
 def test_a_sentinel_failover_loses_no_revocation_and_refuses_no_valid_token(
     topology: Topology, tmp_path: Path
 ) -> None:
@@ -154,11 +137,11 @@ def test_a_sentinel_failover_loses_no_revocation_and_refuses_no_valid_token(
                 minted = [admin.tokens.relay.mint(tenant="acme", ns=["live/**"]) for _ in range(3)]
                 wait_for(lambda: gate.keys.learn(minted[0].kid))
                 sessions = [gate.connect(m.token, "live/cam") for m in minted]
-                victim_jti = str(_claims(minted[0].token)["jti"])
+                victim_jti = str(claims(minted[0].token)["jti"])
                 # Replication has the key set before the primary goes.
                 wait_for(lambda: _replicated(topology))
                 load, halt = Load(), threading.Event()
-                worker = threading.Thread(target=_steady, args=(url, key, gate, load, halt))
+                worker = threading.Thread(target=steady, args=(url, key, gate, load, halt))
                 worker.start()
                 time.sleep(0.5)
                 topology.procs[topology.primary].send_signal(signal.SIGKILL)
@@ -181,14 +164,6 @@ def test_a_sentinel_failover_loses_no_revocation_and_refuses_no_valid_token(
             stop()
 
 
-def _claims(token: str) -> dict[str, object]:
-    import base64
-    import json
-
-    payload = token.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
-
-
 def _replicated(topology: Topology) -> bool:
     client = redis.Redis(port=topology.replica, socket_timeout=1)
     try:
@@ -197,31 +172,10 @@ def _replicated(topology: Topology) -> bool:
         client.close()
 
 
-def _steady(url: str, key: str, gate: object, load: Load, halt: threading.Event) -> None:
-    from relaypass.gate import Gate
-
-    assert isinstance(gate, Gate)
-    with Client(url, api_key=key) as client:
-        while not halt.is_set():
-            load.rounds += 1
-            try:
-                token = client.tokens.relay.mint(tenant="acme", ns=["live/**"]).token
-            except RelaypassError as exc:
-                load.mints_failed += 1
-                load.errors.append(f"mint: {exc.code.value} {exc.reason}")
-                continue
-            try:
-                gate.connect(token, "live/load").close()
-            except RelaypassError as exc:
-                load.refused_valid += 1
-                load.errors.append(f"connect: {exc.code.value} {exc.reason}")
-            time.sleep(0.02)
-
-
 def test_serve_and_gate_serve_refuse_a_malformed_url_in_one_line(tmp_path: Path) -> None:
     """The commands as a user runs them (a process each: the CLI sets up its own logging)."""
     env = {**os.environ, "RELAYPASS_DATA_DIR": str(tmp_path),
-           "RELAYPASS_REDIS_URL": "redis+cluster://:s3cret@a:1"}  # fmt: skip
+           "RELAYPASS_REDIS_URL": "redis+cluster://:s3cret@a:1/2"}  # fmt: skip
     relaypass = [sys.executable, "-m", "relaypass.cli"]
     served = subprocess.run(  # noqa: S603 - our own CLI
         [*relaypass, "serve", "--port", str(free_port())],
@@ -229,7 +183,7 @@ def test_serve_and_gate_serve_refuse_a_malformed_url_in_one_line(tmp_path: Path)
     )  # fmt: skip
     said = served.stdout + served.stderr
     assert served.returncode == 1
-    assert "Redis Cluster is not supported" in said
+    assert "a cluster has one database" in said
     assert "s3cret" not in said
     assert "Traceback" not in said
     gate = subprocess.run(  # noqa: S603 - our own CLI

@@ -23,6 +23,7 @@ from typing import Any, Final, final
 
 import redis
 
+from relaypass._redis import ERRORS
 from relaypass.errors import QuotaExceededError
 
 __all__ = ["Quotas"]
@@ -105,7 +106,7 @@ class Quotas:
                 f"{self.prefix}:quota:{{{org}}}:sessions"]  # fmt: skip
         try:
             verdict = int(self._admit(keys=keys, args=[self.node, limits[0], limits[1]]))
-        except redis.RedisError:
+        except ERRORS:
             self.unchecked += 1  # quotas gate admission; Redis away admits
             return
         if verdict:
@@ -120,7 +121,7 @@ class Quotas:
             return
         try:
             self._release(keys=[f"{self.prefix}:quota:{{{org}}}:sessions"], args=[self.node])
-        except redis.RedisError:
+        except ERRORS:
             return  # the next resync writes the true count
 
     def resync(self, live: Mapping[str | None, int]) -> None:
@@ -133,7 +134,7 @@ class Quotas:
                 pipe.hset(f"{self.prefix}:quota:{{{org}}}:sessions", self.node, live.get(org, 0))
         try:
             pipe.execute()
-        except redis.RedisError:
+        except ERRORS:
             return
 
     def load(self) -> None:
@@ -143,7 +144,7 @@ class Quotas:
         try:
             raw = self._client.hgetall(f"{self.prefix}:limits")
             blocked = self._client.hgetall(f"{self.prefix}:blocked")
-        except redis.RedisError:
+        except ERRORS:
             return
         limits: dict[str, dict[str, Any]] = {}
         for org, value in raw.items():

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.client import PubSub
 
 from relaypass._keyset import KeySet
-from relaypass._redis import redis_client
+from relaypass._redis import ERRORS, announce, keyspace, listen, next_message, redis_client
 from relaypass.errors import InvalidKeyError
 from relaypass.gate.quotas import Quotas
 from relaypass.gate.usage import default_node
@@ -39,9 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisKeySource"]
 
-#: redis-py's backoff between reconnection attempts: 0.1 s doubling, with jitter, at most 1 s.
+#: redis-py's backoff between reconnection attempts: 0.1 s doubling, with jitter, at most 0.5 s.
 #: (The waits stay interruptible by ``close()``, which redis-py's own ``Retry`` sleeps are not.)
-_BACKOFF = ExponentialWithJitterBackoff(cap=1.0, base=0.1)
+_BACKOFF = ExponentialWithJitterBackoff(cap=0.5, base=0.1)
 
 _LEARN_COOLDOWN: Final = 1.0
 #: One participant of this gate's roster: (org, room), participant, entry.
@@ -62,7 +63,7 @@ class RedisKeySource:
         start: bool = True,
     ) -> None:
         self._client: redis.Redis = redis_client(url, socket_timeout=5, decode_responses=True)
-        self.prefix = prefix
+        self.prefix = keyspace(self._client, prefix)
         self.refresh_seconds = refresh_seconds
         self.on_revoke = on_revoke
         #: Resource ownership (TeleQuick): one change, and the whole table on (re)connect.
@@ -114,7 +115,7 @@ class RedisKeySource:
         """Read the stored set; whether a newer version was taken."""
         try:
             raw = self._client.get(f"{self.prefix}:jwks")
-        except redis.RedisError:
+        except ERRORS:
             return False
         if raw is None:
             return False
@@ -146,7 +147,7 @@ class RedisKeySource:
             return 0
         try:
             events = self._client.hgetall(f"{self.prefix}:revoked")
-        except redis.RedisError:
+        except ERRORS:
             return 0
         for raw in events.values():
             self._revoke(str(raw))
@@ -158,7 +159,7 @@ class RedisKeySource:
             return 0
         try:
             raw = self._client.hgetall(f"{self.prefix}:resources")
-        except redis.RedisError:
+        except ERRORS:
             return 0
         owners: dict[tuple[str, str, str], str] = {}
         for field, tenant in raw.items():
@@ -174,7 +175,7 @@ class RedisKeySource:
             return 0
         try:
             raw = self._client.hgetall(f"{self.prefix}:rooms")
-        except redis.RedisError:
+        except ERRORS:
             return 0
         events = [e for e in (_json_object(str(v)) for v in raw.values()) if e is not None]
         self.on_room_state(events)
@@ -198,10 +199,10 @@ class RedisKeySource:
                 pipe.hset(f"{self.prefix}:lobby", lobby, json.dumps(event))
             elif event.get("action") in {"left", "admit", "deny"}:
                 pipe.hdel(f"{self.prefix}:lobby", lobby)
-        pipe.publish(f"{self.prefix}:events", json.dumps(event))
+        announce(pipe, f"{self.prefix}:events", json.dumps(event))
         try:
             pipe.execute()
-        except redis.RedisError:
+        except ERRORS:
             return
 
     def report_roster(
@@ -219,7 +220,7 @@ class RedisKeySource:
         pipe.expire(self.roster_key, ROSTER_TTL_SECONDS)
         try:
             pipe.execute()
-        except redis.RedisError:
+        except ERRORS:
             return
 
     def resync_roster(self) -> int:
@@ -235,7 +236,7 @@ class RedisKeySource:
             pipe.expire(self.roster_key, ROSTER_TTL_SECONDS)
         try:
             pipe.execute()
-        except redis.RedisError:
+        except ERRORS:
             return 0
         return len(entries)
 
@@ -250,7 +251,7 @@ class RedisKeySource:
         """Every gate's roster of one room; ``None`` while Redis is away (the gate's own then)."""
         try:
             return read_roster(self._client, self.prefix, key[0], key[1])
-        except redis.RedisError:
+        except ERRORS:
             return None
 
     def attach(self, gate: Gate, *, node: str | None = None) -> None:
@@ -295,24 +296,25 @@ class RedisKeySource:
     def _listen(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            pubsub: PubSub | None = None
             try:
-                pubsub.subscribe(f"{self.prefix}:events")
-                self.reload()  # anything missed while (re)connecting
-                self.hydrate_revocations()
-                self.hydrate_resources()
-                self.hydrate_rooms()
-                self.resync_roster()
-                if self.quotas is not None:
-                    self.quotas.load()
+                pubsub = listen(self._client, f"{self.prefix}:events")
+                self._resync()
                 self._ready.set()
                 failures = 0
+                subscribed = False
                 next_refresh = time.monotonic() + self.refresh_seconds
                 next_roster = time.monotonic() + ROSTER_TTL_SECONDS / 3
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=0.2)
-                    if message is not None and message.get("type") == "message":
-                        self._dispatch(str(message["data"]))
+                    heard = next_message(pubsub, timeout=0.2)
+                    if heard is not None and heard[0] == "message":
+                        self._dispatch(heard[1])
+                    elif heard is not None and subscribed:
+                        # Subscribed again by redis-py after a lost connection (a
+                        # failover): announcements made meanwhile were not heard.
+                        self._resync()
+                    elif heard is not None:
+                        subscribed = True  # the first confirmation: read already
                     if time.monotonic() >= next_refresh:
                         # Also the safety net for a lost pub/sub message: revocations
                         # are re-read, so the worst case is one refresh interval.
@@ -322,11 +324,22 @@ class RedisKeySource:
                     if time.monotonic() >= next_roster:
                         self.renew_roster()
                         next_roster = time.monotonic() + ROSTER_TTL_SECONDS / 3
-            except redis.RedisError:
+            except ERRORS:
                 failures += 1
-                self._stop.wait(_BACKOFF.compute(failures))  # back within a second of Redis
+                self._stop.wait(_BACKOFF.compute(failures))  # back within half a second of Redis
             finally:
-                pubsub.close()
+                if pubsub is not None:
+                    pubsub.close()
+
+    def _resync(self) -> None:
+        """Read everything an announcement could have said (after a (re)subscription)."""
+        self.reload()
+        self.hydrate_revocations()
+        self.hydrate_resources()
+        self.hydrate_rooms()
+        self.resync_roster()
+        if self.quotas is not None:
+            self.quotas.load()
 
     def _dispatch(self, raw: str) -> None:
         try:

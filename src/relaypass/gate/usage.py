@@ -34,7 +34,7 @@ import redis
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from relaypass._redis import redis_client
+from relaypass._redis import ERRORS, keyspace, redis_client
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -157,7 +157,7 @@ class RedisUsageShipper:
         if gate.usage is None:
             gate.usage = UsageEvents()
         self.events = gate.usage
-        self.prefix = prefix
+        self.prefix = keyspace(self._client, prefix)
         self.node = node or default_node()
         self.flush_seconds = flush_seconds
         self.snapshot_seconds = snapshot_seconds
@@ -185,7 +185,7 @@ class RedisUsageShipper:
                 pipe.xadd(f"{self.prefix}:usage", entry, maxlen=_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
             try:
                 pipe.execute()
-            except redis.RedisError:
+            except ERRORS:
                 self.events.give_back(events)
                 return sent
             sent += len(events)
@@ -205,7 +205,7 @@ class RedisUsageShipper:
                                "counts": wire, "profile": self._gate.profile})  # fmt: skip
         try:
             self._client.hset(f"{self.prefix}:live", self.node, document)
-        except redis.RedisError:
+        except ERRORS:
             return wire
         return wire
 
@@ -215,7 +215,7 @@ class RedisUsageShipper:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self.flush()
-        with contextlib.suppress(redis.RedisError):
+        with contextlib.suppress(*ERRORS):
             self._client.hdel(f"{self.prefix}:live", self.node)
         self._client.close()
 

@@ -2,7 +2,7 @@
 
 Every key-set change and every revocation is written to the ``outbox`` table in
 the same transaction as the change (``Store._audit``). This relay drains the
-table to Redis in order, retrying with backoff (0.1 s doubling to 1 s) until
+table to Redis in order, retrying with backoff (0.1 s doubling to 0.5 s) until
 Redis accepts. When Redis comes back after an outage, or turns up empty, the
 relay first republishes everything gates need: the current key set and every
 revocation that may still cut a live token. Gates resynchronise when their own
@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, final
 
-import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from sqlalchemy.exc import SQLAlchemyError
 
+from relaypass._redis import ERRORS
 from relaypass.server.db.store import Store
 from relaypass.server.publish import RedisPublisher
 
@@ -33,7 +33,7 @@ __all__ = ["VERSION_BASE", "OutboxRelay"]
 #: Above the wall-clock-millisecond versions that earlier releases wrote, so gates
 #: that hold one of those take the first outbox version.
 VERSION_BASE: Final = 2_000_000_000_000
-MAX_BACKOFF_SECONDS: Final = 1.0
+MAX_BACKOFF_SECONDS: Final = 0.5
 
 #: redis-py's backoff between attempts (0.1 s doubling, with jitter, capped). The waits stay
 #: interruptible by ``close()``; per-command ``Retry`` is not used, so that an outage never
@@ -92,7 +92,7 @@ class OutboxRelay:
             return False
         try:
             self._drain_locked()
-        except (redis.RedisError, SQLAlchemyError, OSError):
+        except (*ERRORS, SQLAlchemyError, OSError):
             self._failed()
             self.notify()
             return False
@@ -193,7 +193,7 @@ class OutboxRelay:
                 if time.monotonic() >= next_refresh:
                     self._refresh()
                     next_refresh = time.monotonic() + self.refresh_seconds
-            except (redis.RedisError, SQLAlchemyError, OSError):
+            except (*ERRORS, SQLAlchemyError, OSError):
                 self._failed()
                 failures += 1
                 self._stop.wait(_BACKOFF.compute(failures))

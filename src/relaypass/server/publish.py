@@ -19,14 +19,15 @@ from typing import Any, Final, final
 import redis
 
 from relaypass._keyset import KeySet
-from relaypass._redis import redis_client
+from relaypass._redis import announce, keyspace, publish_command, redis_client
 from relaypass.profiles.room_events import glob_literal, lobby_field, read_roster, standing_field
 
 __all__ = ["RedisPublisher"]
 
 DEFAULT_PREFIX: Final = "relaypass"
 
-# KEYS: the set, the channel. ARGV: version, document, announcement, force (0/1).
+# KEYS: the set, the channel. ARGV: version, document, announcement, force (0/1), and the
+# command that announces (SPUBLISH on a cluster).
 _SET_IF_NEWER: Final = """
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -37,7 +38,7 @@ if current then
   end
 end
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('PUBLISH', KEYS[2], ARGV[3])
+redis.call(ARGV[5], KEYS[2], ARGV[3])
 return 1
 """
 
@@ -46,13 +47,14 @@ return 1
 class RedisPublisher:
     """Writes the key set and revocations to Redis; idempotent and safe to repeat."""
 
-    __slots__ = ("_client", "_last_version", "_set_if_newer", "prefix")
+    __slots__ = ("_client", "_last_version", "_publish", "_set_if_newer", "prefix")
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._client: redis.Redis = redis_client(
             url, socket_timeout=2, socket_connect_timeout=1, decode_responses=True
         )
-        self.prefix = prefix
+        self.prefix = keyspace(self._client, prefix)
+        self._publish = publish_command(self._client)
         self._set_if_newer = self._client.register_script(_SET_IF_NEWER)
         self._last_version = 0  # the newest version this publisher wrote
 
@@ -100,10 +102,10 @@ class RedisPublisher:
         digest = hashlib.sha256(json.dumps(published, sort_keys=True).encode()).hexdigest()
         if version is not None:
             document = {"version": version, "digest": digest, **published}
-            announce = json.dumps({"type": "jwks", "version": version})
+            note = json.dumps({"type": "jwks", "version": version})
             written = self._set_if_newer(
                 keys=[self.jwks_key, self.channel],
-                args=[version, json.dumps(document), announce, 1 if force else 0],
+                args=[version, json.dumps(document), note, 1 if force else 0, self._publish],
             )
             return version if written else None
         # Compared with what Redis holds, not with what this process last wrote: a Redis
@@ -124,7 +126,7 @@ class RedisPublisher:
         document = {"version": version, "digest": digest, **published}
         pipe = self._client.pipeline(transaction=True)
         pipe.set(self.jwks_key, json.dumps(document))
-        pipe.publish(self.channel, json.dumps({"type": "jwks", "version": version}))
+        announce(pipe, self.channel, json.dumps({"type": "jwks", "version": version}))
         pipe.execute()
         self._last_version = max(self._last_version, version)
         return version
@@ -157,7 +159,7 @@ class RedisPublisher:
         field = f"{kind}:{value}" if org is None else f"{kind}:{org}/{tenant or ''}:{value}"
         pipe = self._client.pipeline(transaction=True)
         pipe.hset(self.revoked_key, field, json.dumps(event))
-        pipe.publish(self.channel, json.dumps(event))
+        announce(pipe, self.channel, json.dumps(event))
         pipe.execute()
 
     @property
@@ -173,7 +175,7 @@ class RedisPublisher:
             pipe.hset(self.resources_key, field, str(event["tenant"]))
         else:
             pipe.hdel(self.resources_key, field)
-        pipe.publish(self.channel, json.dumps({"type": "resource", **event}))
+        announce(pipe, self.channel, json.dumps({"type": "resource", **event}))
         pipe.execute()
 
     def replace_resources(self, owners: dict[str, str]) -> None:
@@ -183,7 +185,7 @@ class RedisPublisher:
         if owners:
             mapping: dict[str | bytes, str | bytes] = dict(owners.items())
             pipe.hset(self.resources_key, mapping=mapping)  # type: ignore[arg-type]
-        pipe.publish(self.channel, json.dumps({"type": "resources"}))
+        announce(pipe, self.channel, json.dumps({"type": "resources"}))
         pipe.execute()
 
     def publish_room(self, event: dict[str, Any]) -> None:
@@ -195,7 +197,7 @@ class RedisPublisher:
         participant, room = event.get("participant"), event.get("room")
         if event.get("action") in {"admit", "deny"} and isinstance(participant, str):
             pipe.hdel(f"{self.prefix}:lobby", lobby_field(event.get("org"), str(room), participant))
-        pipe.publish(self.channel, json.dumps(event))
+        announce(pipe, self.channel, json.dumps(event))
         pipe.execute()
 
     def lobby(self, org: str, room: str) -> list[dict[str, Any]]:
@@ -223,7 +225,7 @@ class RedisPublisher:
             pipe.hset(f"{self.prefix}:limits", org, json.dumps(limits))
         else:
             pipe.hdel(f"{self.prefix}:limits", org)
-        pipe.publish(self.channel, json.dumps({"type": "limits", "org": org}))
+        announce(pipe, self.channel, json.dumps({"type": "limits", "org": org}))
         pipe.execute()
 
     def replace_limits(self, limits: dict[str, dict[str, Any]]) -> None:
@@ -233,7 +235,7 @@ class RedisPublisher:
         if limits:
             mapping = {org: json.dumps(v) for org, v in limits.items()}
             pipe.hset(f"{self.prefix}:limits", mapping=mapping)  # type: ignore[arg-type]
-        pipe.publish(self.channel, json.dumps({"type": "limits"}))
+        announce(pipe, self.channel, json.dumps({"type": "limits"}))
         pipe.execute()
 
     def participants(self, org: str, room: str) -> list[dict[str, Any]]:

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from typing import Final, final
 
 from limits import RateLimitItemPerSecond
-from limits.errors import StorageError
-from limits.storage import MemoryStorage, RedisStorage
+from limits.errors import ConfigurationError, StorageError
+from limits.storage import MemoryStorage, RedisClusterStorage, RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from relaypass._redis import redis_client
+from relaypass._redis import ERRORS, clustered, redis_client
 from relaypass.errors import RateLimitedError
 from relaypass.server import logging as rlog
 from relaypass.server.blocking import forbid_blocking
@@ -47,20 +47,11 @@ class MintRateLimiter:
     ) -> None:
         self.item = RateLimitItemPerSecond(limit, window_seconds)
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
-        self._shared = (
-            SlidingWindowCounterRateLimiter(
-                RedisStorage(
-                    "redis://",  # the pool below decides where (one node, or Sentinel's primary)
-                    connection_pool=redis_client(
-                        redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
-                    ).connection_pool,
-                    key_prefix=f"{prefix}:ratelimit",
-                    wrap_exceptions=True,
-                )
-            )
-            if redis_url
-            else None
-        )
+        self._redis_url = redis_url
+        self._key_prefix = f"{prefix}:ratelimit"
+        if redis_url:
+            redis_client(redis_url)  # a malformed URL is refused now (nothing connects yet)
+        self._shared: SlidingWindowCounterRateLimiter | None = None
         self._retry_redis_at = 0.0
         self.on_fallback = on_fallback
 
@@ -87,11 +78,41 @@ class MintRateLimiter:
             raise RateLimitedError(msg, retry_after_seconds=retry)
 
     def _choose(self) -> SlidingWindowCounterRateLimiter:
-        if self._shared is None:
+        if self._redis_url is None:
             return self._memory
         if time.monotonic() < self._retry_redis_at:
             return self._fallback()
+        if self._shared is None:
+            forbid_blocking()  # a cluster's client connects as it is built
+            try:
+                self._shared = SlidingWindowCounterRateLimiter(self._storage(self._redis_url))
+            except (*ERRORS, ConfigurationError, StorageError):
+                self._retry_redis_at = time.monotonic() + _RETRY_REDIS_AFTER
+                _log.warning("ratelimit.fallback", state="redis unreachable; counting in process")
+                return self._fallback()
         return self._shared
+
+    def _storage(self, url: str) -> RedisStorage:
+        """Where counts are shared; a cluster's client asks for the slot map as it is built."""
+        client = redis_client(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        if clustered(client):
+            # One API key's window (two keys sharing a hash tag) is all a check touches, so
+            # the counters spread over the cluster's slots.
+            scheme, _, rest = url.partition("://")
+            return RedisClusterStorage(
+                f"redis+cluster://{rest}",
+                key_prefix=self._key_prefix,
+                wrap_exceptions=True,
+                ssl=scheme.lower() == "rediss+cluster",
+                socket_timeout=0.5,
+                socket_connect_timeout=0.5,
+            )
+        return RedisStorage(
+            "redis://",  # the pool decides where (one node, or Sentinel's primary)
+            connection_pool=client.connection_pool,
+            key_prefix=self._key_prefix,
+            wrap_exceptions=True,
+        )
 
     def _fallback(self) -> SlidingWindowCounterRateLimiter:
         if self.on_fallback is not None:

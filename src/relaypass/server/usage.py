@@ -36,7 +36,7 @@ import redis
 import structlog
 from sqlalchemy.orm import Session
 
-from relaypass._redis import redis_client
+from relaypass._redis import announce, disconnect, keyspace, redis_client
 from relaypass.errors import QuotaExceededError, RateLimitedError
 from relaypass.server.db.usage import DAY, ORG_TOTAL, Figure, UsageStore
 from relaypass.server.db.webhooks import enqueue
@@ -159,15 +159,15 @@ class UsageRecorder:
         days_for: int = 400 * DAY,
     ) -> None:
         self.store = store
-        self.prefix = prefix
-        self.stream = f"{prefix}:usage"
+        self._client: redis.Redis | None = (
+            redis_client(redis_url, socket_timeout=5, decode_responses=True) if redis_url else None
+        )
+        self.prefix = keyspace(self._client, prefix)
+        self.stream = f"{self.prefix}:usage"
         self.snapshot_seconds = snapshot_seconds
         self.retention = {"minutes_for": minutes_for, "hours_for": hours_for,
                           "days_for": days_for}  # fmt: skip
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._client: redis.Redis | None = (
-            redis_client(redis_url, socket_timeout=5, decode_responses=True) if redis_url else None
-        )
         self._mints: Counter[tuple[str, str, int]] = Counter()
         self._mints_lock = threading.Lock()
         self._stop = threading.Event()
@@ -389,7 +389,7 @@ class UsageRecorder:
             pipe.delete(key)
             if blocked:
                 pipe.hset(key, mapping=blocked)  # type: ignore[arg-type]
-            pipe.publish(f"{self.prefix}:events", json.dumps({"type": "limits"}))
+            announce(pipe, f"{self.prefix}:events", json.dumps({"type": "limits"}))
             pipe.execute()
 
     def _first_this_minute(self, org: str) -> bool:
@@ -437,7 +437,7 @@ class UsageRecorder:
         with contextlib.suppress(Exception):
             self.flush_mints()
         if self._client is not None:
-            self._client.connection_pool.disconnect()
+            disconnect(self._client)
 
     def _run(self) -> None:
         next_sample = next_claim = next_compact = 0.0

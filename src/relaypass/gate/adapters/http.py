@@ -50,7 +50,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relaypass._grant import Grant
 from relaypass._head_limits import head_refusal
-from relaypass._redis import redis_client
+from relaypass._redis import keyspace, redis_client
 from relaypass.errors import (
     ErrorCode,
     InvalidRequestError,
@@ -151,7 +151,7 @@ class RedisStreamKeys:
         import redis  # noqa: PLC0415 - only this store needs it
 
         self._client: redis.Redis = redis_client(url, socket_timeout=5, decode_responses=True)
-        self._prefix = prefix
+        self._prefix = keyspace(self._client, prefix)
 
     def put(self, digest: str, token: str, ttl_seconds: int) -> None:
         """Store for ``ttl_seconds``."""

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Final, Protocol, final
 
 import orjson
 
-from relaypass._redis import redis_client
+from relaypass._redis import keyspace, redis_client
 from relaypass.errors import QuotaExceededError
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ class RedisSessionTable:
 
     def __init__(self, client: redis.Redis, *, prefix: str = "relaypass") -> None:
         self._client = client
-        self._prefix = f"{prefix}:{{moq-sessions}}:"
+        self._prefix = f"{keyspace(client, prefix)}:{{moq-sessions}}:"
         self._connect = client.register_script(_CONNECT)
 
     @classmethod
