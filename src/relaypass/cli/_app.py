@@ -584,7 +584,8 @@ RedisUrlOpt = Annotated[
     str | None,
     typer.Option(
         "--redis-url",
-        help="The control plane's Redis: keys and live revocations.",
+        help="The control plane's Redis: keys and live revocations (redis://, rediss://, "
+        "redis+sentinel://h:p,.../service, redis+cluster://h:p,...).",
         envvar="RELAYPASS_REDIS_URL",
     ),
 ]
