@@ -16,10 +16,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, final
+from typing import Final, final
 
-if TYPE_CHECKING:
-    from relaypass._tokens import VerifiedToken
+from relaypass._verified import VerifiedToken
 
 __all__ = ["VerifiedTokenCache"]
 
@@ -27,7 +26,7 @@ DEFAULT_MAX_ENTRIES: Final = 10_000
 DEFAULT_MAX_AGE_SECONDS: Final = 300.0
 
 # (verified token, earliest acceptable time, first unacceptable time)
-Entry = tuple["VerifiedToken", float, float]
+Entry = tuple[VerifiedToken, float, float]
 
 
 @final

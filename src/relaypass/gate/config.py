@@ -25,7 +25,8 @@ from relaypass.gate.keysource import (
 from relaypass.gate.profiles import profile_named
 from relaypass.gate.redis_source import RedisKeySource
 from relaypass.gate.session import Gate
-from relaypass.gate.usage import RedisUsageShipper, default_node
+from relaypass.gate.shipper import RedisUsageShipper
+from relaypass.gate.usage import default_node
 
 __all__ = ["GateOptions", "RelayConfig", "build_gate"]
 

@@ -15,7 +15,7 @@ place that keeps sessions, revocations and the cutoff.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, ClassVar, Final, NamedTuple, final
+from typing import TYPE_CHECKING, ClassVar, Final, NamedTuple, Protocol, final
 
 from relaypass._grant import NO_TENANCY, Grant, Tenancy
 from relaypass._jws import parse_header
@@ -31,12 +31,17 @@ from relaypass.profiles.room import RoomClaims
 from relaypass.profiles.session import SessionClaims
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from relaypass._claims import ClaimsPolicy
+    from relaypass._clock import Clock
     from relaypass._keyset import KeySet
-    from relaypass.gate.session import Gate
+    from relaypass.gate.accounts import AccountDirectory
 
 __all__ = [
     "PROFILES",
     "GateProfile",
+    "GateView",
     "MoqProfile",
     "RelayProfile",
     "RoomProfile",
@@ -46,6 +51,48 @@ __all__ = [
     "header_kid",
     "profile_named",
 ]
+
+
+class GateView(Protocol):
+    """What a profile reads of the gate that holds it: its key view and settings.
+
+    The gate (:class:`relaypass.gate.Gate`) is this and more; the profiles know only
+    this much of it, so the gate builds on the profiles and not the other way round.
+    """
+
+    @property
+    def clock(self) -> Clock:
+        """The gate's clock."""
+
+    @property
+    def public_grant(self) -> Grant:
+        """What a connection without a token may do."""
+
+    @property
+    def public_moq(self) -> MoqClaims:
+        """The public prefixes, with moq's prefix rule."""
+
+    @property
+    def max_roomless_ttl_seconds(self) -> int:
+        """The longest a room-kind token without a room may live."""
+
+    @property
+    def max_room_ttl_seconds(self) -> int:
+        """The longest a room token may live."""
+
+    @property
+    def room_issuers(self) -> Mapping[str, Verifier]:
+        """Customers' registered room-token secrets, by ``iss``."""
+
+    @property
+    def account_policy(self) -> ClaimsPolicy:
+        """The claims policy of service-account tokens."""
+
+    def account_directory(self) -> AccountDirectory:
+        """The service-account registrations of the current key set."""
+
+    def verify_with_keyset(self, token: str) -> VerifiedToken:
+        """Verify with the current key set."""
 
 
 class Verified(NamedTuple):
@@ -72,7 +119,7 @@ class GateProfile:
     #: Whether grants are relative to the dialed path (what a MoQ relay serves).
     paths_relative_to_connection: ClassVar[bool] = False
 
-    def verify(self, gate: Gate, token: str) -> Verified:
+    def verify(self, gate: GateView, token: str) -> Verified:
         """Signature, time and structure, with the gate's key set."""
         return Verified(gate.verify_with_keyset(token))
 
@@ -86,7 +133,12 @@ class GateProfile:
         return _tenancy(org, None, fence)
 
     def grant(
-        self, gate: Gate, verified: Verified, connection: str, origin: str | None, tenancy: Tenancy
+        self,
+        gate: GateView,
+        verified: Verified,
+        connection: str,
+        origin: str | None,
+        tenancy: Tenancy,
     ) -> Grant:
         """The grant the claims give."""
         raise NotImplementedError
@@ -97,7 +149,7 @@ class GateProfile:
         if scope is not None:
             scope.check(grant.publish.patterns, grant.subscribe.patterns)
 
-    def anonymous_grant(self, gate: Gate, connection: str) -> Grant:
+    def anonymous_grant(self, gate: GateView, connection: str) -> Grant:
         """A connection without a token: the public prefixes."""
         return gate.public_grant
 
@@ -114,7 +166,12 @@ class RelayProfile(GateProfile):
     maps_to_subjects = True
 
     def grant(
-        self, gate: Gate, verified: Verified, connection: str, origin: str | None, tenancy: Tenancy
+        self,
+        gate: GateView,
+        verified: Verified,
+        connection: str,
+        origin: str | None,
+        tenancy: Tenancy,
     ) -> Grant:
         """``ns`` patterns for both publish and subscribe."""
         return RelayClaims.grant(verified.token, tenancy)
@@ -129,7 +186,12 @@ class MoqProfile(GateProfile):
     paths_relative_to_connection = True
 
     def grant(
-        self, gate: Gate, verified: Verified, connection: str, origin: str | None, tenancy: Tenancy
+        self,
+        gate: GateView,
+        verified: Verified,
+        connection: str,
+        origin: str | None,
+        tenancy: Tenancy,
     ) -> Grant:
         """The claims rebased onto the dialed path; a token that grants nothing admits nothing.
 
@@ -154,7 +216,7 @@ class MoqProfile(GateProfile):
         if scope is not None:
             scope.check(*MoqClaims.from_wire(verified.token.claims).claimed_paths())
 
-    def anonymous_grant(self, gate: Gate, connection: str) -> Grant:
+    def anonymous_grant(self, gate: GateView, connection: str) -> Grant:
         """The public prefixes rebased onto the connection path; refused when that is empty."""
         grant = gate.public_moq.grant(connection)
         if not (grant.publish or grant.subscribe):  # as moq-relay: no empty sessions
@@ -170,7 +232,7 @@ class RoomProfile(GateProfile):
     name = "room"
     holds_rooms = True
 
-    def verify(self, gate: Gate, token: str) -> Verified:
+    def verify(self, gate: GateView, token: str) -> Verified:
         """A customer's registered secret for a token without ``kid``; else the key set."""
         customer = _customer_verifier(gate, token)
         if customer is not None:
@@ -192,7 +254,12 @@ class RoomProfile(GateProfile):
         return _tenancy(org, issuer, EMPTY)
 
     def grant(
-        self, gate: Gate, verified: Verified, connection: str, origin: str | None, tenancy: Tenancy
+        self,
+        gate: GateView,
+        verified: Verified,
+        connection: str,
+        origin: str | None,
+        tenancy: Tenancy,
     ) -> Grant:
         """Guardrails, the roomless ceiling, and the room joined.
 
@@ -229,7 +296,12 @@ class SessionProfile(GateProfile):
     name = "session"
 
     def grant(
-        self, gate: Gate, verified: Verified, connection: str, origin: str | None, tenancy: Tenancy
+        self,
+        gate: GateView,
+        verified: Verified,
+        connection: str,
+        origin: str | None,
+        tenancy: Tenancy,
     ) -> Grant:
         """The capabilities, refused from any origin but the one pinned."""
         grant = SessionClaims.grant(verified.token, tenancy)
@@ -246,13 +318,18 @@ class ServiceAccountProfile(GateProfile):
 
     name = "service_account"
 
-    def verify(self, gate: Gate, token: str) -> Verified:
+    def verify(self, gate: GateView, token: str) -> Verified:
         """With the service-account directory, not the signing keys."""
         verified, account = gate.account_directory().verify(token, gate.account_policy, gate.clock)
         return Verified(verified, account=account)
 
     def grant(
-        self, gate: Gate, verified: Verified, connection: str, origin: str | None, tenancy: Tenancy
+        self,
+        gate: GateView,
+        verified: Verified,
+        connection: str,
+        origin: str | None,
+        tenancy: Tenancy,
     ) -> Grant:
         """The tenant's grant, from its registration."""
         if verified.account is None:  # pragma: no cover - verify() always sets it
@@ -294,7 +371,7 @@ def _tenancy(org: str | None, issuer: str | None, fence: PatternSet) -> Tenancy:
     return Tenancy(org, issuer, fence)
 
 
-def _customer_verifier(gate: Gate, token: str) -> Verifier | None:
+def _customer_verifier(gate: GateView, token: str) -> Verifier | None:
     """The registered secret of the token's ``iss``, for a token without ``kid``."""
     issuers = gate.room_issuers
     if not issuers or header_kid(token) is not None:

@@ -46,7 +46,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, final
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -66,9 +66,19 @@ from relaypass.profiles.room import RoomAction, RoomClaims, RoomGrantFlags
 from relaypass.profiles.room_events import ACTIONS, update_change
 
 if TYPE_CHECKING:
-    from relaypass.gate.session import Gate, Session
+    from relaypass._clock import Clock
+    from relaypass.gate.usage import UsageEvents
 
-__all__ = ["CLOSE_CODES", "MODERATOR_ACTIONS", "TIERS", "RoomBoard", "RoomKey", "pending_error"]
+__all__ = [
+    "CLOSE_CODES",
+    "MODERATOR_ACTIONS",
+    "TIERS",
+    "RoomBoard",
+    "RoomGate",
+    "RoomKey",
+    "RoomSession",
+    "pending_error",
+]
 
 RoomKey = tuple[str | None, str]
 
@@ -90,35 +100,80 @@ _MAX_PARTICIPANT: Final = 256
 TIERS: Final = frozenset({"speaker", "viewer"})
 
 
+class RoomSession(Protocol):
+    """What the board reads and marks of a session (:class:`relaypass.gate.Session` is one)."""
+
+    grant: Grant
+    pending: bool
+
+    @property
+    def id(self) -> int:
+        """The session's number on its gate."""
+
+    @property
+    def started_at(self) -> float:
+        """When it connected (the gate's clock)."""
+
+    @property
+    def open(self) -> bool:
+        """Whether it is still live."""
+
+
+S = TypeVar("S", bound=RoomSession)
+S_contra = TypeVar("S_contra", bound=RoomSession, contravariant=True)
+
+
+class RoomGate(Protocol[S_contra]):
+    """What the board asks of its gate (:class:`relaypass.gate.Gate` is one).
+
+    The gate builds on the board, not the board on the gate: it files its room
+    sessions here, and the board closes or re-grants them through this.
+    """
+
+    @property
+    def clock(self) -> Clock:
+        """The gate's clock."""
+
+    @property
+    def usage(self) -> UsageEvents | None:
+        """Where usage events go, if anywhere."""
+
+    def close(self, session: S_contra, reason: str) -> None:
+        """End a session for ``reason``."""
+
+    def regrant(self, session: S_contra, grant: Grant) -> None:
+        """Pin a new grant to a live session."""
+
+
 def pending_error() -> PendingAdmissionError:
     """The refusal every check of a session in the lobby gets."""
     return PendingAdmissionError("waiting in the lobby for a moderator")
 
 
 @dataclass
-class _Waiting:
-    session: Session
+class _Waiting(Generic[S]):
+    session: S
     deadline: float
     timer: threading.Timer
 
 
 @dataclass
-class _Room:
-    members: dict[str, set[Session]] = field(default_factory=dict)
+class _Room(Generic[S]):
+    members: dict[str, set[S]] = field(default_factory=dict)
     count_timer: threading.Timer | None = None
 
 
 @final
-class RoomBoard:
+class RoomBoard(Generic[S]):
     """The room sessions of one gate, and the events that change them."""
 
-    def __init__(self, gate: Gate, *, coalesce_seconds: float = 0.1) -> None:
+    def __init__(self, gate: RoomGate[S], *, coalesce_seconds: float = 0.1) -> None:
         self._gate = gate
         self.gate_id = uuid.uuid4().hex[:12]
         self.coalesce_seconds = coalesce_seconds
         self._lock = threading.RLock()
-        self._rooms: dict[RoomKey, _Room] = {}
-        self._waiting: dict[int, _Waiting] = {}
+        self._rooms: dict[RoomKey, _Room[S]] = {}
+        self._waiting: dict[int, _Waiting[S]] = {}
         self._admitted: dict[tuple[RoomKey, str], float] = {}
         self._removed: dict[tuple[RoomKey, str], float] = {}
         self._ended: dict[RoomKey, float] = {}
@@ -129,7 +184,7 @@ class RoomBoard:
         self.publish: Callable[[dict[str, Any]], None] | None = None
         #: Tells the adapter about one session: ``grant-changed``, ``admitted``,
         #: ``participant-count-changed``, ``participant-waiting``.
-        self.on_event: Callable[[Session, dict[str, Any]], None] | None = None
+        self.on_event: Callable[[S, dict[str, Any]], None] | None = None
         #: Reports one roster change: an entry, or ``None`` once the participant left.
         self.report: Callable[[RoomKey, str, dict[str, Any] | None], None] | None = None
         #: Reads every gate's roster of a room (Redis); ``None``: this gate's own.
@@ -173,14 +228,14 @@ class RoomBoard:
             msg = "the participant was removed after this token was issued"
             raise ParticipantRemovedError(msg)
 
-    def joined(self, session: Session) -> None:
+    def joined(self, session: S) -> None:
         """File a room session: standing changes, an older twin replaced, the lobby."""
         key = _key(session.grant)
         participant = session.grant.participant
         if key is None or participant is None:
             return
         now = self._gate.clock.now()
-        replaced: list[Session] = []
+        replaced: list[S] = []
         with self._lock:
             update = self._update_for(key, participant)
             if update is not None and (session.grant.issued_at or 0.0) <= update[2]:
@@ -217,7 +272,7 @@ class RoomBoard:
                 self._emit(moderator, {"type": "participant-waiting", "participant": participant})
             self._used("waiting", session)
 
-    def left(self, session: Session) -> None:
+    def left(self, session: S) -> None:
         """Forget a closed session."""
         key = _key(session.grant)
         participant = session.grant.participant
@@ -246,7 +301,7 @@ class RoomBoard:
                 {"action": "left", "org": key[0], "room": key[1], "participant": participant}
             )
 
-    def regranted(self, session: Session, grant: Grant) -> Grant:
+    def regranted(self, session: S, grant: Grant) -> Grant:
         """A refresh: a standing change outlives tokens issued before it; ``exp`` never shrinks."""
         current = session.grant
         if grant.participant is None:
@@ -279,7 +334,7 @@ class RoomBoard:
 
     def moderate(
         self,
-        moderator: Session,
+        moderator: S,
         action: str,
         participant: str | None = None,
         *,
@@ -499,7 +554,7 @@ class RoomBoard:
         """Expose the tiers in ``/metrics``: rooms and participants by tier, no per-room labels."""
         registry.register(_RoomCollector(self))
 
-    def _schedule_count(self, key: RoomKey, room: _Room) -> None:
+    def _schedule_count(self, key: RoomKey, room: _Room[S]) -> None:
         if room.count_timer is not None:
             return
         timer = threading.Timer(self.coalesce_seconds, self._flush_count, args=(key,))
@@ -524,7 +579,7 @@ class RoomBoard:
 
     # ------------------------------------------------------------ internals
 
-    def _let_in(self, waiting: _Waiting) -> None:
+    def _let_in(self, waiting: _Waiting[S]) -> None:
         waiting.timer.cancel()
         self._waiting.pop(waiting.session.id, None)
         waiting.session.pending = False
@@ -536,19 +591,19 @@ class RoomBoard:
             self._send({"action": "left", "org": key[0], "room": key[1],
                         "participant": waiting.session.grant.participant})  # fmt: skip
 
-    def _timed_out(self, session: Session) -> None:
+    def _timed_out(self, session: S) -> None:
         with self._lock:
             if self._waiting.pop(session.id, None) is None:
                 return
         self._gate.close(session, "entry_timeout")
 
-    def _sessions_of(self, key: RoomKey, participant: str) -> list[Session]:
+    def _sessions_of(self, key: RoomKey, participant: str) -> list[S]:
         return [
             s for k, room in self._rooms.items() if _same_room(k, key)
             for s in room.members.get(participant, ())
         ]  # fmt: skip
 
-    def _moderators_of(self, key: RoomKey) -> list[Session]:
+    def _moderators_of(self, key: RoomKey) -> list[S]:
         """Admitted moderators of the room on this gate (an event without an org: any org's)."""
         with self._lock:
             return [
@@ -584,7 +639,7 @@ class RoomBoard:
         ]
         return max(found, key=lambda u: u[2], default=None)
 
-    def _entry(self, session: Session) -> dict[str, Any]:
+    def _entry(self, session: S) -> dict[str, Any]:
         grant = session.grant
         return {
             "participant": grant.participant,
@@ -595,11 +650,11 @@ class RoomBoard:
             "gate": self.gate_id,
         }
 
-    def _report(self, key: RoomKey, participant: str, session: Session) -> None:
+    def _report(self, key: RoomKey, participant: str, session: S) -> None:
         if self.report is not None and session.open:
             self.report(key, participant, self._entry(session))
 
-    def _used(self, kind: str, session: Session) -> None:
+    def _used(self, kind: str, session: S) -> None:
         """A usage event of one of this gate's room sessions."""
         usage = self._gate.usage
         if usage is not None:
@@ -607,12 +662,12 @@ class RoomBoard:
             detail = {"room": grant.room, "participant": grant.participant}
             usage.emit(kind, grant.org, grant.tenant, detail)
 
-    def _report_session(self, session: Session) -> None:
+    def _report_session(self, session: S) -> None:
         key, participant = _key(session.grant), session.grant.participant
         if key is not None and participant is not None:
             self._report(key, participant, session)
 
-    def _emit(self, session: Session, event: dict[str, Any]) -> None:
+    def _emit(self, session: S, event: dict[str, Any]) -> None:
         if self.on_event is not None and session.open:
             self.on_event(session, event)
 
@@ -623,7 +678,7 @@ class RoomBoard:
 
 
 class _RoomCollector(Collector):
-    def __init__(self, board: RoomBoard) -> None:
+    def __init__(self, board: RoomBoard[Any]) -> None:
         self._board = board
 
     def collect(self) -> Iterator[Metric]:
@@ -659,12 +714,12 @@ def _same_room(a: RoomKey, b: RoomKey) -> bool:
     return a[1] == b[1] and (a[0] is None or b[0] is None or a[0] == b[0])
 
 
-def _matches(session: Session, key: RoomKey) -> bool:
+def _matches(session: S, key: RoomKey) -> bool:
     own = _key(session.grant)
     return own is not None and _same_room(own, key)
 
 
-def _count(room: _Room) -> tuple[int, int]:
+def _count(room: _Room[Any]) -> tuple[int, int]:
     speakers = viewers = 0
     for members in room.members.values():
         live = [s for s in members if not s.pending and s.open]

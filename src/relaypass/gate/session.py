@@ -287,9 +287,9 @@ class Gate:
         self.account_policy = ClaimsPolicy(issuer=frozenset(sdk_issuers))
         self._accounts: AccountDirectory | None = None
         self.resources = ResourceOwners()
-        self.rooms = RoomBoard(self)
+        self.rooms: RoomBoard[Session] = RoomBoard(self)
         #: Usage events (started, ended, refused, rooms), shipped by a
-        #: :class:`~relaypass.gate.usage.RedisUsageShipper`; ``None``: not recorded.
+        #: :class:`~relaypass.gate.shipper.RedisUsageShipper`; ``None``: not recorded.
         self.usage: UsageEvents | None = None
         #: Quotas per org (concurrent sessions, connects per second), shared through Redis;
         #: ``None``: no quotas here (a gate that does not follow the control plane's Redis).

@@ -8,8 +8,8 @@ it holds ``waiting``, ``admitted``, ``denied``, ``removed``,
 Emitting appends one tuple to a bounded deque: no lock, no I/O, nothing that
 can block the connect path (``bench/gate.py`` measures it).
 
-:class:`RedisUsageShipper` moves them off the machine: every ``flush_seconds``
-it writes what accumulated as one entry of the Redis stream
+:class:`~relaypass.gate.shipper.RedisUsageShipper` moves them off the machine: every
+``flush_seconds`` it writes what accumulated as one entry of the Redis stream
 ``<prefix>:usage`` (a batch per entry, its id ``<node>:<seq>``), and every
 ``snapshot_seconds`` the gate's live sessions per org and tenant into the hash
 ``<prefix>:live`` (``usage.live`` reads it; the control plane samples it for
@@ -21,27 +21,19 @@ never blocking a connect.
 from __future__ import annotations
 
 import collections
-import contextlib
-import json
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, final
 
-import redis
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-
-from relaypass._redis import ERRORS, keyspace, redis_client
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from relaypass.gate.session import Gate
-
-__all__ = ["EVENT_KINDS", "RedisUsageShipper", "UsageEvents", "default_node"]
+__all__ = ["EVENT_KINDS", "UsageEvents", "default_node", "event_record"]
 
 #: Every kind of usage event a gate emits (``live`` is the snapshot, kept apart).
 EVENT_KINDS: Final = frozenset(
@@ -57,10 +49,6 @@ EVENT_KINDS: Final = frozenset(
         "room_ended",
     }
 )
-#: Events per stream entry: one XADD carries a batch.
-_PER_ENTRY: Final = 500
-#: The stream keeps about this many entries (batches) for late consumers.
-_STREAM_MAXLEN: Final = 200_000
 
 #: One event: kind, org, tenant, unix seconds, detail (a small dict, or None).
 Event = tuple[str, str | None, str | None, float, dict[str, Any] | None]
@@ -136,96 +124,6 @@ def event_record(event: Event) -> dict[str, Any]:
             detail = {**detail, "seconds": round(seconds, 3)}
         record["d"] = {k: v for k, v in detail.items() if v is not None}
     return record
-
-
-@final
-class RedisUsageShipper:
-    """Ships a gate's usage events to ``<prefix>:usage``, its live counts to ``<prefix>:live``."""
-
-    def __init__(
-        self,
-        url: str,
-        gate: Gate,
-        *,
-        prefix: str = "relaypass",
-        node: str | None = None,
-        flush_seconds: float = 0.5,
-        snapshot_seconds: float = 10.0,
-    ) -> None:
-        self._client: redis.Redis = redis_client(url, socket_timeout=5)
-        self._gate = gate
-        if gate.usage is None:
-            gate.usage = UsageEvents()
-        self.events = gate.usage
-        self.prefix = keyspace(self._client, prefix)
-        self.node = node or default_node()
-        self.flush_seconds = flush_seconds
-        self.snapshot_seconds = snapshot_seconds
-        self._seq = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="relaypass-usage", daemon=True)
-
-    def start(self) -> None:
-        """Start shipping in the background."""
-        self._thread.start()
-
-    def flush(self) -> int:
-        """Ship what waits now; the number of events that reached Redis (0 on failure)."""
-        sent = 0
-        while True:
-            events = self.events.take()
-            if not events:
-                return sent
-            pipe = self._client.pipeline(transaction=False)
-            for start in range(0, len(events), _PER_ENTRY):
-                self._seq += 1
-                chunk = [event_record(e) for e in events[start : start + _PER_ENTRY]]
-                entry = {"id": f"{self.node}:{self._seq}", "node": self.node,
-                         "events": json.dumps(chunk, separators=(",", ":"))}  # fmt: skip
-                pipe.xadd(f"{self.prefix}:usage", entry, maxlen=_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-            try:
-                pipe.execute()
-            except ERRORS:
-                self.events.give_back(events)
-                return sent
-            sent += len(events)
-            self.events.shipped += len(events)
-
-    def snapshot(self) -> dict[str, int]:
-        """Write this gate's live sessions per org and tenant to ``<prefix>:live``."""
-        counts = self._gate.live_counts()
-        wire = {f"{org or ''}\t{tenant or ''}": n for (org, tenant), n in counts.items()}
-        quotas = self._gate.quotas
-        if quotas is not None:  # the quota counters, from the true count
-            per_org: dict[str | None, int] = {}
-            for (org, _), n in counts.items():
-                per_org[org] = per_org.get(org, 0) + n
-            quotas.resync(per_org)
-        document = json.dumps({"at": time.time(), "every": self.snapshot_seconds,
-                               "counts": wire, "profile": self._gate.profile})  # fmt: skip
-        try:
-            self._client.hset(f"{self.prefix}:live", self.node, document)
-        except ERRORS:
-            return wire
-        return wire
-
-    def close(self) -> None:
-        """Ship what is left (once), leave the live table, and stop."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self.flush()
-        with contextlib.suppress(*ERRORS):
-            self._client.hdel(f"{self.prefix}:live", self.node)
-        self._client.close()
-
-    def _run(self) -> None:
-        next_snapshot = 0.0
-        while not self._stop.wait(self.flush_seconds):
-            self.flush()
-            if time.monotonic() >= next_snapshot:
-                self.snapshot()
-                next_snapshot = time.monotonic() + self.snapshot_seconds
 
 
 class _UsageCollector(Collector):

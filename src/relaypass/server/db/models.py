@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -15,6 +16,11 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def new_id(prefix: str) -> str:
+    """A fresh random id with a type prefix (``org_…``, ``key_…``): every row's one id scheme."""
+    return f"{prefix}_{secrets.token_hex(12)}"
 
 
 class Base(DeclarativeBase):

@@ -62,14 +62,6 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def new_id(prefix: str) -> str:
-    """A fresh random id with a type prefix (``org_…``, ``key_…``)."""
-    return f"{prefix}_{secrets.token_hex(12)}"
-
-
-_new_id = new_id
-
-
 def make_engine(url: str) -> Engine:
     """An engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3)."""
     if url.startswith(("postgresql://", "postgres://")):
@@ -386,7 +378,7 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
         """Generate a key and add its row (hash and display parts only)."""
         new = generate_api_key(self.api_key_prefix, environment)
         row = models.ApiKey(
-            id=_new_id("key"),
+            id=models.new_id("key"),
             org_id=org_id,
             label=label,
             environment=environment,
@@ -664,7 +656,7 @@ class Store(TenancyStore, RoomStore, WebhookStore, LimitsStore):
             key = Key.generate(alg, kid=kid)
             now = self._now()
             row = models.SigningKey(
-                id=_new_id("sk"),
+                id=models.new_id("sk"),
                 org_id=org_id,
                 kid=kid,
                 alg=key.alg.value,

@@ -125,9 +125,7 @@ class TenancyStore:
         if _ORG_NAME.fullmatch(name) is None:
             msg = "org name must be 1-200 printable characters"
             raise InvalidRequestError(msg)
-        from relaypass.server.db.store import new_id  # noqa: PLC0415 - one id scheme
-
-        new_org_id = org_id or new_id("org")
+        new_org_id = org_id or models.new_id("org")
         roots = validate_namespaces(namespaces if namespaces is not None else [new_org_id])
         for other in session.scalars(select(models.Org)).all():
             if _overlaps(roots, other.namespaces or []):
