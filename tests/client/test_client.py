@@ -26,9 +26,8 @@ from relaypass import (
 from relaypass._tokens import decode_unverified
 from relaypass.api import PROCEDURES, keys
 from relaypass.cli._moq_token import MOQ_AUTH_CLAIMS
-from relaypass.client import AsyncClient, Client
+from relaypass.client import AsyncClient, Client, Transport
 from relaypass.client._codegen import render
-from relaypass.client._transport import Transport
 from tests._net import serve_in_thread
 from tests.client.conftest import Served
 

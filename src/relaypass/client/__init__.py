@@ -16,17 +16,23 @@ except ImportError as exc:  # pragma: no cover - exercised by tests/test_extras.
     msg = "relaypass.client needs the 'client' extra: pip install 'relaypass[client]'"
     raise ImportError(msg) from exc
 
-from relaypass.client._client import (
+from relaypass.client._async import (
     AsyncClient,
+    AsyncTokenProvider,
     AsyncTokenProviders,
-    Client,
-    TokenProviders,
+    AsyncTransport,
     async_url_token_provider,
-    service_account_token_provider,
+)
+from relaypass.client._client import service_account_token_provider
+from relaypass.client._providers import Token, is_terminal
+from relaypass.client._sync import (
+    Client,
+    TokenProvider,
+    TokenProviders,
+    Transport,
     url_token_provider,
 )
-from relaypass.client._providers import AsyncTokenProvider, Token, TokenProvider, is_terminal
-from relaypass.client._transport import API_KEY_ENV, AsyncTransport, Transport
+from relaypass.client._transport import API_KEY_ENV
 from relaypass.errors import TokenExpiredError
 
 __all__ = [

@@ -103,7 +103,7 @@ def _classes(node: _Node, name: str, where: str, *, asynchronous: bool) -> list[
     for child_name, child in node.children.items():
         child_class = f"_{name.lstrip('_')}{_pascal(child_name)}"
         lines += _classes(child, child_class, f"{where}{child_name}.", asynchronous=asynchronous)
-    transport = "AsyncTransport" if asynchronous else "Transport"
+    transport = "AsyncCaller" if asynchronous else "Caller"
     lines += [
         "",
         "",
@@ -141,7 +141,7 @@ def render() -> str:
         "from typing import Any, Literal",
         "",
         f"from relaypass.api import {', '.join(sorted(_MODULES))}",
-        "from relaypass.client._transport import AsyncTransport, Transport",
+        "from relaypass.client._transport import AsyncCaller, Caller",
         "",
         '__all__ = ["AsyncProcedures", "Procedures"]',
         "",

@@ -8,7 +8,7 @@ import builtins
 from typing import Any, Literal
 
 from relaypass.api import accounts, audit, keys, rooms, tenancy, tokens, usage, webhooks
-from relaypass.client._transport import AsyncTransport, Transport
+from relaypass.client._transport import AsyncCaller, Caller
 
 __all__ = ["AsyncProcedures", "Procedures"]
 
@@ -18,7 +18,7 @@ _ = Any  # some inputs take free-form objects
 class _ProceduresAuth:
     """The ``auth.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def whoami(self) -> tenancy.WhoAmI:
@@ -29,7 +29,7 @@ class _ProceduresAuth:
 class _ProceduresOrgs:
     """The ``orgs.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def create(self, *, name: str, namespaces: builtins.list[str] | None = None) -> tenancy.OrgCreated:
@@ -56,7 +56,7 @@ class _ProceduresOrgs:
 class _ProceduresTenantsResources:
     """The ``tenants.resources.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def assign(self, *, org_id: str = "", kind: str, resource_id: str, tenant: str) -> tenancy.ResourceAssigned:
@@ -71,7 +71,7 @@ class _ProceduresTenantsResources:
 class _ProceduresTenants:
     """The ``tenants.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
         self.resources = _ProceduresTenantsResources(transport)
 
@@ -91,7 +91,7 @@ class _ProceduresTenants:
 class _ProceduresStreamsApiKeys:
     """The ``streams.api_keys.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def create(self, *, org_id: str = "", label: str, scopes: builtins.list[str], environment: str = "live", expires_at_ms: int | None = None) -> keys.ApiKeyCreated:
@@ -114,7 +114,7 @@ class _ProceduresStreamsApiKeys:
 class _ProceduresStreamsSigningKeys:
     """The ``streams.signing_keys.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def create(self, *, org_id: str = "", label: str, algorithm: str | None = None, alg: str | None = None) -> keys.SigningKeyCreated:
@@ -141,7 +141,7 @@ class _ProceduresStreamsSigningKeys:
 class _ProceduresStreams:
     """The ``streams.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
         self.api_keys = _ProceduresStreamsApiKeys(transport)
         self.signing_keys = _ProceduresStreamsSigningKeys(transport)
@@ -150,7 +150,7 @@ class _ProceduresStreams:
 class _ProceduresTokensRelay:
     """The ``tokens.relay.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def mint(self, *, org_id: str = "", tenant: str = "default", ns: builtins.list[str], ttl_seconds: int | None = None, service: bool = False) -> tokens.MintedToken:
@@ -161,7 +161,7 @@ class _ProceduresTokensRelay:
 class _ProceduresTokensRoom:
     """The ``tokens.room.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def mint(self, *, org_id: str = "", room_id: str | None = None, participant_id: str | None = None, role: str | None = None, grant: dict[str, Any] | None = None, is_viewer: bool | None = None, join_policy: dict[str, Any] | None = None, ttl_seconds: int | None = None) -> tokens.MintedToken:
@@ -172,7 +172,7 @@ class _ProceduresTokensRoom:
 class _ProceduresTokensMoq:
     """The ``tokens.moq.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def mint(self, *, org_id: str = "", root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600, format: str = "moq-token") -> tokens.MintedToken:
@@ -183,7 +183,7 @@ class _ProceduresTokensMoq:
 class _ProceduresTokens:
     """The ``tokens.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
         self.relay = _ProceduresTokensRelay(transport)
         self.room = _ProceduresTokensRoom(transport)
@@ -197,7 +197,7 @@ class _ProceduresTokens:
 class _ProceduresVoiceAudioBridge:
     """The ``voice.audio_bridge.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def mint_browser_token(self, *, org_id: str = "", tenant: str = "default", call_sid: str, ttl_seconds: int = 1800) -> tokens.MintedToken:
@@ -208,7 +208,7 @@ class _ProceduresVoiceAudioBridge:
 class _ProceduresVoice:
     """The ``voice.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
         self.audio_bridge = _ProceduresVoiceAudioBridge(transport)
 
@@ -216,7 +216,7 @@ class _ProceduresVoice:
 class _ProceduresServiceAccounts:
     """The ``service_accounts.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def list(self, *, org_id: str = "", tenant_id: str | None = None) -> accounts.ServiceAccountList:
@@ -227,7 +227,7 @@ class _ProceduresServiceAccounts:
 class _ProceduresRoomsLobby:
     """The ``rooms.lobby.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def list(self, *, org_id: str = "", room_id: str) -> rooms.LobbyList:
@@ -250,7 +250,7 @@ class _ProceduresRoomsLobby:
 class _ProceduresRoomsParticipants:
     """The ``rooms.participants.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def list(self, *, org_id: str = "", room_id: str, tier: Literal["speaker", "viewer"] | None = None) -> rooms.ParticipantList:
@@ -269,7 +269,7 @@ class _ProceduresRoomsParticipants:
 class _ProceduresRooms:
     """The ``rooms.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
         self.lobby = _ProceduresRoomsLobby(transport)
         self.participants = _ProceduresRoomsParticipants(transport)
@@ -282,7 +282,7 @@ class _ProceduresRooms:
 class _ProceduresAudit:
     """The ``audit.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def list(self, *, org_id: str = "", action: str | None = None, actor: str | None = None, since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, offset: int = 0) -> audit.AuditList:
@@ -293,7 +293,7 @@ class _ProceduresAudit:
 class _ProceduresUsage:
     """The ``usage.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def query(self, *, org_id: str = "", tenant: str | None = None, since: int, until: int, granularity: Literal["minute", "hour", "day"] = "hour", metrics: builtins.list[str] | None = None) -> usage.UsageSeries:
@@ -308,7 +308,7 @@ class _ProceduresUsage:
 class _ProceduresWebhooksDeliveries:
     """The ``webhooks.deliveries.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
 
     def list(self, *, org_id: str = "", id: str, state: Literal["pending", "delivered", "failed"] | None = None, limit: int = 50) -> webhooks.DeliveryList:
@@ -323,7 +323,7 @@ class _ProceduresWebhooksDeliveries:
 class _ProceduresWebhooks:
     """The ``webhooks.*`` procedures."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
         self.deliveries = _ProceduresWebhooksDeliveries(transport)
 
@@ -355,7 +355,7 @@ class _ProceduresWebhooks:
 class Procedures:
     """Every procedure."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Caller) -> None:
         self._t = transport
         self.auth = _ProceduresAuth(transport)
         self.orgs = _ProceduresOrgs(transport)
@@ -385,7 +385,7 @@ class Procedures:
 class _AsyncProceduresAuth:
     """The ``auth.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def whoami(self) -> tenancy.WhoAmI:
@@ -396,7 +396,7 @@ class _AsyncProceduresAuth:
 class _AsyncProceduresOrgs:
     """The ``orgs.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def create(self, *, name: str, namespaces: builtins.list[str] | None = None) -> tenancy.OrgCreated:
@@ -423,7 +423,7 @@ class _AsyncProceduresOrgs:
 class _AsyncProceduresTenantsResources:
     """The ``tenants.resources.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def assign(self, *, org_id: str = "", kind: str, resource_id: str, tenant: str) -> tenancy.ResourceAssigned:
@@ -438,7 +438,7 @@ class _AsyncProceduresTenantsResources:
 class _AsyncProceduresTenants:
     """The ``tenants.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
         self.resources = _AsyncProceduresTenantsResources(transport)
 
@@ -458,7 +458,7 @@ class _AsyncProceduresTenants:
 class _AsyncProceduresStreamsApiKeys:
     """The ``streams.api_keys.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def create(self, *, org_id: str = "", label: str, scopes: builtins.list[str], environment: str = "live", expires_at_ms: int | None = None) -> keys.ApiKeyCreated:
@@ -481,7 +481,7 @@ class _AsyncProceduresStreamsApiKeys:
 class _AsyncProceduresStreamsSigningKeys:
     """The ``streams.signing_keys.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def create(self, *, org_id: str = "", label: str, algorithm: str | None = None, alg: str | None = None) -> keys.SigningKeyCreated:
@@ -508,7 +508,7 @@ class _AsyncProceduresStreamsSigningKeys:
 class _AsyncProceduresStreams:
     """The ``streams.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
         self.api_keys = _AsyncProceduresStreamsApiKeys(transport)
         self.signing_keys = _AsyncProceduresStreamsSigningKeys(transport)
@@ -517,7 +517,7 @@ class _AsyncProceduresStreams:
 class _AsyncProceduresTokensRelay:
     """The ``tokens.relay.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def mint(self, *, org_id: str = "", tenant: str = "default", ns: builtins.list[str], ttl_seconds: int | None = None, service: bool = False) -> tokens.MintedToken:
@@ -528,7 +528,7 @@ class _AsyncProceduresTokensRelay:
 class _AsyncProceduresTokensRoom:
     """The ``tokens.room.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def mint(self, *, org_id: str = "", room_id: str | None = None, participant_id: str | None = None, role: str | None = None, grant: dict[str, Any] | None = None, is_viewer: bool | None = None, join_policy: dict[str, Any] | None = None, ttl_seconds: int | None = None) -> tokens.MintedToken:
@@ -539,7 +539,7 @@ class _AsyncProceduresTokensRoom:
 class _AsyncProceduresTokensMoq:
     """The ``tokens.moq.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def mint(self, *, org_id: str = "", root: str = "", publish: builtins.list[str] | None = None, subscribe: builtins.list[str] | None = None, cluster: bool = False, ttl_seconds: int = 3600, format: str = "moq-token") -> tokens.MintedToken:
@@ -550,7 +550,7 @@ class _AsyncProceduresTokensMoq:
 class _AsyncProceduresTokens:
     """The ``tokens.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
         self.relay = _AsyncProceduresTokensRelay(transport)
         self.room = _AsyncProceduresTokensRoom(transport)
@@ -564,7 +564,7 @@ class _AsyncProceduresTokens:
 class _AsyncProceduresVoiceAudioBridge:
     """The ``voice.audio_bridge.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def mint_browser_token(self, *, org_id: str = "", tenant: str = "default", call_sid: str, ttl_seconds: int = 1800) -> tokens.MintedToken:
@@ -575,7 +575,7 @@ class _AsyncProceduresVoiceAudioBridge:
 class _AsyncProceduresVoice:
     """The ``voice.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
         self.audio_bridge = _AsyncProceduresVoiceAudioBridge(transport)
 
@@ -583,7 +583,7 @@ class _AsyncProceduresVoice:
 class _AsyncProceduresServiceAccounts:
     """The ``service_accounts.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def list(self, *, org_id: str = "", tenant_id: str | None = None) -> accounts.ServiceAccountList:
@@ -594,7 +594,7 @@ class _AsyncProceduresServiceAccounts:
 class _AsyncProceduresRoomsLobby:
     """The ``rooms.lobby.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def list(self, *, org_id: str = "", room_id: str) -> rooms.LobbyList:
@@ -617,7 +617,7 @@ class _AsyncProceduresRoomsLobby:
 class _AsyncProceduresRoomsParticipants:
     """The ``rooms.participants.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def list(self, *, org_id: str = "", room_id: str, tier: Literal["speaker", "viewer"] | None = None) -> rooms.ParticipantList:
@@ -636,7 +636,7 @@ class _AsyncProceduresRoomsParticipants:
 class _AsyncProceduresRooms:
     """The ``rooms.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
         self.lobby = _AsyncProceduresRoomsLobby(transport)
         self.participants = _AsyncProceduresRoomsParticipants(transport)
@@ -649,7 +649,7 @@ class _AsyncProceduresRooms:
 class _AsyncProceduresAudit:
     """The ``audit.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def list(self, *, org_id: str = "", action: str | None = None, actor: str | None = None, since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, offset: int = 0) -> audit.AuditList:
@@ -660,7 +660,7 @@ class _AsyncProceduresAudit:
 class _AsyncProceduresUsage:
     """The ``usage.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def query(self, *, org_id: str = "", tenant: str | None = None, since: int, until: int, granularity: Literal["minute", "hour", "day"] = "hour", metrics: builtins.list[str] | None = None) -> usage.UsageSeries:
@@ -675,7 +675,7 @@ class _AsyncProceduresUsage:
 class _AsyncProceduresWebhooksDeliveries:
     """The ``webhooks.deliveries.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
 
     async def list(self, *, org_id: str = "", id: str, state: Literal["pending", "delivered", "failed"] | None = None, limit: int = 50) -> webhooks.DeliveryList:
@@ -690,7 +690,7 @@ class _AsyncProceduresWebhooksDeliveries:
 class _AsyncProceduresWebhooks:
     """The ``webhooks.*`` procedures."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
         self.deliveries = _AsyncProceduresWebhooksDeliveries(transport)
 
@@ -722,7 +722,7 @@ class _AsyncProceduresWebhooks:
 class AsyncProcedures:
     """Every procedure."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
+    def __init__(self, transport: AsyncCaller) -> None:
         self._t = transport
         self.auth = _AsyncProceduresAuth(transport)
         self.orgs = _AsyncProceduresOrgs(transport)

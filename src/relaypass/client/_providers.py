@@ -18,11 +18,8 @@ timing:
 
 from __future__ import annotations
 
-import asyncio
 import random
-import threading
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,7 +28,15 @@ import httpx
 from relaypass._tokens import decode_unverified
 from relaypass.errors import HTTP_STATUS, RelaypassError, TokenExpiredError
 
-__all__ = ["AsyncTokenProvider", "Token", "TokenProvider", "is_terminal"]
+__all__ = [
+    "JITTER",
+    "LIFETIME_FRACTION",
+    "REFRESH_MARGIN_SECONDS",
+    "RETRY_SECONDS",
+    "Schedule",
+    "Token",
+    "is_terminal",
+]
 
 REFRESH_MARGIN_SECONDS: Final = 60.0
 LIFETIME_FRACTION: Final = 0.8
@@ -71,7 +76,7 @@ def is_terminal(exc: BaseException) -> bool:
     return False
 
 
-class _Schedule:
+class Schedule:
     """The state both providers share: the token, when to refresh it, when to retry."""
 
     def __init__(
@@ -145,138 +150,3 @@ class _Schedule:
         """Seconds until something is due (a refresh or a retry)."""
         due = self.retry_at or self.refresh_at
         return max(due - self.clock(), 0.0)
-
-
-class TokenProvider:
-    """A cached token from a blocking ``fetch``; thread-safe."""
-
-    def __init__(
-        self,
-        fetch: Callable[[], str],
-        *,
-        on_close: Callable[[], None] | None = None,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
-        refresh_margin_seconds: float = REFRESH_MARGIN_SECONDS,
-        lifetime_fraction: float = LIFETIME_FRACTION,
-        jitter: float = JITTER,
-        retry_seconds: tuple[float, float] = RETRY_SECONDS,
-    ) -> None:
-        self._fetch = fetch
-        self._on_close = on_close
-        self._lock = threading.Lock()
-        self._s = _Schedule(
-            clock=clock,
-            rng=rng or random.Random(),  # noqa: S311 - jitter, not secrecy
-            refresh_margin_seconds=refresh_margin_seconds,
-            lifetime_fraction=lifetime_fraction,
-            jitter=jitter,
-            retry_seconds=retry_seconds,
-        )
-
-    def __repr__(self) -> str:
-        return f"TokenProvider(token={self._s.token!r})"
-
-    def token(self) -> str:
-        """A valid token, fetching a fresh one when it is due."""
-        cached = self._s.cached()
-        if cached is not None:
-            return cached
-        with self._lock:  # one fetch at a time; the others take its result
-            cached = self._s.cached()
-            if cached is not None:
-                return cached
-            try:
-                return self._s.accept(self._fetch())
-            except Exception as exc:  # noqa: BLE001 - every failure is classified
-                return self._s.failed(exc)
-
-    @property
-    def refresh_in_seconds(self) -> float:
-        """Seconds until the next refresh (or retry) is due."""
-        return self._s.next_check()
-
-    def close(self) -> None:
-        """Release what the fetch holds (an HTTP client the provider made)."""
-        if self._on_close is not None:
-            self._on_close()
-
-    def keep_fresh(self, on_token: Callable[[str], None], stop: threading.Event) -> None:
-        """Until ``stop``: hand every new token to ``on_token`` as soon as it is fetched.
-
-        For a session that refreshes in-band: run it in a thread. It returns on
-        ``stop``; it raises when the token expired beyond recovery or the fetch
-        was refused (401/403).
-        """
-        current = None
-        while not stop.is_set():
-            value = self.token()
-            if value != current:
-                on_token(value)
-                current = value
-            stop.wait(min(self.refresh_in_seconds, 60.0) + 0.01)
-
-
-class AsyncTokenProvider:
-    """A cached token from an async ``fetch``."""
-
-    def __init__(
-        self,
-        fetch: Callable[[], Awaitable[str]],
-        *,
-        on_close: Callable[[], Awaitable[None]] | None = None,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
-        refresh_margin_seconds: float = REFRESH_MARGIN_SECONDS,
-        lifetime_fraction: float = LIFETIME_FRACTION,
-        jitter: float = JITTER,
-        retry_seconds: tuple[float, float] = RETRY_SECONDS,
-    ) -> None:
-        self._fetch = fetch
-        self._on_close = on_close
-        self._lock = asyncio.Lock()
-        self._s = _Schedule(
-            clock=clock,
-            rng=rng or random.Random(),  # noqa: S311 - jitter, not secrecy
-            refresh_margin_seconds=refresh_margin_seconds,
-            lifetime_fraction=lifetime_fraction,
-            jitter=jitter,
-            retry_seconds=retry_seconds,
-        )
-
-    def __repr__(self) -> str:
-        return f"AsyncTokenProvider(token={self._s.token!r})"
-
-    async def token(self) -> str:
-        """A valid token, fetching a fresh one when it is due."""
-        cached = self._s.cached()
-        if cached is not None:
-            return cached
-        async with self._lock:
-            cached = self._s.cached()
-            if cached is not None:
-                return cached
-            try:
-                return self._s.accept(await self._fetch())
-            except Exception as exc:  # noqa: BLE001 - every failure is classified
-                return self._s.failed(exc)
-
-    @property
-    def refresh_in_seconds(self) -> float:
-        """Seconds until the next refresh (or retry) is due."""
-        return self._s.next_check()
-
-    async def aclose(self) -> None:
-        """Release what the fetch holds (an HTTP client the provider made)."""
-        if self._on_close is not None:
-            await self._on_close()
-
-    async def keep_fresh(self, on_token: Callable[[str], Awaitable[None]]) -> None:
-        """Forever (cancel to stop): await ``on_token`` with every new token as it is fetched."""
-        current = None
-        while True:
-            value = await self.token()
-            if value != current:
-                await on_token(value)
-                current = value
-            await asyncio.sleep(min(self.refresh_in_seconds, 60.0) + 0.01)

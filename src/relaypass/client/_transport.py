@@ -9,12 +9,10 @@ exponential backoff, honouring ``Retry-After``.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
-import time
 import uuid
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -26,10 +24,13 @@ from relaypass.errors import ErrorCode, RelaypassError
 __all__ = [
     "API_KEY_ENV",
     "DEFAULT_URL",
-    "AsyncTransport",
-    "Transport",
+    "RETRIED",
+    "AsyncCaller",
+    "Caller",
+    "TransportBase",
     "error_from_problem",
     "resolve_api_key",
+    "token_of",
 ]
 
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -37,8 +38,25 @@ OutT = TypeVar("OutT", bound=BaseModel)
 #: Where the API key is looked up, in order.
 API_KEY_ENV: Final = ("RELAYPASS_API_KEY", "CLUTCHCALL_API_KEY")
 DEFAULT_URL: Final = "http://127.0.0.1:8700"
-_RETRIED: Final = frozenset({429, 503})
+#: Answers retried with backoff.
+RETRIED: Final = frozenset({429, 503})
 _MAX_RETRY_AFTER: Final = 30.0
+
+
+class Caller(Protocol):
+    """What the generated procedures call: :class:`~relaypass.client.Transport` is one."""
+
+    def call(self, procedure: Procedure[Any, OutT], values: dict[str, Any]) -> OutT:
+        """Run one procedure."""
+        ...
+
+
+class AsyncCaller(Protocol):
+    """What the generated procedures await: :class:`~relaypass.client.AsyncTransport` is one."""
+
+    async def call(self, procedure: Procedure[Any, OutT], values: dict[str, Any]) -> OutT:
+        """Run one procedure."""
+        ...
 
 
 def resolve_api_key(api_key: str | None) -> str:
@@ -110,7 +128,9 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-class _Base:
+class TransportBase:
+    """What both transports share: the URL, the key, the request, the retry delay, errors."""
+
     def __init__(
         self, base_url: str | None, api_key: str | None, *, max_retries: int, backoff_seconds: float
     ) -> None:
@@ -122,7 +142,7 @@ class _Base:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def _request(
+    def request(
         self, procedure: Procedure[Any, Any], values: dict[str, Any]
     ) -> tuple[str, bytes, dict[str, str]]:
         fields = procedure.input.model_fields
@@ -149,7 +169,7 @@ class _Base:
             headers["Idempotency-Key"] = uuid.uuid4().hex
         return f"{self.base_url}/rpc/{procedure.name}", body.encode(), headers
 
-    def _unreachable(self, exc: httpx.TransportError) -> errors.UnreachableError:
+    def unreachable(self, exc: httpx.TransportError) -> errors.UnreachableError:
         """No answer at all: one line naming the URL (never the request's headers)."""
         if isinstance(exc, httpx.TimeoutException):
             reason = "timed out"
@@ -161,85 +181,24 @@ class _Base:
         vars(error).update(status_code=None, fields=[])
         return error
 
-    def _delay(self, attempt: int, response: httpx.Response) -> float:
+    def delay(self, attempt: int, response: httpx.Response) -> float:
         hinted = _retry_after(response)
         backoff: float = self.backoff_seconds * (2**attempt) * (0.5 + random.random())  # noqa: S311 - jitter
         return max(hinted or 0.0, min(backoff, _MAX_RETRY_AFTER))
 
     @staticmethod
-    def _answer(procedure: Procedure[Any, OutT], response: httpx.Response) -> OutT:
+    def answer(procedure: Procedure[Any, OutT], response: httpx.Response) -> OutT:
         if response.status_code != 200:  # noqa: PLR2004
             raise error_from_problem(response)
         return procedure.output.model_validate_json(response.content)
 
 
-class Transport(_Base):
-    """Blocking calls."""
-
-    def __init__(
-        self,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        *,
-        timeout_seconds: float = 10.0,
-        max_retries: int = 3,
-        backoff_seconds: float = 0.25,
-        http: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(
-            base_url, api_key, max_retries=max_retries, backoff_seconds=backoff_seconds
-        )
-        self._http = http or httpx.Client(timeout=timeout_seconds)
-
-    def call(self, procedure: Procedure[Any, OutT], values: dict[str, Any]) -> OutT:
-        """Run one procedure."""
-        url, body, headers = self._request(procedure, values)
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = self._http.post(url, content=body, headers=headers)
-            except httpx.TransportError as exc:
-                raise self._unreachable(exc) from None
-            if response.status_code not in _RETRIED or attempt == self.max_retries:
-                break
-            time.sleep(self._delay(attempt, response))
-        return self._answer(procedure, response)
-
-    def close(self) -> None:
-        """Release the connection pool."""
-        self._http.close()
-
-
-class AsyncTransport(_Base):
-    """Calls from asyncio."""
-
-    def __init__(
-        self,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        *,
-        timeout_seconds: float = 10.0,
-        max_retries: int = 3,
-        backoff_seconds: float = 0.25,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(
-            base_url, api_key, max_retries=max_retries, backoff_seconds=backoff_seconds
-        )
-        self._http = http or httpx.AsyncClient(timeout=timeout_seconds)
-
-    async def call(self, procedure: Procedure[Any, OutT], values: dict[str, Any]) -> OutT:
-        """Run one procedure."""
-        url, body, headers = self._request(procedure, values)
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = await self._http.post(url, content=body, headers=headers)
-            except httpx.TransportError as exc:
-                raise self._unreachable(exc) from None
-            if response.status_code not in _RETRIED or attempt == self.max_retries:
-                break
-            await asyncio.sleep(self._delay(attempt, response))
-        return self._answer(procedure, response)
-
-    async def aclose(self) -> None:
-        """Release the connection pool."""
-        await self._http.aclose()
+def token_of(response: httpx.Response) -> str:
+    """The token a backend's token endpoint answered (``{"token": …}``)."""
+    response.raise_for_status()
+    body = response.json()
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        msg = "the token endpoint answered without a token"
+        raise ValueError(msg)
+    return token
