@@ -1,0 +1,176 @@
+"""Options several commands share, declared once, and the gate they build."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Final
+
+import typer
+
+from relaypass.cli._output import err as _err
+from relaypass.cli._output import fail as _fail
+from relaypass.errors import RelaypassError
+
+if TYPE_CHECKING:
+    from relaypass.gate.session import Gate
+
+__all__ = [
+    "LOOPBACK",
+    "AudienceOpt",
+    "IssuerOpt",
+    "JwksUrlOpt",
+    "KeyDirOpt",
+    "KeyFileOpt",
+    "PublicOpt",
+    "PublicPubOpt",
+    "PublicSubOpt",
+    "RedisPrefixOpt",
+    "RedisUrlOpt",
+    "RoomSecretOpt",
+    "default_stream_key_db",
+    "gate_options",
+    "require_extra",
+]
+
+#: Hosts that are this machine (an address must be one of them where only loopback will do).
+LOOPBACK: Final = ("127.", "::1", "localhost")
+
+KeyFileOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--key",
+        help="Public JWK or JWKS file, re-read when it changes (repeatable: all are used).",
+        envvar="RELAYPASS_KEY",
+    ),
+]
+KeyDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-dir",
+        help="Directory of {kid}.jwk files (moq-relay layout).",
+        envvar="RELAYPASS_KEY_DIR",
+    ),
+]
+JwksUrlOpt = Annotated[
+    str | None, typer.Option("--jwks-url", help="JWKS URL to follow.", envvar="RELAYPASS_JWKS_URL")
+]
+RedisUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        help="The control plane's Redis: keys and live revocations (redis://, rediss://, "
+        "redis+sentinel://h:p,.../service, redis+cluster://h:p,...).",
+        envvar="RELAYPASS_REDIS_URL",
+    ),
+]
+RedisPrefixOpt = Annotated[
+    str, typer.Option("--redis-prefix", help="Redis key prefix.", envvar="RELAYPASS_REDIS_PREFIX")
+]
+PublicPubOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--public-publish",
+        help="Prefix anyone may publish to without a token.",
+        envvar="RELAYPASS_PUBLIC_PUBLISH",
+    ),
+]
+PublicSubOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--public-subscribe",
+        help="Prefix anyone may subscribe to without a token.",
+        envvar="RELAYPASS_PUBLIC_SUBSCRIBE",
+    ),
+]
+PublicOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--public",
+        help="Prefix anyone may publish and subscribe to (moq-relay's).",
+        envvar="RELAYPASS_PUBLIC",
+    ),
+]
+IssuerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--issuer", help="Accept only tokens with this iss (repeatable).", envvar="RELAYPASS_ISSUER"
+    ),
+]
+AudienceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--audience",
+        help="This gate's identifier; tokens need it in aud.",
+        envvar="RELAYPASS_AUDIENCE",
+    ),
+]
+RoomSecretOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--room-secret",
+        help="ISS=PATH: a customer's room-token secret (JWK), chosen by iss (repeatable).",
+    ),
+]
+
+
+def gate_options(
+    profile: str,
+    key: list[Path] | None,
+    key_dir: Path | None,
+    jwks_url: str | None,
+    redis_url: str | None,
+    redis_prefix: str,
+    public_publish: list[str] | None,
+    public_subscribe: list[str] | None,
+    *,
+    public: list[str] | None = None,
+    issuer: list[str] | None = None,
+    audience: str | None = None,
+    room_secret: list[str] | None = None,
+) -> tuple[Gate, Callable[[], None]]:
+    from relaypass.gate.config import GateOptions, build_gate  # noqa: PLC0415
+
+    secrets_by_iss: dict[str, Path] = {}
+    for item in room_secret or ():
+        iss, sep, path = item.partition("=")
+        if not sep or not iss or not path:
+            _err.print("[bold red]--room-secret takes ISS=PATH[/]", highlight=False)
+            raise typer.Exit(code=2)
+        secrets_by_iss[iss] = Path(path)
+    options = GateOptions(
+        profile=profile,
+        key_files=tuple(key or ()),
+        key_dir=key_dir,
+        jwks_url=jwks_url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        public_publish=(*(public_publish or ()), *(public or ())),
+        public_subscribe=(*(public_subscribe or ()), *(public or ())),
+        issuers=tuple(issuer or ()),
+        audience=audience,
+        room_secrets=secrets_by_iss,
+    )
+    try:
+        return build_gate(options)
+    except RelaypassError as exc:
+        _fail(exc, as_json=False)
+    except (OSError, ValueError) as exc:
+        _err.print(f"[bold red]cannot start the gate[/]: {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
+
+
+def default_stream_key_db() -> Path:
+    """The gate's own file under the data directory (``RELAYPASS_DATA_DIR`` or XDG)."""
+    import os  # noqa: PLC0415
+
+    base = os.environ.get("RELAYPASS_DATA_DIR") or str(
+        Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "relaypass"
+    )
+    return Path(base) / "gate-stream-keys.db"
+
+
+def require_extra(extra: str) -> None:
+    """Import ``relaypass.<extra>`` first: a missing extra is then named, not a bare module."""
+    importlib.import_module(f"relaypass.{extra}")
