@@ -103,6 +103,7 @@ def test_a_session_not_heard_from_ages_out_and_frees_its_slot(
     make_table: Callable[[], SessionTable],
 ) -> None:
     table, limits = make_table(), Limits(token=1)
+    assert table.get("old") is None  # connected (a cluster's client is built on first use)
     table.connect(record("old"), time.time() + 0.3, limits)
     with pytest.raises(QuotaExceededError):
         table.connect(record("new"), later(), limits)
