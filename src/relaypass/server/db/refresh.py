@@ -18,8 +18,14 @@ from typing import Final, final
 
 import structlog
 
-__all__ = ["AHEAD_MS", "Refresher"]
+__all__ = ["AHEAD_MS", "ANY", "CACHE_MAX", "CACHE_MS", "Refresher"]
 
+#: The bound of every cache entry: how long a change elsewhere may go unseen here.
+CACHE_MS: Final = 5_000
+#: Entries per cache at most.
+CACHE_MAX: Final = 10_000
+#: "Cache it, whatever the entry is now" (a reload's write-back condition).
+ANY: Final = object()
 #: How long before its bound an entry is reloaded.
 AHEAD_MS: Final = 1_500
 

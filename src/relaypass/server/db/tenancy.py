@@ -32,14 +32,14 @@ from relaypass.errors import (
 from relaypass.profiles._common import IDENTIFIER, IDENTIFIER_RULE
 from relaypass.profiles.service_account import ServiceAccountRegistry, ServiceIdentity
 from relaypass.server.db import models
-from relaypass.server.db.refresh import Refresher
+from relaypass.server.db.refresh import CACHE_MS, Refresher
 
 __all__ = ["MAX_NAMESPACES", "NO_SUCH_TENANT", "TenancyStore", "validate_namespaces"]
 
 MAX_NAMESPACES: Final = 16
 NO_SUCH_TENANT: Final = "no such tenant"
 NO_SUCH_RESOURCE: Final = "the tenant may not act on this resource"
-_TENANT_CACHE_MS: Final = 5_000
+
 _TENANT_CACHE_MAX: Final = 10_000
 _ORG_NAME: Final = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
@@ -209,7 +209,7 @@ class TenancyStore:
             return scope
         if len(self._scope_cache) >= _TENANT_CACHE_MAX:
             self._scope_cache.clear()
-        self._scope_cache[org_id] = (scope, now + _TENANT_CACHE_MS)
+        self._scope_cache[org_id] = (scope, now + CACHE_MS)
         return scope
 
     def count_orgs(self, *, excluding: str | None = None) -> int:
@@ -334,7 +334,7 @@ class TenancyStore:
                 return  # changed meanwhile (dropped by a disable here): leave it
             if len(self._tenant_cache) >= _TENANT_CACHE_MAX:
                 self._tenant_cache.clear()
-            self._tenant_cache[org_id, tenant_id] = now + _TENANT_CACHE_MS
+            self._tenant_cache[org_id, tenant_id] = now + CACHE_MS
 
     # ---------------------------------------------------- tenant resources
 

@@ -1,0 +1,153 @@
+"""The audit trail's writer: rows appended off the request, committed in groups."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import Engine
+
+from relaypass.server.blocking import AuditRow
+
+__all__ = ["AuditAppender"]
+
+
+class AuditAppender:
+    """Audit appends with group commit, on one long-lived DB-API connection.
+
+    Every caller's row is durable before ``append`` returns, but concurrent
+    callers share commits: whoever takes the write lock writes every row queued
+    so far in one transaction (one fsync for the batch), and the callers whose
+    rows it carried return at once. A failed batch fails every caller in it
+    (nothing of it was committed), after one reconnect.
+    """
+
+    _COLUMNS: Final = "at_ms, org_id, actor, action, target, detail"
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        mark = "?" if self._sqlite else "%s"
+        self._sql = f"INSERT INTO audit_log ({self._COLUMNS}) VALUES ({', '.join([mark] * 6)})"  # noqa: S608 - constants only
+        self._lock = threading.Lock()  # the writer's
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._scheduled = False  # a flush of the queue is on its way to the writer thread
+        self._writer: threading.Thread | None = None
+        self._wake: queue.SimpleQueue[str] = queue.SimpleQueue()  # "flush" or "stop"
+        self._conn: Any = None
+
+    def _pending(self, row: AuditRow) -> _Pending:
+        *head, detail = row
+        return _Pending((*head, json.dumps(detail) if self._sqlite else _pg_json(detail)))
+
+    def append(self, row: AuditRow) -> None:
+        """Write one row, durable on return (sharing a commit with concurrent callers)."""
+        pending = self._pending(row)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._lock:
+            if not pending.written:  # nobody carried it yet: write everything queued
+                self._write_queued()
+        if pending.error is not None:
+            raise pending.error
+
+    def submit(self, rows: list[AuditRow]) -> Future[None]:
+        """Queue rows for the writer thread; the future is done once they are committed."""
+        done: Future[None] = Future()
+        if not rows:
+            done.set_result(None)
+            return done
+        pendings = [self._pending(row) for row in rows]
+        pendings[-1].future = done  # rows of one batch commit together
+        with self._queue_lock:
+            self._queue.extend(pendings)
+            scheduled, self._scheduled = self._scheduled, True
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._run_writer, args=(self._wake,), name="relaypass-audit", daemon=True
+                )
+                self._writer.start()
+            if not scheduled:
+                self._wake.put("flush")  # one cheap C call; the writer takes everything queued
+        return done
+
+    def _run_writer(self, wake: queue.SimpleQueue[str]) -> None:
+        while wake.get() == "flush":
+            self._flush()
+        self._flush()  # closing: rows handed over are written first
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        """Write every row queued so far in one transaction (the caller holds the writer lock)."""
+        with self._queue_lock:
+            batch, self._queue, self._scheduled = self._queue, [], False
+        if batch:
+            self._write(batch)
+
+    def _write(self, batch: list[_Pending]) -> None:
+        for attempt in (1, 2):
+            try:
+                if self._conn is None:
+                    self._conn = self._engine.raw_connection()
+                cursor = self._conn.cursor()
+                cursor.executemany(self._sql, [p.params for p in batch])
+                self._conn.commit()
+                cursor.close()
+            except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+                self._discard()
+                if attempt == 2:  # noqa: PLR2004 - one reconnect
+                    for p in batch:
+                        p.error, p.written = exc, True
+                        if p.future is not None:
+                            p.future.set_exception(exc)
+                    return
+            else:
+                for p in batch:
+                    p.written = True
+                    if p.future is not None:
+                        p.future.set_result(None)
+                return
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer."""
+        with self._queue_lock:
+            writer, wake = self._writer, self._wake
+            self._writer, self._wake = None, queue.SimpleQueue()  # a later submit starts anew
+        if writer is not None:
+            wake.put("stop")
+            writer.join(timeout=30)  # rows handed over are written first
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+
+@dataclass(slots=True)
+class _Pending:
+    params: tuple[Any, ...]
+    written: bool = False
+    error: Exception | None = None
+    future: Future[None] | None = None
+
+
+def _pg_json(detail: dict[str, Any]) -> object:
+    from psycopg.types.json import Json  # noqa: PLC0415 - only with PostgreSQL
+
+    return Json(detail)

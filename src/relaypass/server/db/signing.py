@@ -1,0 +1,327 @@
+"""Signing keys: each org's, through their lifecycle, and the key set gates verify with."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Final
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from relaypass._alg import Algorithm
+from relaypass._keys import Key
+from relaypass._keyscope import KeyBinding, KeyScope
+from relaypass._keyset import KeySet, PublishedAccount, issuer_digest
+from relaypass.errors import (
+    InvalidRequestError,
+    QuotaExceededError,
+)
+from relaypass.profiles.algorithms import PROFILE_ALGORITHMS, profiles_for
+from relaypass.server.db import models
+from relaypass.server.db.refresh import CACHE_MS, Refresher
+from relaypass.server.secrets import KeyEncryptionKey
+
+__all__ = ["KeyState", "SigningKeyStore", "key_state"]
+
+
+class KeyState:
+    """Signing-key lifecycle states, derived from timestamps (never stored twice)."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    RETIRING = "retiring"
+    RETIRED = "retired"
+    REVOKED = "revoked"
+
+
+_PUBLISHED_STATES: Final = frozenset({KeyState.PENDING, KeyState.ACTIVE, KeyState.RETIRING})
+
+
+def key_state(row: models.SigningKey, now_ms: int) -> str:
+    """Pending -> active -> retiring -> retired, or revoked."""
+    if row.revoked_at_ms is not None:
+        return KeyState.REVOKED
+    if row.retired_at_ms is not None and now_ms >= row.retired_at_ms:
+        return KeyState.RETIRED
+    if row.retiring_at_ms is not None:
+        return KeyState.RETIRING
+    if now_ms < row.active_at_ms:
+        return KeyState.PENDING
+    return KeyState.ACTIVE
+
+
+class SigningKeyStore:
+    """Mixed into :class:`~relaypass.server.db.store.Store`: every org's signing keys."""
+
+    transaction: Callable[[], AbstractContextManager[Session]]
+    _now: Callable[[], int]
+    _audit: Callable[..., None]
+    _idempotent: Callable[..., dict[str, Any]]
+    _refresher: Refresher
+    _kek: KeyEncryptionKey
+    key_propagation_ms: int
+    max_token_ttl_ms: int
+    max_keys_per_org: int
+    _signing_cache: dict[str, dict[str | None, tuple[Key, int]]]
+
+    def create_signing_key(
+        self,
+        org_id: str,
+        label: str,
+        *,
+        alg: Algorithm = Algorithm.EdDSA,
+        actor: str = "system",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """A new key: published at once, signing only after the propagation delay."""
+        request = {"label": label, "alg": str(alg)}
+        if Algorithm(alg).startswith("HS"):
+            msg = "signing keys are asymmetric: their public half is published"
+            raise InvalidRequestError(msg)
+
+        def create(session: Session) -> dict[str, Any]:
+            session.get(models.Org, org_id, with_for_update=True)  # one create at a time
+            now = self._now()
+            published = sum(
+                1
+                for row in session.scalars(
+                    select(models.SigningKey).where(models.SigningKey.org_id == org_id)
+                ).all()
+                if key_state(row, now) in _PUBLISHED_STATES
+            )
+            if published >= self.max_keys_per_org:
+                msg = (
+                    f"the org already publishes {published} signing keys "
+                    f"(limit {self.max_keys_per_org}); retire or revoke one first"
+                )
+                raise QuotaExceededError(msg)
+            kid = f"rk_{secrets.token_hex(8)}"
+            key = Key.generate(alg, kid=kid)
+            now = self._now()
+            row = models.SigningKey(
+                id=models.new_id("sk"),
+                org_id=org_id,
+                kid=kid,
+                alg=key.alg.value,
+                label=label,
+                public_jwk=key.to_jwk(private=key.is_symmetric)
+                if key.is_symmetric
+                else key.to_jwk(),
+                sealed_private=self._kek.seal(
+                    json.dumps(key.to_jwk(private=True)).encode(), f"{org_id}:{kid}"
+                ),
+                created_at_ms=now,
+                active_at_ms=now + self.key_propagation_ms,
+                retiring_at_ms=None,
+                retired_at_ms=None,
+                revoked_at_ms=None,
+            )
+            session.add(row)
+            self._audit(
+                session, org_id, actor, "signing_key.create", kid, {"alg": row.alg, "label": label}
+            )
+            return {"id": row.id, "kid": kid}
+
+        created = self._idempotent(org_id, "signing_key.create", idempotency_key, request, create)
+        self._signing_cache.pop(org_id, None)  # this worker signs with it once it is active
+        return created
+
+    def list_signing_keys(self, org_id: str) -> list[dict[str, Any]]:
+        """Keys of an org with their derived state."""
+        now = self._now()
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.SigningKey)
+                .where(models.SigningKey.org_id == org_id)
+                .order_by(models.SigningKey.created_at_ms)
+            ).all()
+            return [
+                {
+                    "id": r.id,
+                    "kid": r.kid,
+                    "alg": r.alg,
+                    "profiles": profiles_for(r.alg),
+                    "label": r.label,
+                    "state": key_state(r, now),
+                    "created_at_ms": r.created_at_ms,
+                    "active_at_ms": r.active_at_ms,
+                    "retired_at_ms": r.retired_at_ms,
+                    "revoked_at_ms": r.revoked_at_ms,
+                }
+                for r in rows
+            ]
+
+    def retire_signing_key(self, org_id: str, kid: str, *, actor: str = "system") -> None:
+        """Stop minting with it now; keep verifying until every token it signed expired."""
+        with self.transaction() as session:
+            row = self._org_signing_key(session, org_id, kid)
+            if row.revoked_at_ms is None and row.retiring_at_ms is None:
+                now = self._now()
+                row.retiring_at_ms = now
+                row.retired_at_ms = now + self.max_token_ttl_ms
+            self._audit(session, org_id, actor, "signing_key.retire", row.kid, {})
+        self._signing_cache.pop(org_id, None)
+
+    def revoke_signing_key(self, org_id: str, kid: str, *, actor: str = "system") -> None:
+        """Remove it from the published set now; gates cut sessions that used it."""
+        with self.transaction() as session:
+            row = self._org_signing_key(session, org_id, kid)
+            if row.revoked_at_ms is None:
+                row.revoked_at_ms = self._now()
+            self._audit(session, org_id, actor, "signing_key.revoke", row.kid, {})
+        self._signing_cache.pop(org_id, None)
+
+    def active_signing_key(self, org_id: str, profile: str | None = None) -> Key:
+        """The newest active key of an org (never a pending one).
+
+        With ``profile``, the newest active key whose algorithm that profile
+        accepts (:mod:`relaypass.profiles.algorithms`), so an org rotating from
+        EdDSA to ES256 keeps minting every profile during the overlap. Cached
+        for ``CACHE_MS``: a retirement or revocation made through another worker
+        stops this one signing within that bound.
+        """
+        now = self._now()
+        by_profile = self._signing_cache.setdefault(org_id, {})
+        cached = by_profile.get(profile)
+        if cached is not None and now < cached[1]:
+            if self._refresher.due(now, cached[1]):
+                self._refresher.ahead(
+                    ("signing", org_id, profile),
+                    lambda: self._reload_signing(org_id, profile, cached),
+                )
+            return cached[0]
+        key = self._load_active_signing_key(org_id, now, profile)
+        by_profile[profile] = (key, now + CACHE_MS)
+        return key
+
+    def _reload_signing(self, org_id: str, profile: str | None, seen: tuple[Key, int]) -> None:
+        """Background reload, written back only over the entry it replaces.
+
+        A retirement or revocation through this worker that dropped it meanwhile stands.
+        """
+        now = self._now()
+        try:
+            key = self._load_active_signing_key(org_id, now, profile)
+        except InvalidRequestError:  # no active key now: the next mint reads and says so
+            key = None
+        by_profile = self._signing_cache.get(org_id, {})
+        if by_profile.get(profile) is not seen:
+            return
+        if key is None:
+            by_profile.pop(profile, None)
+        else:
+            by_profile[profile] = (key, now + CACHE_MS)
+
+    def _load_active_signing_key(self, org_id: str, now: int, profile: str | None) -> Key:
+        accepted = PROFILE_ALGORITHMS[profile] if profile is not None else None
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.SigningKey)
+                .where(models.SigningKey.org_id == org_id)
+                .order_by(models.SigningKey.active_at_ms.desc())
+            ).all()
+            for row in rows:
+                if key_state(row, now) != KeyState.ACTIVE:
+                    continue
+                if accepted is not None and row.alg not in accepted:
+                    continue
+                jwk = json.loads(self._kek.open(row.sealed_private, f"{org_id}:{row.kid}"))
+                return Key.from_jwk(jwk)
+        if accepted is not None:
+            names = ", ".join(str(a) for a in accepted)
+            msg = (
+                f"the org has no active signing key for {profile} tokens, which are signed "
+                f"with {names} (a new key signs after the propagation delay)"
+            )
+            raise InvalidRequestError(msg)
+        msg = "the org has no active signing key (a new key signs after the propagation delay)"
+        raise InvalidRequestError(msg)
+
+    def published_keys(self, org_id: str | None = None) -> KeySet:
+        """Public keys gates must know (pending, active and retiring), and the live issuers.
+
+        Each key is bound to its org and the org's namespace scope (JWK members
+        ``org`` and ``scope``); a disabled org publishes nothing. The issuer
+        registry names every live API key that may mint (by digest), so a gate
+        can refuse a room token whose ``iss`` is unknown, revoked or foreign.
+        """
+        now = self._now()
+        published = _PUBLISHED_STATES
+        with self.transaction() as session:
+            orgs = {
+                o.id: o
+                for o in session.scalars(select(models.Org)).all()
+                if o.disabled_at_ms is None and (org_id is None or o.id == org_id)
+            }
+            rows = session.scalars(
+                select(models.SigningKey)
+                .where(models.SigningKey.org_id.in_(orgs))
+                .order_by(models.SigningKey.created_at_ms)
+            ).all()
+            scopes = {o.id: KeyScope.for_roots(o.namespaces or []) for o in orgs.values()}
+            keys = [
+                Key.from_jwk(r.public_jwk).bound(KeyBinding(org=r.org_id, scope=scopes[r.org_id]))
+                for r in rows
+                if key_state(r, now) in published
+            ]
+            minting = session.scalars(
+                select(models.ApiKey).where(models.ApiKey.org_id.in_(orgs))
+            ).all()
+            issuers = {
+                issuer_digest(k.id): k.org_id
+                for k in minting
+                if "tokens:mint" in k.scopes
+                and (k.revoked_at_ms is None or now < k.revoked_at_ms)
+                and (k.expires_at_ms is None or now < k.expires_at_ms)
+            }
+            return KeySet(keys, issuers=issuers, accounts=self._published_accounts(session, orgs))
+
+    def _published_accounts(
+        self, session: Session, orgs: dict[str, models.Org]
+    ) -> list[PublishedAccount]:
+        """Service-account keys of live tenants of live orgs, not yet expired."""
+        now = self._now()
+        disabled = {
+            (t.org_id, t.id)
+            for t in session.scalars(
+                select(models.Tenant).where(
+                    models.Tenant.org_id.in_(orgs), models.Tenant.disabled_at_ms.is_not(None)
+                )
+            ).all()
+        }
+        rows = session.scalars(
+            select(models.ServiceAccount)
+            .where(models.ServiceAccount.org_id.in_(orgs))
+            .order_by(models.ServiceAccount.created_at_ms)
+        ).all()
+        return [
+            PublishedAccount(
+                org=r.org_id,
+                tenant=r.tenant_id,
+                role=r.role,
+                expires_at_ms=r.expires_at_ms,
+                key=Key.from_pem(r.public_key_pem, Algorithm.RS256, kid=r.private_key_id).bound(
+                    KeyBinding(org=r.org_id)
+                ),
+            )
+            for r in rows
+            if (r.org_id, r.tenant_id) not in disabled
+            and (r.expires_at_ms == 0 or now < r.expires_at_ms)
+        ]
+
+    @staticmethod
+    def _org_signing_key(session: Session, org_id: str, ref: str) -> models.SigningKey:
+        """One of the org's keys, named by its kid (as create answers) or its id (as list does)."""
+        row = session.scalars(
+            select(models.SigningKey).where(
+                models.SigningKey.org_id == org_id,
+                or_(models.SigningKey.kid == ref, models.SigningKey.id == ref),
+            )
+        ).first()
+        if row is None:
+            msg = "no such signing key"
+            raise InvalidRequestError(msg)
+        return row
