@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from relaypass.gate.config import GateOptions, build_gate
 from relaypass.server.ratelimit import MintRateLimiter
 from tests._cluster import Cluster, running_cluster
 from tests._cp import served_plane
-from tests._drill import Load, claims, steady, wait_for
+from tests._drill import check, claims, failover_drill, wait_for
 from tests._net import free_port
 
 
@@ -158,37 +157,12 @@ def test_a_slot_failover_loses_no_revocation_and_refuses_no_valid_token(
     cluster: Cluster, prefix: str, tmp_path: Path
 ) -> None:
     channel = f"{{{prefix}}}:events"
-    with served_plane(tmp_path, cluster.url, prefix) as (url, _org, key):
-        gate, stop = build_gate(GateOptions(redis_url=cluster.url, redis_prefix=prefix))
-        try:
-            with Client(url, api_key=key) as admin:
-                minted = [admin.tokens.relay.mint(tenant="acme", ns=["live/**"]) for _ in range(3)]
-                wait_for(lambda: gate.keys.learn(minted[0].kid))
-                sessions = [gate.connect(m.token, "live/cam") for m in minted]
-                victim_jti = str(claims(minted[0].token)["jti"])
-                wait_for(cluster.replicas_synced)  # the key set reached the replica
-                killed = cluster.owner(channel)
-                assert killed is not None
-                load, halt = Load(), threading.Event()
-                worker = threading.Thread(target=steady, args=(url, key, gate, load, halt))
-                worker.start()
-                time.sleep(0.5)
-                cluster.procs[killed].send_signal(signal.SIGKILL)
-                admin.tokens.revoke(jti=victim_jti)  # committed while the slot has no primary
-                wait_for(lambda: cluster.owner(channel) not in {None, killed}, timeout=30)
-                wait_for(cluster.healthy, timeout=30)
-                promoted = time.monotonic()
-                wait_for(lambda: not sessions[0].open, timeout=15)
-                cut_after = time.monotonic() - promoted
-                time.sleep(1.0)  # the load goes on against the new primary
-                halt.set()
-                worker.join(timeout=30)
-            assert load.rounds > 20, load
-            assert load.refused_valid == 0, load.errors[:5]
-            assert load.mints_failed == 0, load.errors[:5]
-            assert cut_after <= 2.0, f"cut {cut_after:.2f} s after the promotion"
-            if os.environ.get("RELAYPASS_DRILL_REPORT"):
-                print(f"cluster drill: {load.rounds} rounds, cut {cut_after:.2f} s after promotion")  # noqa: T201
-            assert all(s.open for s in sessions[1:])
-        finally:
-            stop()
+    killed = cluster.owner(channel)
+    assert killed is not None
+    outcome = failover_drill(
+        tmp_path, cluster.url, prefix,
+        replicated=cluster.replicas_synced,
+        kill=lambda: cluster.procs[killed].send_signal(signal.SIGKILL),
+        promoted=lambda: cluster.owner(channel) not in {None, killed} and cluster.healthy(),
+    )  # fmt: skip
+    check(outcome, "cluster drill")

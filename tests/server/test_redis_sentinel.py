@@ -16,8 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +24,8 @@ import pytest
 import redis
 
 from relaypass._redis import redacted, redis_client
-from relaypass.client import Client
 from relaypass.errors import InvalidRequestError
-from relaypass.gate.config import GateOptions, build_gate
-from tests._cp import served_plane
-from tests._drill import Load, claims, steady, wait_for
+from tests._drill import check, failover_drill, wait_for
 from tests._net import free_port, stop_process
 from tests.server.conftest import start_redis
 
@@ -129,39 +124,13 @@ def topology(tmp_path: Path) -> Iterator[Topology]:
 def test_a_sentinel_failover_loses_no_revocation_and_refuses_no_valid_token(
     topology: Topology, tmp_path: Path
 ) -> None:
-    prefix = "sentinel-drill"
-    with served_plane(tmp_path, topology.url, prefix) as (url, _org, key):
-        gate, stop = build_gate(GateOptions(redis_url=topology.url, redis_prefix=prefix))
-        try:
-            with Client(url, api_key=key) as admin:
-                minted = [admin.tokens.relay.mint(tenant="acme", ns=["live/**"]) for _ in range(3)]
-                wait_for(lambda: gate.keys.learn(minted[0].kid))
-                sessions = [gate.connect(m.token, "live/cam") for m in minted]
-                victim_jti = str(claims(minted[0].token)["jti"])
-                # Replication has the key set before the primary goes.
-                wait_for(lambda: _replicated(topology))
-                load, halt = Load(), threading.Event()
-                worker = threading.Thread(target=steady, args=(url, key, gate, load, halt))
-                worker.start()
-                time.sleep(0.5)
-                topology.procs[topology.primary].send_signal(signal.SIGKILL)
-                admin.tokens.revoke(jti=victim_jti)  # committed while Redis has no primary
-                wait_for(lambda: topology.primary_port() == topology.replica)
-                promoted = time.monotonic()
-                wait_for(lambda: not sessions[0].open, timeout=15)
-                cut_after = time.monotonic() - promoted
-                time.sleep(1.0)  # the load goes on against the new primary
-                halt.set()
-                worker.join(timeout=30)
-            assert load.rounds > 20, load
-            assert load.refused_valid == 0, load.errors[:5]
-            assert load.mints_failed == 0, load.errors[:5]
-            assert cut_after <= 2.0, f"cut {cut_after:.2f} s after the promotion"
-            if os.environ.get("RELAYPASS_DRILL_REPORT"):
-                print(f"drill: {load.rounds} rounds, cut {cut_after:.2f} s after promotion")  # noqa: T201
-            assert all(s.open for s in sessions[1:])
-        finally:
-            stop()
+    outcome = failover_drill(
+        tmp_path, topology.url, "sentinel-drill",
+        replicated=lambda: _replicated(topology),
+        kill=lambda: topology.procs[topology.primary].send_signal(signal.SIGKILL),
+        promoted=lambda: topology.primary_port() == topology.replica,
+    )  # fmt: skip
+    check(outcome, "sentinel drill")
 
 
 def _replicated(topology: Topology) -> bool:
