@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -90,6 +92,54 @@ def test_compiled_set_agrees_with_the_reference(pats: list[str], path: str) -> N
     expected = any(reference_match(p, path) for p in pats)
     assert compiled.matches(path) is expected
     assert compiled.matches(path) is expected  # memoised answer is the same
+
+
+@settings(max_examples=300)
+@given(st.lists(patterns, min_size=1, max_size=8), st.lists(paths, min_size=2, max_size=10))
+def test_one_set_agrees_with_the_reference_path_after_path(
+    pats: list[str], seen: list[str]
+) -> None:
+    """Later checks walk nodes earlier ones expanded (their tails let go), and must agree."""
+    compiled = PatternSet(pats)
+    for path in seen:
+        assert compiled.matches_segments(path.split("/") if path else []) is any(
+            reference_match(p, path) for p in pats
+        ), (pats, path)
+
+
+def test_checks_racing_on_a_fresh_set_all_agree_with_the_reference() -> None:
+    """Threads expanding the same nodes at once (the trie is built by the walks) never disagree."""
+
+    pats = [f"o/voice/s{i}/*" for i in range(40)] + ["o/**/mic", "o/*/cam", "o/voice/s3/x/**"]
+    probes = ["o/voice/s7/a", "o/voice/s39/b", "o/voice/s40/a", "o/x/y/mic", "o/z/cam",
+              "o/voice/s3/x/y/z", "o/voice/s3/x"]  # fmt: skip
+    expected = {p: any(reference_match(q, p) for q in pats) for p in probes}
+    wrong: list[str] = []
+    for _ in range(30):
+        compiled = PatternSet(pats)
+        start = threading.Barrier(4)
+        threads = [
+            threading.Thread(
+                target=_walk, args=(compiled, start, probes[n:] + probes[:n], expected, wrong)
+            )
+            for n in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert wrong == []
+
+
+def _walk(
+    compiled: PatternSet,
+    start: threading.Barrier,
+    order: list[str],
+    expected: dict[str, bool],
+    wrong: list[str],
+) -> None:
+    start.wait()
+    wrong.extend(p for p in order if compiled.matches_segments(p.split("/")) is not expected[p])
 
 
 @given(paths, paths)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import Final, final
+from typing import Final, cast, final
 
 __all__ = [
     "MAX_PATH_CHARS",
@@ -131,35 +131,50 @@ class _Node:
 
     __slots__ = ("children", "closure", "globstar", "star", "sticky", "tails", "terminal")
 
-    def __init__(self, tails: list[str], *, sticky: bool = False) -> None:
-        self.tails = tails
+    def __init__(self, tails: list[str] | str, *, sticky: bool = False) -> None:
+        self.tails = tails  # one tail is kept as itself, not in a list of one
         self.sticky = sticky  # a '**' node: consumes any segment and stays
-        self.children: dict[str, _Node | list[str]] = {}
+        self.children: dict[str, _Node | list[str] | str] = {}
         self.star: _Node | None = None
         self.globstar: _Node | None = None
         self.terminal = False
         self.closure: tuple[_Node, ...] | None = None
 
 
+#: An expanded node's tails: its edges hold them now (a node keeps no second copy).
+_EXPANDED: Final[list[str]] = []
+
+
 def _expand(node: _Node) -> tuple[_Node, ...]:
-    """Build ``node``'s edges from its tails; its closure (itself and its '**' chain)."""
-    groups: dict[str, list[str]] = {}
+    """Build ``node``'s edges from its tails; its closure (itself and its '**' chain).
+
+    The tails are let go once the closure is set: a racing walk that reads them
+    before that builds the same edges again; one that reads them after finds
+    the closure already there.
+    """
+    tails = node.tails
+    if tails is _EXPANDED and node.closure is not None:
+        return node.closure
+    groups: dict[str, list[str] | str] = {}
     terminal = False
-    for tail in node.tails:
+    for tail in (tails,) if isinstance(tails, str) else tails:
         if not tail:
             terminal = True
             continue
         head, _, rest = tail.partition("/")
         group = groups.get(head)
         if group is None:
-            groups[head] = [rest]
+            groups[head] = rest
+        elif isinstance(group, str):
+            groups[head] = [group, rest]
         else:
             group.append(rest)
     star, globstar = groups.pop("*", None), groups.pop("**", None)
     node.terminal = terminal
     node.star = None if star is None else _Node(star)
     node.globstar = None if globstar is None else _Node(globstar, sticky=True)
-    node.children = dict(groups)
+    # The groups become the edges as they are (no copy); a step replaces one with its node.
+    node.children = cast("dict[str, _Node | list[str] | str]", groups)
     closure = [node]
     step = node.globstar
     while step is not None:  # '**/**' chains collapse into one closure
@@ -167,11 +182,12 @@ def _expand(node: _Node) -> tuple[_Node, ...]:
         if step.closure is None:
             _expand(step)  # to learn its own '**' edge
         step = step.globstar
-    node.closure = tuple(closure)
-    return node.closure
+    node.closure = done = tuple(closure)
+    node.tails = _EXPANDED
+    return done
 
 
-def _made(node: _Node, seg: str, tails: list[str]) -> _Node:
+def _made(node: _Node, seg: str, tails: list[str] | str) -> _Node:
     """The child node for ``seg``, made from its tails on the first step into it."""
     made = _Node(tails)  # a racing walk may make its own; both are the same subtree
     node.children[seg] = made
@@ -184,7 +200,7 @@ def _step(states: tuple[_Node, ...] | list[_Node], seg: str) -> list[_Node]:
     for node in states:
         child = node.children.get(seg)
         if child is not None:
-            if isinstance(child, list):
+            if not isinstance(child, _Node):
                 child = _made(node, seg, child)
             following.extend(child.closure or _expand(child))
         star = node.star
@@ -248,7 +264,7 @@ class PatternSet:
                     child = node.children.get(seg)
                     if child is None:
                         return False
-                    if isinstance(child, list):
+                    if not isinstance(child, _Node):
                         child = _made(node, seg, child)
                     states = child.closure or _expand(child)
                     continue
