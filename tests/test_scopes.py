@@ -88,10 +88,10 @@ paths = st.lists(segment, max_size=6).map("/".join)
 @settings(max_examples=400)
 @given(st.lists(patterns, min_size=1, max_size=6), paths)
 def test_compiled_set_agrees_with_the_reference(pats: list[str], path: str) -> None:
-    compiled = PatternSet(pats)
     expected = any(reference_match(p, path) for p in pats)
-    assert compiled.matches(path) is expected
-    assert compiled.matches(path) is expected  # memoised answer is the same
+    for compiled in (PatternSet(pats), PatternSet(pats, small_set=0)):  # one by one; a trie
+        assert compiled.matches(path) is expected
+        assert compiled.matches(path) is expected  # memoised answer is the same
 
 
 @settings(max_examples=300)
@@ -100,11 +100,23 @@ def test_one_set_agrees_with_the_reference_path_after_path(
     pats: list[str], seen: list[str]
 ) -> None:
     """Later checks walk nodes earlier ones expanded (their tails let go), and must agree."""
-    compiled = PatternSet(pats)
-    for path in seen:
-        assert compiled.matches_segments(path.split("/") if path else []) is any(
-            reference_match(p, path) for p in pats
-        ), (pats, path)
+    for compiled in (PatternSet(pats), PatternSet(pats, small_set=0)):  # one by one; a trie
+        for path in seen:
+            assert compiled.matches_segments(path.split("/") if path else []) is any(
+                reference_match(p, path) for p in pats
+            ), (pats, path)
+
+
+def test_a_small_set_stays_linear_however_many_globstars() -> None:
+    """``**`` after ``**`` retries one at a time: a 64-segment path is checked at once."""
+    import time
+
+    pattern = "/".join(["**"] * 30 + ["x"])
+    path = "/".join(["a"] * 63)
+    started = time.perf_counter()
+    assert PatternSet([pattern]).matches(path) is False
+    assert PatternSet([pattern]).matches(path + "/x") is True
+    assert time.perf_counter() - started < 0.5
 
 
 def test_checks_racing_on_a_fresh_set_all_agree_with_the_reference() -> None:

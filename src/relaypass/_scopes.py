@@ -11,10 +11,13 @@ Patterns are literal segments plus two wildcards:
   covers ``live`` itself and its whole subtree.
 
 A wildcard is a whole segment: ``foo*`` is refused, as are the segments ``.``
-and ``..`` and non-printable characters anywhere. A :class:`PatternSet` compiles
-all of a token's patterns into one trie and walks it with a set of states, so
-a check costs about the same for 1 or 1,000 patterns; results are memoised per
-path (bounded), since a session checks the same few paths again and again.
+and ``..`` and non-printable characters anywhere. A :class:`PatternSet` of more
+than :data:`SMALL_SET` patterns compiles them into one trie and walks it with a
+set of states, so a check costs about the same for 20 or 1,000 patterns; a
+smaller set (most tokens carry a handful) keeps no more than its patterns and
+matches each in turn, segment by segment, which costs less memory than a trie
+and no more time at that size. Results are memoised per path (bounded), since a
+session checks the same few paths again and again.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Final, cast, final
 __all__ = [
     "MAX_PATH_CHARS",
     "MAX_PATTERNS",
+    "SMALL_SET",
     "PathError",
     "PatternSet",
     "compiled_patterns",
@@ -35,6 +39,8 @@ __all__ = [
 MAX_PATH_CHARS: Final = 1024
 MAX_SEGMENTS: Final = 64
 MAX_PATTERNS: Final = 1024
+#: A set of at most this many patterns matches them one by one, with no trie.
+SMALL_SET: Final = 16
 _MEMO_MAX: Final = 4096
 
 
@@ -217,10 +223,11 @@ class PatternSet:
 
     __slots__ = ("_memo", "_root", "patterns")
 
-    def __init__(self, patterns: Iterable[str] = ()) -> None:
+    def __init__(self, patterns: Iterable[str] = (), *, small_set: int = SMALL_SET) -> None:
+        """``small_set``: up to how many patterns no trie is built (tests walk both ways)."""
         normalised = _normal_forms(patterns)
         self.patterns: tuple[str, ...] = tuple(normalised)
-        self._root = _Node(list(self.patterns))
+        self._root = _Node(list(self.patterns)) if len(self.patterns) > small_set else None
         self._memo: dict[str, bool] = {}
 
     def __bool__(self) -> bool:
@@ -253,9 +260,9 @@ class PatternSet:
 
     def matches_segments(self, segments: Iterable[str]) -> bool:
         """Match already-normalised segments (no memo)."""
-        if not self.patterns:
-            return False
         root = self._root
+        if root is None:
+            return _one_by_one(self.patterns, segments)
         states: tuple[_Node, ...] | list[_Node] = root.closure or _expand(root)
         for seg in segments:
             if len(states) == 1:  # fast path: one live state, no wildcard at this step
@@ -273,6 +280,49 @@ class PatternSet:
                 return False
             states = following
         return any(node.terminal for node in states)
+
+
+def _one_by_one(patterns: tuple[str, ...], segments: Iterable[str]) -> bool:
+    """Whether one of a small set's patterns covers the path, tried in turn."""
+    segs = segments if isinstance(segments, list) else list(segments)
+    text = "/".join(segs)
+    for pattern in patterns:
+        star = pattern.find("*")
+        if star < 0:  # no wildcard: the path itself, or nothing
+            if pattern == text:
+                return True
+        # The literal head first (less its slash: a '**' may match nothing): most stop there.
+        elif (star == 0 or text[: star - 1] == pattern[: star - 1]) and _covers(
+            pattern.split("/"), segs
+        ):
+            return True
+    return False
+
+
+def _covers(pattern: list[str], segments: list[str]) -> bool:
+    """Whether one pattern's segments cover a path's, in O(len(pattern) * len(segments)).
+
+    ``**`` spans any run of segments: on a mismatch the walk goes back to the last
+    ``**`` and lets it take one more segment (the classic glob matcher; a later
+    ``**`` supersedes an earlier one, so no more than one is ever retried).
+    """
+    i = j = 0
+    resume_i, resume_j = -1, 0
+    while j < len(segments):
+        if i < len(pattern) and pattern[i] == "**":
+            resume_i, resume_j = i, j
+            i += 1
+        elif i < len(pattern) and (pattern[i] == "*" or pattern[i] == segments[j]):
+            i += 1
+            j += 1
+        elif resume_i >= 0:
+            i, resume_j = resume_i + 1, resume_j + 1
+            j = resume_j
+        else:
+            return False
+    while i < len(pattern) and pattern[i] == "**":
+        i += 1
+    return i == len(pattern)
 
 
 EMPTY: Final = PatternSet()
