@@ -294,6 +294,67 @@ def audit(
     _run(url, as_json, lambda c: c.audit.list(org_id=_org(c, org), action=action, limit=limit))
 
 
+# The commands whose shape repeats: one declaration each, with its own help text.
+
+
+def _listing(sub: typer.Typer, doc: str, call: Callable[[Client, str], Any]) -> None:
+    """``list``: the org's objects of one kind."""
+
+    def list_(org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False) -> None:
+        _run(url, as_json, lambda c: call(c, _org(c, org)))
+
+    list_.__doc__ = doc
+    sub.command("list")(list_)
+
+
+def _by_id(
+    sub: typer.Typer, name: str, metavar: str, doc: str, call: Callable[[Client, str, str], Any]
+) -> None:
+    """A command on one object of the org, named by its id."""
+
+    def command(
+        target: str, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
+    ) -> None:
+        _run(url, as_json, lambda c: call(c, _org(c, org), target))
+
+    # Annotations are read as text in this module's globals; this one needs the local name.
+    command.__annotations__["target"] = Annotated[str, typer.Argument(metavar=metavar)]
+    command.__doc__ = doc
+    sub.command(name)(command)
+
+
+def _in_room(
+    sub: typer.Typer, name: str, doc: str, call: Callable[[Client, str, str], Any]
+) -> None:
+    """A command on one room."""
+
+    def command(
+        room: RoomArg, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
+    ) -> None:
+        _run(url, as_json, lambda c: call(c, _org(c, org), room))
+
+    command.__doc__ = doc
+    sub.command(name)(command)
+
+
+def _to_participant(
+    sub: typer.Typer, name: str, doc: str, call: Callable[[Client, str, str, str], Any]
+) -> None:
+    """A command on one participant of a room."""
+
+    def command(
+        room: RoomArg,
+        participant: WhoArg,
+        org: OrgOption = None,
+        url: UrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        _run(url, as_json, lambda c: call(c, _org(c, org), room, participant))
+
+    command.__doc__ = doc
+    sub.command(name)(command)
+
+
 def _orgs() -> typer.Typer:
     sub = typer.Typer(help="Orgs of the platform (platform:admin).", no_args_is_help=True)
 
@@ -359,17 +420,9 @@ def _tenants() -> typer.Typer:
             lambda c: c.tenants.create(org_id=_org(c, org), tenant_id=tenant_id, label=label),
         )
 
-    @sub.command("list")
-    def list_(org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False) -> None:
-        """The org's tenants."""
-        _run(url, as_json, lambda c: c.tenants.list(org_id=_org(c, org)))
-
-    @sub.command("disable")
-    def disable(
-        tenant_id: str, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
-    ) -> None:
-        """Refuse a tenant's mints and cut its sessions."""
-        _run(url, as_json, lambda c: c.tenants.disable(org_id=_org(c, org), tenant_id=tenant_id))
+    _listing(sub, "The org's tenants.", lambda c, org: c.tenants.list(org_id=org))
+    _by_id(sub, "disable", "tenant_id", "Refuse a tenant's mints and cut its sessions.",
+           lambda c, org, tenant: c.tenants.disable(org_id=org, tenant_id=tenant))  # fmt: skip
 
     return sub
 
@@ -390,17 +443,10 @@ def _api_keys() -> typer.Typer:
         _run(url, as_json, lambda c: c.streams.api_keys.create(
             org_id=_org(c, org), label=label, scopes=scope, environment=environment))  # fmt: skip
 
-    @sub.command("list")
-    def list_(org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False) -> None:
-        """The org's keys (never their secrets)."""
-        _run(url, as_json, lambda c: c.streams.api_keys.list(org_id=_org(c, org)))
-
-    @sub.command("revoke")
-    def revoke(
-        key_id: str, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
-    ) -> None:
-        """Revoke a key now."""
-        _run(url, as_json, lambda c: c.streams.api_keys.revoke(org_id=_org(c, org), id=key_id))
+    _listing(sub, "The org's keys (never their secrets).",
+             lambda c, org: c.streams.api_keys.list(org_id=org))  # fmt: skip
+    _by_id(sub, "revoke", "key_id", "Revoke a key now.",
+           lambda c, org, key: c.streams.api_keys.revoke(org_id=org, id=key))  # fmt: skip
 
     @sub.command("reroll")
     def reroll(
@@ -434,24 +480,12 @@ def _signing_keys() -> typer.Typer:
         _run(url, as_json, lambda c: c.streams.signing_keys.create(
             org_id=_org(c, org), label=label, algorithm=algorithm))  # fmt: skip
 
-    @sub.command("list")
-    def list_(org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False) -> None:
-        """The org's signing keys and their states."""
-        _run(url, as_json, lambda c: c.streams.signing_keys.list(org_id=_org(c, org)))
-
-    @sub.command("retire")
-    def retire(
-        kid: str, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
-    ) -> None:
-        """Stop signing with a key."""
-        _run(url, as_json, lambda c: c.streams.signing_keys.retire(org_id=_org(c, org), id=kid))
-
-    @sub.command("revoke")
-    def revoke(
-        kid: str, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
-    ) -> None:
-        """Distrust a key now."""
-        _run(url, as_json, lambda c: c.streams.signing_keys.revoke(org_id=_org(c, org), id=kid))
+    _listing(sub, "The org's signing keys and their states.",
+             lambda c, org: c.streams.signing_keys.list(org_id=org))  # fmt: skip
+    _by_id(sub, "retire", "kid", "Stop signing with a key.",
+           lambda c, org, kid: c.streams.signing_keys.retire(org_id=org, id=kid))  # fmt: skip
+    _by_id(sub, "revoke", "kid", "Distrust a key now.",
+           lambda c, org, kid: c.streams.signing_keys.revoke(org_id=org, id=kid))  # fmt: skip
 
     return sub
 
@@ -515,12 +549,8 @@ def _rooms() -> typer.Typer:
         help="Rooms live: lobby, participants, ending (keys:admin).", no_args_is_help=True
     )
 
-    @sub.command("lobby")
-    def lobby(
-        room: RoomArg, org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False
-    ) -> None:
-        """Who waits in a room's lobby, on every gate."""
-        _run(url, as_json, lambda c: c.rooms.lobby.list(org_id=_org(c, org), room_id=room))
+    _in_room(sub, "lobby", "Who waits in a room's lobby, on every gate.",
+             lambda c, org, room: c.rooms.lobby.list(org_id=org, room_id=room))  # fmt: skip
 
     @sub.command("participants")
     def participants(
@@ -536,25 +566,16 @@ def _rooms() -> typer.Typer:
         _run(url, as_json, lambda c: c.rooms.participants.list(
             org_id=_org(c, org), room_id=room, tier=tier.value if tier else None))  # fmt: skip
 
-    @sub.command("admit")
-    def admit(room: RoomArg, participant: WhoArg, org: OrgOption = None, url: UrlOption = None,
-              as_json: JsonFlag = False) -> None:  # fmt: skip
-        """Admit a waiting participant."""
-        _run(url, as_json, lambda c: c.rooms.lobby.admit(
-            org_id=_org(c, org), room_id=room, participant_id=participant))  # fmt: skip
+    _to_participant(sub, "admit", "Admit a waiting participant.",
+                    lambda c, org, room, who: c.rooms.lobby.admit(org_id=org, room_id=room,
+                                                         participant_id=who))  # fmt: skip
 
-    @sub.command("deny")
-    def deny(room: RoomArg, participant: WhoArg, org: OrgOption = None, url: UrlOption = None,
-             as_json: JsonFlag = False) -> None:  # fmt: skip
-        """Turn a waiting participant away."""
-        _run(url, as_json, lambda c: c.rooms.lobby.deny(
-            org_id=_org(c, org), room_id=room, participant_id=participant))  # fmt: skip
+    _to_participant(sub, "deny", "Turn a waiting participant away.",
+                    lambda c, org, room, who: c.rooms.lobby.deny(org_id=org, room_id=room,
+                                                         participant_id=who))  # fmt: skip
 
-    @sub.command("admit-all")
-    def admit_all(room: RoomArg, org: OrgOption = None, url: UrlOption = None,
-                  as_json: JsonFlag = False) -> None:  # fmt: skip
-        """Admit everyone waiting."""
-        _run(url, as_json, lambda c: c.rooms.lobby.admit_all(org_id=_org(c, org), room_id=room))
+    _in_room(sub, "admit-all", "Admit everyone waiting.",
+             lambda c, org, room: c.rooms.lobby.admit_all(org_id=org, room_id=room))  # fmt: skip
 
     @sub.command("update")
     def update(
@@ -572,18 +593,13 @@ def _rooms() -> typer.Typer:
             org_id=_org(c, org), room_id=room, participant_id=participant, grant=flags,
             is_viewer=viewer))  # fmt: skip
 
-    @sub.command("remove")
-    def remove(room: RoomArg, participant: WhoArg, org: OrgOption = None, url: UrlOption = None,
-               as_json: JsonFlag = False) -> None:  # fmt: skip
-        """Close the participant's sessions everywhere; older tokens cannot rejoin."""
-        _run(url, as_json, lambda c: c.rooms.participants.remove(
-            org_id=_org(c, org), room_id=room, participant_id=participant))  # fmt: skip
+    _to_participant(sub, "remove",
+                    "Close the participant's sessions everywhere; older tokens cannot rejoin.",
+                    lambda c, org, room, who: c.rooms.participants.remove(
+                        org_id=org, room_id=room, participant_id=who))  # fmt: skip
 
-    @sub.command("end")
-    def end(room: RoomArg, org: OrgOption = None, url: UrlOption = None,
-            as_json: JsonFlag = False) -> None:  # fmt: skip
-        """Close every session of the room; older tokens cannot rejoin."""
-        _run(url, as_json, lambda c: c.rooms.end(org_id=_org(c, org), room_id=room))
+    _in_room(sub, "end", "Close every session of the room; older tokens cannot rejoin.",
+             lambda c, org, room: c.rooms.end(org_id=org, room_id=room))  # fmt: skip
 
     return sub
 
