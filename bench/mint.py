@@ -1,4 +1,4 @@
-"""Mint throughput and latency on one worker, SQLite and PostgreSQL, beside a trivial endpoint.
+"""Mint throughput and latency on one worker: beside a trivial endpoint, an honest peer, the floor.
 
 Starts `relaypass serve` (one uvicorn worker; SQLite in a temporary data
 directory, then a fresh database on the PostgreSQL at 127.0.0.1:5432) and
@@ -7,6 +7,12 @@ and POST /rpc/tokens.relay.mint (API-key auth, body validation, EdDSA signing,
 an audit row committed before the answer). Prints req/s, p50 and p99, the
 mint/trivial ratio, and wrk's own share of the cores (the load generator
 competes with the server on this machine). Needs wrk (apt-get install wrk).
+
+Then, on SQLite at 16 connections, in alternated rounds (median, min..max):
+relaypass beside the peer a team would write instead (`bench/mint_peer.py`:
+FastAPI + PyJWT EdDSA + an API-key check + one SQLite insert per token), and
+both beside the floor (EdDSA sign and one SQLite insert and commit per token,
+in process, no HTTP). Last, mints of one org against mints spread over 100.
 
 Run: .venv/bin/python bench/mint.py [seconds]
 """
@@ -19,9 +25,13 @@ import re
 import resource
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +39,10 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _servers import control_plane
-from _timing import TINY
+from _servers import Served, control_plane, free_port
+from _timing import TINY, sized
+from relaypass import Key
+from relaypass.profiles.relay import RelayMinter
 
 CONNECTIONS = 16
 TARGET_PG_RPS = 3000
@@ -66,28 +78,107 @@ def wrk(url: str, seconds: int, script: Path | None) -> Run:
     return Run(rps, _ms(out, "50"), _ms(out, "99"), cpu / wall / (os.cpu_count() or 1))
 
 
+def _post_script(path: Path, body: dict[str, object], key: str) -> Path:
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+    )
+    return path
+
+
+def _mint_script(served: Served) -> Path:
+    """A tenant and a signing key on the first org, and wrk's script to mint for it."""
+    base, key = served.base, served.key
+    auth = {"Authorization": f"Bearer {key}"}
+    org = httpx.post(f"{base}/rpc/auth.whoami", headers=auth).json()["orgId"]
+    for name, body in (
+        ("streams.signingKeys.create", {"orgId": org, "label": "b"}),
+        ("tenants.create", {"orgId": org, "tenantId": "tenant_abc"}),
+    ):
+        httpx.post(f"{base}/rpc/{name}", json=body, headers=auth).raise_for_status()
+    body = {"orgId": org, "tenant": "tenant_abc", "ns": ["voice/sid_xyz/*"], "ttlSeconds": 600}
+    httpx.post(f"{base}/rpc/tokens.relay.mint", json=body, headers=auth).raise_for_status()
+    return _post_script(served.data / "mint.lua", body, key)
+
+
 def measure(database_url: str | None, seconds: int) -> tuple[Run, Run]:
     with control_plane(database_url) as served:
-        base, key = served.base, served.key
-        auth = {"Authorization": f"Bearer {key}"}
-        org = httpx.post(f"{base}/rpc/auth.whoami", headers=auth).json()["orgId"]
-        for name, body in (
-            ("streams.signingKeys.create", {"orgId": org, "label": "b"}),
-            ("tenants.create", {"orgId": org, "tenantId": "tenant_abc"}),
-        ):
-            httpx.post(f"{base}/rpc/{name}", json=body, headers=auth).raise_for_status()
-        body = {"orgId": org, "tenant": "tenant_abc", "ns": ["voice/sid_xyz/*"], "ttlSeconds": 600}
-        httpx.post(f"{base}/rpc/tokens.relay.mint", json=body, headers=auth).raise_for_status()
-        script = served.data / "mint.lua"
-        script.write_text(
-            'wrk.method = "POST"\n'
-            f"wrk.body = {json.dumps(json.dumps(body))}\n"
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-        )
-        trivial = wrk(f"{base}/healthz", seconds, None)
-        mint = wrk(f"{base}/rpc/tokens.relay.mint", seconds, script)
+        script = _mint_script(served)
+        trivial = wrk(f"{served.base}/healthz", seconds, None)
+        mint = wrk(f"{served.base}/rpc/tokens.relay.mint", seconds, script)
     return trivial, mint
+
+
+@contextmanager
+def peer() -> Iterator[tuple[str, str, Path]]:
+    """`bench/mint_peer.py` on a free port: its base URL, API key and data directory."""
+    data = Path(tempfile.mkdtemp(prefix="relaypass-peer-"))
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603 - our own benchmark's peer
+        [sys.executable, str(Path(__file__).parent / "mint_peer.py"), str(port), str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        key = proc.stdout.readline().strip()
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base, key, data
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def floor(count: int) -> float:
+    """Tokens per second for an EdDSA sign and one SQLite insert and commit each, in process."""
+    data = Path(tempfile.mkdtemp(prefix="relaypass-floor-"))
+    try:
+        conn = sqlite3.connect(data / "floor.db")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE minted (jti TEXT PRIMARY KEY, tenant TEXT, at REAL)")
+        minter = RelayMinter(Key.generate("EdDSA", kid="floor"))
+        started = time.perf_counter()
+        for n in range(count):
+            minter.mint("tenant_abc", ["voice/sid_xyz/*"], ttl_seconds=600)
+            conn.execute(
+                "INSERT INTO minted VALUES (?, ?, ?)", (f"j{n}", "tenant_abc", time.time())
+            )
+            conn.commit()
+        elapsed = time.perf_counter() - started
+        conn.close()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    return count / elapsed
+
+
+def against_peer(rounds: int, seconds: int) -> tuple[list[Run], list[Run]]:
+    """relaypass and the peer on SQLite, alternated round by round."""
+    ours, theirs = [], []
+    with control_plane(None) as served, peer() as (peer_base, peer_key, peer_data):
+        script = _mint_script(served)
+        peer_script = _post_script(peer_data / "mint.lua",
+                                   {"tenant": "tenant_abc", "ns": ["voice/sid_xyz/*"],
+                                    "ttlSeconds": 600}, peer_key)  # fmt: skip
+        wrk(f"{served.base}/rpc/tokens.relay.mint", 1, script)  # warm both
+        wrk(f"{peer_base}/mint", 1, peer_script)
+        for _ in range(rounds):
+            ours.append(wrk(f"{served.base}/rpc/tokens.relay.mint", seconds, script))
+            theirs.append(wrk(f"{peer_base}/mint", seconds, peer_script))
+    return ours, theirs
+
+
+def _spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"{ordered[len(ordered) // 2]:8.2f} ({ordered[0]:.2f}..{ordered[-1]:.2f})"
 
 
 def _org_script(path: Path, served_base: str, key: str, orgs: int) -> Path:
@@ -152,6 +243,25 @@ def main() -> None:
     pg_mint = results["PostgreSQL"][1].rps
     ratio = pg_mint / TARGET_PG_RPS
     print(f"PostgreSQL mint against the target of {TARGET_PG_RPS} req/s: {ratio:.2f}")
+    rounds, round_seconds = sized(5, 1), sized(4, 1)
+    ours, theirs = against_peer(rounds, round_seconds)
+    floor_rate = floor(sized(20_000, 200))
+    print(f"\nSQLite, {rounds} alternated rounds of {round_seconds} s, median (min..max): "
+          "relaypass beside FastAPI + PyJWT + one SQLite insert (bench/mint_peer.py)")  # fmt: skip
+    for label, runs in (("relaypass", ours), ("peer", theirs)):
+        print(
+            f"{'':12} {label:10} req/s {_spread([r.rps for r in runs])}  p50 ms "
+            f"{_spread([r.p50_ms for r in runs])}  p99 ms {_spread([r.p99_ms for r in runs])}"
+        )
+    ratio_rps = [o.rps / t.rps for o, t in zip(ours, theirs, strict=True)]
+    ratio_p50 = [o.p50_ms / t.p50_ms for o, t in zip(ours, theirs, strict=True)]
+    print(f"{'':12} relaypass / peer, per round: throughput {_spread(ratio_rps)} (target at "
+          f"least 1.2), p50 {_spread(ratio_p50)} (target at most 1.2)")  # fmt: skip
+    mid = sorted(r.rps for r in ours)[len(ours) // 2]
+    print(
+        f"{'':12} the floor (EdDSA sign + one SQLite insert and commit, in process): "
+        f"{floor_rate:.0f} tokens/s; relaypass over HTTP reaches {mid / floor_rate:.2f} of it"
+    )
     orgs = 10 if TINY else 100
     one, many = across_orgs(seconds, orgs)
     print(f"\nSQLite, mints of 1 org, then spread over {orgs} orgs (each its own key and key set)")
