@@ -9,7 +9,7 @@ mint/trivial ratio, and wrk's own share of the cores (the load generator
 competes with the server on this machine). Needs wrk (apt-get install wrk).
 
 Then, on SQLite at 16 connections, in alternated rounds (median, min..max):
-relaypass beside the peer a team would write instead (`bench/mint_peer.py`:
+relaypass beside the peer a team would write instead (`bench/_mint_peer.py`:
 FastAPI + PyJWT EdDSA + an API-key check + one SQLite insert per token), and
 both beside the floor (EdDSA sign and one SQLite insert and commit per token,
 in process, no HTTP). Last, mints of one org against mints spread over 100.
@@ -113,11 +113,11 @@ def measure(database_url: str | None, seconds: int) -> tuple[Run, Run]:
 
 @contextmanager
 def peer() -> Iterator[tuple[str, str, Path]]:
-    """`bench/mint_peer.py` on a free port: its base URL, API key and data directory."""
+    """`bench/_mint_peer.py` on a free port: its base URL, API key and data directory."""
     data = Path(tempfile.mkdtemp(prefix="relaypass-peer-"))
     port = free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own benchmark's peer
-        [sys.executable, str(Path(__file__).parent / "mint_peer.py"), str(port), str(data)],
+        [sys.executable, str(Path(__file__).parent / "_mint_peer.py"), str(port), str(data)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
@@ -247,7 +247,7 @@ def main() -> None:
     ours, theirs = against_peer(rounds, round_seconds)
     floor_rate = floor(sized(20_000, 200))
     print(f"\nSQLite, {rounds} alternated rounds of {round_seconds} s, median (min..max): "
-          "relaypass beside FastAPI + PyJWT + one SQLite insert (bench/mint_peer.py)")  # fmt: skip
+          "relaypass beside FastAPI + PyJWT + one SQLite insert (bench/_mint_peer.py)")  # fmt: skip
     for label, runs in (("relaypass", ours), ("peer", theirs)):
         print(
             f"{'':12} {label:10} req/s {_spread([r.rps for r in runs])}  p50 ms "

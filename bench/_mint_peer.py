@@ -13,7 +13,7 @@ ways to write it, the faster here (a plain ``def``, which FastAPI runs in its
 thread pool, made about 2,400 tokens/s against this form's 5,000), so the peer
 relaypass is measured against is the stronger one.
 
-Run alone: .venv/bin/python bench/mint_peer.py PORT DATA_DIR  (prints the API key)
+Run alone: .venv/bin/python bench/_mint_peer.py PORT DATA_DIR  (prints the API key)
 """
 
 from __future__ import annotations
