@@ -1,8 +1,14 @@
 """What per-path scoping costs: the token-gated MoqRelay against moq-rs's own unscoped Server.
 
-Same machine, same loop, real QUIC on loopback, one publisher and S subscribers.
+Same machine, same loop, real QUIC on loopback, one publisher and S subscribers, three
+targets: moq-rs's ``moq.Server`` (no tokens, no scopes: the reference), MoqRelay with a
+scoped grant (the token may publish and read its own paths only: the case users run) and
+MoqRelay with a grant of everything.
 * latency: one 1 KiB frame per group at 100 Hz, publisher write -> subscriber read (p50/p99);
-* throughput: one group of 2,000 x 1 KiB frames written at once, until the last one is read.
+* throughput: bursts of 2,000 x 1 KiB frames, each written at once as one group, until the
+  last frame is read (the median of the bursts).
+Rounds alternate the targets (each round starts with the next one), and every figure is
+the median of the rounds with its min..max; the ratio to the reference is taken per round.
 
 Run: .venv/bin/python bench/relay.py
 """
@@ -30,6 +36,9 @@ from relaypass.gate.adapters.moq_relay import MoqRelay
 FRAME = 1024
 LATENCY_FRAMES = sized(300, 10)
 BURST = sized(2000, 50)
+BURSTS = sized(3, 1)
+ROUNDS = sized(5, 1)
+REFERENCE = "moq.Server (unscoped)"
 
 Target = Callable[[], AbstractAsyncContextManager[str]]
 
@@ -42,8 +51,10 @@ async def plain_server() -> AsyncIterator[str]:
         task.cancel()
 
 
-def gated(key: Key) -> Target:
-    token = sign_jwt({"root": "bench", "put": [""], "get": [""]}, key)
+def gated(key: Key, *, scoped: bool) -> Target:
+    own = ["feed", "feed-backup", "chat/room-1", "chat/room-2"]  # its own paths, not the tree
+    paths = own if scoped else [""]
+    token = sign_jwt({"root": "bench", "put": paths, "get": paths}, key)
 
     @asynccontextmanager
     async def run() -> AsyncIterator[str]:
@@ -102,6 +113,7 @@ async def latency(url: str, subscribers: int) -> tuple[float, float]:
 
 
 async def throughput(url: str, subscribers: int) -> float:
+    rates = []
     async with client(url) as pub:
         broadcast = pub.create_broadcast("feed")
         track = broadcast.publish_track("data")
@@ -117,39 +129,58 @@ async def throughput(url: str, subscribers: int) -> float:
                 n += 1
             return time.perf_counter()
 
-        readers = [asyncio.create_task(read_all(t)) for t in tracks]
-        await asyncio.sleep(0.2)
-        start = time.perf_counter()
-        group = track.append_group()
-        for _ in range(BURST):
-            group.write_frame(payload, 0)
-        group.finish()
-        ends = await asyncio.wait_for(asyncio.gather(*readers), 60)
+        for _ in range(BURSTS):
+            readers = [asyncio.create_task(read_all(t)) for t in tracks]
+            await asyncio.sleep(0.2)
+            start = time.perf_counter()
+            group = track.append_group()
+            for _ in range(BURST):
+                group.write_frame(payload, 0)
+            group.finish()
+            ends = await asyncio.wait_for(asyncio.gather(*readers), 60)
+            rates.append(BURST / (max(ends) - start))
         for c in clients:
             await c.__aexit__(None, None, None)
-    return BURST / (max(ends) - start)
+    return statistics.median(rates)
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    ordered = sorted(values)
+    return (f"{ordered[len(ordered) // 2]:.{digits}f} "
+            f"({ordered[0]:.{digits}f}..{ordered[-1]:.{digits}f})")  # fmt: skip
 
 
 async def main() -> None:
     key = Key.generate("EdDSA", kid="bench_relay")
-    targets: dict[str, Target] = {"moq.Server (unscoped)": plain_server, "MoqRelay": gated(key)}
-    print(f"frames of {FRAME} B; latency at 100 Hz x {LATENCY_FRAMES}; burst of {BURST}")
-    header = f"{'subs':>4}  {'target':<22} {'p50 us':>9} {'p99 us':>9} {'frames/s':>10}"
+    targets: dict[str, Target] = {
+        REFERENCE: plain_server,
+        "MoqRelay, scoped grant": gated(key, scoped=True),
+        "MoqRelay, grant of all": gated(key, scoped=False),
+    }
+    print(f"frames of {FRAME} B; latency at 100 Hz x {LATENCY_FRAMES}; {BURSTS} bursts of {BURST}; "
+          f"{ROUNDS} rounds, targets alternated; median (min..max) of the rounds")  # fmt: skip
+    names = list(targets)
     for subscribers in (1, 4):
-        print(header)
-        figures: dict[str, tuple[float, float, float]] = {}
-        for name, target in targets.items():
-            async with target() as url:
-                p50, p99 = await latency(url, subscribers)
-            async with target() as url:
-                rate = await throughput(url, subscribers)
-            figures[name] = (p50, p99, rate)
-            print(f"{subscribers:>4}  {name:<22} {p50:>9.0f} {p99:>9.0f} {rate:>10.0f}")
-        base, ours = figures["moq.Server (unscoped)"], figures["MoqRelay"]
-        print(
-            f"{subscribers:>4}  {'ratio (ours/peer)':<22} {ours[0] / base[0]:>9.2f} "
-            f"{ours[1] / base[1]:>9.2f} {ours[2] / base[2]:>10.2f}"
-        )
+        runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in names}
+        for r in range(ROUNDS):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                async with targets[name]() as url:
+                    p50, p99 = await latency(url, subscribers)
+                async with targets[name]() as url:
+                    rate = await throughput(url, subscribers)
+                runs[name].append((p50, p99, rate))
+        print(f"{subscribers} subscriber(s)")
+        print(f"  {'target':<24} {'p50 us':>22} {'p99 us':>22} {'frames/s':>24}")
+        for name in names:
+            p50s, p99s, rates = ([g[k] for g in runs[name]] for k in range(3))
+            print(f"  {name:<24} {spread(p50s):>22} {spread(p99s):>22} {spread(rates):>24}")
+        base = runs[REFERENCE]
+        for name in names[1:]:
+            ours = runs[name]
+            ratios = [[o[k] / b[k] for o, b in zip(ours, base, strict=True)] for k in range(3)]
+            print(f"  {'ratio ' + name.removeprefix('MoqRelay, '):<24} "
+                  f"{spread(ratios[0], 2):>22} {spread(ratios[1], 2):>22} "
+                  f"{spread(ratios[2], 2):>24}")  # fmt: skip
 
 
 if __name__ == "__main__":
