@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -48,6 +49,29 @@ def start_redis(port: int, workdir: str, *, timeout: float = 15.0) -> subprocess
     return proc
 
 
+def ready(proc: subprocess.Popen[str], base: str) -> str:
+    """The first line ``proc`` prints (a served process's API key), once ``base`` answers."""
+    assert proc.stdout is not None
+    key = proc.stdout.readline().strip()
+    for _ in range(100):
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return key
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Terminate ``proc``; kill it if it has not ended 30 s later."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 @dataclass(frozen=True)
 class Served:
     """A running control plane: its address, the first org's API key and its data directory."""
@@ -80,17 +104,8 @@ def control_plane(database_url: str | None = None) -> Iterator[Served]:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
-        assert server.stdout is not None
-        key = server.stdout.readline().strip()
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield Served(base, key, data)
+        yield Served(base, ready(server, base), data)
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        stop(server)
         shutil.rmtree(data, ignore_errors=True)

@@ -41,7 +41,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -51,10 +50,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).parent.parent))
 from tests._cluster import running_cluster
 
-from _servers import free_port, start_redis
+from _servers import free_port, start_redis, stop
 from _timing import sized
 from moq_auth_fleet import RelayDouble, auth_server, percentile
-from relaypass import b64encode
+from relaypass import b64encode, decode_unverified
 from relaypass.client import Client
 from relaypass.gate.config import GateOptions, build_gate
 
@@ -78,7 +77,7 @@ def rss_bytes() -> int:
 
 def gate_process(url: str, prefix: str, node: str, conn: Connection) -> None:
     """One gate: opens the sessions it is given, then reports when groups of them are cut."""
-    gate, stop = build_gate(GateOptions(redis_url=url, redis_prefix=prefix, node=node))
+    gate, stop_gate = build_gate(GateOptions(redis_url=url, redis_prefix=prefix, node=node))
     group_of: dict[int, str] = {}
     closed: dict[str, list[float]] = defaultdict(list)
     gate.on_close = lambda session, _reason: closed[group_of.get(id(session), "")].append(
@@ -104,7 +103,7 @@ def gate_process(url: str, prefix: str, node: str, conn: Connection) -> None:
         while len(closed[group]) < expected and time.monotonic() < deadline:
             time.sleep(0.002)
         conn.send(list(closed[group]))
-    stop()
+    stop_gate()
 
 
 class RedisMeter:
@@ -168,7 +167,7 @@ def control_planes(redis_url: str, prefix: str, work: Path) -> Iterator[tuple[li
                 env={**env, "RELAYPASS_DATA_DIR": str(work / f"cp{n}")},
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-            stack.callback(_stop, proc)
+            stack.callback(stop, proc)
             bases.append(f"http://127.0.0.1:{port}")
         for base in bases:
             _wait(lambda b=base: _healthy(b))  # type: ignore[misc]
@@ -189,15 +188,6 @@ def _wait(check: Callable[[], bool], timeout: float = 60.0) -> None:
             msg = "not in time"
             raise RuntimeError(msg)
         time.sleep(0.05)
-
-
-def _stop(proc: subprocess.Popen[Any]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 @contextmanager
@@ -253,7 +243,7 @@ def run_fleet(kind: str) -> dict[str, float]:  # noqa: PLR0915 - one fleet's lif
             plan.append(("kid", *mint(other_client, "oth"), "oth", KID_PER_GATE))
             plan.append(("rest", *mint(admins[g % REPLICAS], "live"), "live", rest))
             plans.append(plan)
-        jti = _claims(plans[0][0][2])["jti"]
+        jti = decode_unverified(plans[0][0][2])[1]["jti"]
 
         pipes, procs = [], []
         for g in range(GATES):
@@ -313,7 +303,7 @@ def run_fleet(kind: str) -> dict[str, float]:  # noqa: PLR0915 - one fleet's lif
         for i in range(MOQ_SAMPLES):  # one at a time: each its own revocation
             relay, session_id = relays[i % len(relays)], f"{i:032x}"
             started_pc = time.perf_counter()
-            admins[i % REPLICAS].tokens.revoke(jti=str(_claims(moq_tokens[i])["jti"]))
+            admins[i % REPLICAS].tokens.revoke(jti=str(decode_unverified(moq_tokens[i])[1]["jti"]))
             _wait(lambda r=relay, s=session_id: s in r.closed, timeout=30)  # type: ignore[misc]
             cuts["moq"].append((relay.closed[session_id] - started_pc) * 1000)
         for name, values in cuts.items():
@@ -361,13 +351,6 @@ def _end_gates(pipes: list[Connection], procs: Sequence[mp.process.BaseProcess])
         proc.join(timeout=20)
         if proc.is_alive():
             proc.kill()
-
-
-def _claims(token: str) -> dict[str, object]:
-    import base64  # noqa: PLC0415
-
-    payload = token.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _servers import Served, control_plane, free_port
+from _servers import Served, control_plane, free_port, ready, stop
 from _timing import TINY, sized
 from relaypass import Key
 from relaypass.profiles.relay import RelayMinter
@@ -121,19 +121,10 @@ def peer() -> Iterator[tuple[str, str, Path]]:
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        key = proc.stdout.readline().strip()
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield base, key, data
+        yield base, ready(proc, base), data
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        stop(proc)
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -50,7 +50,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _servers import free_port, start_redis
+from _servers import free_port, start_redis, stop
 from relaypass import Key, KeySet, sign_jwt
 from relaypass.server.publish import RedisPublisher
 
@@ -87,12 +87,7 @@ def auth_server(redis_url: str, prefix: str, port: int, nodes: dict[str, int],
             time.sleep(0.05)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
 
 
 class RelayDouble:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import threading
 import time
@@ -11,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relaypass import decode_unverified
 from relaypass.client import Client
 from relaypass.errors import RelaypassError
 from relaypass.gate import Gate
@@ -23,11 +22,6 @@ def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "not in time"
         time.sleep(0.05)
-
-
-def claims(token: str) -> dict[str, object]:
-    payload = token.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
 @dataclass
@@ -90,7 +84,7 @@ def failover_drill(
                 minted = [admin.tokens.relay.mint(tenant="acme", ns=["live/**"]) for _ in range(3)]
                 wait_for(lambda: gate.keys.learn(minted[0].kid))
                 sessions = [gate.connect(m.token, "live/cam") for m in minted]
-                victim_jti = str(claims(minted[0].token)["jti"])
+                victim_jti = str(decode_unverified(minted[0].token)[1]["jti"])
                 wait_for(replicated)  # the key set reached the replica
                 load, halt = Load(), threading.Event()
                 worker = threading.Thread(target=steady, args=(url, key, gate, load, halt))

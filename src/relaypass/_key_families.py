@@ -102,7 +102,7 @@ def generate(alg: Algorithm) -> Material:
         return from_crypto(alg, rsa.generate_private_key(65537, MIN_RSA_BITS))
     if info.kty == "EC":
         return from_crypto(alg, ec.generate_private_key(EC_CURVES[info.curve]))
-    return from_seed(alg, secrets.token_bytes(32))
+    return from_seed(secrets.token_bytes(32))
 
 
 def material_from_jwk(alg: Algorithm, kty: str, obj: Mapping[str, object]) -> Material:
@@ -110,7 +110,7 @@ def material_from_jwk(alg: Algorithm, kty: str, obj: Mapping[str, object]) -> Ma
     if kty == "oct":
         return from_secret(alg, jwk_field(obj, "k"))
     if kty == "OKP":
-        return _okp_from_jwk(alg, obj)
+        return _okp_from_jwk(obj)
     if kty == "EC":
         return _ec_from_jwk(alg, obj)
     return _rsa_from_jwk(alg, obj)
@@ -126,7 +126,7 @@ def from_secret(alg: Algorithm, secret: bytes) -> Material:
     return Material(jwk, jwk, impl, impl, None)
 
 
-def from_seed(alg: Algorithm, seed: bytes) -> Material:  # noqa: ARG001 - one signature per family
+def from_seed(seed: bytes) -> Material:
     """An Ed25519 private key from its 32-byte seed."""
     public, secret64 = nacl.bindings.crypto_sign_seed_keypair(seed)
     public_jwk = {"kty": "OKP", "crv": "Ed25519", "x": _b64.b64encode(public)}
@@ -139,7 +139,7 @@ def from_seed(alg: Algorithm, seed: bytes) -> Material:  # noqa: ARG001 - one si
     )
 
 
-def from_ed_public(alg: Algorithm, public: bytes) -> Material:  # noqa: ARG001
+def from_ed_public(public: bytes) -> Material:
     """An Ed25519 public key; an encoding that is not a point on the curve is refused."""
     try:
         ed25519.Ed25519PublicKey.from_public_bytes(public)
@@ -150,7 +150,7 @@ def from_ed_public(alg: Algorithm, public: bytes) -> Material:  # noqa: ARG001
     return Material(public_jwk, None, EdDSAVerifierImpl(public), None, None)
 
 
-def _okp_from_jwk(alg: Algorithm, obj: Mapping[str, object]) -> Material:
+def _okp_from_jwk(obj: Mapping[str, object]) -> Material:
     if obj.get("crv") != "Ed25519":
         msg = "OKP keys must use crv Ed25519"
         raise InvalidKeyError(msg)
@@ -159,12 +159,12 @@ def _okp_from_jwk(alg: Algorithm, obj: Mapping[str, object]) -> Material:
         msg = "Ed25519 x must be 32 bytes"
         raise InvalidKeyError(msg)
     if "d" not in obj:
-        return from_ed_public(alg, public)
+        return from_ed_public(public)
     seed = jwk_field(obj, "d")
     if len(seed) != 32:  # noqa: PLR2004 - Ed25519 seed size
         msg = "Ed25519 d must be 32 bytes"
         raise InvalidKeyError(msg)
-    material = from_seed(alg, seed)
+    material = from_seed(seed)
     if material.public_jwk["x"] != obj["x"]:
         msg = "Ed25519 d does not match x"
         raise InvalidKeyError(msg)

@@ -162,10 +162,12 @@ def parse_pem(data: bytes | str, alg: Algorithm) -> Material:
             serialization.PrivateFormat.Raw,
             serialization.NoEncryption(),
         )
-        return from_seed(_expect(alg, "OKP"), seed)
+        _expect(alg, "OKP")
+        return from_seed(seed)
     if isinstance(loaded, ed25519.Ed25519PublicKey):
         public = loaded.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return from_ed_public(_expect(alg, "OKP"), public)
+        _expect(alg, "OKP")
+        return from_ed_public(public)
     if isinstance(loaded, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return from_crypto(_expect(alg, "RSA"), loaded)
     if isinstance(loaded, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):

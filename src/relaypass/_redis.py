@@ -216,6 +216,11 @@ class _LazyCluster:
         if self._client is not None:
             self._client.close()
 
+    def disconnect(self) -> None:
+        """Drop the pooled connections to every node, if the client was ever built."""
+        if self._client is not None:
+            self._client.disconnect_connection_pools()  # type: ignore[no-untyped-call]
+
 
 def clustered(client: object) -> bool:
     """Whether ``client`` (or a pipeline or pub/sub of it) talks to a Redis Cluster."""
@@ -292,7 +297,6 @@ def next_message(pubsub: PubSub, timeout: float) -> Heard | None:
 def disconnect(client: redis.Redis) -> None:
     """Drop every pooled connection (after a fork, or to give a server back)."""
     if isinstance(client, _LazyCluster):
-        if client._client is not None:  # noqa: SLF001 - our own class
-            client._client.disconnect_connection_pools()  # noqa: SLF001
+        client.disconnect()
         return
     client.connection_pool.disconnect()

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Final, final
 
+import redis
 from limits import RateLimitItemPerSecond
 from limits.errors import ConfigurationError, StorageError
 from limits.storage import MemoryStorage, RedisClusterStorage, RedisStorage
@@ -47,10 +48,14 @@ class MintRateLimiter:
     ) -> None:
         self.item = RateLimitItemPerSecond(limit, window_seconds)
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
-        self._redis_url = redis_url
+        self._redis_url = redis_url or ""  # used only with the client below
         self._key_prefix = f"{prefix}:ratelimit"
-        if redis_url:
-            redis_client(redis_url)  # a malformed URL is refused now (nothing connects yet)
+        # Made now, so a malformed URL is refused at start-up (nothing connects yet).
+        self._client = (
+            redis_client(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            if redis_url
+            else None
+        )
         self._shared: SlidingWindowCounterRateLimiter | None = None
         self._retry_redis_at = 0.0
         self.on_fallback = on_fallback
@@ -78,23 +83,24 @@ class MintRateLimiter:
             raise RateLimitedError(msg, retry_after_seconds=retry)
 
     def _choose(self) -> SlidingWindowCounterRateLimiter:
-        if self._redis_url is None:
+        if self._client is None:
             return self._memory
         if time.monotonic() < self._retry_redis_at:
             return self._fallback()
         if self._shared is None:
             forbid_blocking()  # a cluster's client connects as it is built
             try:
-                self._shared = SlidingWindowCounterRateLimiter(self._storage(self._redis_url))
+                self._shared = SlidingWindowCounterRateLimiter(
+                    self._storage(self._redis_url, self._client)
+                )
             except (*ERRORS, ConfigurationError, StorageError):
                 self._retry_redis_at = time.monotonic() + _RETRY_REDIS_AFTER
                 _log.warning("ratelimit.fallback", state="redis unreachable; counting in process")
                 return self._fallback()
         return self._shared
 
-    def _storage(self, url: str) -> RedisStorage:
+    def _storage(self, url: str, client: redis.Redis) -> RedisStorage:
         """Where counts are shared; a cluster's client asks for the slot map as it is built."""
-        client = redis_client(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         if clustered(client):
             # One API key's window (two keys sharing a hash tag) is all a check touches, so
             # the counters spread over the cluster's slots.

@@ -32,7 +32,7 @@ from relaypass.errors import (
 from relaypass.profiles._common import IDENTIFIER, IDENTIFIER_RULE
 from relaypass.profiles.service_account import ServiceAccountRegistry, ServiceIdentity
 from relaypass.server.db import models
-from relaypass.server.db.refresh import CACHE_MS, Refresher
+from relaypass.server.db.refresh import CACHE_MAX, CACHE_MS, Refresher
 
 __all__ = ["MAX_NAMESPACES", "NO_SUCH_TENANT", "TenancyStore", "validate_namespaces"]
 
@@ -40,7 +40,6 @@ MAX_NAMESPACES: Final = 16
 NO_SUCH_TENANT: Final = "no such tenant"
 NO_SUCH_RESOURCE: Final = "the tenant may not act on this resource"
 
-_TENANT_CACHE_MAX: Final = 10_000
 _ORG_NAME: Final = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
 
@@ -207,7 +206,7 @@ class TenancyStore:
             scope = KeyScope.for_roots(row.namespaces if row is not None else [])
         if only_over is not None and self._scope_cache.get(org_id) is not only_over:
             return scope
-        if len(self._scope_cache) >= _TENANT_CACHE_MAX:
+        if len(self._scope_cache) >= CACHE_MAX:
             self._scope_cache.clear()
         self._scope_cache[org_id] = (scope, now + CACHE_MS)
         return scope
@@ -332,7 +331,7 @@ class TenancyStore:
         with self._tenant_lock:
             if only_over is not None and self._tenant_cache.get((org_id, tenant_id)) != only_over:
                 return  # changed meanwhile (dropped by a disable here): leave it
-            if len(self._tenant_cache) >= _TENANT_CACHE_MAX:
+            if len(self._tenant_cache) >= CACHE_MAX:
                 self._tenant_cache.clear()
             self._tenant_cache[org_id, tenant_id] = now + CACHE_MS
 
