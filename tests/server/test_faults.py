@@ -282,3 +282,38 @@ def test_junk_paths_do_not_grow_the_metrics(tmp_path: Path) -> None:
     assert "junk" not in metrics
     assert 'procedure="unknown"' in metrics
     store.close()
+
+
+def test_reads_that_need_redis_answer_503_while_it_is_away_and_writes_still_commit(
+    tmp_path: Path,
+) -> None:
+    """Who is live, who waits, a room's participants: Redis is down (one node, then a cluster
+    nobody answers for), so they are a 503 with ``Retry-After``, never a 500; a write beside
+    them is answered as done (it reaches Redis through the outbox later)."""
+    from collections.abc import Callable
+
+    import pytest
+
+    from relaypass.client import Client
+    from relaypass.errors import UnavailableError
+    from tests._cp import served_plane
+
+    for url in (f"redis://127.0.0.1:{free_port()}/0",
+                f"redis+cluster://127.0.0.1:{free_port()}"):  # fmt: skip
+        directory = tmp_path / url.partition(":")[0]
+        directory.mkdir()
+        with (
+            served_plane(directory, url, "away") as (base, org, key),
+            Client(base, api_key=key, max_retries=0) as client,
+        ):
+            reads: list[Callable[[], object]] = [
+                lambda: client.usage.live(org_id=org),
+                lambda: client.rooms.lobby.list(org_id=org, room_id="r1"),
+                lambda: client.rooms.participants.list(org_id=org, room_id="r1"),
+            ]
+            for read in reads:
+                with pytest.raises(UnavailableError, match="Redis") as refused:
+                    read()
+                assert refused.value.retry_after_seconds == 1
+            answered = client.rooms.lobby.admit(org_id=org, room_id="r1", participant_id="ada")
+            assert answered.action == "admit"

@@ -22,6 +22,7 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from relaypass._redis import ERRORS as REDIS_ERRORS
 from relaypass.api import Procedure
 from relaypass.errors import (
     ErrorCode,
@@ -83,6 +84,11 @@ def _own_org(call: Call, body: BaseModel) -> BaseModel:
         msg = "orgId is required when the call carries no API key"
         raise InvalidRequestError(msg)
     return body.model_copy(update={"org_id": call.who.org_id})
+
+
+def _redis_unavailable() -> Failure:
+    """A read that needs Redis (who is live, who waits, a room's participants) while it is away."""
+    return Failure(ErrorCode.UNAVAILABLE, 503, "Redis is unreachable; retry", retry_after_seconds=1)
 
 
 def _database_unavailable() -> Failure:
@@ -193,10 +199,16 @@ class Dispatcher:
             )
             detail = exc.public_message if exc.code in _PUBLIC_ONLY else exc.reason
             return Failure(exc.code, exc.http_status, detail)
-        except SQLAlchemyError as exc:
-            # Nothing was answered as done: a write that failed rolled back with its transaction.
+        except (SQLAlchemyError, *REDIS_ERRORS) as exc:
+            # Nothing was answered as done: a write that failed rolled back with its
+            # transaction, and only reads ask Redis in a request (writes reach it through
+            # the outbox).
             self._log.warning("unavailable", procedure=procedure.name, error=type(exc).__name__)
-            return _database_unavailable()
+            return (
+                _database_unavailable()
+                if isinstance(exc, SQLAlchemyError)
+                else _redis_unavailable()
+            )
 
     def _authenticate(
         self, procedure: Procedure[Any, Any], meta: CallMeta, marks: set[str]
