@@ -9,17 +9,10 @@ from typing import Annotated
 
 import typer
 
+from relaypass.cli._groups import grouped
 from relaypass.cli._options import (
-    AudienceOpt,
-    IssuerOpt,
-    JwksUrlOpt,
-    KeyDirOpt,
-    KeyFileOpt,
-    PublicOpt,
-    PublicPubOpt,
-    PublicSubOpt,
-    RedisPrefixOpt,
-    RedisUrlOpt,
+    KeySource,
+    PublicPaths,
     RoomSecretOpt,
     default_stream_key_db,
     gate_options,
@@ -30,17 +23,10 @@ gate_app = typer.Typer(help="Run the data-plane gate for media servers.", no_arg
 
 
 @gate_app.command("serve")
+@grouped
 def gate_serve(
-    key: KeyFileOpt = None,
-    key_dir: KeyDirOpt = None,
-    jwks_url: JwksUrlOpt = None,
-    redis_url: RedisUrlOpt = None,
-    redis_prefix: RedisPrefixOpt = "relaypass",
-    public_publish: PublicPubOpt = None,
-    public_subscribe: PublicSubOpt = None,
-    public: PublicOpt = None,
-    issuer: IssuerOpt = None,
-    audience: AudienceOpt = None,
+    source: KeySource = KeySource(),  # noqa: B008 - an option group (cli._groups)
+    paths: PublicPaths = PublicPaths(),  # noqa: B008
     room_secret: RoomSecretOpt = None,
     profile: Annotated[
         str, typer.Option("--profile", help="Token profile: relay, moq, session or room.")
@@ -88,24 +74,11 @@ def gate_serve(
     from relaypass.server import logging as rlog  # noqa: PLC0415
 
     rlog.configure()
-    gate, stop = gate_options(
-        profile,
-        key,
-        key_dir,
-        jwks_url,
-        redis_url,
-        redis_prefix,
-        public_publish,
-        public_subscribe,
-        public=public,
-        issuer=issuer,
-        audience=audience,
-        room_secret=room_secret,
-    )
+    gate, stop = gate_options(profile, source, paths, room_secret=room_secret)
     local = FileStreamKeys(stream_key_db or default_stream_key_db())
     keys: SharedStreamKeys | FileStreamKeys = (
-        SharedStreamKeys(RedisStreamKeys(redis_url, prefix=redis_prefix), local)
-        if redis_url
+        SharedStreamKeys(RedisStreamKeys(source.redis_url, prefix=source.redis_prefix), local)
+        if source.redis_url
         else local
     )
     try:

@@ -8,19 +8,12 @@ from typing import Annotated
 
 import typer
 
+from relaypass.cli._groups import grouped
 from relaypass.cli._moq_token import register_moq_auth_tokens
 from relaypass.cli._options import (
     LOOPBACK,
-    AudienceOpt,
-    IssuerOpt,
-    JwksUrlOpt,
-    KeyDirOpt,
-    KeyFileOpt,
-    PublicOpt,
-    PublicPubOpt,
-    PublicSubOpt,
-    RedisPrefixOpt,
-    RedisUrlOpt,
+    KeySource,
+    PublicPaths,
     gate_options,
     require_extra,
 )
@@ -33,17 +26,10 @@ register_moq_auth_tokens(moq_auth_app)
 
 
 @moq_auth_app.command("serve")
+@grouped
 def moq_auth_serve(
-    key: KeyFileOpt = None,
-    key_dir: KeyDirOpt = None,
-    jwks_url: JwksUrlOpt = None,
-    redis_url: RedisUrlOpt = None,
-    redis_prefix: RedisPrefixOpt = "relaypass",
-    public_publish: PublicPubOpt = None,
-    public_subscribe: PublicSubOpt = None,
-    public: PublicOpt = None,
-    issuer: IssuerOpt = None,
-    audience: AudienceOpt = None,
+    source: KeySource = KeySource(),  # noqa: B008 - an option group (cli._groups)
+    paths: PublicPaths = PublicPaths(),  # noqa: B008
     listen: Annotated[
         str,
         typer.Option(
@@ -143,10 +129,7 @@ def moq_auth_serve(
         )
         raise typer.Exit(code=2)
     rlog.configure()
-    gate, stop = gate_options(
-        "moq", key, key_dir, jwks_url, redis_url, redis_prefix, public_publish, public_subscribe,
-        public=public, issuer=issuer, audience=audience,
-    )  # fmt: skip
+    gate, stop = gate_options("moq", source, paths)
     if (limit_token or limit_remote) and not revalidate:
         _err.print(
             "[bold red]--limit-token and --limit-remote need --revalidate[/]: without a cadence, "
@@ -155,8 +138,8 @@ def moq_auth_serve(
         )
         raise typer.Exit(code=2)
     table = (
-        RedisSessionTable.from_url(redis_url, prefix=redis_prefix)
-        if redis_url
+        RedisSessionTable.from_url(source.redis_url, prefix=source.redis_prefix)
+        if source.redis_url
         else MemorySessionTable()
     )
     server = MoqAuthServer(

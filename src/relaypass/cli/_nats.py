@@ -10,17 +10,12 @@ from typing import Annotated
 
 import typer
 
+from relaypass.cli._groups import grouped
 from relaypass.cli._keyfiles import (
     fail_io,
 )
 from relaypass.cli._options import (
-    AudienceOpt,
-    IssuerOpt,
-    JwksUrlOpt,
-    KeyDirOpt,
-    KeyFileOpt,
-    RedisPrefixOpt,
-    RedisUrlOpt,
+    KeySource,
     gate_options,
     require_extra,
 )
@@ -67,6 +62,7 @@ def nats_issuer(
 
 
 @nats_app.command("serve")
+@grouped
 def nats_serve(
     nats_url: Annotated[
         list[str],
@@ -107,13 +103,7 @@ def nats_serve(
             envvar="RELAYPASS_NATS_SYSTEM_USER",
         ),
     ] = None,
-    key: KeyFileOpt = None,
-    key_dir: KeyDirOpt = None,
-    jwks_url: JwksUrlOpt = None,
-    redis_url: RedisUrlOpt = None,
-    redis_prefix: RedisPrefixOpt = "relaypass",
-    issuer: IssuerOpt = None,
-    audience: AudienceOpt = None,
+    source: KeySource = KeySource(),  # noqa: B008 - an option group (cli._groups)
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the accounts served as one JSON line when ready.")
     ] = False,
@@ -147,10 +137,7 @@ def nats_serve(
         signer = nkeys.from_seed(issuer_seed.read_bytes().strip())
     except OSError as exc:
         fail_io(issuer_seed, exc, as_json)
-    gate, stop = gate_options(
-        "relay", key, key_dir, jwks_url, redis_url, redis_prefix, None, None,
-        issuer=issuer, audience=audience,
-    )  # fmt: skip
+    gate, stop = gate_options("relay", source)
     callout = NatsCallout(
         gate, issuer=signer, accounts=accounts, servers=nats_url,
         callout_user=_user_password(callout_user, "--callout-user"),

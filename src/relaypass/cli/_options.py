@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
@@ -23,7 +24,9 @@ __all__ = [
     "JwksUrlOpt",
     "KeyDirOpt",
     "KeyFileOpt",
+    "KeySource",
     "PublicOpt",
+    "PublicPaths",
     "PublicPubOpt",
     "PublicSubOpt",
     "RedisPrefixOpt",
@@ -115,21 +118,36 @@ RoomSecretOpt = Annotated[
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class KeySource:
+    """Where a gate's keys and live changes come from, and whose tokens it takes."""
+
+    key: KeyFileOpt = None
+    key_dir: KeyDirOpt = None
+    jwks_url: JwksUrlOpt = None
+    redis_url: RedisUrlOpt = None
+    redis_prefix: RedisPrefixOpt = "relaypass"
+    issuer: IssuerOpt = None
+    audience: AudienceOpt = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublicPaths:
+    """What anyone may do without a token."""
+
+    public_publish: PublicPubOpt = None
+    public_subscribe: PublicSubOpt = None
+    public: PublicOpt = None
+
+
 def gate_options(
     profile: str,
-    key: list[Path] | None,
-    key_dir: Path | None,
-    jwks_url: str | None,
-    redis_url: str | None,
-    redis_prefix: str,
-    public_publish: list[str] | None,
-    public_subscribe: list[str] | None,
+    source: KeySource,
+    paths: PublicPaths = PublicPaths(),
     *,
-    public: list[str] | None = None,
-    issuer: list[str] | None = None,
-    audience: str | None = None,
     room_secret: list[str] | None = None,
 ) -> tuple[Gate, Callable[[], None]]:
+    """The gate a command runs, from its key source and public paths; a bad one exits."""
     from relaypass.gate.config import GateOptions, build_gate  # noqa: PLC0415
 
     secrets_by_iss: dict[str, Path] = {}
@@ -141,15 +159,15 @@ def gate_options(
         secrets_by_iss[iss] = Path(path)
     options = GateOptions(
         profile=profile,
-        key_files=tuple(key or ()),
-        key_dir=key_dir,
-        jwks_url=jwks_url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        public_publish=(*(public_publish or ()), *(public or ())),
-        public_subscribe=(*(public_subscribe or ()), *(public or ())),
-        issuers=tuple(issuer or ()),
-        audience=audience,
+        key_files=tuple(source.key or ()),
+        key_dir=source.key_dir,
+        jwks_url=source.jwks_url,
+        redis_url=source.redis_url,
+        redis_prefix=source.redis_prefix,
+        public_publish=(*(paths.public_publish or ()), *(paths.public or ())),
+        public_subscribe=(*(paths.public_subscribe or ()), *(paths.public or ())),
+        issuers=tuple(source.issuer or ()),
+        audience=source.audience,
         room_secrets=secrets_by_iss,
     )
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sys
 import urllib.parse
@@ -22,21 +23,14 @@ if TYPE_CHECKING:
     from relaypass.gate.adapters.moq_auth_client import AuthClient
     from relaypass.gate.adapters.moq_relay import MoqRelay
     from relaypass.gate.session import Gate
+from relaypass.cli._groups import grouped
 from relaypass.cli._keyfiles import (
     fail_io,
 )
 from relaypass.cli._options import (
     LOOPBACK,
-    AudienceOpt,
-    IssuerOpt,
-    JwksUrlOpt,
-    KeyDirOpt,
-    KeyFileOpt,
-    PublicOpt,
-    PublicPubOpt,
-    PublicSubOpt,
-    RedisPrefixOpt,
-    RedisUrlOpt,
+    KeySource,
+    PublicPaths,
     gate_options,
 )
 
@@ -46,17 +40,10 @@ RELAY_BIND: Final = "127.0.0.1:4443"
 
 
 @commands.command("relay")
+@grouped
 def relay(
-    key: KeyFileOpt = None,
-    key_dir: KeyDirOpt = None,
-    jwks_url: JwksUrlOpt = None,
-    redis_url: RedisUrlOpt = None,
-    redis_prefix: RedisPrefixOpt = "relaypass",
-    public_publish: PublicPubOpt = None,
-    public_subscribe: PublicSubOpt = None,
-    public: PublicOpt = None,
-    issuer: IssuerOpt = None,
-    audience: AudienceOpt = None,
+    source: KeySource = KeySource(),  # noqa: B008 - an option group (cli._groups)
+    paths: PublicPaths = PublicPaths(),  # noqa: B008
     bind: Annotated[
         str,
         typer.Option(
@@ -152,28 +139,18 @@ def relay(
             _fail(exc, as_json=False)
         except OSError as exc:
             fail_io(config, exc, as_json=False)
-        key = [*settings.keys, *(key or ())]
-        public = [*settings.public, *(public or ())]
+        source = dataclasses.replace(source, key=[*settings.keys, *(source.key or ())])
+        paths = dataclasses.replace(paths, public=[*settings.public, *(paths.public or ())])
         bind = settings.listen if settings.listen and bind == RELAY_BIND else bind
         tls_cert = [*settings.tls_cert, *(tls_cert or ())]
         tls_key = [*settings.tls_key, *(tls_key or ())]
         tls_generate = [*settings.tls_generate, *(tls_generate or ())]
     if auth_url is not None:
-        gate, stop = _auth_server_gate(auth_url, key, key_dir, jwks_url, redis_url, public)
-    else:
-        gate, stop = gate_options(
-            "moq",
-            key,
-            key_dir,
-            jwks_url,
-            redis_url,
-            redis_prefix,
-            public_publish,
-            public_subscribe,
-            public=public,
-            issuer=issuer,
-            audience=audience,
+        gate, stop = _auth_server_gate(
+            auth_url, source.key, source.key_dir, source.jwks_url, source.redis_url, paths.public
         )
+    else:
+        gate, stop = gate_options("moq", source, paths)
 
     async def run() -> None:
         auth = _auth_client(auth_url, auth_node) if auth_url is not None else None
