@@ -93,7 +93,7 @@ def test_serve_dev_prints_a_command_that_mints_and_verifies(tmp_path: Path) -> N
 def test_dev_mode_never_replaces_a_login_already_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from relaypass.cli._admin import credentials_path, save_credentials
+    from relaypass.cli._login import credentials_path, save_credentials
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert save_credentials("https://cp.example", "rp_live_mine")

@@ -25,8 +25,8 @@ gate_app = typer.Typer(help="Run the data-plane gate for media servers.", no_arg
 @gate_app.command("serve")
 @grouped
 def gate_serve(
-    source: KeySource = KeySource(),  # noqa: B008 - an option group (cli._groups)
-    paths: PublicPaths = PublicPaths(),  # noqa: B008
+    source: KeySource = KeySource(),
+    paths: PublicPaths = PublicPaths(),
     room_secret: RoomSecretOpt = None,
     profile: Annotated[
         str, typer.Option("--profile", help="Token profile: relay, moq, session or room.")

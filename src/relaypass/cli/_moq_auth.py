@@ -28,8 +28,8 @@ register_moq_auth_tokens(moq_auth_app)
 @moq_auth_app.command("serve")
 @grouped
 def moq_auth_serve(
-    source: KeySource = KeySource(),  # noqa: B008 - an option group (cli._groups)
-    paths: PublicPaths = PublicPaths(),  # noqa: B008
+    source: KeySource = KeySource(),
+    paths: PublicPaths = PublicPaths(),
     listen: Annotated[
         str,
         typer.Option(

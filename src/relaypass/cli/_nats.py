@@ -103,7 +103,7 @@ def nats_serve(
             envvar="RELAYPASS_NATS_SYSTEM_USER",
         ),
     ] = None,
-    source: KeySource = KeySource(),  # noqa: B008 - an option group (cli._groups)
+    source: KeySource = KeySource(),
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the accounts served as one JSON line when ready.")
     ] = False,

@@ -42,8 +42,8 @@ RELAY_BIND: Final = "127.0.0.1:4443"
 @commands.command("relay")
 @grouped
 def relay(
-    source: KeySource = KeySource(),  # noqa: B008 - an option group (cli._groups)
-    paths: PublicPaths = PublicPaths(),  # noqa: B008
+    source: KeySource = KeySource(),
+    paths: PublicPaths = PublicPaths(),
     bind: Annotated[
         str,
         typer.Option(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from relaypass.cli._admin import credentials_path, save_credentials
+from relaypass.cli._login import credentials_path, save_credentials
 from relaypass.cli._output import JsonFlag
 from relaypass.cli._output import err as _err
 from relaypass.cli._output import fail as _fail

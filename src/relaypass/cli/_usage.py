@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 from rich.table import Table
 
-from relaypass.cli._admin import OrgOption, UrlOption, run_with_client
-from relaypass.cli._output import JsonFlag
+from relaypass.cli._admin import InOrg
+from relaypass.cli._groups import grouped
+from relaypass.cli._login import run_with_client
 from relaypass.cli._output import out as _out
 from relaypass.errors import InvalidRequestError
 
@@ -96,6 +97,7 @@ def _chart(series: UsageSeries, metrics: list[str]) -> None:
 
 
 @usage_app.callback()
+@grouped
 def usage(
     ctx: typer.Context,
     since: Annotated[str, typer.Option(help="Start: 24h, 7d (ago), unix seconds or ISO.")] = "24h",
@@ -107,9 +109,7 @@ def usage(
         list[str] | None, typer.Option("--metric", help="A figure to chart (repeatable).")
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="One tenant's figures.")] = None,
-    org: OrgOption = None,
-    url: UrlOption = None,
-    as_json: JsonFlag = False,
+    at: InOrg = InOrg(),
 ) -> None:
     """An org's figures over time, charted per minute, hour or day."""
     if ctx.invoked_subcommand is not None:
@@ -123,23 +123,26 @@ def usage(
             msg = "--granularity is minute, hour or day"
             raise InvalidRequestError(msg)
         return client.usage.query(
-            org_id=org or "", tenant=tenant, since=start, until=end,
+            org_id=at.org_id, tenant=tenant, since=start, until=end,
             granularity=granularity,  # type: ignore[arg-type]
             metrics=metric or None,
         )  # fmt: skip
 
-    series = run_with_client(url, as_json, query)
-    if as_json:
+    series = run_with_client(at.url, at.as_json, query)
+    if at.as_json:
         sys.stdout.write(json.dumps(series.model_dump(mode="json", by_alias=True)) + "\n")
         return
     _chart(series, list(metric or _DEFAULT_METRICS))
 
 
 @usage_app.command("live")
-def live(org: OrgOption = None, url: UrlOption = None, as_json: JsonFlag = False) -> None:
+@grouped
+def live(at: InOrg = InOrg()) -> None:
     """An org's live sessions on every gate, as the gates last reported them."""
-    answer: UsageLive = run_with_client(url, as_json, lambda c: c.usage.live(org_id=org or ""))
-    if as_json:
+    answer: UsageLive = run_with_client(
+        at.url, at.as_json, lambda c: c.usage.live(org_id=at.org_id)
+    )
+    if at.as_json:
         sys.stdout.write(json.dumps(answer.model_dump(mode="json", by_alias=True)) + "\n")
         return
     table = Table(title=f"{answer.total:,} live sessions")
