@@ -7,7 +7,14 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import inspect
 
-from relaypass import InvalidApiKeyError, InvalidRequestError, Key, Verifier, sign_jwt
+from relaypass import (
+    InvalidApiKeyError,
+    InvalidPermissionsError,
+    InvalidRequestError,
+    Key,
+    Verifier,
+    sign_jwt,
+)
 from relaypass._apikeys import ApiKeyHasher
 from relaypass.server.db import models
 from relaypass.server.db.migrate import downgrade, upgrade
@@ -314,9 +321,78 @@ def test_a_late_background_reload_never_undoes_an_invalidation_here(
     store.retire_signing_key(org.id, str(key["kid"]), actor="test")  # drops the entry at once
     store._signing_cache.setdefault(org.id, {})  # as a concurrent mint leaves it
     # The reload read the database before the retirement: it found the key still active.
-    monkeypatch.setattr(store, "_load_active_signing_key", lambda *_: active)
-    store._reload_signing(org.id, None, seen)
+    monkeypatch.setattr(store, "_active_among", lambda *_: active)
+    store._reload_signing({(org.id, None): seen})
     assert None not in store._signing_cache.get(org.id, {})
     monkeypatch.undo()
     with pytest.raises(InvalidRequestError):
         store.active_signing_key(org.id)
+
+
+def _statements(store: Store) -> list[str]:
+    """Every SQL statement the store's engine runs from now on."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def record(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    return seen
+
+
+def test_due_entries_of_many_orgs_reload_together(store: Store, ms_clock: MsClock) -> None:
+    """Entries loaded in the same moment come due together: one query per cache, not per org."""
+    orgs = []
+    for n in range(12):
+        org = store.create_org(f"org{n}")
+        store.create_tenant(org.id, "t", "", actor="test")
+        store.create_signing_key(org.id, "main")
+        orgs.append((org.id, store.create_api_key(org.id, "ci", [])[1]))
+    ms_clock.advance(60)
+    for org_id, secret in orgs:
+        store.verify_api_key(secret)
+        store.require_tenant(org_id, "t")
+        store.active_signing_key(org_id)
+        store.org_scope(org_id)
+    ms_clock.advance(4.0)  # in the last part of every entry's life
+    statements = _statements(store)
+    busy = threading.Event()  # the reload thread is busy while every org's entries come due
+    store._refresher.ahead("busy", busy.wait)
+    for org_id, secret in orgs:
+        assert store.cached_api_key(secret) is not None
+        store.require_tenant(org_id, "t")
+        store.active_signing_key(org_id)
+        store.org_scope(org_id)
+    busy.set()
+    _eventually(lambda: not store._refresher._running)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 4, reads  # one per cache (per-org reloads: 48)
+    ms_clock.advance(2.0)  # past the first loads' bound, within the reloads'
+    before = len(statements)
+    for org_id, secret in orgs:
+        assert store.cached_api_key(secret) is not None
+        store.require_tenant(org_id, "t")
+        store.active_signing_key(org_id)
+        store.org_scope(org_id)
+    assert len(statements) == before  # every entry was reloaded: nothing read on the way
+
+
+def test_a_tenant_disabled_elsewhere_leaves_a_busy_cache_before_its_bound(
+    store: Store, ms_clock: MsClock
+) -> None:
+    org = store.create_org("acme")
+    store.create_tenant(org.id, "t", "", actor="test")
+    store.create_tenant(org.id, "u", "", actor="test")
+    store.require_tenant(org.id, "t")
+    store.require_tenant(org.id, "u")
+    other_worker = Store(store.engine, kek=store._kek, hasher=store._hasher, clock_ms=ms_clock)
+    other_worker.disable_tenant(org.id, "t", actor="test")
+    ms_clock.advance(4.0)
+    store.require_tenant(org.id, "t")  # still within the bound; rechecked meanwhile
+    store.require_tenant(org.id, "u")
+    _eventually(lambda: (org.id, "t") not in store._tenant_cache)
+    assert (org.id, "u") in store._tenant_cache  # read in the same batch, still active
+    with pytest.raises(InvalidPermissionsError):
+        store.require_tenant(org.id, "t")

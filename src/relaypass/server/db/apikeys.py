@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import contextlib
+from collections.abc import Callable, Collection, Hashable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -16,12 +17,15 @@ from relaypass.errors import (
     InvalidRequestError,
 )
 from relaypass.server.db import models
-from relaypass.server.db.refresh import ANY, CACHE_MAX, CACHE_MS, Refresher
+from relaypass.server.db.refresh import CACHE_MAX, CACHE_MS, Refresher
 from relaypass.server.secrets import KeyEncryptionKey
 
 __all__ = ["ApiKeyRecord", "ApiKeyStore"]
 
 LAST_USED_EVERY_MS: Final = 60_000
+
+
+UNKNOWN_KEY: Final = "unknown API key"
 
 
 @dataclass(slots=True)
@@ -188,21 +192,50 @@ class ApiKeyStore:
         return cached.record
 
     def _refresh_api_key(self, text: str, digest: str) -> None:
-        """Reload a key's entry in the background; a key refused now leaves the cache.
-
-        Written back only over the entry it replaces: a revocation through this worker
-        that dropped the entry meanwhile is not undone by an older read.
-        """
+        """Reload a key's entry in the background, with the other due keys."""
         seen = self._api_key_cache.get(digest)
+        self._refresher.ahead_many("api_key", digest, (text, seen), self._reload_api_keys)
 
-        def reload() -> None:
-            try:
-                self._load_api_key(text, only_over=seen)
-            except InvalidApiKeyError:
-                if self._api_key_cache.get(digest) is seen:
-                    self._api_key_cache.pop(digest, None)
+    def _reload_api_keys(self, seen: Mapping[Hashable, object]) -> None:
+        """Background reload of the due keys, read together; a key refused now leaves the cache.
 
-        self._refresher.ahead(("api_key", digest), reload)
+        Each is written back only over the entry it replaces: a revocation through this worker
+        that dropped the entry meanwhile is not undone by an older read. A reload is not a use:
+        it writes nothing.
+        """
+        now = self._now()
+        due = {
+            digest: value
+            for digest, value in seen.items()
+            if isinstance(digest, str) and isinstance(value, tuple)
+        }
+        with self.transaction() as session:
+            found = {
+                row.key_hash: (row, org)
+                for row, org in session.execute(
+                    select(models.ApiKey, models.Org)
+                    .join(models.Org, models.Org.id == models.ApiKey.org_id)
+                    .where(models.ApiKey.key_hash.in_(list(due)))
+                )
+            }
+            fresh: dict[str, tuple[ApiKeyRecord, int] | None] = {}
+            for digest, (text, _) in due.items():
+                row_org = found.get(digest)
+                fresh[digest] = None
+                if row_org is not None:
+                    with contextlib.suppress(InvalidApiKeyError):
+                        fresh[digest] = self._checked(text, *row_org, now)
+        for digest, (_, was) in due.items():
+            if self._api_key_cache.get(digest) is not was:
+                continue  # changed meanwhile (dropped by a revocation here): leave it
+            checked = fresh[digest]
+            if checked is None or not isinstance(was, _CachedKey):
+                self._api_key_cache.pop(digest, None)
+                continue
+            record, dies_at = checked
+            self._api_key_cache[digest] = _CachedKey(
+                record, now + CACHE_MS, dies_at, was.last_used_written_ms
+            )
 
     def verify_api_key(self, text: str) -> ApiKeyRecord:
         """The record for a presented key, or ``INVALID_API_KEY``.
@@ -228,42 +261,40 @@ class ApiKeyStore:
             return cached.record
         return self._load_api_key(text)
 
-    def _load_api_key(self, text: str, *, only_over: object = ANY) -> ApiKeyRecord:
-        """Read a key from the database and cache it (``INVALID_API_KEY`` when refused).
-
-        ``only_over``: cache it only if the entry is still that one (a background reload).
-        """
-        parsed = parse_api_key(text, prefix=self.api_key_prefix)
-        digest = self._hasher.digest(parsed)
+    def _load_api_key(self, text: str) -> ApiKeyRecord:
+        """Read a key from the database and cache it (``INVALID_API_KEY`` when refused)."""
+        digest = self._hasher.digest(parse_api_key(text, prefix=self.api_key_prefix))
         now = self._now()
         with self.transaction() as session:
             row = session.scalars(
                 select(models.ApiKey).where(models.ApiKey.key_hash == digest)
             ).first()
-            if row is None or not self._hasher.matches(parsed, row.key_hash):
-                msg = "unknown API key"
-                raise InvalidApiKeyError(msg)
-            if row.revoked_at_ms is not None and now >= row.revoked_at_ms:
-                msg = "revoked API key"
-                raise InvalidApiKeyError(msg)
-            if row.expires_at_ms is not None and now >= row.expires_at_ms:
-                msg = "expired API key"
-                raise InvalidApiKeyError(msg)
-            org = session.get(models.Org, row.org_id)
-            if org is None or org.disabled_at_ms is not None:
-                msg = "the API key's org is disabled"
-                raise InvalidApiKeyError(msg)
+            if row is None:
+                raise InvalidApiKeyError(UNKNOWN_KEY)
+            record, dies_at = self._checked(text, row, session.get(models.Org, row.org_id), now)
             row.last_used_at_ms = now
-            record = _record(row)
-            ends = [t for t in (row.revoked_at_ms, row.expires_at_ms) if t is not None]
-        if only_over is not ANY and self._api_key_cache.get(digest) is not only_over:
-            return record  # changed meanwhile (dropped by a revocation here): leave it
         if len(self._api_key_cache) >= CACHE_MAX:
             self._api_key_cache.clear()
-        self._api_key_cache[digest] = _CachedKey(
-            record, now + CACHE_MS, min(ends) if ends else 2**62, now
-        )
+        self._api_key_cache[digest] = _CachedKey(record, now + CACHE_MS, dies_at, now)
         return record
+
+    def _checked(
+        self, text: str, row: models.ApiKey, org: models.Org | None, now: int
+    ) -> tuple[ApiKeyRecord, int]:
+        """The record of a stored key and when it dies, or ``INVALID_API_KEY``."""
+        if not self._hasher.matches(parse_api_key(text, prefix=self.api_key_prefix), row.key_hash):
+            raise InvalidApiKeyError(UNKNOWN_KEY)
+        if row.revoked_at_ms is not None and now >= row.revoked_at_ms:
+            msg = "revoked API key"
+            raise InvalidApiKeyError(msg)
+        if row.expires_at_ms is not None and now >= row.expires_at_ms:
+            msg = "expired API key"
+            raise InvalidApiKeyError(msg)
+        if org is None or org.disabled_at_ms is not None:
+            msg = "the API key's org is disabled"
+            raise InvalidApiKeyError(msg)
+        ends = [t for t in (row.revoked_at_ms, row.expires_at_ms) if t is not None]
+        return _record(row), min(ends) if ends else 2**62
 
     def _touch(self, key_id: str, now: int) -> None:
         with self.transaction() as session:

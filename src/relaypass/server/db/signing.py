@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final
 
@@ -188,50 +188,57 @@ class SigningKeyStore:
         cached = by_profile.get(profile)
         if cached is not None and now < cached[1]:
             if self._refresher.due(now, cached[1]):
-                self._refresher.ahead(
-                    ("signing", org_id, profile),
-                    lambda: self._reload_signing(org_id, profile, cached),
+                self._refresher.ahead_many(
+                    "signing", (org_id, profile), cached, self._reload_signing
                 )
             return cached[0]
         key = self._load_active_signing_key(org_id, now, profile)
         by_profile[profile] = (key, now + CACHE_MS)
         return key
 
-    def _reload_signing(self, org_id: str, profile: str | None, seen: tuple[Key, int]) -> None:
-        """Background reload, written back only over the entry it replaces.
+    def _reload_signing(self, seen: Mapping[Hashable, object]) -> None:
+        """Background reload of the due orgs' keys, read together.
 
-        A retirement or revocation through this worker that dropped it meanwhile stands.
+        Each is written back only over the entry it replaces: a retirement or revocation
+        through this worker that dropped it meanwhile stands. An org with no active key now
+        loses its entry (the next mint reads and says so).
         """
         now = self._now()
-        try:
-            key = self._load_active_signing_key(org_id, now, profile)
-        except InvalidRequestError:  # no active key now: the next mint reads and says so
-            key = None
-        by_profile = self._signing_cache.get(org_id, {})
-        if by_profile.get(profile) is not seen:
-            return
-        if key is None:
-            by_profile.pop(profile, None)
-        else:
-            by_profile[profile] = (key, now + CACHE_MS)
+        wanted = [key for key in seen if isinstance(key, tuple)]
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.SigningKey)
+                .where(models.SigningKey.org_id.in_(sorted({str(org) for org, _ in wanted})))
+                .order_by(models.SigningKey.active_at_ms.desc())
+            )
+            by_org: dict[str, list[models.SigningKey]] = {}
+            for row in rows:
+                by_org.setdefault(row.org_id, []).append(row)
+            chosen = {
+                (org, profile): self._active_among(by_org.get(org, []), now, profile)
+                for org, profile in wanted
+            }
+        for (org, profile), key in chosen.items():
+            by_profile = self._signing_cache.get(org, {})
+            if by_profile.get(profile) is not seen[org, profile]:
+                continue
+            if key is None:
+                by_profile.pop(profile, None)
+            else:
+                by_profile[profile] = (key, now + CACHE_MS)
 
     def _load_active_signing_key(self, org_id: str, now: int, profile: str | None) -> Key:
-        accepted = PROFILE_ALGORITHMS[profile] if profile is not None else None
         with self.transaction() as session:
             rows = session.scalars(
                 select(models.SigningKey)
                 .where(models.SigningKey.org_id == org_id)
                 .order_by(models.SigningKey.active_at_ms.desc())
             ).all()
-            for row in rows:
-                if key_state(row, now) != KeyState.ACTIVE:
-                    continue
-                if accepted is not None and row.alg not in accepted:
-                    continue
-                jwk = json.loads(self._kek.open(row.sealed_private, f"{org_id}:{row.kid}"))
-                return Key.from_jwk(jwk)
-        if accepted is not None:
-            names = ", ".join(str(a) for a in accepted)
+            key = self._active_among(rows, now, profile)
+        if key is not None:
+            return key
+        if profile is not None:
+            names = ", ".join(str(a) for a in PROFILE_ALGORITHMS[profile])
             msg = (
                 f"the org has no active signing key for {profile} tokens, which are signed "
                 f"with {names} (a new key signs after the propagation delay)"
@@ -239,6 +246,20 @@ class SigningKeyStore:
             raise InvalidRequestError(msg)
         msg = "the org has no active signing key (a new key signs after the propagation delay)"
         raise InvalidRequestError(msg)
+
+    def _active_among(
+        self, rows: Sequence[models.SigningKey], now: int, profile: str | None
+    ) -> Key | None:
+        """The newest active key of ``rows`` (newest first) that ``profile`` accepts."""
+        accepted = PROFILE_ALGORITHMS[profile] if profile is not None else None
+        for row in rows:
+            if key_state(row, now) != KeyState.ACTIVE:
+                continue
+            if accepted is not None and row.alg not in accepted:
+                continue
+            jwk = json.loads(self._kek.open(row.sealed_private, f"{row.org_id}:{row.kid}"))
+            return Key.from_jwk(jwk)
+        return None
 
     def published_keys(self, org_id: str | None = None) -> KeySet:
         """Public keys gates must know (pending, active and retiring), and the live issuers.

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from relaypass._alg import Algorithm
@@ -192,20 +192,31 @@ class TenancyStore:
         cached = self._scope_cache.get(org_id)
         if cached is not None and now < cached[1]:
             if self._refresher.due(now, cached[1]):
-                self._refresher.ahead(
-                    ("scope", org_id), lambda: self._load_scope(org_id, only_over=cached)
-                )
+                self._refresher.ahead_many("scope", org_id, cached, self._reload_scopes)
             return cached[0]
         return self._load_scope(org_id)
 
-    def _load_scope(self, org_id: str, *, only_over: object = None) -> KeyScope:
-        """Read and cache an org's scope (a background reload: only over ``only_over``)."""
+    def _reload_scopes(self, seen: Mapping[Hashable, object]) -> None:
+        """Background reload of the due orgs' scopes, read together.
+
+        Each is written back only over the entry it replaces (one dropped here meanwhile stays
+        dropped).
+        """
+        now = self._now()
+        with self.transaction() as session:
+            rows = session.scalars(select(models.Org).where(models.Org.id.in_(list(seen))))
+            roots = {row.id: row.namespaces for row in rows}
+        for org_id, was in seen.items():
+            if isinstance(org_id, str) and self._scope_cache.get(org_id) is was:
+                scope = KeyScope.for_roots(roots.get(org_id, []))
+                self._scope_cache[org_id] = (scope, now + CACHE_MS)
+
+    def _load_scope(self, org_id: str) -> KeyScope:
+        """Read and cache an org's scope."""
         now = self._now()
         with self.transaction() as session:
             row = session.get(models.Org, org_id)
             scope = KeyScope.for_roots(row.namespaces if row is not None else [])
-        if only_over is not None and self._scope_cache.get(org_id) is not only_over:
-            return scope
         if len(self._scope_cache) >= CACHE_MAX:
             self._scope_cache.clear()
         self._scope_cache[org_id] = (scope, now + CACHE_MS)
@@ -297,26 +308,37 @@ class TenancyStore:
             valid_until = self._tenant_cache.get((org_id, tenant_id))
         if valid_until is not None and now < valid_until:
             if self._refresher.due(now, valid_until):
-                self._refresher.ahead(
-                    ("tenant", org_id, tenant_id),
-                    lambda: self._recheck_tenant(org_id, tenant_id, valid_until),
+                self._refresher.ahead_many(
+                    "tenant", (org_id, tenant_id), valid_until, self._recheck_tenants
                 )
             return
         self._load_tenant(org_id, tenant_id)
 
-    def _recheck_tenant(self, org_id: str, tenant_id: str, seen: int) -> None:
-        """Background recheck: a tenant disabled meanwhile leaves the cache.
+    def _recheck_tenants(self, seen: Mapping[Hashable, object]) -> None:
+        """Background recheck of the due tenants, read together.
 
-        Nothing is written over an entry changed meanwhile (the next mint reads and says so).
+        One disabled meanwhile leaves the cache; nothing is written over an entry changed
+        meanwhile (the next mint reads and says so).
         """
-        try:
-            self._load_tenant(org_id, tenant_id, only_over=seen)
-        except InvalidPermissionsError:
-            with self._tenant_lock:
-                if self._tenant_cache.get((org_id, tenant_id)) == seen:
-                    self._tenant_cache.pop((org_id, tenant_id), None)
+        now = self._now()
+        pairs = [pair for pair in seen if isinstance(pair, tuple)]
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(models.Tenant).where(
+                    tuple_(models.Tenant.org_id, models.Tenant.id).in_(pairs)
+                )
+            )
+            active = {(row.org_id, row.id) for row in rows if row.disabled_at_ms is None}
+        with self._tenant_lock:
+            for pair in pairs:
+                if self._tenant_cache.get(pair) != seen[pair]:
+                    continue
+                if pair in active:
+                    self._tenant_cache[pair] = now + CACHE_MS
+                else:
+                    self._tenant_cache.pop(pair, None)
 
-    def _load_tenant(self, org_id: str, tenant_id: str, *, only_over: int | None = None) -> None:
+    def _load_tenant(self, org_id: str, tenant_id: str) -> None:
         now = self._now()
         with self.transaction() as session:
             row = session.get(models.Tenant, (org_id, tenant_id))
@@ -329,8 +351,6 @@ class TenancyStore:
                     raise InvalidPermissionsError(msg)
                 raise InvalidPermissionsError(NO_SUCH_TENANT)
         with self._tenant_lock:
-            if only_over is not None and self._tenant_cache.get((org_id, tenant_id)) != only_over:
-                return  # changed meanwhile (dropped by a disable here): leave it
             if len(self._tenant_cache) >= CACHE_MAX:
                 self._tenant_cache.clear()
             self._tenant_cache[org_id, tenant_id] = now + CACHE_MS
