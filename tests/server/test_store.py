@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from relaypass import (
     InvalidApiKeyError,
@@ -15,7 +15,9 @@ from relaypass import (
     Verifier,
     sign_jwt,
 )
+from relaypass._alg import Algorithm
 from relaypass._apikeys import ApiKeyHasher
+from relaypass._keyscope import KeyScope
 from relaypass.server.db import models
 from relaypass.server.db.migrate import downgrade, upgrade
 from relaypass.server.db.store import KeyState, Store
@@ -396,3 +398,46 @@ def test_a_tenant_disabled_elsewhere_leaves_a_busy_cache_before_its_bound(
     assert (org.id, "u") in store._tenant_cache  # read in the same batch, still active
     with pytest.raises(InvalidPermissionsError):
         store.require_tenant(org.id, "t")
+
+
+def test_activated_keys_are_looked_for_among_the_unannounced_only(
+    store: Store, ms_clock: MsClock
+) -> None:
+    """Each key's activation is noticed once; a later look reads only keys not noticed yet."""
+    orgs = [store.create_org(f"org{n}").id for n in range(3)]
+    for org_id in orgs:
+        store.create_signing_key(org_id, "main")
+    ms_clock.advance(60)
+    store.announce_activated_keys()
+    statements = _statements(store)
+    store.announce_activated_keys()  # nothing new: no notice added twice, no per-key read
+    assert len([s for s in statements if "webhook_notices" in s]) == 1
+    store.create_signing_key(orgs[0], "next")
+    ms_clock.advance(60)
+    store.announce_activated_keys()
+    with store.transaction() as session:
+        notices = session.scalars(select(models.WebhookNotice)).all()
+    assert sorted(n.kind for n in notices) == ["activated"] * 4
+
+
+def test_an_api_key_read_from_the_database_brings_its_orgs_scope_and_signing_key(
+    store: Store, ms_clock: MsClock
+) -> None:
+    """An org idle past the caches' bound pays one read on its next mint, not three."""
+    org = store.create_org("acme", namespaces=["acme"])
+    store.create_signing_key(org.id, "main", alg=Algorithm.ES256)
+    _, secret = store.create_api_key(org.id, "ci", [])
+    ms_clock.advance(60)
+    store.verify_api_key(secret)
+    statements = _statements(store)
+    assert store.org_scope(org.id) == KeyScope.for_roots(["acme"])
+    assert store.active_signing_key(org.id, "relay").alg == Algorithm.ES256
+    assert store.active_signing_key(org.id).alg == Algorithm.ES256
+    with pytest.raises(InvalidRequestError):  # no key of its algorithm: read, and refused
+        store.active_signing_key(org.id, "service_account")
+    assert len(statements) == 1, statements  # only the refusal read the database
+    ms_clock.advance(6)  # past every bound: nothing served from the warm entries
+    store.retire_signing_key(org.id, store.list_signing_keys(org.id)[0]["kid"], actor="t")
+    store.verify_api_key(secret)
+    with pytest.raises(InvalidRequestError):
+        store.active_signing_key(org.id, "relay")

@@ -59,6 +59,7 @@ class ApiKeyStore:
     _kek: KeyEncryptionKey
     api_key_prefix: str
     _api_key_cache: dict[str, _CachedKey]
+    _warm_org: Callable[[Session, models.Org, int], None]
 
     def create_api_key(
         self,
@@ -271,8 +272,11 @@ class ApiKeyStore:
             ).first()
             if row is None:
                 raise InvalidApiKeyError(UNKNOWN_KEY)
-            record, dies_at = self._checked(text, row, session.get(models.Org, row.org_id), now)
+            org = session.get(models.Org, row.org_id)
+            record, dies_at = self._checked(text, row, org, now)
             row.last_used_at_ms = now
+            if org is not None:
+                self._warm_org(session, org, now)
         if len(self._api_key_cache) >= CACHE_MAX:
             self._api_key_cache.clear()
         self._api_key_cache[digest] = _CachedKey(record, now + CACHE_MS, dies_at, now)

@@ -248,18 +248,51 @@ class SigningKeyStore:
         raise InvalidRequestError(msg)
 
     def _active_among(
-        self, rows: Sequence[models.SigningKey], now: int, profile: str | None
+        self,
+        rows: Sequence[models.SigningKey],
+        now: int,
+        profile: str | None,
+        opened: dict[str, Key] | None = None,
     ) -> Key | None:
-        """The newest active key of ``rows`` (newest first) that ``profile`` accepts."""
+        """The newest active key of ``rows`` (newest first) that ``profile`` accepts.
+
+        ``opened``: keys already unsealed by kid, shared by calls over the same rows.
+        """
         accepted = PROFILE_ALGORITHMS[profile] if profile is not None else None
         for row in rows:
             if key_state(row, now) != KeyState.ACTIVE:
                 continue
             if accepted is not None and row.alg not in accepted:
                 continue
+            if opened is not None and row.kid in opened:
+                return opened[row.kid]
             jwk = json.loads(self._kek.open(row.sealed_private, f"{row.org_id}:{row.kid}"))
-            return Key.from_jwk(jwk)
+            key = Key.from_jwk(jwk)
+            if opened is not None:
+                opened[row.kid] = key
+            return key
         return None
+
+    def _warm_signing(self, session: Session, org_id: str, now: int) -> None:
+        """Cache the org's signing key for each profile not cached, from one read."""
+        by_profile = self._signing_cache.setdefault(org_id, {})
+        wanted = [
+            profile
+            for profile in (None, *PROFILE_ALGORITHMS)
+            if (cached := by_profile.get(profile)) is None or now >= cached[1]
+        ]
+        if not wanted:
+            return
+        rows = session.scalars(
+            select(models.SigningKey)
+            .where(models.SigningKey.org_id == org_id)
+            .order_by(models.SigningKey.active_at_ms.desc())
+        ).all()
+        opened: dict[str, Key] = {}
+        for profile in wanted:
+            key = self._active_among(rows, now, profile, opened)
+            if key is not None:
+                by_profile[profile] = (key, now + CACHE_MS)
 
     def published_keys(self, org_id: str | None = None) -> KeySet:
         """Public keys gates must know (pending, active and retiring), and the live issuers.

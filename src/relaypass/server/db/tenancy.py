@@ -211,6 +211,14 @@ class TenancyStore:
                 scope = KeyScope.for_roots(roots.get(org_id, []))
                 self._scope_cache[org_id] = (scope, now + CACHE_MS)
 
+    def _warm_scope(self, org: models.Org, now: int) -> None:
+        """Cache an org's scope from its row, read for something else, unless cached."""
+        cached = self._scope_cache.get(org.id)
+        if cached is None or now >= cached[1]:
+            if len(self._scope_cache) >= CACHE_MAX:
+                self._scope_cache.clear()
+            self._scope_cache[org.id] = (KeyScope.for_roots(org.namespaces), now + CACHE_MS)
+
     def _load_scope(self, org_id: str) -> KeyScope:
         """Read and cache an org's scope."""
         now = self._now()

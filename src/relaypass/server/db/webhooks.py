@@ -337,17 +337,24 @@ class WebhookStore:
         """
         now = self._now()
         queued = 0
+        notice = models.WebhookNotice
         with self.transaction() as session:
+            # Only the keys not announced yet: the deliverer asks twice a second, and a read
+            # of every org's notices each time would grow with the orgs.
             keys = session.scalars(
-                select(models.SigningKey).where(
+                select(models.SigningKey)
+                .outerjoin(
+                    notice,
+                    (notice.subject == models.SigningKey.kid) & (notice.kind == "activated"),
+                )
+                .where(
+                    notice.subject.is_(None),
                     models.SigningKey.revoked_at_ms.is_(None),
                     models.SigningKey.active_at_ms <= now,
                     models.SigningKey.active_at_ms > now - horizon_ms,
                 )
             ).all()
             for key in keys:
-                if session.get(models.WebhookNotice, (key.kid, "activated")) is not None:
-                    continue
                 session.add(models.WebhookNotice(subject=key.kid, kind="activated", at_ms=now))
                 data = {"id": key.kid, "label": key.label, "activeAtMs": key.active_at_ms}
                 if enqueue(session, key.org_id, "signing_key.activated", data, now):
