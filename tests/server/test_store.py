@@ -441,3 +441,29 @@ def test_an_api_key_read_from_the_database_brings_its_orgs_scope_and_signing_key
     store.verify_api_key(secret)
     with pytest.raises(InvalidRequestError):
         store.active_signing_key(org.id, "relay")
+
+
+def test_an_entry_used_once_in_its_life_is_reloaded_without_a_request_near_its_bound(
+    store: Store, ms_clock: MsClock
+) -> None:
+    """An org seen once every few seconds stays warm; one not seen since its load expires."""
+    org = store.create_org("acme")
+    _, used = store.create_api_key(org.id, "used", [])
+    _, idle = store.create_api_key(org.id, "idle", [])
+    store.verify_api_key(used)
+    store.verify_api_key(idle)
+    first_bound = store._api_key_cache[_digest(store, used)].valid_until_ms
+    ms_clock.advance(1.0)
+    assert store.cached_api_key(used) is not None  # one use, early in the entry's life
+    ms_clock.advance(3.0)  # due now; no request comes
+    _eventually(lambda: store._api_key_cache[_digest(store, used)].valid_until_ms > first_bound)
+    time.sleep(0.3)  # several of the reloader's looks
+    ms_clock.advance(2.0)  # past the first loads' bound
+    assert store.cached_api_key(used) is not None  # reloaded: no miss
+    assert store.cached_api_key(idle) is None  # never used since its load: left to expire
+
+
+def _digest(store: Store, secret: str) -> str:
+    from relaypass._apikeys import parse_api_key
+
+    return store._hasher.digest(parse_api_key(secret, prefix=store.api_key_prefix))

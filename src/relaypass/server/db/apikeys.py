@@ -188,14 +188,14 @@ class ApiKeyStore:
             cached.last_used_written_ms = now
             key_id = cached.record.id
             self._refresher.ahead(("touch", key_id), lambda: self._touch(key_id, now))
-        if self._refresher.due(now, cached.valid_until_ms):
-            self._refresh_api_key(text, digest)
+        self._refresh_api_key(text, digest, cached)
         return cached.record
 
-    def _refresh_api_key(self, text: str, digest: str) -> None:
-        """Reload a key's entry in the background, with the other due keys."""
-        seen = self._api_key_cache.get(digest)
-        self._refresher.ahead_many("api_key", digest, (text, seen), self._reload_api_keys)
+    def _refresh_api_key(self, text: str, digest: str, cached: _CachedKey) -> None:
+        """Note a hit on a key's entry: it is reloaded near its bound, with the other due keys."""
+        self._refresher.used(
+            "api_key", digest, (text, cached), cached.valid_until_ms, self._reload_api_keys
+        )
 
     def _reload_api_keys(self, seen: Mapping[Hashable, object]) -> None:
         """Background reload of the due keys, read together; a key refused now leaves the cache.
@@ -257,8 +257,7 @@ class ApiKeyStore:
             if now - cached.last_used_written_ms >= LAST_USED_EVERY_MS:
                 self._touch(cached.record.id, now)
                 cached.last_used_written_ms = now
-            if self._refresher.due(now, cached.valid_until_ms):
-                self._refresh_api_key(text, digest)
+            self._refresh_api_key(text, digest, cached)
             return cached.record
         return self._load_api_key(text)
 

@@ -4,9 +4,12 @@ Each cache (API keys, signing keys, tenants, namespace scopes) keeps an entry fo
 bound (5 s): what the documents promise, e.g. a revocation through another worker takes effect
 here within it. A request that finds its entry gone reads the database, and on the event loop
 that moves the whole call to a worker thread; with many orgs, entries expire a hundred times as
-often and the calls that pay it make the p99 (``bench/mint.py`` at 100 orgs). So an entry in
-the last part of its life is reloaded in the background while requests keep the still-valid
-one: steady traffic never misses, and no entry is served past its bound.
+often and the calls that pay it make the p99 (``bench/mint.py`` at 100 orgs). So an entry used
+during its life is reloaded in the background in the last part of it, while requests keep the
+still-valid one: traffic that uses an entry at least once per bound never misses, and no entry
+is served past its bound. (Reloading on a request that lands in that last part instead needs
+such a request: at a thousand orgs, each seen every few seconds, many missed it, missed again
+and fell behind for good.) An entry nobody used since its load is left to expire.
 
 Reloads of one cache are read together (:meth:`Refresher.ahead_many`): entries loaded in the same
 moment come due in the same moment, and a hundred orgs' entries then cost one query per cache,
@@ -32,6 +35,8 @@ CACHE_MAX: Final = 10_000
 AHEAD_MS: Final = 1_500
 #: Entries one batched reload reads at most (one query's parameters).
 BATCH_MAX: Final = 500
+#: How often the due entries are looked for.
+TICK_S: Final = 0.1
 
 _log = structlog.get_logger("relaypass.server.db.refresh")
 
@@ -40,16 +45,18 @@ _log = structlog.get_logger("relaypass.server.db.refresh")
 class Refresher:
     """Runs at most one background reload per cache key at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock_ms: Callable[[], int]) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="relaypass-cache")
+        self._now = clock_ms
         self._running: set[Hashable] = set()
         self._batches: dict[str, dict[Hashable, object]] = {}
+        #: Entries used since their load, by kind: the entry seen and when it is due.
+        self._scheduled: dict[str, dict[Hashable, tuple[object, int]]] = {}
+        self._reloads: dict[str, Callable[[Mapping[Hashable, object]], None]] = {}
         self._lock = threading.Lock()
         self._closed = False
-
-    def due(self, now_ms: int, until_ms: int) -> bool:
-        """Whether an entry valid until ``until_ms`` should be reloaded now."""
-        return now_ms >= until_ms - AHEAD_MS
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
 
     def ahead(self, key: Hashable, reload: Callable[[], object]) -> None:
         """Reload ``key`` in the background, once at a time.
@@ -76,6 +83,50 @@ class Refresher:
             with self._lock:
                 self._running.discard(key)
 
+    def used(
+        self,
+        kind: str,
+        key: Hashable,
+        seen: object,
+        until_ms: int,
+        reload: Callable[[Mapping[Hashable, object]], None],
+    ) -> None:
+        """Note that the entry ``seen`` of ``key`` (valid until ``until_ms``) served a request.
+
+        Its reload is then due :data:`AHEAD_MS` before its bound, read with the other due
+        entries of ``kind`` (:meth:`ahead_many`). Cheap when noted already: every hit calls it.
+        """
+        if (kind, key) in self._running:  # scheduled or being reloaded (a set read, no lock)
+            return
+        with self._lock:
+            if self._closed or (kind, key) in self._running:
+                return
+            self._running.add((kind, key))
+            self._scheduled.setdefault(kind, {})[key] = (seen, until_ms - AHEAD_MS)
+            self._reloads[kind] = reload
+            if self._timer is None:
+                self._timer = threading.Thread(
+                    target=self._tick, name="relaypass-cache-timer", daemon=True
+                )
+                self._timer.start()
+
+    def _tick(self) -> None:
+        """Hand the due entries to the reload thread, a batch per kind, every :data:`TICK_S`."""
+        while not self._stop.wait(TICK_S):
+            now = self._now()
+            with self._lock:
+                due: dict[str, dict[Hashable, object]] = {}
+                for kind, entries in self._scheduled.items():
+                    ready = [key for key, (_, at) in entries.items() if at <= now]
+                    for key in ready:
+                        due.setdefault(kind, {})[key] = entries.pop(key)[0]
+                for kind, seen in due.items():
+                    batch = self._batches.setdefault(kind, {})
+                    queued = bool(batch)
+                    batch.update(seen)
+                    if not queued:
+                        self._submit(kind, self._reloads[kind])
+
     def ahead_many(
         self,
         kind: str,
@@ -95,8 +146,11 @@ class Refresher:
             self._running.add((kind, key))
             batch = self._batches.setdefault(kind, {})
             batch[key] = seen
-            if len(batch) > 1:
-                return  # a read of this kind is already queued: it takes this key too
+            if len(batch) == 1:  # else a read of this kind is queued already: it takes this key
+                self._submit(kind, reload)
+
+    def _submit(self, kind: str, reload: Callable[[Mapping[Hashable, object]], None]) -> None:
+        """Queue a read of the kind's batch as it will be when the read starts (lock held)."""
 
         def run() -> None:
             with self._lock:
@@ -115,9 +169,8 @@ class Refresher:
         try:
             self._pool.submit(run)
         except RuntimeError:  # shut down meanwhile
-            with self._lock:
-                for k in self._batches.pop(kind, {}):
-                    self._running.discard((kind, k))
+            for k in self._batches.pop(kind, {}):
+                self._running.discard((kind, k))
 
     def close(self) -> None:
         """Stop taking reloads, dropping those not started.
@@ -127,4 +180,8 @@ class Refresher:
         """
         with self._lock:
             self._closed = True
+            timer = self._timer
+        self._stop.set()
+        if timer is not None:
+            timer.join()
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -187,10 +187,9 @@ class SigningKeyStore:
         by_profile = self._signing_cache.setdefault(org_id, {})
         cached = by_profile.get(profile)
         if cached is not None and now < cached[1]:
-            if self._refresher.due(now, cached[1]):
-                self._refresher.ahead_many(
-                    "signing", (org_id, profile), cached, self._reload_signing
-                )
+            self._refresher.used(
+                "signing", (org_id, profile), cached, cached[1], self._reload_signing
+            )
             return cached[0]
         key = self._load_active_signing_key(org_id, now, profile)
         by_profile[profile] = (key, now + CACHE_MS)

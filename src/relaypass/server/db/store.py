@@ -187,7 +187,7 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
         self._api_key_cache = {}
         self._signing_cache = {}
         #: Reloads cache entries near their bound in the background (see ``refresh.py``).
-        self._refresher = Refresher()
+        self._refresher = Refresher(clock_ms)
         self._init_tenancy()
 
     def close(self) -> None:

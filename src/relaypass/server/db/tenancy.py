@@ -191,8 +191,7 @@ class TenancyStore:
         now = self._now()
         cached = self._scope_cache.get(org_id)
         if cached is not None and now < cached[1]:
-            if self._refresher.due(now, cached[1]):
-                self._refresher.ahead_many("scope", org_id, cached, self._reload_scopes)
+            self._refresher.used("scope", org_id, cached, cached[1], self._reload_scopes)
             return cached[0]
         return self._load_scope(org_id)
 
@@ -315,10 +314,9 @@ class TenancyStore:
         with self._tenant_lock:
             valid_until = self._tenant_cache.get((org_id, tenant_id))
         if valid_until is not None and now < valid_until:
-            if self._refresher.due(now, valid_until):
-                self._refresher.ahead_many(
-                    "tenant", (org_id, tenant_id), valid_until, self._recheck_tenants
-                )
+            self._refresher.used(
+                "tenant", (org_id, tenant_id), valid_until, valid_until, self._recheck_tenants
+            )
             return
         self._load_tenant(org_id, tenant_id)
 
