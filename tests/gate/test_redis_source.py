@@ -63,7 +63,7 @@ def test_a_late_gate_hydrates_standing_revocations(redis_server: str, redis_pref
     source.on_revoke = gate.apply_revocation
     source.start()
     assert source.wait_ready()
-    _wait_for(lambda: "rk_gone" in gate.revoked_kids)
+    _wait_for(lambda: "rk_gone" in gate.revoked.kids)
     source.close()
     publisher.close()
 

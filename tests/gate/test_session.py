@@ -267,20 +267,20 @@ def test_jti_revocations_are_forgotten_once_no_token_can_match(
     session = gate.connect(token, "a")
     gate.apply_revocation({"kind": "jti", "value": "j1", "until": clock.now() + 120})
     assert not session.open
-    assert "j1" in gate.revoked_jtis
+    assert "j1" in gate.revoked.jtis
     with pytest.raises(InvalidTokenError):
         gate.connect(token, "a")
     clock.advance(121)
     gate.expire_sessions()
-    assert "j1" not in gate.revoked_jtis  # bounded: gone once every such token expired
+    assert "j1" not in gate.revoked.jtis  # bounded: gone once every such token expired
     gate.revoke_jti("j2", "org_a", until=clock.now() + 10)
     gate.revoke_jti("j3")  # no bound: kept
     clock.advance(11)
     gate.expire_sessions()
-    assert ("org_a", "j2") not in gate.revoked_org_jtis
-    assert "j3" in gate.revoked_jtis
+    assert ("org_a", "j2") not in gate.revoked.org_jtis
+    assert "j3" in gate.revoked.jtis
     gate.revoke_jti("j4", until=clock.now() - 1)  # already moot: never stored
-    assert "j4" not in gate.revoked_jtis
+    assert "j4" not in gate.revoked.jtis
 
 
 def test_token_and_subject_revocations_are_forgotten_at_their_until(
@@ -294,9 +294,9 @@ def test_token_and_subject_revocations_are_forgotten_at_their_until(
     gate.apply_revocation({"kind": "sub", "value": "bob"})  # again, for good: the later wins
     clock.advance(11)
     gate.expire_sessions()
-    assert "tid" not in gate.revoked_tokens
-    assert "alice" not in gate.revoked_subjects
-    assert gate.revoked_subjects["bob"] == math.inf
+    assert "tid" not in gate.revoked.tokens
+    assert "alice" not in gate.revoked.subjects
+    assert gate.revoked.subjects["bob"] == math.inf
 
 
 def test_a_longer_revocation_of_the_same_jti_outlives_the_shorter(
@@ -307,14 +307,14 @@ def test_a_longer_revocation_of_the_same_jti_outlives_the_shorter(
     gate.revoke_jti("j", until=clock.now() + 100)
     clock.advance(11)
     gate.expire_sessions()
-    assert "j" in gate.revoked_jtis  # the first bound passed, the second has not
+    assert "j" in gate.revoked.jtis  # the first bound passed, the second has not
     clock.advance(90)
     gate.expire_sessions()
-    assert "j" not in gate.revoked_jtis
+    assert "j" not in gate.revoked.jtis
 
 
 def test_a_subject_revocation_never_shrinks(key: Key, clock: FrozenClock) -> None:
     gate = Gate(StaticKeySource(KeySet([key.public()])), clock=clock)
     gate.revoke_subject("carol")  # every token
     gate.revoke_subject("carol", issued_before=clock.now() - 100)  # would re-admit newer ones
-    assert gate.revoked_subjects["carol"] == math.inf
+    assert gate.revoked.subjects["carol"] == math.inf

@@ -44,7 +44,7 @@ def test_connects_refusals_and_ends_carry_their_org() -> None:
     # globex's revoked token: refused after its signature checked out, so it counts in
     # globex's usage (a client is told INVALID_TOKEN and nothing more).
     revoked = sign_jwt({"sub": "t9", "ns": ["globex/**"], "exp": now + 60, "jti": "j9"}, globex)
-    gate.revoked_jtis.add("j9")
+    gate.revoked.jtis.add("j9")
     with pytest.raises(RevokedTokenError):
         gate.connect(revoked, "globex/live/cam")
     # A token that does not verify belongs to no org.

@@ -11,7 +11,6 @@ reconnect.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 import threading
@@ -26,8 +25,6 @@ from relaypass._keyset import KeySet
 from relaypass._scopes import PatternSet
 from relaypass._tokens import VerifiedToken, Verifier
 from relaypass.errors import (
-    ExpiredTokenError,
-    InvalidApiKeyError,
     InvalidClaimError,
     InvalidPermissionsError,
     InvalidTokenError,
@@ -41,6 +38,7 @@ from relaypass.gate.index import SessionIndex
 from relaypass.gate.keysource import KeySource
 from relaypass.gate.profiles import GateProfile, header_kid, profile_named
 from relaypass.gate.quotas import Quotas
+from relaypass.gate.revoked import Revoked
 from relaypass.gate.rooms import RoomBoard, pending_error
 from relaypass.gate.tenancy import OrgFences
 from relaypass.gate.usage import UsageEvents
@@ -268,21 +266,8 @@ class Gate:
         self._sessions: dict[int, Session] = {}
         self._index = SessionIndex()
         self._view: _KeyView | None = None
-        self.revoked_kids: set[str] = set()
-        self.revoked_jtis: set[str] = set()
-        self.revoked_tokens: set[str] = set()
-        self.revoked_subjects: dict[str, float] = {}
-        self.revoked_tenants: set[tuple[str | None, str]] = set()
-        self.revoked_orgs: set[str] = set()
-        self.revoked_org_kids: set[tuple[str, str | None, str]] = set()
-        self.revoked_org_jtis: set[tuple[str, str]] = set()
-        #: (until, kind, value, org or ""): revocations (jti, token, sub) to forget once no
-        #: token they could match is still valid, so the revoked sets stay bounded.
-        self._revocations_due: list[tuple[float, str, str, str]] = []
-        #: The latest ``until`` per revocation (inf: kept for good); a heap entry is
-        #: acted on only when it is that latest one.
-        self._forget_after: dict[tuple[str, str, str], float] = {}
-        self.revoked_issuers: set[tuple[str | None, str]] = set()
+        #: What this gate has been told is revoked (bounded: see :mod:`.revoked`).
+        self.revoked = Revoked(self._lock)
         # Service-account tokens (their own key namespace) and resource owners.
         self.account_policy = ClaimsPolicy(issuer=frozenset(sdk_issuers))
         self._accounts: AccountDirectory | None = None
@@ -344,29 +329,7 @@ class Gate:
 
     def _check_standing(self, grant: Grant) -> None:
         """Refuse a grant whose org, tenant or minting API key was revoked, or that expired."""
-        if grant.org is not None and grant.org in self.revoked_orgs:
-            msg = "the token's org was disabled"
-            raise RevokedTokenError(msg)
-        tenants, issuers = self.revoked_tenants, self.revoked_issuers
-        if (
-            tenants
-            and grant.tenant is not None
-            and ((grant.org, grant.tenant) in tenants or (None, grant.tenant) in tenants)
-        ):
-            msg = "the token's tenant was revoked"
-            raise RevokedTokenError(msg)
-        if (
-            issuers
-            and grant.issuer is not None
-            and ((grant.org, grant.issuer) in issuers or (None, grant.issuer) in issuers)
-        ):
-            msg = "the token's API key was revoked"
-            raise InvalidApiKeyError(msg)
-        if grant.expires_at is not None and self.clock.now() >= grant.expires_at:
-            # The verifier's leeway absorbs clock skew, but a session ends at exp:
-            # admitting one that would be cut at once helps nobody.
-            msg = "token expired"
-            raise ExpiredTokenError(msg)
+        self.revoked.check_standing(grant, self.clock.now())
 
     def adopt(self, grant: Grant, path: str = "", origin: str | None = None) -> Session:
         """A live connection admitted before this gate existed, filed again from its grant.
@@ -376,8 +339,8 @@ class Gate:
         to every revocation this gate knows (raising as :meth:`connect` would), and is
         cut by later ones like any session.
         """
-        if _identity_revoked(
-            self, grant.kid, grant.token_id, grant.jti, grant.subject, grant.issued_at, grant.org
+        if self.revoked.names(
+            grant.kid, grant.token_id, grant.jti, grant.subject, grant.issued_at, grant.org
         ):
             msg = "token was revoked"
             raise RevokedTokenError(msg)
@@ -482,9 +445,9 @@ class Gate:
         return self.kind.anonymous_grant(self, path)
 
     def _check_revoked(self, verified: VerifiedToken) -> None:
-        issued = _issued(verified) if self.revoked_subjects else None  # read only when it counts
-        if _identity_revoked(
-            self, verified.kid, verified.token_id, verified.jti, verified.subject, issued,
+        issued = _issued(verified) if self.revoked.subjects else None  # read only when it counts
+        if self.revoked.names(
+            verified.kid, verified.token_id, verified.jti, verified.subject, issued,
             verified.binding.org,
         ):  # fmt: skip
             msg = "token was revoked"
@@ -537,7 +500,7 @@ class Gate:
         Pops the expiry heap: the cost is the sessions that expired, not all of them.
         """
         now = self.clock.now()
-        self._forget_revocations(now)
+        self.revoked.forget_due(now)
         with self._lock:
             due = [self._sessions.get(i) for i in self._index.due(now)]
         doomed = [
@@ -556,10 +519,9 @@ class Gate:
         kids such as a service account's ``kid-2026-01`` are the customers' own
         and repeat, so revoking one tenant's never touches another's.
         """
+        self.revoked.kid(kid, org, tenant)
         if org is None:
-            self.revoked_kids.add(kid)
             return self._cut("kid", kid, lambda _g: True)
-        self.revoked_org_kids.add((org, tenant, kid))
         return self._cut(
             "kid", kid, lambda g: g.org == org and (tenant is None or g.tenant == tenant)
         )
@@ -573,51 +535,12 @@ class Gate:
         """
         if until is not None and until <= self.clock.now():
             return self._cut("jti", jti, lambda g: org is None or g.org == org)  # moot
-        if org is None:
-            self.revoked_jtis.add(jti)
-            cut = self._cut("jti", jti, lambda _g: True)
-        else:
-            self.revoked_org_jtis.add((org, jti))
-            cut = self._cut("jti", jti, lambda g: g.org == org)
-        self._forget_at(until, "jti", jti, org or "")
-        return cut
-
-    def _forget_revocations(self, now: float) -> int:
-        """Drop revocations no live token can match any more."""
-        forgotten = 0
-        with self._lock:
-            due = self._revocations_due
-            while due and due[0][0] <= now:
-                _, kind, value, org = heapq.heappop(due)
-                if self._forget_after.get((kind, value, org), math.inf) > now:
-                    continue  # revoked again since, for longer (or for good)
-                del self._forget_after[kind, value, org]
-                if kind == "token":
-                    self.revoked_tokens.discard(value)
-                elif kind == "sub":
-                    self.revoked_subjects.pop(value, None)
-                elif org:
-                    self.revoked_org_jtis.discard((org, value))
-                else:
-                    self.revoked_jtis.discard(value)
-                forgotten += 1
-        return forgotten
-
-    def _forget_at(self, until: float | None, kind: str, value: str, org: str = "") -> None:
-        """Remember when this revocation may be forgotten (``None``: never)."""
-        key = (kind, value, org)
-        with self._lock:
-            latest = max(
-                self._forget_after.get(key, -math.inf), math.inf if until is None else until
-            )
-            self._forget_after[key] = latest
-            if until is not None and latest == until:
-                heapq.heappush(self._revocations_due, (until, kind, value, org))
+        self.revoked.jti(jti, org, until)
+        return self._cut("jti", jti, lambda g: org is None or g.org == org)
 
     def revoke_token(self, token_id: str, until: float | None = None) -> int:
         """One token was revoked (by its ``token_id``); forgotten after ``until`` if given."""
-        self.revoked_tokens.add(token_id)
-        self._forget_at(until, "token", token_id)
+        self.revoked.token(token_id, until)
         return self._cut("token_id", token_id, lambda _g: True)
 
     def revoke_subject(
@@ -628,24 +551,22 @@ class Gate:
         ``until``: when every token it could match has expired; forgotten then. A
         revocation never shrinks: of two for one subject, the wider cut-off holds.
         """
-        before = math.inf if issued_before is None else issued_before
-        self.revoked_subjects[subject] = max(before, self.revoked_subjects.get(subject, before))
-        self._forget_at(until, "sub", subject)
+        self.revoked.subject(subject, issued_before, until)
         return self._cut("subject", subject, lambda _g: True)
 
     def revoke_tenant(self, tenant: str, org: str | None = None) -> int:
         """A tenant was revoked (of one org; ``None``: the tenant name in every org)."""
-        self.revoked_tenants.add((org, tenant))
+        self.revoked.tenants.add((org, tenant))
         return self._cut("tenant", tenant, lambda g: org is None or g.org == org)
 
     def revoke_org(self, org: str) -> int:
         """An org was disabled: end every session its keys opened and refuse its tokens."""
-        self.revoked_orgs.add(org)
+        self.revoked.orgs.add(org)
         return self._cut("org", org, lambda _g: True)
 
     def revoke_issuer(self, issuer: str, org: str | None = None) -> int:
         """An API key was revoked: end the room sessions its tokens opened."""
-        self.revoked_issuers.add((org, issuer))
+        self.revoked.issuers.add((org, issuer))
         return self._cut("issuer", issuer, lambda g: org is None or g.org == org)
 
     def apply_revocation(self, event: dict[str, object]) -> int:
@@ -691,41 +612,6 @@ class Gate:
         for session in doomed:
             self.close(session, "revoked")
         return len(doomed)
-
-
-def _identity_revoked(  # noqa: PLR0917 - a token's identity, field by field
-    gate: Gate,
-    kid: str | None,
-    token_id: str | None,
-    jti: str | None,
-    subject: str | None,
-    issued_at: float | None,
-    org: str | None,
-) -> bool:
-    """Whether a revocation names this token: its kid, digest, jti or subject, or its org's.
-
-    Each set is consulted only when it holds something: a connect on a gate with
-    no revocations pays a few emptiness tests, not the token's properties. A token
-    without ``iat`` counts as issued before any subject revocation.
-    """
-    if kid in gate.revoked_kids:
-        return True
-    if gate.revoked_tokens and token_id in gate.revoked_tokens:
-        return True
-    if gate.revoked_jtis and jti in gate.revoked_jtis:
-        return True
-    if gate.revoked_subjects and subject is not None and subject in gate.revoked_subjects:
-        issued = issued_at if issued_at is not None else -math.inf
-        if issued < gate.revoked_subjects[subject]:
-            return True
-    if org is None:
-        return False
-    return (
-        org in gate.revoked_orgs
-        or (org, None, kid) in gate.revoked_org_kids
-        or (bool(gate.revoked_org_kids) and (org, subject, kid) in gate.revoked_org_kids)
-        or (bool(gate.revoked_org_jtis) and (org, jti) in gate.revoked_org_jtis)
-    )
 
 
 def _issued(verified: VerifiedToken) -> float:
