@@ -467,3 +467,24 @@ def _digest(store: Store, secret: str) -> str:
     from relaypass._apikeys import parse_api_key
 
     return store._hasher.digest(parse_api_key(secret, prefix=store.api_key_prefix))
+
+
+def test_a_reload_that_finds_the_same_signing_key_keeps_the_key_it_holds(
+    store: Store, ms_clock: MsClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thousand orgs' keys reloaded every few seconds are not unsealed and parsed each time."""
+    org = store.create_org("acme")
+    store.create_signing_key(org.id, "main")
+    ms_clock.advance(60)
+    held = store.active_signing_key(org.id)
+    bound = store._signing_cache[org.id][None][1]
+
+    class Sealed:
+        def open(self, *_: object) -> bytes:
+            raise AssertionError("unsealed again")
+
+    monkeypatch.setattr(store, "_kek", Sealed())
+    ms_clock.advance(4.0)
+    assert store.active_signing_key(org.id) is held  # a use: reloaded near its bound
+    _eventually(lambda: store._signing_cache[org.id][None][1] > bound)
+    assert store._signing_cache[org.id][None][0] is held

@@ -213,8 +213,16 @@ class SigningKeyStore:
             by_org: dict[str, list[models.SigningKey]] = {}
             for row in rows:
                 by_org.setdefault(row.org_id, []).append(row)
+            # A key still chosen is the key already held: not unsealed and parsed again.
+            opened: dict[str, dict[str, Key]] = {}
+            for org, profile in wanted:
+                held = seen[org, profile]
+                if isinstance(held, tuple) and isinstance(held[0], Key) and held[0].kid:
+                    opened.setdefault(str(org), {})[held[0].kid] = held[0]
             chosen = {
-                (org, profile): self._active_among(by_org.get(org, []), now, profile)
+                (org, profile): self._active_among(
+                    by_org.get(str(org), []), now, profile, opened.setdefault(str(org), {})
+                )
                 for org, profile in wanted
             }
         for (org, profile), key in chosen.items():
