@@ -11,7 +11,7 @@ is served past its bound. (Reloading on a request that lands in that last part i
 such a request: at a thousand orgs, each seen every few seconds, many missed it, missed again
 and fell behind for good.) An entry nobody used since its load is left to expire.
 
-Reloads of one cache are read together (:meth:`Refresher.ahead_many`): entries loaded in the same
+Reloads of one cache are read together (:meth:`Refresher.used`): entries loaded in the same
 moment come due in the same moment, and a hundred orgs' entries then cost one query per cache,
 not a hundred transactions competing with the requests for the interpreter.
 """
@@ -43,7 +43,7 @@ _log = structlog.get_logger("relaypass.server.db.refresh")
 
 @final
 class Refresher:
-    """Runs at most one background reload per cache key at a time."""
+    """Reloads used cache entries before their bound, a batch per cache, one at a time per key."""
 
     def __init__(self, clock_ms: Callable[[], int]) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="relaypass-cache")
@@ -94,7 +94,9 @@ class Refresher:
         """Note that the entry ``seen`` of ``key`` (valid until ``until_ms``) served a request.
 
         Its reload is then due :data:`AHEAD_MS` before its bound, read with the other due
-        entries of ``kind`` (:meth:`ahead_many`). Cheap when noted already: every hit calls it.
+        entries of ``kind``, in one call of ``reload`` (the same for every key of a kind), which
+        gets each key with the entry it may replace (at most :data:`BATCH_MAX` at a time) and
+        decides what a refusal means. Cheap when noted already: every hit calls it.
         """
         if (kind, key) in self._running:  # scheduled or being reloaded (a set read, no lock)
             return
@@ -126,28 +128,6 @@ class Refresher:
                     batch.update(seen)
                     if not queued:
                         self._submit(kind, self._reloads[kind])
-
-    def ahead_many(
-        self,
-        kind: str,
-        key: Hashable,
-        seen: object,
-        reload: Callable[[Mapping[Hashable, object]], None],
-    ) -> None:
-        """Reload ``key`` (whose entry is ``seen`` now) with the other due entries of ``kind``.
-
-        The entries that came due while the last batch of the kind was read are read in the
-        next, together: ``reload`` gets each key with the entry it may replace (at most
-        :data:`BATCH_MAX` at a time) and, as :meth:`ahead`'s, decides what a refusal means.
-        """
-        with self._lock:
-            if self._closed or (kind, key) in self._running:
-                return
-            self._running.add((kind, key))
-            batch = self._batches.setdefault(kind, {})
-            batch[key] = seen
-            if len(batch) == 1:  # else a read of this kind is queued already: it takes this key
-                self._submit(kind, reload)
 
     def _submit(self, kind: str, reload: Callable[[Mapping[Hashable, object]], None]) -> None:
         """Queue a read of the kind's batch as it will be when the read starts (lock held)."""
