@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from relaypass._redis import announce, disconnect, keyspace, redis_client
 from relaypass.errors import QuotaExceededError, RateLimitedError
-from relaypass.server.db.usage import DAY, ORG_TOTAL, Figure, UsageStore
+from relaypass.server.db.usage import DAY, MINUTE, ORG_TOTAL, Figure, UsageStore, bucket_of
 from relaypass.server.db.webhooks import enqueue
 from relaypass.server.ratelimit import MintRateLimiter
 
@@ -64,8 +64,7 @@ _log = structlog.get_logger("relaypass.server.usage")
 
 
 def _minute(at: float) -> int:
-    whole = int(at)
-    return whole - whole % 60
+    return bucket_of(at, MINUTE)
 
 
 def figures_of(events: list[dict[str, Any]]) -> list[Figure]:

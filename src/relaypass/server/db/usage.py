@@ -29,6 +29,7 @@ __all__ = [
     "ORG_TOTAL",
     "Figure",
     "UsageStore",
+    "bucket_of",
 ]
 
 MINUTE: Final = 60
@@ -53,8 +54,10 @@ class Figure:
     value: int
 
 
-def _bucket(at: int, granularity: int) -> int:
-    return at - at % granularity
+def bucket_of(at: float, granularity: int) -> int:
+    """The start of the bucket of ``granularity`` seconds that holds ``at`` (whole seconds)."""
+    whole = int(at)
+    return whole - whole % granularity
 
 
 @final
@@ -83,7 +86,7 @@ class UsageStore:
         """
         merged: dict[tuple[str, str, int, str], int] = {}
         for f in figures:
-            key = (f.org, f.tenant, _bucket(f.minute, granularity), f.metric)
+            key = (f.org, f.tenant, bucket_of(f.minute, granularity), f.metric)
             if f.metric in MAXED:
                 merged[key] = max(merged.get(key, f.value), f.value)
             else:
@@ -169,7 +172,7 @@ class UsageStore:
         ).where(
             UsageRollup.org_id == org,
             UsageRollup.granularity.in_(finer),
-            UsageRollup.bucket >= _bucket(start, granularity),
+            UsageRollup.bucket >= bucket_of(start, granularity),
             UsageRollup.bucket < until,
         )
         if tenant is not None:
@@ -181,7 +184,7 @@ class UsageStore:
             for bucket, row_tenant, metric, value in session.execute(stmt):
                 if metric in MAXED and (tenant is None) != (row_tenant == ORG_TOTAL):
                     continue  # an org's peak from its own row; a tenant's from the tenant's
-                figures = out.setdefault(_bucket(bucket, granularity), {})
+                figures = out.setdefault(bucket_of(bucket, granularity), {})
                 if metric in MAXED:
                     figures[metric] = max(figures.get(metric, 0), value)
                 else:
@@ -196,8 +199,8 @@ class UsageStore:
         Each fold deletes what it folded in the same transaction, so it runs again safely.
         """
         folded = {
-            "minutes": self._fold(MINUTE, HOUR, _bucket(now - minutes_for, HOUR)),
-            "hours": self._fold(HOUR, DAY, _bucket(now - hours_for, DAY)),
+            "minutes": self._fold(MINUTE, HOUR, bucket_of(now - minutes_for, HOUR)),
+            "hours": self._fold(HOUR, DAY, bucket_of(now - hours_for, DAY)),
         }
         with Session(self._engine) as session, session.begin():
             gone = session.execute(
@@ -221,7 +224,7 @@ class UsageStore:
                 return 0
             merged: dict[tuple[str, str, int, str], int] = {}
             for org, tenant, bucket, metric, value in rows:
-                key = (org, tenant, _bucket(bucket, coarser), metric)
+                key = (org, tenant, bucket_of(bucket, coarser), metric)
                 if metric in MAXED:
                     merged[key] = max(merged.get(key, value), value)
                 else:
