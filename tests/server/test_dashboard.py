@@ -7,6 +7,7 @@ widths, and axe-core (npm, from the lock file) on every page.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,15 +289,35 @@ def test_a_key_sees_only_what_its_scopes_allow(served: Served, browser: Browser)
     expect(page.locator(".error")).to_contain_text("INVALID_PERMISSIONS")
 
 
+def _active_signing_key(served: Served) -> None:
+    """An active signing key in the org, whichever tests ran before (the flow test makes one)."""
+    auth = {"Authorization": f"Bearer {served.key}"}
+    keys = httpx.post(f"{served.url}/rpc/streams.signingKeys.list", json={}, headers=auth).json()
+    if any(k["state"] == "active" for k in keys["keys"]):
+        return
+    if not keys["keys"]:
+        httpx.post(f"{served.url}/rpc/streams.signingKeys.create", json={"label": "analytics"},
+                   headers=auth).raise_for_status()  # fmt: skip
+    deadline = time.monotonic() + 15  # the fixture's propagation delay is 5 s
+    while time.monotonic() < deadline:
+        keys = httpx.post(f"{served.url}/rpc/streams.signingKeys.list", json={}, headers=auth)
+        if any(k["state"] == "active" for k in keys.json()["keys"]):
+            return
+        time.sleep(0.2)
+    raise AssertionError("no signing key became active")
+
+
 def test_analytics_webhooks_and_rooms_pages(served: Served, browser: Browser) -> None:
     """Figures charted from the rollups, an endpoint added (its secret shown once), a test
     delivery logged, a room's lobby and participants opened."""
+    auth = {"Authorization": f"Bearer {served.key}"}
+    _active_signing_key(served)
     for _ in range(3):
         httpx.post(
             f"{served.url}/rpc/tokens.room.mint",
             json={"orgId": served.org, "roomId": "standup", "participantId": "ada",
                   "role": "speaker"},
-            headers={"Authorization": f"Bearer {served.key}"},
+            headers=auth,
         ).raise_for_status()  # fmt: skip
     page = sign_in(browser, served)
     page.on("dialog", lambda dialog: dialog.accept())
