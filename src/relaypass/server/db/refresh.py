@@ -18,6 +18,8 @@ not a hundred transactions competing with the requests for the interpreter.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -50,8 +52,10 @@ class Refresher:
         self._now = clock_ms
         self._running: set[Hashable] = set()
         self._batches: dict[str, dict[Hashable, object]] = {}
-        #: Entries used since their load, by kind: the entry seen and when it is due.
-        self._scheduled: dict[str, dict[Hashable, tuple[object, int]]] = {}
+        #: Entries used since their load: (when due, order, kind, key, the entry seen), a heap,
+        #: so a look for due entries costs what is due, not what is cached.
+        self._scheduled: list[tuple[int, int, str, Hashable, object]] = []
+        self._order = itertools.count()
         self._reloads: dict[str, Callable[[Mapping[Hashable, object]], None]] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -104,7 +108,9 @@ class Refresher:
             if self._closed or (kind, key) in self._running:
                 return
             self._running.add((kind, key))
-            self._scheduled.setdefault(kind, {})[key] = (seen, until_ms - AHEAD_MS)
+            heapq.heappush(
+                self._scheduled, (until_ms - AHEAD_MS, next(self._order), kind, key, seen)
+            )
             self._reloads[kind] = reload
             if self._timer is None:
                 self._timer = threading.Thread(
@@ -118,10 +124,10 @@ class Refresher:
             now = self._now()
             with self._lock:
                 due: dict[str, dict[Hashable, object]] = {}
-                for kind, entries in self._scheduled.items():
-                    ready = [key for key, (_, at) in entries.items() if at <= now]
-                    for key in ready:
-                        due.setdefault(kind, {})[key] = entries.pop(key)[0]
+                scheduled = self._scheduled
+                while scheduled and scheduled[0][0] <= now:
+                    _, _, kind, key, entry = heapq.heappop(scheduled)
+                    due.setdefault(kind, {})[key] = entry
                 for kind, seen in due.items():
                     batch = self._batches.setdefault(kind, {})
                     queued = bool(batch)
