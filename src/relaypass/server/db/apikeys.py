@@ -11,7 +11,13 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from relaypass._apikeys import ApiKeyHasher, NewApiKey, generate_api_key, parse_api_key
+from relaypass._apikeys import (
+    ApiKeyHasher,
+    NewApiKey,
+    ParsedApiKey,
+    generate_api_key,
+    parse_api_key,
+)
 from relaypass.errors import (
     InvalidApiKeyError,
     InvalidRequestError,
@@ -175,7 +181,8 @@ class ApiKeyStore:
         ``last_used_at_ms`` write, and a reload near the entry's bound, happen in
         the background.
         """
-        digest = self._hasher.digest(parse_api_key(text, prefix=self.api_key_prefix))
+        parsed = parse_api_key(text, prefix=self.api_key_prefix)
+        digest = self._hasher.digest(parsed)
         cached = self._api_key_cache.get(digest)
         now = self._now()
         if cached is None or now >= cached.valid_until_ms:
@@ -188,13 +195,13 @@ class ApiKeyStore:
             cached.last_used_written_ms = now
             key_id = cached.record.id
             self._refresher.ahead(("touch", key_id), lambda: self._touch(key_id, now))
-        self._refresh_api_key(text, digest, cached)
+        self._refresh_api_key(parsed, digest, cached)
         return cached.record
 
-    def _refresh_api_key(self, text: str, digest: str, cached: _CachedKey) -> None:
+    def _refresh_api_key(self, parsed: ParsedApiKey, digest: str, cached: _CachedKey) -> None:
         """Note a hit on a key's entry: it is reloaded near its bound, with the other due keys."""
         self._refresher.used(
-            "api_key", digest, (text, cached), cached.valid_until_ms, self._reload_api_keys
+            "api_key", digest, (parsed, cached), cached.valid_until_ms, self._reload_api_keys
         )
 
     def _reload_api_keys(self, seen: Mapping[Hashable, object]) -> None:
@@ -220,12 +227,12 @@ class ApiKeyStore:
                 )
             }
             fresh: dict[str, tuple[ApiKeyRecord, int] | None] = {}
-            for digest, (text, _) in due.items():
+            for digest, (parsed, _) in due.items():
                 row_org = found.get(digest)
                 fresh[digest] = None
                 if row_org is not None:
                     with contextlib.suppress(InvalidApiKeyError):
-                        fresh[digest] = self._checked(text, *row_org, now)
+                        fresh[digest] = self._checked(parsed, *row_org, now)
         for digest, (_, was) in due.items():
             if self._api_key_cache.get(digest) is not was:
                 continue  # changed meanwhile (dropped by a revocation here): leave it
@@ -257,13 +264,12 @@ class ApiKeyStore:
             if now - cached.last_used_written_ms >= LAST_USED_EVERY_MS:
                 self._touch(cached.record.id, now)
                 cached.last_used_written_ms = now
-            self._refresh_api_key(text, digest, cached)
+            self._refresh_api_key(parsed, digest, cached)
             return cached.record
-        return self._load_api_key(text)
+        return self._load_api_key(parsed, digest)
 
-    def _load_api_key(self, text: str) -> ApiKeyRecord:
+    def _load_api_key(self, parsed: ParsedApiKey, digest: str) -> ApiKeyRecord:
         """Read a key from the database and cache it (``INVALID_API_KEY`` when refused)."""
-        digest = self._hasher.digest(parse_api_key(text, prefix=self.api_key_prefix))
         now = self._now()
         with self.transaction() as session:
             row = session.scalars(
@@ -272,7 +278,7 @@ class ApiKeyStore:
             if row is None:
                 raise InvalidApiKeyError(UNKNOWN_KEY)
             org = session.get(models.Org, row.org_id)
-            record, dies_at = self._checked(text, row, org, now)
+            record, dies_at = self._checked(parsed, row, org, now)
             row.last_used_at_ms = now
             if org is not None:
                 self._warm_org(session, org, now)
@@ -282,10 +288,10 @@ class ApiKeyStore:
         return record
 
     def _checked(
-        self, text: str, row: models.ApiKey, org: models.Org | None, now: int
+        self, parsed: ParsedApiKey, row: models.ApiKey, org: models.Org | None, now: int
     ) -> tuple[ApiKeyRecord, int]:
         """The record of a stored key and when it dies, or ``INVALID_API_KEY``."""
-        if not self._hasher.matches(parse_api_key(text, prefix=self.api_key_prefix), row.key_hash):
+        if not self._hasher.matches(parsed, row.key_hash):
             raise InvalidApiKeyError(UNKNOWN_KEY)
         if row.revoked_at_ms is not None and now >= row.revoked_at_ms:
             msg = "revoked API key"
