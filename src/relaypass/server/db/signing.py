@@ -205,14 +205,7 @@ class SigningKeyStore:
         now = self._now()
         wanted = [key for key in seen if isinstance(key, tuple)]
         with self.transaction() as session:
-            rows = session.scalars(
-                select(models.SigningKey)
-                .where(models.SigningKey.org_id.in_(sorted({str(org) for org, _ in wanted})))
-                .order_by(models.SigningKey.active_at_ms.desc())
-            )
-            by_org: dict[str, list[models.SigningKey]] = {}
-            for row in rows:
-                by_org.setdefault(row.org_id, []).append(row)
+            by_org = _keys_of(session, {str(org) for org, _ in wanted})
             # A key still chosen is the key already held: not unsealed and parsed again.
             opened: dict[str, dict[str, Key]] = {}
             for org, profile in wanted:
@@ -236,12 +229,7 @@ class SigningKeyStore:
 
     def _load_active_signing_key(self, org_id: str, now: int, profile: str | None) -> Key:
         with self.transaction() as session:
-            rows = session.scalars(
-                select(models.SigningKey)
-                .where(models.SigningKey.org_id == org_id)
-                .order_by(models.SigningKey.active_at_ms.desc())
-            ).all()
-            key = self._active_among(rows, now, profile)
+            key = self._active_among(_keys_of(session, {org_id}).get(org_id, []), now, profile)
         if key is not None:
             return key
         if profile is not None:
@@ -290,11 +278,7 @@ class SigningKeyStore:
         ]
         if not wanted:
             return
-        rows = session.scalars(
-            select(models.SigningKey)
-            .where(models.SigningKey.org_id == org_id)
-            .order_by(models.SigningKey.active_at_ms.desc())
-        ).all()
+        rows = _keys_of(session, {org_id}).get(org_id, [])
         opened: dict[str, Key] = {}
         for profile in wanted:
             key = self._active_among(rows, now, profile, opened)
@@ -386,3 +370,15 @@ class SigningKeyStore:
             msg = "no such signing key"
             raise InvalidRequestError(msg)
         return row
+
+
+def _keys_of(session: Session, orgs: set[str]) -> dict[str, list[models.SigningKey]]:
+    """Each org's signing keys, newest activation first."""
+    by_org: dict[str, list[models.SigningKey]] = {}
+    for row in session.scalars(
+        select(models.SigningKey)
+        .where(models.SigningKey.org_id.in_(sorted(orgs)))
+        .order_by(models.SigningKey.active_at_ms.desc())
+    ):
+        by_org.setdefault(row.org_id, []).append(row)
+    return by_org
