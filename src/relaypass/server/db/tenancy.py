@@ -207,23 +207,25 @@ class TenancyStore:
             roots = {row.id: row.namespaces for row in rows}
         for org_id, was in seen.items():
             if isinstance(org_id, str) and self._scope_cache.get(org_id) is was:
-                scope = KeyScope.for_roots(roots.get(org_id, []))
-                self._scope_cache[org_id] = (scope, now + CACHE_MS)
+                self._cache_scope(org_id, roots.get(org_id, []), now)
 
     def _warm_scope(self, org: models.Org, now: int) -> None:
         """Cache an org's scope from its row, read for something else, unless cached."""
         cached = self._scope_cache.get(org.id)
         if cached is None or now >= cached[1]:
-            if len(self._scope_cache) >= CACHE_MAX:
-                self._scope_cache.clear()
-            self._scope_cache[org.id] = (KeyScope.for_roots(org.namespaces), now + CACHE_MS)
+            self._cache_scope(org.id, org.namespaces, now)
 
     def _load_scope(self, org_id: str) -> KeyScope:
         """Read and cache an org's scope."""
         now = self._now()
         with self.transaction() as session:
             row = session.get(models.Org, org_id)
-            scope = KeyScope.for_roots(row.namespaces if row is not None else [])
+            roots = row.namespaces if row is not None else []
+        return self._cache_scope(org_id, roots, now)
+
+    def _cache_scope(self, org_id: str, roots: list[str], now: int) -> KeyScope:
+        """Cache the scope of an org's namespace roots, read at ``now``."""
+        scope = KeyScope.for_roots(roots)
         if len(self._scope_cache) >= CACHE_MAX:
             self._scope_cache.clear()
         self._scope_cache[org_id] = (scope, now + CACHE_MS)
