@@ -25,22 +25,24 @@ def grouped(command: Callable[..., R]) -> Callable[..., R]:
     hints = typing.get_type_hints(command, include_extras=True)
     params: list[inspect.Parameter] = []
     groups: dict[str, tuple[type[Any], tuple[str, ...]]] = {}
+    taken = set(hints)
     for param in inspect.signature(command).parameters.values():
         kind = hints[param.name]
         if not (isinstance(kind, type) and dataclasses.is_dataclass(kind)):
-            params.append(_keyword(param.name, hints[param.name], param.default))
+            params.append(_keyword(param.name, kind, param.default))
             continue
-        fields = typing.get_type_hints(kind, include_extras=True)
-        names = tuple(f.name for f in dataclasses.fields(kind))
-        for field in dataclasses.fields(kind):
+        types = typing.get_type_hints(kind, include_extras=True)
+        fields = dataclasses.fields(kind)
+        for field in fields:
             if field.default is dataclasses.MISSING:
                 msg = f"{kind.__name__}.{field.name}: an option group's fields need defaults"
                 raise TypeError(msg)
-            if field.name in hints or any(field.name in n for _, n in groups.values()):
+            if field.name in taken:
                 msg = f"{command.__name__}: option {field.name!r} is declared twice"
                 raise TypeError(msg)
-            params.append(_keyword(field.name, fields[field.name], field.default))
-        groups[param.name] = (kind, names)
+            taken.add(field.name)
+            params.append(_keyword(field.name, types[field.name], field.default))
+        groups[param.name] = (kind, tuple(f.name for f in fields))
 
     @functools.wraps(command)
     def run(**given: object) -> R:
