@@ -168,6 +168,15 @@ def against_peer(rounds: int, seconds: int) -> tuple[list[Run], list[Run]]:
     return ours, theirs
 
 
+def _rows(sides: tuple[tuple[str, list[Run]], ...]) -> None:
+    """Each side's throughput, p50 and p99 over the rounds, median (min..max)."""
+    for label, runs in sides:
+        print(
+            f"{'':12} {label:10} req/s {_spread([r.rps for r in runs])}  p50 ms "
+            f"{_spread([r.p50_ms for r in runs])}  p99 ms {_spread([r.p99_ms for r in runs])}"
+        )
+
+
 def _spread(values: list[float]) -> str:
     ordered = sorted(values)
     return f"{ordered[len(ordered) // 2]:8.2f} ({ordered[0]:.2f}..{ordered[-1]:.2f})"
@@ -288,11 +297,7 @@ def main() -> None:
     floor_rate = floor(sized(20_000, 200))
     print(f"\nSQLite, {rounds} alternated rounds of {round_seconds} s, median (min..max): "
           "relaypass beside FastAPI + PyJWT + one SQLite insert (bench/_mint_peer.py)")  # fmt: skip
-    for label, runs in (("relaypass", ours), ("peer", theirs)):
-        print(
-            f"{'':12} {label:10} req/s {_spread([r.rps for r in runs])}  p50 ms "
-            f"{_spread([r.p50_ms for r in runs])}  p99 ms {_spread([r.p99_ms for r in runs])}"
-        )
+    _rows((("relaypass", ours), ("peer", theirs)))
     ratio_rps = [o.rps / t.rps for o, t in zip(ours, theirs, strict=True)]
     ratio_p50 = [o.p50_ms / t.p50_ms for o, t in zip(ours, theirs, strict=True)]
     print(f"{'':12} relaypass / peer, per round: throughput {_spread(ratio_rps)} (target at "
@@ -309,11 +314,7 @@ def main() -> None:
             f"and key set), {rounds} alternated rounds of {round_seconds} s, each after "
             f"{1 + orgs // 250} s unmeasured, median (min..max)"
         )
-        for label, runs in (("1 org", ones), (f"{orgs} orgs", manys)):
-            print(
-                f"{'':12} {label:10} req/s {_spread([r.rps for r in runs])}  p50 ms "
-                f"{_spread([r.p50_ms for r in runs])}  p99 ms {_spread([r.p99_ms for r in runs])}"
-            )
+        _rows((("1 org", ones), (f"{orgs} orgs", manys)))
         ratio_rps = [m.rps / o.rps for o, m in zip(ones, manys, strict=True)]
         ratio_p99 = [m.p99_ms / o.p99_ms for o, m in zip(ones, manys, strict=True)]
         target = 0.95 if orgs <= 100 else 0.9
