@@ -181,6 +181,55 @@ def test_compiled_patterns_are_shared_and_match_like_a_fresh_set() -> None:
         compiled_patterns(["bad*"])
 
 
+def test_a_newline_cannot_join_two_patterns_into_one_cached_set() -> None:
+    """The cache is keyed on the patterns joined by newlines: a pattern holding one is refused,
+    not answered with the set of the two patterns it would split into."""
+    from relaypass._scopes import compiled_patterns
+
+    assert compiled_patterns(["a/*", "b"]).matches("b")
+    with pytest.raises(PathError):
+        compiled_patterns(["a/*\nb"])
+    with pytest.raises(PathError):
+        compiled_patterns(["a/*", 7])  # type: ignore[list-item]
+
+
+def test_the_empty_set_and_the_root_pattern_are_told_apart() -> None:
+    from relaypass._scopes import EMPTY, compiled_patterns
+
+    root = PatternSet([""])
+    assert root.patterns == ("",)
+    assert root
+    assert root.matches("")
+    assert not root.matches("a")
+    assert PatternSet().patterns == ()
+    assert not PatternSet()
+    assert not PatternSet().matches("")
+    assert compiled_patterns([]) is EMPTY
+    assert compiled_patterns([""]).patterns == ("",)
+
+
+def test_a_compiled_set_keeps_its_patterns_as_one_string() -> None:
+    """What a live session holds: one string for its token's patterns, shared with the cache."""
+    from relaypass._scopes import compiled_patterns
+
+    pats = [f"o1/voice/s{i}/*" for i in range(10)]
+    compiled = compiled_patterns(list(pats))
+    assert compiled.joined == "\n".join(pats)
+    assert compiled.patterns == tuple(pats)
+    assert compiled_patterns(tuple(pats)).joined is compiled.joined
+
+
+@settings(max_examples=300)
+@given(st.lists(patterns, min_size=1, max_size=8), st.lists(paths, min_size=1, max_size=12))
+def test_memoised_answers_agree_with_the_reference_path_after_path(
+    pats: list[str], seen: list[str]
+) -> None:
+    """The first path's answer, then the memo of later ones, asked again in turn."""
+    for compiled in (PatternSet(pats), PatternSet(pats, small_set=0)):
+        for path in seen + seen[::-1] + seen:
+            assert compiled.matches(path) is any(reference_match(p, path) for p in pats)
+
+
 messy_pattern = st.text(alphabet="ab.*/ \n\x00", max_size=12)
 
 
@@ -206,6 +255,7 @@ def test_bulk_normal_form_check_agrees_with_pattern_by_pattern(pats: list[str]) 
             PatternSet(pats)
     else:
         assert PatternSet(pats).patterns == expected
+        assert PatternSet(pats).joined == ("\n".join(expected) if expected else None)
 
 
 @pytest.mark.parametrize(

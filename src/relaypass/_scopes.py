@@ -80,50 +80,61 @@ def _pattern_segments(pattern: str) -> list[str]:
     return segments
 
 
-def _plainly_normal(items: list[str] | tuple[str, ...]) -> bool:
-    """Whether every pattern is already in normal form, by substring checks in C.
+def _plainly_normal(items: list[str] | tuple[str, ...]) -> str | None:  # noqa: PLR0911
+    """The patterns joined by newlines if every one is already in normal form (C checks).
 
     No empty pattern or segment, no '.'/'..' segment, every '*' a whole segment,
-    printable, within the size limits. False means "look closer" (the
+    printable, within the size limits. ``None`` means "look closer" (the
     per-pattern path normalises or refuses), never "malformed".
     """
-    if not items or set(map(type, items)) != {str} or not "".join(items).isprintable():
-        return False  # (printable also means no pattern holds the newline joined on below)
+    if not items or set(map(type, items)) != {str}:
+        return None
+    joined = "\n".join(items)
+    # Printable (no pattern holds a newline) but for the newlines joined in: one per gap.
+    if joined.count("\n") != len(items) - 1 or not joined.replace("\n", "").isprintable():
+        return None
     if max(map(len, items)) > _SHORT:  # long enough to hold too many segments: count them
-        return False
-    text = "\n" + "\n".join(items) + "\n"
+        return None
+    text = f"\n{joined}\n"
     if "\n\n" in text or "//" in text or "\n/" in text or "/\n" in text:
-        return False
+        return None
     if "/." in text or "\n." in text:  # some segment starts with a dot: '.', '..' or fine
         edges = text.replace("\n", "/")
         if "/./" in edges or "/../" in edges:
-            return False
+            return None
     if "*" in text:  # strip the whole-segment wildcards; any '*' left is inside a segment
         edges = text.replace("\n", "//")
         for _ in range(2):  # the second pass catches neighbours the first one overlapped
             edges = edges.replace("/*/", "//").replace("/**/", "//")
         if "*" in edges:
-            return False
-    return True
+            return None
+    return joined
 
 
 #: Patterns up to this length cannot exceed MAX_SEGMENTS (one-character segments).
 _SHORT: Final = 2 * MAX_SEGMENTS - 1
 
 
-def _normal_forms(patterns: Iterable[str]) -> dict[str, None]:
-    """The patterns in normal form, de-duplicated in first-seen order, or :class:`PathError`."""
+def _normal_forms(patterns: Iterable[str]) -> tuple[dict[str, None], str | None]:
+    """The patterns in normal form, de-duplicated in first-seen order, and joined.
+
+    Joined by newlines (``None`` for no pattern); malformed ones raise :class:`PathError`.
+    """
     items = patterns if isinstance(patterns, list | tuple) else list(patterns)
-    if _plainly_normal(items):
+    plain = _plainly_normal(items)
+    joined: str | None
+    if plain is not None:
         normalised = dict.fromkeys(items)
+        joined = plain if len(normalised) == len(items) else "\n".join(normalised)
     else:
         normalised = {}
         for pattern in items:
             normalised.setdefault("/".join(_pattern_segments(pattern)), None)
+        joined = "\n".join(normalised) if normalised else None
     if len(normalised) > MAX_PATTERNS:
         msg = f"at most {MAX_PATTERNS} patterns"
         raise PathError(msg)
-    return normalised
+    return normalised, joined
 
 
 @final
@@ -219,19 +230,34 @@ def _step(states: tuple[_Node, ...] | list[_Node], seg: str) -> list[_Node]:
 
 @final
 class PatternSet:
-    """A compiled, immutable set of patterns."""
+    """A compiled, immutable set of patterns.
 
-    __slots__ = ("_memo", "_root", "patterns")
+    The patterns are held as one string, joined by newlines (which no pattern
+    holds): a live session keeps its token's set, and ten short patterns cost
+    about 700 bytes as ten strings in a tuple, 260 as one.
+    """
+
+    __slots__ = ("_first", "_memo", "_root", "joined")
 
     def __init__(self, patterns: Iterable[str] = (), *, small_set: int = SMALL_SET) -> None:
         """``small_set``: up to how many patterns no trie is built (tests walk both ways)."""
-        normalised = _normal_forms(patterns)
-        self.patterns: tuple[str, ...] = tuple(normalised)
-        self._root = _Node(list(self.patterns)) if len(self.patterns) > small_set else None
-        self._memo: dict[str, bool] = {}
+        normalised, joined = _normal_forms(patterns)
+        #: The patterns in normal form joined by newlines; ``None`` for the empty set.
+        self.joined: str | None = joined
+        self._root = _Node(list(normalised)) if len(normalised) > small_set else None
+        # The first path checked and its answer (one tuple: read and written at once),
+        # then a memo of further paths: most sessions check one or two.
+        self._first: tuple[str, bool] | None = None
+        self._memo: dict[str, bool] | None = None
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        """The patterns in normal form, in first-seen order."""
+        joined = self.joined
+        return () if joined is None else tuple(joined.split("\n"))
 
     def __bool__(self) -> bool:
-        return bool(self.patterns)
+        return self.joined is not None
 
     def __repr__(self) -> str:
         return f"PatternSet({list(self.patterns)!r})"
@@ -244,25 +270,35 @@ class PatternSet:
 
     def matches(self, path: str) -> bool:
         """Whether some pattern covers ``path``. Malformed paths never match."""
+        first = self._first
+        if first is not None and first[0] == path:
+            return first[1]
         memo = self._memo
-        hit = memo.get(path)
-        if hit is not None:
-            return hit
+        if memo is not None:
+            hit = memo.get(path)
+            if hit is not None:
+                return hit
         try:
             segments = split_path(path)
         except PathError:
             return False
         result = self.matches_segments(segments)
-        if len(memo) >= _MEMO_MAX:
-            memo.clear()
-        memo[path] = result
+        if first is None:
+            self._first = (path, result)
+        elif memo is None:
+            self._memo = {path: result}
+        else:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[path] = result
         return result
 
     def matches_segments(self, segments: Iterable[str]) -> bool:
         """Match already-normalised segments (no memo)."""
         root = self._root
         if root is None:
-            return _one_by_one(self.patterns, segments)
+            joined = self.joined
+            return joined is not None and _one_by_one(joined.split("\n"), segments)
         states: tuple[_Node, ...] | list[_Node] = root.closure or _expand(root)
         for seg in segments:
             if len(states) == 1:  # fast path: one live state, no wildcard at this step
@@ -282,7 +318,7 @@ class PatternSet:
         return any(node.terminal for node in states)
 
 
-def _one_by_one(patterns: tuple[str, ...], segments: Iterable[str]) -> bool:
+def _one_by_one(patterns: list[str], segments: Iterable[str]) -> bool:
     """Whether one of a small set's patterns covers the path, tried in turn."""
     segs = segments if isinstance(segments, list) else list(segments)
     text = "/".join(segs)
@@ -292,7 +328,7 @@ def _one_by_one(patterns: tuple[str, ...], segments: Iterable[str]) -> bool:
             if pattern == text:
                 return True
         # The literal head first (less its slash: a '**' may match nothing): most stop there.
-        elif (star == 0 or text[: star - 1] == pattern[: star - 1]) and _covers(
+        elif (star == 0 or text.startswith(pattern[: star - 1])) and _covers(
             pattern.split("/"), segs
         ):
             return True
@@ -329,8 +365,11 @@ EMPTY: Final = PatternSet()
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiled(patterns: tuple[str, ...]) -> PatternSet:
-    return PatternSet(patterns)
+def _compiled(joined: str) -> PatternSet:
+    made = PatternSet(joined.split("\n"))
+    if made.joined == joined:
+        made.joined = joined  # the cache's key itself: equal, and one string fewer to keep
+    return made
 
 
 def compiled_patterns(patterns: Iterable[str]) -> PatternSet:
@@ -341,4 +380,13 @@ def compiled_patterns(patterns: Iterable[str]) -> PatternSet:
     of building it. Bounded (4,096 lists); a ``PatternSet`` is immutable, so
     sharing is safe. Malformed patterns raise :class:`PathError` as always.
     """
-    return _compiled(tuple(patterns))
+    items = patterns if isinstance(patterns, list | tuple) else list(patterns)
+    if not items:
+        return EMPTY
+    if set(map(type, items)) != {str}:
+        msg = "a pattern is a string"
+        raise PathError(msg)
+    joined = "\n".join(items)
+    if joined.count("\n") != len(items) - 1:  # a pattern holding a newline: refused as ever
+        return PatternSet(items)
+    return _compiled(joined)

@@ -393,3 +393,61 @@ def test_remembered_fences_answer_as_fences_built_afresh(connection: str, probe:
                 fences.fence_set("org_first", connection)
             continue
         assert fences.fence_set("org_first", connection).matches(probe) is fresh.matches(probe)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    roots=st.lists(_ROOT, min_size=1, max_size=2),
+    publish=st.lists(_PATTERN, max_size=3),
+    subscribe=st.lists(_PATTERN, max_size=3),
+)
+def test_a_scope_checks_compiled_sets_as_it_checks_their_patterns(
+    roots: list[str], publish: list[str], subscribe: list[str]
+) -> None:
+    """The connect path asks with compiled sets (their joined text, not each pattern split)."""
+    from relaypass._scopes import PatternSet
+
+    scope = KeyScope.for_roots(roots)
+    pub, sub = PatternSet(publish), PatternSet(subscribe)
+    try:
+        scope.check(pub.patterns, sub.patterns)
+        by_patterns = True
+    except UnauthorizedPathError:
+        by_patterns = False
+    try:
+        scope.check_sets(pub, sub)
+        by_sets = True
+    except UnauthorizedPathError:
+        by_sets = False
+    assert by_sets is by_patterns
+
+
+@pytest.mark.parametrize(
+    ("scope", "patterns", "inside"),
+    [
+        (KeyScope.for_roots(["acme"]), ["acme/*", "acme", "acme/**"], True),
+        (KeyScope.for_roots(["acme"]), ["acme/*", "acmex/*"], False),  # a sibling sharing a head
+        (KeyScope.for_roots(["acme"]), ["acme/a", "acm"], False),
+        (KeyScope.for_roots(["acme"]), ["**"], False),
+        (KeyScope.for_roots(["acme"]), [""], False),
+        (KeyScope.for_roots(["acme", "acme/b"]), ["acme/b/c", "acme/x"], True),
+        (KeyScope.for_roots(["a/b", "c"]), ["a/b/x", "c", "a/*"], False),
+        (KeyScope.for_roots([""]), ["**", "x/y"], True),
+        # A scope built by hand with a segment no parser yields: walked segment by segment.
+        (KeyScope(root=("a/b",), put=((),), get=((),)), ["a/b/x"], False),
+    ],
+)
+def test_a_scope_check_of_compiled_sets_by_example(
+    scope: KeyScope, patterns: list[str], inside: bool
+) -> None:
+    from relaypass._scopes import PatternSet
+
+    compiled = PatternSet(patterns)
+    if inside:
+        scope.check_sets(compiled, compiled)
+        scope.check(compiled.patterns, compiled.patterns)
+    else:
+        with pytest.raises(UnauthorizedPathError):
+            scope.check_sets(compiled, compiled)
+        with pytest.raises(UnauthorizedPathError):
+            scope.check(compiled.patterns, compiled.patterns)

@@ -147,7 +147,7 @@ class GateProfile:
         """Refuse (``UNAUTHORIZED_PATH``) a token that claims more than its key's scope."""
         scope = verified.token.binding.scope
         if scope is not None:
-            scope.check(grant.publish.patterns, grant.subscribe.patterns)
+            scope.check_sets(grant.publish, grant.subscribe)
 
     def anonymous_grant(self, gate: GateView, connection: str) -> Grant:
         """A connection without a token: the public prefixes."""
