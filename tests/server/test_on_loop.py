@@ -127,3 +127,109 @@ def test_audit_rows_handed_to_the_writer_are_written_before_close(tmp_path: Path
     assert all(f.done() and f.exception() is None for f in done)
     reopened = Store(store.engine, kek=store._kek, hasher=store._hasher)
     assert len(reopened.audit_log(org, action="token.mint", limit=100)) == 50
+
+
+def _rows(org: str, tag: str, count: int) -> list[Any]:
+    return [(1, org, "k", "token.mint", "relay", {"jti": f"{tag}{i}"}) for i in range(count)]
+
+
+def _audited(store: Store, org: str) -> list[str]:
+    return sorted(e["detail"]["jti"] for e in store.audit_log(org, action="token.mint", limit=500))
+
+
+def test_calls_of_one_turn_of_the_loop_share_one_commit_on_the_loop(tmp_path: Path) -> None:
+    """No writer thread is woken: the rows are committed on the loop, all in one transaction."""
+    import asyncio
+
+    store = sqlite_store(tmp_path)
+    first = bootstrap(store)
+    assert first is not None
+    org, _ = first
+    appender = store._appender
+    batches: list[int] = []
+    write = appender.write_without_waiting
+
+    def counted(rows: list[Any]) -> bool:
+        batches.append(len(rows))
+        return write(rows)
+
+    appender.write_without_waiting = counted  # type: ignore[method-assign]
+
+    async def calls() -> None:
+        await asyncio.gather(
+            *(store.commit_audit_on_loop(_rows(org, f"c{n}_", 3)) for n in range(8))
+        )
+
+    before = threading_names()
+    asyncio.run(calls())
+    assert batches == [24]  # one commit for the eight calls
+    assert len(_audited(store, org)) == 24  # durable when the awaits returned
+    assert "relaypass-audit" not in threading_names() - before  # the writer thread never ran
+    store.close()
+
+
+def threading_names() -> set[str]:
+    import threading
+
+    return {t.name for t in threading.enumerate()}
+
+
+def test_rows_wait_for_a_locked_database_on_the_writer_thread_not_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    """Another writer holds SQLite's lock: the loop does not wait for it (it keeps serving);
+    the writer thread does, and the call returns once its rows are committed."""
+    import asyncio
+    import sqlite3
+    import time
+
+    store = sqlite_store(tmp_path)
+    first = bootstrap(store)
+    assert first is not None
+    org, _ = first
+    other = sqlite3.connect(tmp_path / "relaypass.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock
+
+    async def scenario() -> tuple[float, int]:
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, other.execute, "COMMIT")
+        ticks = 0
+
+        async def ticking() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(ticking())
+        await store.commit_audit_on_loop(_rows(org, "w", 5))
+        ticker.cancel()
+        return time.perf_counter() - started, ticks
+
+    waited, ticks = asyncio.run(scenario())
+    assert waited >= 0.25  # committed only after the other writer let go
+    assert ticks >= 10  # the loop went on running meanwhile
+    assert _audited(store, org) == [f"w{i}" for i in range(5)]
+    other.close()
+    store.close()
+
+
+def test_a_caller_cancelled_while_it_waits_leaves_the_others_commit_alone(tmp_path: Path) -> None:
+    import asyncio
+
+    store = sqlite_store(tmp_path)
+    first = bootstrap(store)
+    assert first is not None
+    org, _ = first
+
+    async def scenario() -> None:
+        doomed = asyncio.create_task(store.commit_audit_on_loop(_rows(org, "x", 2)))
+        kept = asyncio.create_task(store.commit_audit_on_loop(_rows(org, "y", 2)))
+        await asyncio.sleep(0)  # both joined the turn
+        doomed.cancel()
+        await kept
+
+    asyncio.run(scenario())
+    assert _audited(store, org) == ["x0", "x1", "y0", "y1"]  # handed over: written all the same
+    store.close()

@@ -6,7 +6,8 @@ first, inside :func:`on_the_loop`: there, anything that would wait on the
 database or Redis raises :class:`NeedsThread` *before* doing so (the store's
 ``transaction()``, the shared rate-limit counter), and the dispatcher runs the
 call again in a worker thread. Audit rows are the exception: ``Store.record``
-hands them to the loop's list, and the dispatcher commits them (group commit,
+hands them to the loop's list, and the dispatcher commits them (with the other
+calls of the same turn of the loop, on the loop where SQLite needs no wait, else
 in the writer thread) and waits for that commit before it answers, so a mint's
 row is durable before its token leaves, as in a worker thread.
 

@@ -12,7 +12,6 @@ throughput.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -164,7 +163,7 @@ class Dispatcher:
                 return None
         if rows:
             try:
-                await asyncio.wrap_future(self.services.store.commit_audit(rows))
+                await self.services.store.commit_audit_on_loop(rows)
             except Exception as exc:  # noqa: BLE001 - any failed commit: nothing was written
                 self._log.warning("unavailable", procedure=entry[0].name, error=type(exc).__name__)
                 return _database_unavailable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import queue
@@ -14,7 +15,7 @@ from sqlalchemy import Engine
 
 from relaypass.server.blocking import AuditRow
 
-__all__ = ["AuditAppender"]
+__all__ = ["AuditAppender", "LoopCommits"]
 
 
 class AuditAppender:
@@ -41,6 +42,8 @@ class AuditAppender:
         self._writer: threading.Thread | None = None
         self._wake: queue.SimpleQueue[str] = queue.SimpleQueue()  # "flush" or "stop"
         self._conn: Any = None
+        self._now: Any = None  # write_without_waiting's connection
+        self._now_lock = threading.Lock()
 
     def _pending(self, row: AuditRow) -> _Pending:
         *head, detail = row
@@ -117,6 +120,39 @@ class AuditAppender:
                         p.future.set_result(None)
                 return
 
+    def write_without_waiting(self, rows: list[AuditRow]) -> bool:
+        """Commit ``rows`` on the calling thread if that needs no wait: whether it did.
+
+        SQLite only, on a connection of its own that never waits for the database's
+        lock (busy timeout 0) nor for another thread using it: when either is taken,
+        or the write fails, nothing was committed and the caller hands the rows to
+        :meth:`submit`, which waits and retries as always.
+        """
+        if not self._sqlite or not self._now_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._now is None:
+                self._now = self._engine.raw_connection()
+                setup = self._now.cursor()
+                setup.execute("PRAGMA busy_timeout=0")
+                setup.close()
+            cursor = self._now.cursor()
+            cursor.executemany(self._sql, [self._pending(row).params for row in rows])
+            self._now.commit()
+            cursor.close()
+        except Exception:  # noqa: BLE001 - locked or failed: the writer thread takes the rows
+            now, self._now = self._now, None
+            if now is not None:
+                with contextlib.suppress(Exception):
+                    now.rollback()
+                with contextlib.suppress(Exception):
+                    now.invalidate()
+            return False
+        else:
+            return True
+        finally:
+            self._now_lock.release()
+
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -137,6 +173,55 @@ class AuditAppender:
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()
+        with self._now_lock:
+            now, self._now = self._now, None
+            if now is not None:
+                now.close()
+
+
+class LoopCommits:
+    """The audit rows of calls run on an event loop, committed on that loop in groups.
+
+    Every call that reaches its commit in one turn of the loop shares one: the first
+    schedules a callback that commits all their rows at once, on the loop, with
+    :meth:`AuditAppender.write_without_waiting` (SQLite in WAL mode, ``synchronous=NORMAL``:
+    a commit is a write to the log, no fsync). No thread is woken and none has to get the
+    interpreter back before the answers leave. Rows that cannot be written without waiting
+    (the database locked by another writer, a failure, PostgreSQL) go to the writer thread
+    as before. Either way a call's rows are committed before its await returns.
+    """
+
+    def __init__(self, appender: AuditAppender) -> None:
+        self._appender = appender
+        self._turns: dict[asyncio.AbstractEventLoop, tuple[list[AuditRow], asyncio.Future[None]]]
+        self._turns = {}
+
+    async def commit(self, rows: list[AuditRow]) -> None:
+        """Commit ``rows`` with the others of this turn of the running loop."""
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = ([], loop.create_future())
+            loop.call_soon(self._flush, loop)
+        turn[0].extend(rows)
+        # Shielded: a caller cancelled while it waits must not cancel the others' commit.
+        await asyncio.shield(turn[1])
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        rows, done = self._turns.pop(loop)
+        if self._appender.write_without_waiting(rows):
+            done.set_result(None)
+            return
+        handed = self._appender.submit(rows)
+        handed.add_done_callback(lambda f: loop.call_soon_threadsafe(_settle, done, f))
+
+
+def _settle(done: asyncio.Future[None], handed: Future[None]) -> None:
+    error = handed.exception()
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(None)
 
 
 @dataclass(slots=True)

@@ -30,7 +30,7 @@ from relaypass.errors import (
 from relaypass.server.blocking import AuditRow, deferred_audit, forbid_blocking
 from relaypass.server.db import models
 from relaypass.server.db.apikeys import ApiKeyRecord, ApiKeyStore
-from relaypass.server.db.audit import AuditAppender
+from relaypass.server.db.audit import AuditAppender, LoopCommits
 from relaypass.server.db.limits import LimitsStore
 from relaypass.server.db.migrate import upgrade
 from relaypass.server.db.refresh import Refresher
@@ -184,6 +184,7 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
         self.max_keys_per_org = max_keys_per_org
         self._now = clock_ms
         self._appender = AuditAppender(engine)
+        self._loop_commits = LoopCommits(self._appender)
         self._api_key_cache = {}
         self._signing_cache = {}
         #: Reloads cache entries near their bound in the background (see ``refresh.py``).
@@ -345,6 +346,14 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
     def commit_audit(self, rows: list[AuditRow]) -> Future[None]:
         """Commit audit rows from the writer thread (group commit); done once durable."""
         return self._appender.submit(rows)
+
+    async def commit_audit_on_loop(self, rows: list[AuditRow]) -> None:
+        """Commit the audit rows of a call run on the event loop; returns once durable.
+
+        With the other calls of the same turn of the loop, on the loop where that needs no
+        wait (SQLite), else by the writer thread (:class:`LoopCommits`).
+        """
+        await self._loop_commits.commit(rows)
 
     def revoke_token(self, org_id: str, jti: str, *, actor: str) -> None:
         """Revoke one token of the org by its ``jti`` (gates confine it to the org's keys)."""
