@@ -45,9 +45,12 @@ class AuditAppender:
         self._now: Any = None  # write_without_waiting's connection
         self._now_lock = threading.Lock()
 
-    def _pending(self, row: AuditRow) -> _Pending:
+    def _params(self, row: AuditRow) -> tuple[Any, ...]:
         *head, detail = row
-        return _Pending((*head, json.dumps(detail) if self._sqlite else _pg_json(detail)))
+        return (*head, json.dumps(detail) if self._sqlite else _pg_json(detail))
+
+    def _pending(self, row: AuditRow) -> _Pending:
+        return _Pending(self._params(row))
 
     def append(self, row: AuditRow) -> None:
         """Write one row, durable on return (sharing a commit with concurrent callers)."""
@@ -137,7 +140,7 @@ class AuditAppender:
                 setup.execute("PRAGMA busy_timeout=0")
                 setup.close()
             cursor = self._now.cursor()
-            cursor.executemany(self._sql, [self._pending(row).params for row in rows])
+            cursor.executemany(self._sql, [self._params(row) for row in rows])
             self._now.commit()
             cursor.close()
         except Exception:  # noqa: BLE001 - locked or failed: the writer thread takes the rows
@@ -193,35 +196,48 @@ class LoopCommits:
 
     def __init__(self, appender: AuditAppender) -> None:
         self._appender = appender
-        self._turns: dict[asyncio.AbstractEventLoop, tuple[list[AuditRow], asyncio.Future[None]]]
-        self._turns = {}
+        #: Per running loop, the rows of this turn and their callers' futures.
+        self._turns: dict[asyncio.AbstractEventLoop, _Turn] = {}
 
     async def commit(self, rows: list[AuditRow]) -> None:
         """Commit ``rows`` with the others of this turn of the running loop."""
         loop = asyncio.get_running_loop()
         turn = self._turns.get(loop)
         if turn is None:
-            turn = self._turns[loop] = ([], loop.create_future())
+            turn = self._turns[loop] = _Turn([], [])
             loop.call_soon(self._flush, loop)
-        turn[0].extend(rows)
-        # Shielded: a caller cancelled while it waits must not cancel the others' commit.
-        await asyncio.shield(turn[1])
+        turn.rows.extend(rows)
+        # A future per caller: one cancelled while it waits cancels only its own (its
+        # rows are written with the others all the same).
+        done: asyncio.Future[None] = loop.create_future()
+        turn.waiting.append(done)
+        await done
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        rows, done = self._turns.pop(loop)
-        if self._appender.write_without_waiting(rows):
-            done.set_result(None)
+        turn = self._turns.pop(loop)
+        if self._appender.write_without_waiting(turn.rows):
+            _settle(turn.waiting, None)
             return
-        handed = self._appender.submit(rows)
-        handed.add_done_callback(lambda f: loop.call_soon_threadsafe(_settle, done, f))
+        handed = self._appender.submit(turn.rows)
+        handed.add_done_callback(
+            lambda f: loop.call_soon_threadsafe(_settle, turn.waiting, f.exception())
+        )
 
 
-def _settle(done: asyncio.Future[None], handed: Future[None]) -> None:
-    error = handed.exception()
-    if error is not None:
-        done.set_exception(error)
-    else:
-        done.set_result(None)
+@dataclass(slots=True)
+class _Turn:
+    rows: list[AuditRow]
+    waiting: list[asyncio.Future[None]]
+
+
+def _settle(waiting: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for done in waiting:
+        if done.done():  # its caller was cancelled
+            continue
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(None)
 
 
 @dataclass(slots=True)
