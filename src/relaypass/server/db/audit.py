@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import queue
+import sqlite3
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -117,39 +118,55 @@ class AuditAppender:
                             p.future.set_exception(exc)
                     return
             else:
+                with contextlib.suppress(Exception):  # without it, rows keep coming here
+                    self._open_for_now()  # once, before the first answers: later turns need it
                 for p in batch:
                     p.written = True
                     if p.future is not None:
                         p.future.set_result(None)
                 return
 
+    def _open_for_now(self) -> None:
+        """Open :meth:`write_without_waiting`'s connection (here, never on the loop)."""
+        if not self._sqlite or self._now is not None:
+            return
+        with self._now_lock:
+            if self._now is None:
+                now = self._engine.raw_connection()  # may wait for the pool: fine on this thread
+                setup = now.cursor()
+                setup.execute("PRAGMA busy_timeout=0")
+                setup.close()
+                self._now = now
+
     def write_without_waiting(self, rows: list[AuditRow]) -> bool:
         """Commit ``rows`` on the calling thread if that needs no wait: whether it did.
 
         SQLite only, on a connection of its own that never waits for the database's
-        lock (busy timeout 0) nor for another thread using it: when either is taken,
-        or the write fails, nothing was committed and the caller hands the rows to
-        :meth:`submit`, which waits and retries as always.
+        lock (busy timeout 0), for another thread using it, or for the pool (the writer
+        thread opens it, after its first write): when any of those is taken, or the write
+        fails, nothing was committed and the caller hands the rows to :meth:`submit`,
+        which waits and retries as always.
         """
-        if not self._sqlite or not self._now_lock.acquire(blocking=False):
+        if self._now is None or not self._now_lock.acquire(blocking=False):
             return False
+        now = self._now
         try:
-            if self._now is None:
-                self._now = self._engine.raw_connection()
-                setup = self._now.cursor()
-                setup.execute("PRAGMA busy_timeout=0")
-                setup.close()
-            cursor = self._now.cursor()
+            if now is None:  # closed meanwhile
+                return False
+            cursor = now.cursor()
             cursor.executemany(self._sql, [self._params(row) for row in rows])
-            self._now.commit()
+            now.commit()
             cursor.close()
-        except Exception:  # noqa: BLE001 - locked or failed: the writer thread takes the rows
-            now, self._now = self._now, None
-            if now is not None:
-                with contextlib.suppress(Exception):
-                    now.rollback()
-                with contextlib.suppress(Exception):
-                    now.invalidate()
+        except sqlite3.OperationalError:  # locked by another writer (or failed): rolled back
+            with contextlib.suppress(Exception):
+                now.rollback()
+            return False
+        except Exception:  # noqa: BLE001 - anything else: a fresh connection next time
+            self._now = None
+            with contextlib.suppress(Exception):
+                now.rollback()
+            with contextlib.suppress(Exception):
+                now.invalidate()
             return False
         else:
             return True
