@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import httpx
 import psycopg
@@ -247,7 +248,8 @@ def across_orgs(
     Alternated rounds, because the database grows under both: whichever ran second would pay
     for the rows the first one wrote. Each round starts warm, as steady traffic is: a side
     idle for a round (longer than the store's 5 s cache bound) would start with every org's
-    entries gone; what that costs is measured apart, last (:func:`cold_mints`).
+    entries gone, so it runs unmeasured until it is steady (:func:`_until_steady`); what an
+    idle org pays is measured apart, last (:func:`cold_mints`).
     """
     with control_plane(None) as served:
         one = _org_script(served.data / "one.lua", _orgs(served.base, served.key, "one", 1))
@@ -258,11 +260,37 @@ def across_orgs(
         manys: list[Run] = []
         for n in range(rounds):
             first, second = (one, many) if n % 2 == 0 else (many, one)
-            warm_up = 1 + orgs // 250  # until most orgs have minted (cold mints are slower)
-            runs = (_warm(url, first, warm_up, seconds), _warm(url, second, warm_up, seconds))
-            ones.append(runs[0] if first is one else runs[1])
-            manys.append(runs[1] if first is one else runs[0])
+            runs = {}
+            for script in (first, second):
+                WARMED[script is many].append(_until_steady(served.base, script))
+                runs[script] = wrk(url, seconds, script)
+            ones.append(runs[one])
+            manys.append(runs[many])
         return ones, manys, cold_mints(served.base, spread[:100])
+
+
+#: Seconds each side of :func:`across_orgs` ran before it was steady: [one org, many orgs].
+WARMED: Final[dict[bool, list[int]]] = {False: [], True: []}
+_MOVED = re.compile(
+    r'relaypass_loop_calls_moved_to_thread_total\{procedure="tokens.relay.mint"\} ([\d.]+)'
+)
+
+
+def _until_steady(base: str, script: Path, most: int = sized(60, 2)) -> int:
+    """Run ``script`` unmeasured, a second at a time, until under 1 % of a second's mints missed
+    the store's caches (each miss moves a mint off the loop, counted in ``/metrics``); at
+    least one second, at most ``most``. The seconds it took."""
+
+    def moved() -> float:
+        found = _MOVED.search(httpx.get(f"{base}/metrics", timeout=30).text)
+        return float(found.group(1)) if found else 0.0
+
+    for elapsed in range(1, most + 1):
+        before = moved()
+        run = wrk(f"{base}/rpc/tokens.relay.mint", 1, script)
+        if moved() - before < 0.01 * run.rps:
+            return elapsed
+    return most
 
 
 def _warm(url: str, script: Path, warm_up: int, seconds: int) -> Run:
@@ -314,11 +342,16 @@ def main() -> None:
     )
     for orgs in (10,) if TINY else (100, 1000):
         ones, manys, (cold, warm) = across_orgs(rounds, round_seconds, orgs)
+        warmed = {side: sorted(WARMED[side]) for side in WARMED}
         print(
             f"\nSQLite, mints of 1 org beside mints spread over {orgs} orgs (each its own key "
-            f"and key set), {rounds} alternated rounds of {round_seconds} s, each after "
-            f"{1 + orgs // 250} s unmeasured, median (min..max)"
+            f"and key set), {rounds} alternated rounds of {round_seconds} s, each after running "
+            f"unmeasured until under 1 % of a second's mints missed the caches (median "
+            f"{warmed[False][len(warmed[False]) // 2]} s for 1 org, "
+            f"{warmed[True][len(warmed[True]) // 2]} s for {orgs}), median (min..max)"
         )
+        for side in WARMED.values():
+            side.clear()
         _rows((("1 org", ones), (f"{orgs} orgs", manys)))
         ratio_rps = [m.rps / o.rps for o, m in zip(ones, manys, strict=True)]
         ratio_p99 = [m.p99_ms / o.p99_ms for o, m in zip(ones, manys, strict=True)]

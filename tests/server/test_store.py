@@ -241,6 +241,36 @@ def test_last_used_is_recorded(store: Store, ms_clock: MsClock) -> None:
     assert store.list_api_keys(org.id, holding=ALL_SCOPES)[0]["last_used_at_ms"] == ms_clock.now_ms
 
 
+def test_a_key_read_again_after_its_entry_expired_writes_last_used_once_a_minute(
+    store: Store, ms_clock: MsClock
+) -> None:
+    """A miss reads the key; it writes ``last_used_at_ms`` only when a minute has passed."""
+    from sqlalchemy import event
+
+    org = store.create_org("acme")
+    _, secret = store.create_api_key(org.id, "ci", [])
+    store.verify_api_key(secret)
+    written = store.list_api_keys(org.id, holding=ALL_SCOPES)[0]["last_used_at_ms"]
+    updates: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE API_KEYS"):
+            updates.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(5):
+            ms_clock.advance(6)  # past the entry's 5 s bound: read from the database again
+            store.verify_api_key(secret)
+        assert updates == []
+        assert store.list_api_keys(org.id, holding=ALL_SCOPES)[0]["last_used_at_ms"] == written
+        ms_clock.advance(31)  # a minute since the last write
+        store.verify_api_key(secret)
+        assert len(updates) == 1
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+
+
 def test_a_token_revocation_says_when_no_token_it_matches_is_left(
     store: Store, ms_clock: MsClock
 ) -> None:

@@ -279,12 +279,16 @@ class ApiKeyStore:
                 raise InvalidApiKeyError(UNKNOWN_KEY)
             org = session.get(models.Org, row.org_id)
             record, dies_at = self._checked(parsed, row, org, now)
-            row.last_used_at_ms = now
+            written = row.last_used_at_ms
+            if written is None or now - written >= LAST_USED_EVERY_MS:
+                # At most once a minute, as from the cache: a key read again after its entry
+                # expired (an org minting now and then, many orgs) reads, and writes nothing.
+                row.last_used_at_ms = written = now
             if org is not None:
                 self._warm_org(session, org, now)
         if len(self._api_key_cache) >= CACHE_MAX:
             self._api_key_cache.clear()
-        self._api_key_cache[digest] = _CachedKey(record, now + CACHE_MS, dies_at, now)
+        self._api_key_cache[digest] = _CachedKey(record, now + CACHE_MS, dies_at, written)
         return record
 
     def _checked(
