@@ -239,3 +239,31 @@ def test_a_caller_cancelled_while_it_waits_leaves_the_others_commit_alone(tmp_pa
     asyncio.run(scenario())
     assert _audited(store, org) == ["x0", "x1", "y0", "y1"]  # handed over: written all the same
     store.close()
+
+
+def _cache_misses(app: FastAPI) -> dict[str, float]:
+    text = call(app, "GET", "/metrics").text
+    return {
+        found.group(1): float(found.group(2))
+        for found in re.finditer(r'relaypass_cache_misses_total\{cache="(\w+)"\} ([\d.]+)', text)
+    }
+
+
+def test_metrics_count_the_reads_a_cache_miss_makes(tmp_path: Path) -> None:
+    """A key used for the first time is read (with its org's scope and signing key, in the same
+    read); while its entries last, the org's mints read nothing."""
+    app, _, _, key = _control_plane(tmp_path)
+    made = rpc(app, key, "orgs.create", {"name": "second", "namespaces": ["second"]}).json()
+    other, second = made["adminKey"]["key"], made["orgId"]
+    before = _cache_misses(app)
+    assert set(before) == {"api_key", "signing_key", "scope", "tenant"}
+    assert rpc(app, other, "streams.signingKeys.create", {"label": "k"}).status_code == 200
+    assert _cache_misses(app)["api_key"] == before["api_key"] + 1  # its first use
+    assert rpc(app, other, "tenants.create", {"tenantId": "t"}).status_code == 200
+    body = {"orgId": second, "tenant": "t", "ns": ["second/a/*"]}
+    first = rpc(app, other, "tokens.relay.mint", body)
+    assert first.status_code == 200, first.text
+    steady = _cache_misses(app)
+    for _ in range(3):
+        assert rpc(app, other, "tokens.relay.mint", body).status_code == 200
+    assert _cache_misses(app) == steady  # everything cached: no read

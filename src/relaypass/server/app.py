@@ -12,10 +12,11 @@ procedure's.
 import asyncio
 import gc
 import time
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, final
 
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -29,6 +30,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -115,6 +117,28 @@ def _metrics() -> _Metrics:
             registry=registry,
         ),
     )
+
+
+@final
+class _CacheMisses:
+    """``relaypass_cache_misses_total{cache}``: reads from the database on a cache miss.
+
+    Read from the store's counts at scrape time (a miss costs no metrics call). A mint whose
+    entries were all cached reads nothing; steady traffic of any number of orgs keeps this
+    flat, an org idle past the 5 s bound reads again.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "relaypass_cache_misses", "Reads from the database on a cache miss", labels=["cache"]
+        )
+        counts = self._store.cache_misses
+        for cache in ("api_key", "signing_key", "scope", "tenant"):
+            family.add_metric([cache], counts[cache])
+        yield family
 
 
 def _limiter(settings: Settings, metrics: _Metrics) -> MintRateLimiter | None:
@@ -206,6 +230,7 @@ def _operations(
 
     _keysets(app, store)
     app.add_middleware(_Observe, metrics=metrics)
+    metrics.registry.register(_CacheMisses(store))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_text() -> PlainTextResponse:

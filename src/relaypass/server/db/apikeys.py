@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import Callable, Collection, Hashable, Mapping
 from contextlib import AbstractContextManager
@@ -65,6 +66,7 @@ class ApiKeyStore:
     _kek: KeyEncryptionKey
     api_key_prefix: str
     _api_key_cache: dict[str, _CachedKey]
+    cache_misses: collections.Counter[str]
     _warm_org: Callable[[Session, models.Org, int], None]
 
     def create_api_key(
@@ -270,6 +272,7 @@ class ApiKeyStore:
 
     def _load_api_key(self, parsed: ParsedApiKey, digest: str) -> ApiKeyRecord:
         """Read a key from the database and cache it (``INVALID_API_KEY`` when refused)."""
+        self.cache_misses["api_key"] += 1
         now = self._now()
         with self.transaction() as session:
             row = session.scalars(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import secrets
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -66,6 +67,7 @@ class SigningKeyStore:
     max_token_ttl_ms: int
     max_keys_per_org: int
     _signing_cache: dict[str, dict[str | None, tuple[Key, int]]]
+    cache_misses: collections.Counter[str]
 
     def create_signing_key(
         self,
@@ -228,6 +230,7 @@ class SigningKeyStore:
                 by_profile[profile] = (key, now + CACHE_MS)
 
     def _load_active_signing_key(self, org_id: str, now: int, profile: str | None) -> Key:
+        self.cache_misses["signing_key"] += 1
         with self.transaction() as session:
             key = self._active_among(_keys_of(session, {org_id}).get(org_id, []), now, profile)
         if key is not None:

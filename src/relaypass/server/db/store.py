@@ -8,6 +8,7 @@ API key's creation response holds the key once).
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import hmac
 import json
@@ -187,6 +188,8 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
         self._loop_commits = LoopCommits(self._appender)
         self._api_key_cache = {}
         self._signing_cache = {}
+        #: Reads from the database on a cache miss, by cache (``/metrics``).
+        self.cache_misses: collections.Counter[str] = collections.Counter()
         #: Reloads cache entries near their bound in the background (see ``refresh.py``).
         self._refresher = Refresher(clock_ms)
         self._init_tenancy()

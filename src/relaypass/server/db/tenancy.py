@@ -7,6 +7,7 @@ one: the same error, code and text.
 
 from __future__ import annotations
 
+import collections
 import re
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
@@ -93,6 +94,7 @@ class TenancyStore:
     _scope_cache: dict[str, tuple[KeyScope, int]]
     _tenant_lock: threading.Lock
     _refresher: Refresher
+    cache_misses: collections.Counter[str]
 
     def _init_tenancy(self) -> None:
         self._tenant_cache = {}
@@ -217,6 +219,7 @@ class TenancyStore:
 
     def _load_scope(self, org_id: str) -> KeyScope:
         """Read and cache an org's scope."""
+        self.cache_misses["scope"] += 1
         now = self._now()
         with self.transaction() as session:
             row = session.get(models.Org, org_id)
@@ -347,6 +350,7 @@ class TenancyStore:
                     self._tenant_cache.pop(pair, None)
 
     def _load_tenant(self, org_id: str, tenant_id: str) -> None:
+        self.cache_misses["tenant"] += 1
         now = self._now()
         with self.transaction() as session:
             row = session.get(models.Tenant, (org_id, tenant_id))
