@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -524,3 +524,23 @@ def test_bodies_are_capped_and_the_key_is_checked_before_the_body(platform: Plat
     )  # fmt: skip
     assert authenticated.status_code == 413
     assert authenticated.json()["code"] == "REQUEST_TOO_LARGE"
+
+
+def test_a_body_without_a_length_is_cut_off_at_the_cap_with_the_same_refusal(
+    platform: Platform,
+) -> None:
+    """Sent in chunks (no Content-Length), the body is counted while it is read."""
+    p = platform
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"{"
+        for _ in range(128):
+            yield b" " * 1024
+        yield b"}"
+
+    streamed = call(
+        p.app, "POST", "/rpc/tokens.relay.mint", content=chunks(),
+        headers={"content-type": "application/json", "Authorization": f"Bearer {p.operator}"},
+    )  # fmt: skip
+    assert streamed.status_code == 413
+    assert streamed.json()["code"] == "REQUEST_TOO_LARGE"

@@ -126,13 +126,7 @@ class RequestLimits:
         headers = dict(raw_headers)
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await _problem(
-                send,
-                ErrorCode.REQUEST_TOO_LARGE,
-                413,
-                f"request bodies are limited to {self.max_body_bytes} bytes",
-                scope=scope,
-            )
+            await self._too_large(scope, send)
             return
         path: str = scope.get("path", "")
         names = _names(path)
@@ -176,6 +170,16 @@ class RequestLimits:
             return False
         return True
 
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        """The refusal of a body over the limit, declared or found while reading it."""
+        await _problem(
+            send,
+            ErrorCode.REQUEST_TOO_LARGE,
+            413,
+            f"request bodies are limited to {self.max_body_bytes} bytes",
+            scope=scope,
+        )
+
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         seen = 0
         started = False
@@ -199,10 +203,4 @@ class RequestLimits:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLargeError:
             if not started:
-                await _problem(
-                    send,
-                    ErrorCode.REQUEST_TOO_LARGE,
-                    413,
-                    f"request bodies are limited to {self.max_body_bytes} bytes",
-                    scope=scope,
-                )
+                await self._too_large(scope, send)
