@@ -107,8 +107,8 @@ class AuditAppender:
                     self._conn = self._engine.raw_connection()
                 cursor = self._conn.cursor()
                 cursor.executemany(self._sql, [p.params for p in batch])
+                cursor.close()  # before the commit: nothing may fail once it is done
                 self._conn.commit()
-                cursor.close()
             except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
                 self._discard()
                 if attempt == 2:  # noqa: PLR2004 - one reconnect
@@ -155,18 +155,15 @@ class AuditAppender:
                 return False
             cursor = now.cursor()
             cursor.executemany(self._sql, [self._params(row) for row in rows])
+            cursor.close()  # before the commit: a failure after it would write the rows twice
             now.commit()
-            cursor.close()
         except sqlite3.OperationalError:  # locked by another writer (or failed): rolled back
             with contextlib.suppress(Exception):
                 now.rollback()
             return False
         except Exception:  # noqa: BLE001 - anything else: a fresh connection next time
             self._now = None
-            with contextlib.suppress(Exception):
-                now.rollback()
-            with contextlib.suppress(Exception):
-                now.invalidate()
+            _drop(now)
             return False
         else:
             return True
@@ -176,10 +173,7 @@ class AuditAppender:
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.rollback()
-            with contextlib.suppress(Exception):
-                conn.invalidate()
+            _drop(conn)
 
     def close(self) -> None:
         """Write what is queued, then stop the writer."""
@@ -239,6 +233,14 @@ class LoopCommits:
         handed.add_done_callback(
             lambda f: loop.call_soon_threadsafe(_settle, turn.waiting, f.exception())
         )
+
+
+def _drop(conn: Any) -> None:  # noqa: ANN401 - a pooled DB-API connection
+    """Roll back a failed connection and take it out of the pool."""
+    with contextlib.suppress(Exception):
+        conn.rollback()
+    with contextlib.suppress(Exception):
+        conn.invalidate()
 
 
 @dataclass(slots=True)
