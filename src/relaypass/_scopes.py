@@ -80,18 +80,15 @@ def _pattern_segments(pattern: str) -> list[str]:
     return segments
 
 
-def _plainly_normal(items: list[str] | tuple[str, ...]) -> str | None:  # noqa: PLR0911
+def _plainly_normal(items: list[str] | tuple[str, ...]) -> str | None:
     """The patterns joined by newlines if every one is already in normal form (C checks).
 
     No empty pattern or segment, no '.'/'..' segment, every '*' a whole segment,
     printable, within the size limits. ``None`` means "look closer" (the
     per-pattern path normalises or refuses), never "malformed".
     """
-    if not items or set(map(type, items)) != {str}:
-        return None
-    joined = "\n".join(items)
-    # Printable (no pattern holds a newline) but for the newlines joined in: one per gap.
-    if joined.count("\n") != len(items) - 1 or not joined.replace("\n", "").isprintable():
+    joined = _joined(items)
+    if joined is None or not joined.replace("\n", "").isprintable():
         return None
     if max(map(len, items)) > _SHORT:  # long enough to hold too many segments: count them
         return None
@@ -109,6 +106,14 @@ def _plainly_normal(items: list[str] | tuple[str, ...]) -> str | None:  # noqa: 
         if "*" in edges:
             return None
     return joined
+
+
+def _joined(items: list[str] | tuple[str, ...]) -> str | None:
+    """The items joined by newlines, if there are some, each a string holding none."""
+    if not items or set(map(type, items)) != {str}:
+        return None
+    joined = "\n".join(items)
+    return joined if joined.count("\n") == len(items) - 1 else None
 
 
 #: Patterns up to this length cannot exceed MAX_SEGMENTS (one-character segments).
@@ -383,10 +388,7 @@ def compiled_patterns(patterns: Iterable[str]) -> PatternSet:
     items = patterns if isinstance(patterns, list | tuple) else list(patterns)
     if not items:
         return EMPTY
-    if set(map(type, items)) != {str}:
-        msg = "a pattern is a string"
-        raise PathError(msg)
-    joined = "\n".join(items)
-    if joined.count("\n") != len(items) - 1:  # a pattern holding a newline: refused as ever
+    joined = _joined(items)
+    if joined is None:  # not all strings, or one holds a newline: refused as ever
         return PatternSet(items)
     return _compiled(joined)
