@@ -142,19 +142,10 @@ class Revoked:
         if grant.org is not None and grant.org in self.orgs:
             msg = "the token's org was disabled"
             raise RevokedTokenError(msg)
-        tenants, issuers = self.tenants, self.issuers
-        if (
-            tenants
-            and grant.tenant is not None
-            and ((grant.org, grant.tenant) in tenants or (None, grant.tenant) in tenants)
-        ):
+        if _held(self.tenants, grant.org, grant.tenant):
             msg = "the token's tenant was revoked"
             raise RevokedTokenError(msg)
-        if (
-            issuers
-            and grant.issuer is not None
-            and ((grant.org, grant.issuer) in issuers or (None, grant.issuer) in issuers)
-        ):
+        if _held(self.issuers, grant.org, grant.issuer):
             msg = "the token's API key was revoked"
             raise InvalidApiKeyError(msg)
         if grant.expires_at is not None and now >= grant.expires_at:
@@ -162,3 +153,10 @@ class Revoked:
             # admitting one that would be cut at once helps nobody.
             msg = "token expired"
             raise ExpiredTokenError(msg)
+
+
+def _held(revoked: set[tuple[str | None, str]], org: str | None, name: str | None) -> bool:
+    """Whether ``name`` was revoked in ``org`` or in every org (``None``)."""
+    return (
+        bool(revoked) and name is not None and ((org, name) in revoked or (None, name) in revoked)
+    )
