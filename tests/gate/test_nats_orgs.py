@@ -92,7 +92,7 @@ def test_the_first_orgs_wildcard_token_never_reaches_another_orgs_subjects(
 
     at_victim, at_first, at_peer = asyncio.run(go())
     assert at_victim == ["org_B.chat.room1:private"]
-    assert at_peer == ["lobby.news:own space"]
+    assert at_peer == ["lobby.news:own space"], (at_first, at_victim)
     assert all(not seen.startswith("org_B.") for seen in at_first), at_first
     assert "lobby.news:own space" in at_first
 
