@@ -1,19 +1,6 @@
 """Moved to :mod:`relaypass.gate.adapters.http`; this name keeps existing imports working."""
 
-from relaypass.gate.adapters.http import (
-    MAX_FORM_BYTES,
-    MemoryStreamKeys,
-    RedisStreamKeys,
-    StreamKeys,
-    create_gate_app,
-    new_stream_key,
-)
+from relaypass.gate.adapters import http as _moved
+from relaypass.gate.adapters.http import *  # noqa: F403 - its public names, as they were here
 
-__all__ = [
-    "MAX_FORM_BYTES",
-    "MemoryStreamKeys",
-    "RedisStreamKeys",
-    "StreamKeys",
-    "create_gate_app",
-    "new_stream_key",
-]
+__all__ = _moved.__all__
