@@ -7,7 +7,7 @@ allow-lists: an empty pattern set or a missing capability refuses.
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple, final
+from typing import TYPE_CHECKING, Final, NamedTuple, TypedDict, final
 
 from relaypass._record import record
 from relaypass._scopes import EMPTY, PatternSet
@@ -18,7 +18,10 @@ from relaypass.errors import (
     UnauthorizedRoomError,
 )
 
-__all__ = ["NO_TENANCY", "Grant", "Tenancy", "normalise_origin"]
+if TYPE_CHECKING:
+    from relaypass._tokens import VerifiedToken
+
+__all__ = ["NO_TENANCY", "Grant", "Provenance", "Tenancy", "normalise_origin", "provenance"]
 
 _SOURCES: Final = frozenset({"camera", "microphone", "screen"})
 #: One shared empty set: a default factory would allocate 216 bytes per grant.
@@ -37,6 +40,30 @@ class Tenancy(NamedTuple):
 
 
 NO_TENANCY: Final = Tenancy()
+
+
+class Provenance(TypedDict):
+    """The fields of a grant that say which token it came from and whose it is."""
+
+    kid: str | None
+    token_id: str | None
+    jti: str | None
+    org: str | None
+    issuer: str | None
+    fence: PatternSet
+
+
+def provenance(verified: VerifiedToken | None, tenancy: Tenancy = NO_TENANCY) -> Provenance:
+    """A grant's :class:`Provenance`: the token's ids (none for public paths) and the tenancy."""
+    if verified is None:
+        return Provenance(
+            kid=None, token_id=None, jti=None, org=tenancy.org, issuer=tenancy.issuer,
+            fence=tenancy.fence,
+        )  # fmt: skip
+    return Provenance(
+        kid=verified.kid, token_id=verified.token_id, jti=verified.jti, org=tenancy.org,
+        issuer=tenancy.issuer, fence=tenancy.fence,
+    )  # fmt: skip
 
 
 def normalise_origin(origin: str) -> str:

@@ -22,7 +22,7 @@ from typing import Final, final
 
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import Clock
-from relaypass._grant import Grant, Tenancy
+from relaypass._grant import Grant, Tenancy, provenance
 from relaypass._keyset import KeySet, PublishedAccount
 from relaypass._tokens import VerifiedToken, Verifier, decode_unverified
 from relaypass.errors import InvalidPermissionsError, InvalidTokenError, KeyNotFoundError
@@ -83,12 +83,7 @@ def account_grant(verified: VerifiedToken, account: PublishedAccount, tenancy: T
         subject=account.tenant,
         capabilities=frozenset({f"role:{account.role}"}),
         expires_at=expires,
-        kid=verified.kid,
-        token_id=verified.token_id,
-        jti=verified.jti,
-        org=tenancy.org,
-        issuer=tenancy.issuer,
-        fence=tenancy.fence,
+        **provenance(verified, tenancy),
     )
 
 

@@ -28,7 +28,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Final, final
 
-from relaypass._grant import NO_TENANCY, Grant, Tenancy
+from relaypass._grant import NO_TENANCY, Grant, Tenancy, provenance
 from relaypass._record import record
 from relaypass._scopes import MAX_PATH_CHARS, PathError, PatternSet, compiled_patterns, split_path
 from relaypass._tokens import VerifiedToken
@@ -278,12 +278,7 @@ class MoqClaims:
             subscribe=subscribe,
             cluster=self.cluster,
             expires_at=verified.expires_at if verified is not None else self.expires,
-            kid=verified.kid if verified is not None else None,
-            token_id=verified.token_id if verified is not None else None,
-            jti=verified.jti if verified is not None else None,
-            org=tenancy.org,
-            issuer=tenancy.issuer,
-            fence=tenancy.fence,
+            **provenance(verified, tenancy),
         )
 
 

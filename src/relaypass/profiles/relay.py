@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, final
 
 from relaypass._clock import SYSTEM_CLOCK, Clock
-from relaypass._grant import NO_TENANCY, Grant, Tenancy
+from relaypass._grant import NO_TENANCY, Grant, Tenancy, provenance
 from relaypass._keys import Key
 from relaypass._scopes import PathError, PatternSet, compiled_patterns, split_path
 from relaypass._tokens import Minter, VerifiedToken
@@ -61,12 +61,7 @@ class RelayClaims:
             publish=patterns,
             subscribe=patterns,
             expires_at=verified.expires_at,
-            kid=verified.kid,
-            token_id=verified.token_id,
-            jti=verified.jti,
-            org=tenancy.org,
-            issuer=tenancy.issuer,
-            fence=tenancy.fence,
+            **provenance(verified, tenancy),
         )
 
 

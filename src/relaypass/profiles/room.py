@@ -25,7 +25,7 @@ from typing import Final, final
 
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
-from relaypass._grant import NO_TENANCY, Grant, Tenancy
+from relaypass._grant import NO_TENANCY, Grant, Tenancy, provenance
 from relaypass._keys import Key, is_valid_kid
 from relaypass._keyset import KeySet
 from relaypass._scopes import EMPTY, compiled_patterns
@@ -313,12 +313,7 @@ class RoomClaims:
                 if self.join_policy.mode == "ask"
                 else None
             ),
-            kid=verified.kid if verified is not None else None,
-            token_id=verified.token_id if verified is not None else None,
-            jti=verified.jti if verified is not None else None,
-            org=tenancy.org,
-            issuer=tenancy.issuer,
-            fence=tenancy.fence,
+            **provenance(verified, tenancy),
         )
 
 

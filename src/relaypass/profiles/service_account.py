@@ -27,7 +27,7 @@ from typing import Final, final
 from relaypass._alg import Algorithm
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
-from relaypass._grant import Grant
+from relaypass._grant import Grant, provenance
 from relaypass._keys import Key, is_valid_kid
 from relaypass._tokens import Minter, VerifiedToken, Verifier, decode_unverified
 from relaypass.errors import (
@@ -240,7 +240,5 @@ def _grant(entry: _Registration, verified: VerifiedToken) -> Grant:
         subject=entry.tenant_id,
         capabilities=frozenset({f"role:{entry.role}"}),
         expires_at=verified.expires_at,
-        kid=verified.kid,
-        token_id=verified.token_id,
-        jti=verified.jti,
+        **provenance(verified),
     )

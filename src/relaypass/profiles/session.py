@@ -15,7 +15,7 @@ from typing import Final, final
 from urllib.parse import urlsplit
 
 from relaypass._clock import SYSTEM_CLOCK, Clock
-from relaypass._grant import NO_TENANCY, Grant, Tenancy, normalise_origin
+from relaypass._grant import NO_TENANCY, Grant, Tenancy, normalise_origin, provenance
 from relaypass._keys import Key
 from relaypass._tokens import Minter, VerifiedToken
 from relaypass.errors import InvalidClaimError, InvalidRequestError, RelaypassError
@@ -95,12 +95,7 @@ class SessionClaims:
             capabilities=claims.scopes,
             origin=claims.origin,
             expires_at=verified.expires_at,
-            kid=verified.kid,
-            token_id=verified.token_id,
-            jti=verified.jti,
-            org=tenancy.org,
-            issuer=tenancy.issuer,
-            fence=tenancy.fence,
+            **provenance(verified, tenancy),
         )
 
 
