@@ -36,11 +36,7 @@ class SessionIndex:
 
     def add(self, session_id: int, grant: Grant) -> None:
         """File a session under its grant."""
-        for field in FIELDS:
-            value = getattr(grant, field)
-            if value is None:
-                continue
-            table = self._by[field]
+        for table, value in self._entries(grant):
             filed = table.get(value)
             if filed is None:
                 table[value] = session_id
@@ -53,11 +49,7 @@ class SessionIndex:
 
     def remove(self, session_id: int, grant: Grant) -> None:
         """Unfile a session (its grant as it was filed)."""
-        for field in FIELDS:
-            value = getattr(grant, field)
-            if value is None:
-                continue
-            table = self._by[field]
+        for table, value in self._entries(grant):
             filed = table.get(value)
             if filed is None:
                 continue
@@ -69,6 +61,11 @@ class SessionIndex:
                     del table[value]
             elif filed == session_id:
                 del table[value]
+
+    def _entries(self, grant: Grant) -> list[tuple[dict[object, int | set[int]], object]]:
+        """The table and value of each field the grant has."""
+        by = self._by
+        return [(by[f], v) for f in FIELDS if (v := getattr(grant, f)) is not None]
 
     def candidates(self, field: str, value: object) -> list[int]:
         """Sessions whose grant has ``field == value``."""
