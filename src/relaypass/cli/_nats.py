@@ -18,6 +18,7 @@ from relaypass.cli._options import (
     KeySource,
     gate_options,
     require_extra,
+    serve_until_interrupted,
 )
 from relaypass.cli._output import JsonFlag
 from relaypass.cli._output import err as _err
@@ -157,9 +158,4 @@ def nats_serve(
         finally:
             await callout.close()
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
+    serve_until_interrupted(run, stop)

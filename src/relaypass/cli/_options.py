@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
@@ -177,6 +178,18 @@ def gate_options(
     except (OSError, ValueError) as exc:
         _err.print(f"[bold red]cannot start the gate[/]: {exc}", highlight=False)
         raise typer.Exit(code=1) from None
+
+
+def serve_until_interrupted(
+    main: Callable[[], Coroutine[Any, Any, None]], stop: Callable[[], None]
+) -> None:
+    """Run a server's loop until Ctrl-C, then stop what its gate started (quietly)."""
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
 
 
 def default_stream_key_db() -> Path:

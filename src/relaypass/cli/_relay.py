@@ -32,6 +32,7 @@ from relaypass.cli._options import (
     KeySource,
     PublicPaths,
     gate_options,
+    serve_until_interrupted,
 )
 
 commands = typer.Typer()
@@ -166,12 +167,7 @@ def relay(
             _relay_ready(relay, tls_generate or [], as_json=as_json)
             await relay.serve_forever()
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
+    serve_until_interrupted(run, stop)
 
 
 def _relay_ready(relay: MoqRelay, tls_generate: list[str], *, as_json: bool) -> None:
