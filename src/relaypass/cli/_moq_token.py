@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Final, NoReturn
+from typing import TYPE_CHECKING, Annotated, Final, NoReturn
 
 import typer
 
@@ -31,11 +31,13 @@ from relaypass._tokens import VerifiedToken, Verifier, sign_jwt
 from relaypass.errors import InvalidRequestError, RelaypassError
 from relaypass.profiles.moq import MoqClaims
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = [
     "moq_token_app",
     "moq_token_main",
     "register_moq_auth_tokens",
-    "sign_moq_auth_token",
     "sign_moq_token",
 ]
 
@@ -115,18 +117,44 @@ def sign_moq_token(
     *,
     expires: int | None,
     issued: int | None,
-    cluster: bool,
+    cluster: bool = False,
+    patterns: bool = False,
 ) -> str:
-    """A moq token (``root``, ``put``, ``get``, ``exp``, ``iat`` now unless given)."""
-    claims = MoqClaims(
-        root=root,
-        publish=tuple(publish or ()),
-        subscribe=tuple(subscribe or ()),
-        cluster=cluster,
-        expires=expires,
-        issued=int(time.time()) if issued is None else issued,
-    )
-    return sign_jwt(claims.to_wire(), key)
+    """A moq token (``root``, ``put``, ``get``, ``exp``, ``iat`` now unless given).
+
+    With ``patterns``, as ``moq auth sign`` writes it: the paths are patterns,
+    in moq-auth's claims (legacy ``put``/``get`` when all are subtrees).
+    """
+    paths = (tuple(publish or ()), tuple(subscribe or ()))
+    issued = int(time.time()) if issued is None else issued
+    if not patterns:
+        claims = MoqClaims(root=root, publish=paths[0], subscribe=paths[1], cluster=cluster,
+                           expires=expires, issued=issued)  # fmt: skip
+        return sign_jwt(claims.to_wire(), key)
+    claims = MoqClaims(root=root, publish_patterns=paths[0], subscribe_patterns=paths[1],
+                       expires=expires, issued=issued)  # fmt: skip
+    wire = claims.to_auth_wire()
+    MoqClaims.from_wire(wire)  # the checks every verifier applies
+    return sign_jwt(wire, key)
+
+
+def _print_signed(sign: Callable[[], str], expires: int | None) -> None:
+    """Sign, warn when the token is born expired, and write it to stdout."""
+    try:
+        token = sign()
+    except RelaypassError as exc:
+        _fail(exc.reason)
+    if expires is not None and expires <= time.time():
+        sys.stderr.write("warning: --expires is in the past: this token is already expired\n")
+    sys.stdout.write(token + "\n")
+
+
+ExpiresOpt = Annotated[
+    int | None, typer.Option("--expires", help="Expiration time, a unix timestamp.")
+]
+IssuedOpt = Annotated[
+    int | None, typer.Option("--issued", help="Issued-at time, a unix timestamp.")
+]
 
 
 @moq_token_app.callback()
@@ -205,12 +233,8 @@ def sign(
     subscribe: Annotated[
         list[str] | None, typer.Option("--subscribe", help="Paths the user can subscribe to.")
     ] = None,
-    expires: Annotated[
-        int | None, typer.Option("--expires", help="Expiration time, a unix timestamp.")
-    ] = None,
-    issued: Annotated[
-        int | None, typer.Option("--issued", help="Issued-at time, a unix timestamp.")
-    ] = None,
+    expires: ExpiresOpt = None,
+    issued: IssuedOpt = None,
     cluster: Annotated[bool, typer.Option("--cluster", help="A relay-to-relay token.")] = False,
 ) -> None:
     """Sign a token, writing it to stdout."""
@@ -218,15 +242,11 @@ def sign(
     if path is None:
         _fail("--key is required")
     signing_key = _read_key(path)
-    try:
-        token = sign_moq_token(
-            signing_key, root, publish, subscribe, expires=expires, issued=issued, cluster=cluster
-        )
-    except RelaypassError as exc:
-        _fail(exc.reason)
-    if expires is not None and expires <= time.time():
-        sys.stderr.write("warning: --expires is in the past: this token is already expired\n")
-    sys.stdout.write(token + "\n")
+    _print_signed(
+        lambda: sign_moq_token(signing_key, root, publish, subscribe, expires=expires,
+                               issued=issued, cluster=cluster),
+        expires,
+    )  # fmt: skip
 
 
 @moq_token_app.command("verify")
@@ -265,28 +285,6 @@ MOQ_AUTH_CLAIMS: Final = frozenset(
 )
 
 
-def sign_moq_auth_token(
-    key: Key,
-    root: str,
-    publish: list[str] | None,
-    subscribe: list[str] | None,
-    *,
-    expires: int | None,
-    issued: int | None,
-) -> str:
-    """A token as ``moq auth sign`` writes it (legacy ``put``/``get`` when all are subtrees)."""
-    claims = MoqClaims(
-        root=root,
-        publish_patterns=tuple(publish or ()),
-        subscribe_patterns=tuple(subscribe or ()),
-        expires=expires,
-        issued=int(time.time()) if issued is None else issued,
-    )
-    wire = claims.to_auth_wire()
-    MoqClaims.from_wire(wire)  # the checks every verifier applies
-    return sign_jwt(wire, key)
-
-
 def auth_sign(
     key: Annotated[str, typer.Option("--key", help="Key file; `-` reads stdin.")],
     root: Annotated[str, typer.Option("--root", help="The root the patterns are under.")] = "",
@@ -298,24 +296,16 @@ def auth_sign(
         list[str] | None,
         typer.Option("--subscribe", help="A pattern the bearer may subscribe to (**)."),
     ] = None,
-    expires: Annotated[
-        int | None, typer.Option("--expires", help="Expiration time, a unix timestamp.")
-    ] = None,
-    issued: Annotated[
-        int | None, typer.Option("--issued", help="Issued-at time, a unix timestamp.")
-    ] = None,
+    expires: ExpiresOpt = None,
+    issued: IssuedOpt = None,
 ) -> None:
     """Sign a token in moq-auth's format, writing it to stdout."""
     signing_key = _read_key(key)
-    try:
-        token = sign_moq_auth_token(
-            signing_key, root, publish, subscribe, expires=expires, issued=issued
-        )
-    except RelaypassError as exc:
-        _fail(exc.reason)
-    if expires is not None and expires <= time.time():
-        sys.stderr.write("warning: --expires is in the past: this token is already expired\n")
-    sys.stdout.write(token + "\n")
+    _print_signed(
+        lambda: sign_moq_token(signing_key, root, publish, subscribe, expires=expires,
+                               issued=issued, patterns=True),
+        expires,
+    )  # fmt: skip
 
 
 def auth_verify(
