@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -14,8 +14,12 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def new_id(prefix: str) -> str:
@@ -166,6 +170,14 @@ class OutboxEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     event: Mapped[dict[str, Any]] = mapped_column(JSON)
     published_at_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+    @classmethod
+    def since(cls, session: Session, kind: str, since_ms: int) -> list[dict[str, Any]]:
+        """The events of one kind written from ``since_ms`` on, oldest first."""
+        rows = session.scalars(
+            select(cls).where(cls.kind == kind, cls.at_ms >= since_ms).order_by(cls.id)
+        ).all()
+        return [dict(r.event) for r in rows]
 
 
 class Meta(Base):

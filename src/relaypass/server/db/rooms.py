@@ -12,7 +12,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relaypass.profiles.room_events import STANDING, standing_field
@@ -61,14 +60,9 @@ class RoomStore:
         """The latest standing decision per room and participant, recent enough to matter."""
         since = self._now() - _MEMORY_MS
         with self.transaction() as session:
-            rows = session.scalars(
-                select(models.OutboxEvent)
-                .where(models.OutboxEvent.kind == "room", models.OutboxEvent.at_ms >= since)
-                .order_by(models.OutboxEvent.id)
-            ).all()
+            events = models.OutboxEvent.since(session, "room", since)
         latest: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            event = dict(row.event)
+        for event in events:
             field = standing_field(event) if event.get("action") in STANDING else None
             if field is not None:
                 latest[field] = event

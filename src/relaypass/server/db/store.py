@@ -415,12 +415,7 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
         """Revocations recent enough to matter: a token they cut may still be live."""
         since = self._now() - self.max_token_ttl_ms
         with self.transaction() as session:
-            rows = session.scalars(
-                select(models.OutboxEvent)
-                .where(models.OutboxEvent.kind == "revoke", models.OutboxEvent.at_ms >= since)
-                .order_by(models.OutboxEvent.id)
-            ).all()
-            return [dict(r.event) for r in rows]
+            return models.OutboxEvent.since(session, "revoke", since)
 
     def record_denied(self, org_id: str, who: ApiKeyRecord, procedure: str) -> None:
         """Record, in ``org_id``'s log, a refused attempt by another org's key.
