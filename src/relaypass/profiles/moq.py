@@ -144,13 +144,11 @@ class MoqClaims:
 
     def to_wire(self) -> dict[str, object]:
         """The JSON claims object, in moq-token's member order."""
-        if not (self.publish or self.subscribe or self.publish_patterns or self.subscribe_patterns):
-            msg = "a moq token needs at least one publish or subscribe path"
-            raise InvalidRequestError(msg)
-        if len(self.root) > MAX_PATH_CHARS:
-            msg = "root is too long"
-            raise InvalidRequestError(msg)
-        wire: dict[str, object] = {"root": self.root}
+        wire = self._rooted(
+            grants=bool(
+                self.publish or self.subscribe or self.publish_patterns or self.subscribe_patterns
+            )
+        )
         if self.publish:
             wire["put"] = list(self.publish)
         if self.subscribe:
@@ -161,11 +159,7 @@ class MoqClaims:
             wire["subscribe"] = list(self.subscribe_patterns)
         if self.cluster:
             wire["cluster"] = True
-        if self.expires is not None:
-            wire["exp"] = self.expires
-        if self.issued is not None:
-            wire["iat"] = self.issued
-        return wire
+        return self._timed(wire)
 
     def to_auth_wire(self) -> dict[str, object]:
         """The claims as moq-auth writes them: one pattern union per role.
@@ -181,19 +175,27 @@ class MoqClaims:
             raise InvalidRequestError(msg)
         publish = [*map(_subtree, self.publish), *self.publish_patterns]
         subscribe = [*map(_subtree, self.subscribe), *self.subscribe_patterns]
-        if not (publish or subscribe):
-            msg = "a moq token needs at least one publish or subscribe pattern"
-            raise InvalidRequestError(msg)
-        if len(self.root) > MAX_PATH_CHARS:
-            msg = "root is too long"
-            raise InvalidRequestError(msg)
-        wire: dict[str, object] = {"root": self.root}
+        wire = self._rooted(grants=bool(publish or subscribe))
         legacy = all(_legacy_prefix(p) is not None for p in (*publish, *subscribe))
         for role, patterns, old in (("publish", publish, "put"), ("subscribe", subscribe, "get")):
             if patterns and legacy:
                 wire[old] = [_legacy_prefix(p) for p in dict.fromkeys(patterns)]
             elif patterns:
                 wire[role] = list(dict.fromkeys(patterns))
+        return self._timed(wire)
+
+    def _rooted(self, *, grants: bool) -> dict[str, object]:
+        """Both spellings' checks, and the claims they both open with."""
+        if not grants:
+            msg = "a moq token needs at least one publish or subscribe path"
+            raise InvalidRequestError(msg)
+        if len(self.root) > MAX_PATH_CHARS:
+            msg = "root is too long"
+            raise InvalidRequestError(msg)
+        return {"root": self.root}
+
+    def _timed(self, wire: dict[str, object]) -> dict[str, object]:
+        """``exp`` and ``iat`` last, when set (moq-token's member order)."""
         if self.expires is not None:
             wire["exp"] = self.expires
         if self.issued is not None:
