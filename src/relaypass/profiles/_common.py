@@ -6,12 +6,19 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-from relaypass.errors import InvalidClaimError
+from relaypass.errors import InvalidClaimError, InvalidRequestError
 
 IDENTIFIER: Final = re.compile(r"[A-Za-z0-9_.:@-]{1,256}")
 #: What :data:`IDENTIFIER` accepts, in words, for refusals.
 IDENTIFIER_RULE: Final = "1-256 characters of letters, digits and _ . : @ -"
 MAX_LIST: Final = 1024
+
+
+def require_identifier(value: str, name: str) -> None:
+    """Refuse (``INVALID_REQUEST``) a request's ``name`` that is not an identifier."""
+    if IDENTIFIER.fullmatch(value) is None:
+        msg = f"{name} must be an identifier"
+        raise InvalidRequestError(msg)
 
 
 def opt_str(claims: Mapping[str, object], name: str) -> str | None:

@@ -23,7 +23,7 @@ from relaypass._keys import Key
 from relaypass._scopes import PathError, PatternSet, compiled_patterns, split_path
 from relaypass._tokens import Minter, VerifiedToken
 from relaypass.errors import InvalidClaimError, InvalidRequestError
-from relaypass.profiles._common import IDENTIFIER, req_str, str_list
+from relaypass.profiles._common import req_str, require_identifier, str_list
 from relaypass.profiles.algorithms import require_profile_algorithm
 
 __all__ = ["RelayClaims", "RelayMinter"]
@@ -104,20 +104,11 @@ class RelayMinter:
             msg = "need 0 < max_client_ttl_seconds <= max_service_ttl_seconds"
             raise InvalidRequestError(msg)
         default = min(DEFAULT_CLIENT_TTL_SECONDS, max_client_ttl_seconds)
-        self._client = Minter(
-            key,
-            issuer=issuer,
-            default_ttl_seconds=default,
-            max_ttl_seconds=max_client_ttl_seconds,
-            clock=clock,
-        )
-        self._service = Minter(
-            key,
-            issuer=issuer,
-            default_ttl_seconds=default,
-            max_ttl_seconds=max_service_ttl_seconds,
-            clock=clock,
-        )
+        self._client, self._service = (
+            Minter(key, issuer=issuer, default_ttl_seconds=default, max_ttl_seconds=ceiling,
+                   clock=clock)
+            for ceiling in (max_client_ttl_seconds, max_service_ttl_seconds)
+        )  # fmt: skip
         self.max_client_ttl_seconds = max_client_ttl_seconds
         self.max_service_ttl_seconds = max_service_ttl_seconds
 
@@ -130,9 +121,7 @@ class RelayMinter:
         service: bool = False,
     ) -> str:
         """A relay token for ``tenant`` scoped to ``namespaces``."""
-        if IDENTIFIER.fullmatch(tenant) is None:
-            msg = "tenant must be an identifier"
-            raise InvalidRequestError(msg)
+        require_identifier(tenant, "tenant")
         if not namespaces:
             msg = "a relay token needs at least one namespace"
             raise InvalidRequestError(msg)
@@ -157,9 +146,7 @@ class RelayMinter:
 
         ``root`` is the org's namespace root (empty for the unprefixed space).
         """
-        if IDENTIFIER.fullmatch(input_id) is None or "/" in input_id:
-            msg = "inputId must be an identifier"
-            raise InvalidRequestError(msg)
+        require_identifier(input_id, "inputId")
         base = [*split_path(root), "playback", input_id]
         chosen = list(scopes) if scopes is not None else ["/".join(base)]
         for scope in chosen:
@@ -184,8 +171,6 @@ class RelayMinter:
 
         ``root`` is the org's namespace root (empty for the unprefixed space).
         """
-        if IDENTIFIER.fullmatch(call_sid) is None or "/" in call_sid:
-            msg = "callSid must be an identifier"
-            raise InvalidRequestError(msg)
+        require_identifier(call_sid, "callSid")
         pattern = "/".join([*split_path(root), "voice", call_sid, "*"])
         return self.mint(tenant, [pattern], ttl_seconds=ttl_seconds)
