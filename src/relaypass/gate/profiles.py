@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROFILES",
+    "Connect",
     "GateProfile",
     "GateView",
     "MoqProfile",
@@ -105,6 +106,18 @@ class Verified(NamedTuple):
     issuer_known: bool = False
 
 
+class Connect(NamedTuple):
+    """One connection being admitted: what a profile's grant is built from."""
+
+    gate: GateView
+    verified: Verified
+    #: The path the connection dialed (a room's, a broadcast's; "" where none).
+    connection: str
+    #: The handshake's ``Origin`` (browsers), or ``None``.
+    origin: str | None
+    tenancy: Tenancy
+
+
 class GateProfile:
     """What differs between token kinds; the defaults are those of path-scoped tokens."""
 
@@ -132,14 +145,7 @@ class GateProfile:
         fence = fences.fence_set(org, base) if fences.for_org(org) else EMPTY
         return _tenancy(org, None, fence)
 
-    def grant(
-        self,
-        gate: GateView,
-        verified: Verified,
-        connection: str,
-        origin: str | None,
-        tenancy: Tenancy,
-    ) -> Grant:
+    def grant(self, at: Connect) -> Grant:
         """The grant the claims give."""
         raise NotImplementedError
 
@@ -165,16 +171,9 @@ class RelayProfile(GateProfile):
     name = "relay"
     maps_to_subjects = True
 
-    def grant(
-        self,
-        gate: GateView,
-        verified: Verified,
-        connection: str,
-        origin: str | None,
-        tenancy: Tenancy,
-    ) -> Grant:
+    def grant(self, at: Connect) -> Grant:
         """``ns`` patterns for both publish and subscribe."""
-        return RelayClaims.grant(verified.token, tenancy)
+        return RelayClaims.grant(at.verified.token, at.tenancy)
 
 
 @final
@@ -185,21 +184,14 @@ class MoqProfile(GateProfile):
     requires_exp = False
     paths_relative_to_connection = True
 
-    def grant(
-        self,
-        gate: GateView,
-        verified: Verified,
-        connection: str,
-        origin: str | None,
-        tenancy: Tenancy,
-    ) -> Grant:
+    def grant(self, at: Connect) -> Grant:
         """The claims rebased onto the dialed path; a token that grants nothing admits nothing.
 
         A token of another kind (a relay token's ``ns``, say) reads as moq
         claims with no path at all: refused here, as moq-relay refuses an empty
         session, rather than admitted to a session that can do nothing.
         """
-        claims = MoqClaims.from_wire(verified.token.claims)
+        claims = MoqClaims.from_wire(at.verified.token.claims)
         if not (
             claims.publish
             or claims.subscribe
@@ -208,7 +200,7 @@ class MoqProfile(GateProfile):
         ):
             msg = "the token grants no publish or subscribe path"
             raise InvalidPermissionsError(msg)
-        return claims.grant(connection, verified.token, tenancy)
+        return claims.grant(at.connection, at.verified.token, at.tenancy)
 
     def check_scope(self, grant: Grant, verified: Verified, connection: str) -> None:
         """What the token claims (its root and paths), held to its key's scope."""
@@ -253,21 +245,14 @@ class RoomProfile(GateProfile):
             fences.fence_set(org, connection)  # refuses a connection inside a fence
         return _tenancy(org, issuer, EMPTY)
 
-    def grant(
-        self,
-        gate: GateView,
-        verified: Verified,
-        connection: str,
-        origin: str | None,
-        tenancy: Tenancy,
-    ) -> Grant:
+    def grant(self, at: Connect) -> Grant:
         """Guardrails, the roomless ceiling, and the room joined.
 
         A room lives at ``<org root>/<roomId>``: for a key scoped to ``acme``
         the connection path ``acme/standup`` is the room ``standup``.
         """
-        token = verified.token
-        room_id = room_in_scope(token.binding.scope, connection)
+        token, gate = at.verified.token, at.gate
+        room_id = room_in_scope(token.binding.scope, at.connection)
         room = RoomClaims.from_wire(token.claims)
         room.check_lifetime(
             token,
@@ -275,7 +260,7 @@ class RoomProfile(GateProfile):
             gate.max_roomless_ttl_seconds,
             max_scoped=gate.max_room_ttl_seconds,
         )
-        grant = room.to_grant(token, tenancy)
+        grant = room.to_grant(token, at.tenancy)
         if room_id:
             grant.check_room(room_id)
             if grant.room is None:  # a roomless token joins the room of its connection path
@@ -295,17 +280,10 @@ class SessionProfile(GateProfile):
 
     name = "session"
 
-    def grant(
-        self,
-        gate: GateView,
-        verified: Verified,
-        connection: str,
-        origin: str | None,
-        tenancy: Tenancy,
-    ) -> Grant:
+    def grant(self, at: Connect) -> Grant:
         """The capabilities, refused from any origin but the one pinned."""
-        grant = SessionClaims.grant(verified.token, tenancy)
-        grant.check_origin(origin)
+        grant = SessionClaims.grant(at.verified.token, at.tenancy)
+        grant.check_origin(at.origin)
         return grant
 
     def check_scope(self, grant: Grant, verified: Verified, connection: str) -> None:
@@ -323,19 +301,13 @@ class ServiceAccountProfile(GateProfile):
         verified, account = gate.account_directory().verify(token, gate.account_policy, gate.clock)
         return Verified(verified, account=account)
 
-    def grant(
-        self,
-        gate: GateView,
-        verified: Verified,
-        connection: str,
-        origin: str | None,
-        tenancy: Tenancy,
-    ) -> Grant:
+    def grant(self, at: Connect) -> Grant:
         """The tenant's grant, from its registration."""
-        if verified.account is None:  # pragma: no cover - verify() always sets it
+        account = at.verified.account
+        if account is None:  # pragma: no cover - verify() always sets it
             msg = "a service-account token without its registration"
             raise InvalidTokenError(msg)
-        return account_grant(verified.token, verified.account, tenancy)
+        return account_grant(at.verified.token, account, at.tenancy)
 
     def check_scope(self, grant: Grant, verified: Verified, connection: str) -> None:
         """A registration is a tenant's, not a namespace's: nothing to hold to a scope."""

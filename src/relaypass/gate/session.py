@@ -36,7 +36,7 @@ from relaypass.errors import (
 from relaypass.gate.accounts import SDK_ISSUERS, AccountDirectory, ResourceOwners
 from relaypass.gate.index import SessionIndex
 from relaypass.gate.keysource import KeySource
-from relaypass.gate.profiles import GateProfile, header_kid, profile_named
+from relaypass.gate.profiles import Connect, GateProfile, header_kid, profile_named
 from relaypass.gate.quotas import Quotas
 from relaypass.gate.revoked import Revoked
 from relaypass.gate.rooms import RoomBoard, pending_error
@@ -371,7 +371,7 @@ class Gate:
             self._check_revoked(verified.token)
             view = self._current()
             tenancy = kind.tenancy(verified, path, view.keyset, view.fences)
-            grant = kind.grant(self, verified, path, origin, tenancy)
+            grant = kind.grant(Connect(self, verified, path, origin, tenancy))
             kind.check_scope(grant, verified, path)
             self._check_standing(grant)
         except RelaypassError as exc:
