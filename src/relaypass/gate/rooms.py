@@ -423,27 +423,27 @@ class RoomBoard(Generic[S]):
                 self.apply(event)
 
     def _on_admit(self, key: RoomKey, participant: str | None, when: float, _: Any) -> None:  # noqa: ANN401
-        if participant is None:
-            return
-        with self._lock:
-            self._admitted[(key, participant)] = when
-            admitted = [
-                w for w in self._waiting.values()
-                if _matches(w.session, key) and w.session.grant.participant == participant
-            ]  # fmt: skip
-            for w in admitted:
-                self._let_in(w)
-        for w in admitted:
-            self._report_session(w.session)
-            self._used("admitted", w.session)
-            self._emit(w.session, {"type": "admitted"})
+        if participant is not None:
+            self._admit(key, participant, when)
 
     def _on_admitall(self, key: RoomKey, _p: str | None, when: float, _: Any) -> None:  # noqa: ANN401
+        self._admit(key, None, when)
+
+    def _admit(self, key: RoomKey, participant: str | None, when: float) -> None:
+        """Let in one participant waiting in a room's lobby, or (``None``) everyone waiting."""
         with self._lock:
-            admitted = [w for w in self._waiting.values() if _matches(w.session, key)]
+            admitted = [
+                w for w in self._waiting.values()
+                if _matches(w.session, key)
+                and (participant is None or w.session.grant.participant == participant)
+            ]  # fmt: skip
+            named = [w.session.grant.participant for w in admitted] if participant is None else [
+                participant
+            ]  # fmt: skip
+            for who in named:
+                if who is not None:  # remembered: their next join skips the lobby
+                    self._admitted[(key, who)] = when
             for w in admitted:
-                if w.session.grant.participant is not None:
-                    self._admitted[(key, w.session.grant.participant)] = when
                 self._let_in(w)
         for w in admitted:
             self._report_session(w.session)
