@@ -141,13 +141,16 @@ class RedisKeySource:
         """Seconds since Redis last confirmed the set this gate holds (inf: never)."""
         return time.monotonic() - self._confirmed_at
 
+    def _stored_hash(self, name: str) -> dict[Any, Any] | None:
+        """One of the control plane's hashes, or ``None`` while Redis is away."""
+        try:
+            return dict(self._client.hgetall(f"{self.prefix}:{name}"))
+        except ERRORS:
+            return None
+
     def hydrate_revocations(self) -> int:
         """Replay the standing revocations to ``on_revoke``."""
-        if self.on_revoke is None:
-            return 0
-        try:
-            events = self._client.hgetall(f"{self.prefix}:revoked")
-        except ERRORS:
+        if self.on_revoke is None or (events := self._stored_hash("revoked")) is None:
             return 0
         for raw in events.values():
             self._revoke(str(raw))
@@ -155,11 +158,7 @@ class RedisKeySource:
 
     def hydrate_resources(self) -> int:
         """Hand the whole resource-ownership table to ``on_resources``."""
-        if self.on_resources is None:
-            return 0
-        try:
-            raw = self._client.hgetall(f"{self.prefix}:resources")
-        except ERRORS:
+        if self.on_resources is None or (raw := self._stored_hash("resources")) is None:
             return 0
         owners: dict[tuple[str, str, str], str] = {}
         for field, tenant in raw.items():
@@ -171,11 +170,7 @@ class RedisKeySource:
 
     def hydrate_rooms(self) -> int:
         """Hand the standing room events (admissions, changes, removals, ends) to the gate."""
-        if self.on_room_state is None:
-            return 0
-        try:
-            raw = self._client.hgetall(f"{self.prefix}:rooms")
-        except ERRORS:
+        if self.on_room_state is None or (raw := self._stored_hash("rooms")) is None:
             return 0
         events = [e for e in (_json_object(str(v)) for v in raw.values()) if e is not None]
         self.on_room_state(events)
