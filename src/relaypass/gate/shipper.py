@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 from typing import Final, final
 
 import redis
 
+from relaypass._background import Background
 from relaypass._redis import ERRORS, keyspace, redis_client
 from relaypass.gate.session import Gate
 from relaypass.gate.usage import UsageEvents, default_node, event_record
@@ -46,12 +46,11 @@ class RedisUsageShipper:
         self.flush_seconds = flush_seconds
         self.snapshot_seconds = snapshot_seconds
         self._seq = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="relaypass-usage", daemon=True)
+        self._background = Background(self._run, "relaypass-usage")
 
     def start(self) -> None:
         """Start shipping in the background."""
-        self._thread.start()
+        self._background.start()
 
     def flush(self) -> int:
         """Ship what waits now; the number of events that reached Redis (0 on failure)."""
@@ -95,9 +94,7 @@ class RedisUsageShipper:
 
     def close(self) -> None:
         """Ship what is left (once), leave the live table, and stop."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._background.stop(timeout=5)
         self.flush()
         with contextlib.suppress(*ERRORS):
             self._client.hdel(f"{self.prefix}:live", self.node)
@@ -105,7 +102,7 @@ class RedisUsageShipper:
 
     def _run(self) -> None:
         next_snapshot = 0.0
-        while not self._stop.wait(self.flush_seconds):
+        while not self._background.stopping.wait(self.flush_seconds):
             self.flush()
             if time.monotonic() >= next_snapshot:
                 self.snapshot()

@@ -24,6 +24,7 @@ from typing import Any, Final, final
 from redis.backoff import ExponentialWithJitterBackoff
 from sqlalchemy.exc import SQLAlchemyError
 
+from relaypass._background import Background
 from relaypass._redis import ERRORS
 from relaypass.server.db.store import Store
 from relaypass.server.publish import RedisPublisher
@@ -60,22 +61,18 @@ class OutboxRelay:
         self._log = log
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stop = threading.Event()
         self._recover = True  # first of all: make Redis hold everything
         self.healthy = False
         self.failures = 0
-        self._thread = threading.Thread(target=self._run, name="relaypass-outbox", daemon=True)
+        self._background = Background(self._run, "relaypass-outbox")
 
     def start(self) -> None:
         """Start draining in the background."""
-        self._thread.start()
+        self._background.start()
 
     def close(self) -> None:
         """Stop the background thread."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._background.stop(timeout=5, wake=self._wake)
 
     def notify(self) -> None:
         """Something was committed: drain soon."""
@@ -187,7 +184,7 @@ class OutboxRelay:
     def _run(self) -> None:
         failures = 0
         next_refresh = time.monotonic() + self.refresh_seconds
-        while not self._stop.is_set():
+        while not self._background.stopping.is_set():
             try:
                 self.drain()
                 if time.monotonic() >= next_refresh:
@@ -196,7 +193,7 @@ class OutboxRelay:
             except (*ERRORS, SQLAlchemyError, OSError):
                 self._failed()
                 failures += 1
-                self._stop.wait(_BACKOFF.compute(failures))
+                self._background.stopping.wait(_BACKOFF.compute(failures))
                 continue
             failures = 0
             self._wake.wait(timeout=1.0)

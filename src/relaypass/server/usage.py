@@ -36,6 +36,7 @@ import redis
 import structlog
 from sqlalchemy.orm import Session
 
+from relaypass._background import Background
 from relaypass._redis import announce, disconnect, keyspace, redis_client
 from relaypass.errors import QuotaExceededError, RateLimitedError
 from relaypass.server.db.usage import DAY, MINUTE, ORG_TOTAL, Figure, UsageStore, bucket_of
@@ -169,8 +170,7 @@ class UsageRecorder:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._mints: Counter[tuple[str, str, int]] = Counter()
         self._mints_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="relaypass-usage", daemon=True)
+        self._background = Background(self._run, "relaypass-usage")
         self._group_ready = False
         self.applied = 0
         #: A pending entry idle this long (ms) belongs to a consumer that is gone.
@@ -422,17 +422,11 @@ class UsageRecorder:
 
     def start(self) -> None:
         """Record in the background (again after :meth:`close`: an app's lifespan may rerun)."""
-        if self._thread.is_alive():
-            return
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="relaypass-usage", daemon=True)
-        self._thread.start()
+        self._background.start()
 
     def close(self) -> None:
         """Stop, adding the last mints (Redis connections are opened again on use)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        self._background.stop(timeout=10)
         with contextlib.suppress(Exception):
             self.flush_mints()
         if self._client is not None:
@@ -440,7 +434,7 @@ class UsageRecorder:
 
     def _run(self) -> None:
         next_sample = next_claim = next_compact = 0.0
-        while not self._stop.is_set():
+        while not self._background.stopping.is_set():
             now = time.monotonic()
             try:
                 self.flush_mints()
@@ -451,7 +445,7 @@ class UsageRecorder:
                     if now >= next_sample:
                         self.refresh_limits()
                         next_sample = now + self.snapshot_seconds
-                    self._stop.wait(1.0)
+                    self._background.stopping.wait(1.0)
                     continue
                 if now >= next_sample:
                     self.refresh_limits()
@@ -464,4 +458,4 @@ class UsageRecorder:
             except Exception as exc:  # noqa: BLE001 - the recorder outlives Redis and DB outages
                 _log.warning("usage.recorder_failed", error=type(exc).__name__)
                 self._group_ready = False
-                self._stop.wait(1.0)
+                self._background.stopping.wait(1.0)

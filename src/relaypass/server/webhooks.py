@@ -34,6 +34,7 @@ import orjson
 import structlog
 from standardwebhooks.webhooks import Webhook
 
+from relaypass._background import Background
 from relaypass.errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -150,8 +151,7 @@ class Deliverer:
         self.poll_seconds = poll_seconds
         self.delivered = self.failed = 0
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._background = Background(self._run, "relaypass-webhooks")
 
     def notify(self) -> None:
         """Something was queued: look now."""
@@ -159,18 +159,11 @@ class Deliverer:
 
     def start(self) -> None:
         """Deliver in the background (again after :meth:`close`)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="relaypass-webhooks", daemon=True)
-        self._thread.start()
+        self._background.start()
 
     def close(self) -> None:
         """Stop after the attempts in flight."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=self.timeout_seconds + 5)
+        self._background.stop(timeout=self.timeout_seconds + 5, wake=self._wake)
 
     def run_once(self, client: httpx.Client, pool: ThreadPoolExecutor) -> int:
         """Attempt what is due now, with the deliverer's one client; how many were attempted."""
@@ -220,7 +213,7 @@ class Deliverer:
             _client(allow_private=self.allow_private, timeout=self.timeout_seconds) as client,
             ThreadPoolExecutor(self.workers, thread_name_prefix="relaypass-webhook") as pool,
         ):
-            while not self._stop.is_set():
+            while not self._background.stopping.is_set():
                 try:
                     if time.monotonic() >= next_notices:
                         self.store.announce_expiring_keys()
