@@ -41,74 +41,45 @@ __all__ = [
 #: Hosts that are this machine (an address must be one of them where only loopback will do).
 LOOPBACK: Final = ("127.", "::1", "localhost")
 
+
+def _env(flag: str, help_text: str) -> Any:  # noqa: ANN401 - what typer.Option returns
+    """A gate option that its environment variable (``RELAYPASS_`` and the flag's name) sets too."""
+    return typer.Option(
+        flag, help=help_text, envvar="RELAYPASS_" + flag[2:].upper().replace("-", "_")
+    )
+
+
 KeyFileOpt = Annotated[
     list[Path] | None,
-    typer.Option(
-        "--key",
-        help="Public JWK or JWKS file, re-read when it changes (repeatable: all are used).",
-        envvar="RELAYPASS_KEY",
-    ),
+    _env("--key", "Public JWK or JWKS file, re-read when it changes (repeatable: all are used)."),
 ]
 KeyDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--key-dir",
-        help="Directory of {kid}.jwk files (moq-relay layout).",
-        envvar="RELAYPASS_KEY_DIR",
-    ),
+    Path | None, _env("--key-dir", "Directory of {kid}.jwk files (moq-relay layout).")
 ]
-JwksUrlOpt = Annotated[
-    str | None, typer.Option("--jwks-url", help="JWKS URL to follow.", envvar="RELAYPASS_JWKS_URL")
-]
+JwksUrlOpt = Annotated[str | None, _env("--jwks-url", "JWKS URL to follow.")]
 RedisUrlOpt = Annotated[
     str | None,
-    typer.Option(
+    _env(
         "--redis-url",
-        help="The control plane's Redis: keys and live revocations (redis://, rediss://, "
+        "The control plane's Redis: keys and live revocations (redis://, rediss://, "
         "redis+sentinel://h:p,.../service, redis+cluster://h:p,...).",
-        envvar="RELAYPASS_REDIS_URL",
     ),
 ]
-RedisPrefixOpt = Annotated[
-    str, typer.Option("--redis-prefix", help="Redis key prefix.", envvar="RELAYPASS_REDIS_PREFIX")
-]
+RedisPrefixOpt = Annotated[str, _env("--redis-prefix", "Redis key prefix.")]
 PublicPubOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--public-publish",
-        help="Prefix anyone may publish to without a token.",
-        envvar="RELAYPASS_PUBLIC_PUBLISH",
-    ),
+    list[str] | None, _env("--public-publish", "Prefix anyone may publish to without a token.")
 ]
 PublicSubOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--public-subscribe",
-        help="Prefix anyone may subscribe to without a token.",
-        envvar="RELAYPASS_PUBLIC_SUBSCRIBE",
-    ),
+    list[str] | None, _env("--public-subscribe", "Prefix anyone may subscribe to without a token.")
 ]
 PublicOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--public",
-        help="Prefix anyone may publish and subscribe to (moq-relay's).",
-        envvar="RELAYPASS_PUBLIC",
-    ),
+    list[str] | None, _env("--public", "Prefix anyone may publish and subscribe to (moq-relay's).")
 ]
 IssuerOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--issuer", help="Accept only tokens with this iss (repeatable).", envvar="RELAYPASS_ISSUER"
-    ),
+    list[str] | None, _env("--issuer", "Accept only tokens with this iss (repeatable).")
 ]
 AudienceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--audience",
-        help="This gate's identifier; tokens need it in aud.",
-        envvar="RELAYPASS_AUDIENCE",
-    ),
+    str | None, _env("--audience", "This gate's identifier; tokens need it in aud.")
 ]
 RoomSecretOpt = Annotated[
     list[str] | None,
