@@ -3,9 +3,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import event, inspect, select
 
 from relaypass import (
     InvalidApiKeyError,
@@ -22,6 +24,7 @@ from relaypass.server.db import models
 from relaypass.server.db.migrate import downgrade, upgrade
 from relaypass.server.db.store import KeyState, Store
 from relaypass.server.scopes import ALL_SCOPES
+from tests._cp import sqlite_store
 from tests.server.conftest import MsClock
 
 
@@ -185,6 +188,40 @@ def test_audit_log_records_who_did_what_without_secrets(store: Store) -> None:
     assert log[1]["actor"] == "key_admin"
     assert secret not in str(log)
     assert [e["action"] for e in store.audit_log(org.id, action="token.mint")] == ["token.mint"]
+
+
+def test_an_orgs_audit_page_is_read_from_an_index_in_order(tmp_path: Path) -> None:
+    """Newest first, filtered by time or not, with no sort of the org's rows (SQLite's plan).
+
+    Every mint adds a row: an org's log grows without bound, and a page of it must not
+    cost a sort of all of it. The one index starting with the org (``ix_audit_org_at``)
+    serves it; so does ``ix_audit_log_at_ms`` for the platform's log.
+    """
+    store = sqlite_store(tmp_path)
+    seen: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        statement, parameters = args[2], args[3]
+        if "FROM audit_log" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    store.audit_log("org_1", limit=10)
+    store.audit_log("org_1", since_ms=1, until_ms=2, limit=10)
+    store.audit_log(None, limit=10)
+    event.remove(store.engine, "before_cursor_execute", capture)
+    assert len(seen) == 3
+    raw = store.engine.raw_connection()
+    try:
+        for statement, parameters in seen:
+            plan = " / ".join(
+                row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            )
+            assert "USING INDEX ix_audit" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan  # no sort
+    finally:
+        raw.close()
+        store.close()
 
 
 def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:

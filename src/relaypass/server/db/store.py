@@ -482,7 +482,11 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
         query = select(table).where(*(clause for wanted, clause in filters if wanted))
         with self.transaction() as session:
             rows = session.scalars(
-                query.order_by(table.id.desc()).limit(min(limit, 1000)).offset(max(offset, 0))
+                # Newest first by time, as ix_audit_org_at and ix_audit_log_at_ms hold it: an
+                # org's page is read from its index, not sorted from all its rows.
+                query.order_by(table.at_ms.desc(), table.id.desc())
+                .limit(min(limit, 1000))
+                .offset(max(offset, 0))
             ).all()
             return [
                 {
