@@ -24,7 +24,8 @@ from relaypass.errors import (
     InvalidRequestError,
 )
 from relaypass.server.db import models
-from relaypass.server.db.refresh import CACHE_MAX, CACHE_MS, Refresher
+from relaypass.server.db.changes import ChangeFeed
+from relaypass.server.db.refresh import CACHE_MAX, Refresher
 from relaypass.server.secrets import KeyEncryptionKey
 
 __all__ = ["ApiKeyRecord", "ApiKeyStore"]
@@ -62,6 +63,7 @@ class ApiKeyStore:
     _audit: Callable[..., None]
     _idempotent: Callable[..., dict[str, Any]]
     _refresher: Refresher
+    _changes: ChangeFeed
     _hasher: ApiKeyHasher
     _kek: KeyEncryptionKey
     api_key_prefix: str
@@ -244,7 +246,7 @@ class ApiKeyStore:
                 continue
             record, dies_at = checked
             self._api_key_cache[digest] = _CachedKey(
-                record, now + CACHE_MS, dies_at, was.last_used_written_ms
+                record, self._changes.until(now), dies_at, was.last_used_written_ms
             )
 
     def verify_api_key(self, text: str) -> ApiKeyRecord:
@@ -291,7 +293,7 @@ class ApiKeyStore:
                 self._warm_org(session, org, now)
         if len(self._api_key_cache) >= CACHE_MAX:
             self._api_key_cache.clear()
-        self._api_key_cache[digest] = _CachedKey(record, now + CACHE_MS, dies_at, written)
+        self._api_key_cache[digest] = _CachedKey(record, self._changes.until(now), dies_at, written)
         return record
 
     def _checked(

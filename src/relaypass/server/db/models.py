@@ -180,6 +180,21 @@ class OutboxEvent(Base):
         return [dict(r.event) for r in rows]
 
 
+class Change(Base):
+    """An org whose objects changed (keys, tenants, quotas...): workers drop its cache entries.
+
+    Written by every audited write, in its transaction; read by each worker's change feed
+    (``server/db/changes.py``); deleted after an hour.
+    """
+
+    __tablename__ = "changes"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    org_id: Mapped[str] = mapped_column(String(64))
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class Meta(Base):
     """Facts about the database itself: check values of the secrets it was made with."""
 

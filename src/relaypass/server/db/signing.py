@@ -22,7 +22,8 @@ from relaypass.errors import (
 )
 from relaypass.profiles.algorithms import PROFILE_ALGORITHMS, profiles_for
 from relaypass.server.db import models
-from relaypass.server.db.refresh import CACHE_MS, Refresher
+from relaypass.server.db.changes import ChangeFeed
+from relaypass.server.db.refresh import Refresher
 from relaypass.server.secrets import KeyEncryptionKey
 
 __all__ = ["KeyState", "SigningKeyStore", "key_state"]
@@ -62,6 +63,7 @@ class SigningKeyStore:
     _audit: Callable[..., None]
     _idempotent: Callable[..., dict[str, Any]]
     _refresher: Refresher
+    _changes: ChangeFeed
     _kek: KeyEncryptionKey
     key_propagation_ms: int
     max_token_ttl_ms: int
@@ -193,8 +195,8 @@ class SigningKeyStore:
                 "signing", (org_id, profile), cached, cached[1], self._reload_signing
             )
             return cached[0]
-        key = self._load_active_signing_key(org_id, now, profile)
-        by_profile[profile] = (key, now + CACHE_MS)
+        key, until = self._load_active_signing_key(org_id, now, profile)
+        by_profile[profile] = (key, until)
         return key
 
     def _reload_signing(self, seen: Mapping[Hashable, object]) -> None:
@@ -220,6 +222,7 @@ class SigningKeyStore:
                 )
                 for org, profile in wanted
             }
+            until = {org: self._until(rows, now) for org, rows in by_org.items()}
         for (org, profile), key in chosen.items():
             by_profile = self._signing_cache.get(org, {})
             if by_profile.get(profile) is not seen[org, profile]:
@@ -227,14 +230,25 @@ class SigningKeyStore:
             if key is None:
                 by_profile.pop(profile, None)
             else:
-                by_profile[profile] = (key, now + CACHE_MS)
+                by_profile[profile] = (key, until[str(org)])
 
-    def _load_active_signing_key(self, org_id: str, now: int, profile: str | None) -> Key:
+    def _until(self, rows: Sequence[models.SigningKey], now: int) -> int:
+        """Until when the active choice among ``rows``, read at ``now``, may be served.
+
+        No later than a pending key's activation: the choice changes then with no write.
+        """
+        pending = (r.active_at_ms for r in rows if key_state(r, now) == KeyState.PENDING)
+        return min([self._changes.until(now), *pending])
+
+    def _load_active_signing_key(
+        self, org_id: str, now: int, profile: str | None
+    ) -> tuple[Key, int]:
         self.cache_misses["signing_key"] += 1
         with self.transaction() as session:
-            key = self._active_among(_keys_of(session, {org_id}).get(org_id, []), now, profile)
+            rows = _keys_of(session, {org_id}).get(org_id, [])
+            key = self._active_among(rows, now, profile)
         if key is not None:
-            return key
+            return key, self._until(rows, now)
         if profile is not None:
             names = ", ".join(str(a) for a in PROFILE_ALGORITHMS[profile])
             msg = (
@@ -283,10 +297,11 @@ class SigningKeyStore:
             return
         rows = _keys_of(session, {org_id}).get(org_id, [])
         opened: dict[str, Key] = {}
+        until = self._until(rows, now)
         for profile in wanted:
             key = self._active_among(rows, now, profile, opened)
             if key is not None:
-                by_profile[profile] = (key, now + CACHE_MS)
+                by_profile[profile] = (key, until)
 
     def published_keys(self, org_id: str | None = None) -> KeySet:
         """Public keys gates must know (pending, active and retiring), and the live issuers.

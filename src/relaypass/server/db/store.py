@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,7 @@ from relaypass.server.blocking import AuditRow, deferred_audit, forbid_blocking
 from relaypass.server.db import models
 from relaypass.server.db.apikeys import ApiKeyRecord, ApiKeyStore
 from relaypass.server.db.audit import AuditAppender, LoopCommits
+from relaypass.server.db.changes import ChangeFeed
 from relaypass.server.db.limits import LimitsStore
 from relaypass.server.db.migrate import upgrade
 from relaypass.server.db.refresh import Refresher
@@ -192,10 +193,14 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
         self.cache_misses: collections.Counter[str] = collections.Counter()
         #: Reloads cache entries near their bound in the background (see ``refresh.py``).
         self._refresher = Refresher(clock_ms)
+        #: Lets the caches keep entries long while it is read (``changes.py``): started by
+        #: :meth:`follow_changes` (the service does); until then every entry gets the 5 s bound.
+        self._changes = ChangeFeed(self._read_changes, self._forget, self._trim_changes, clock_ms)
         self._init_tenancy()
 
     def close(self) -> None:
         """Release every connection."""
+        self._changes.close()
         self._refresher.close()
         self._appender.close()
         self.engine.dispose()
@@ -204,6 +209,14 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
     def clock(self) -> _StoreClock:
         """The store's time as a :class:`~relaypass.Clock`, so minting and lifecycle agree."""
         return _StoreClock(self._now)
+
+    def follow_changes(self) -> None:
+        """Read the change feed in the background (call it once migrated).
+
+        Then an entry is kept long, and a change through another worker drops it here within
+        a second.
+        """
+        self._changes.start()
 
     def migrate(self) -> None:
         """Apply the packaged migrations."""
@@ -285,6 +298,34 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
         out = self._idempotent(caller_org, "org.create", idempotency_key, request, create)
         return self.get_org(out["org_id"]), self.get_api_key(out["key_id"]), out["secret"]
 
+    def _read_changes(self, after_id: int) -> list[tuple[int, str]]:
+        with self.transaction() as session:
+            rows = session.execute(
+                select(models.Change.id, models.Change.org_id)
+                .where(models.Change.id > after_id)
+                .order_by(models.Change.id)
+            )
+            return [(int(i), str(org)) for i, org in rows]
+
+    def _trim_changes(self, before_ms: int) -> None:
+        with self.transaction() as session:
+            session.execute(delete(models.Change).where(models.Change.at_ms < before_ms))
+
+    def _forget(self, org_id: str | None) -> None:
+        """Drop an org's entries from every cache here (``None``: every entry)."""
+        if org_id is None:
+            self._api_key_cache.clear()
+            self._signing_cache.clear()
+            self._scope_cache.clear()
+            with self._tenant_lock:
+                self._tenant_cache.clear()
+            return
+        self.forget_org_keys(org_id)
+        self._scope_cache.pop(org_id, None)
+        with self._tenant_lock:
+            for pair in [p for p in self._tenant_cache if p[0] == org_id]:
+                self._tenant_cache.pop(pair, None)
+
     def forget_org_keys(self, org_id: str) -> None:
         """Drop an org's API keys from this process's cache (the org was disabled)."""
         for digest, entry in list(self._api_key_cache.items()):
@@ -307,6 +348,8 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
         is never lost between the database and Redis (see ``server/outbox.py``).
         """
         now = self._now()
+        # What each worker's caches hold of the org may be stale now (``changes.py``).
+        session.add(models.Change(org_id=org_id, at_ms=now))
         session.add(
             models.AuditEvent(
                 at_ms=now,

@@ -33,7 +33,8 @@ from relaypass.errors import (
 from relaypass.profiles._common import IDENTIFIER, IDENTIFIER_RULE
 from relaypass.profiles.service_account import ServiceAccountRegistry, ServiceIdentity
 from relaypass.server.db import models
-from relaypass.server.db.refresh import CACHE_MAX, CACHE_MS, Refresher
+from relaypass.server.db.changes import ChangeFeed
+from relaypass.server.db.refresh import CACHE_MAX, Refresher
 
 __all__ = ["MAX_NAMESPACES", "NO_SUCH_TENANT", "TenancyStore", "validate_namespaces"]
 
@@ -94,6 +95,7 @@ class TenancyStore:
     _scope_cache: dict[str, tuple[KeyScope, int]]
     _tenant_lock: threading.Lock
     _refresher: Refresher
+    _changes: ChangeFeed
     cache_misses: collections.Counter[str]
 
     def _init_tenancy(self) -> None:
@@ -231,7 +233,7 @@ class TenancyStore:
         scope = KeyScope.for_roots(roots)
         if len(self._scope_cache) >= CACHE_MAX:
             self._scope_cache.clear()
-        self._scope_cache[org_id] = (scope, now + CACHE_MS)
+        self._scope_cache[org_id] = (scope, self._changes.until(now))
         return scope
 
     def count_orgs(self, *, excluding: str | None = None) -> int:
@@ -345,7 +347,7 @@ class TenancyStore:
                 if self._tenant_cache.get(pair) != seen[pair]:
                     continue
                 if pair in active:
-                    self._tenant_cache[pair] = now + CACHE_MS
+                    self._tenant_cache[pair] = self._changes.until(now)
                 else:
                     self._tenant_cache.pop(pair, None)
 
@@ -365,7 +367,7 @@ class TenancyStore:
         with self._tenant_lock:
             if len(self._tenant_cache) >= CACHE_MAX:
                 self._tenant_cache.clear()
-            self._tenant_cache[org_id, tenant_id] = now + CACHE_MS
+            self._tenant_cache[org_id, tenant_id] = self._changes.until(now)
 
     # ---------------------------------------------------- tenant resources
 
