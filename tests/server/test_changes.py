@@ -57,6 +57,15 @@ def test_every_write_to_an_orgs_cached_objects_names_the_org(store: Store) -> No
     assert _changed_orgs(store).count(other) == 1
 
 
+def test_writes_the_caches_do_not_hold_name_no_org(store: Store) -> None:
+    """A room decision or a webhook edit leaves the org's cache entries alone."""
+    org = store.create_org("acme").id
+    before = _changed_orgs(store)
+    store.room_action(org, "admitAll", "standup", actor="test")
+    store.create_webhook(org, "https://hooks.example.com/a", actor="test")
+    assert _changed_orgs(store) == before
+
+
 def test_a_followed_feed_keeps_entries_long_and_drops_a_changed_org_at_the_next_look(
     store: Store, ms_clock: MsClock
 ) -> None:

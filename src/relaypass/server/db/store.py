@@ -51,6 +51,12 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+#: The audited actions that change what the caches hold (API keys, signing keys, tenants, the
+#: org): each names its org in the change feed (``changes.py``). A room decision or a webhook
+#: edit does not, so a busy room never drops its org's entries.
+_CACHED_OBJECTS: Final = ("api_key.", "signing_key.", "tenant.", "org.")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3)."""
     if url.startswith(("postgresql://", "postgres://")):
@@ -348,8 +354,8 @@ class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore,
         is never lost between the database and Redis (see ``server/outbox.py``).
         """
         now = self._now()
-        # What each worker's caches hold of the org may be stale now (``changes.py``).
-        session.add(models.Change(org_id=org_id, at_ms=now))
+        if action.startswith(_CACHED_OBJECTS):  # each worker's entries of the org may be stale
+            session.add(models.Change(org_id=org_id, at_ms=now))
         session.add(
             models.AuditEvent(
                 at_ms=now,
