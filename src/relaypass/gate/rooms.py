@@ -44,12 +44,10 @@ import dataclasses
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, Generic, final
 
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.registry import CollectorRegistry
 
 from relaypass._grant import Grant
 from relaypass.errors import (
@@ -62,12 +60,24 @@ from relaypass.errors import (
     RoomEndedError,
     UnauthorizedParticipantError,
 )
-from relaypass.profiles.room import RoomAction, RoomClaims, RoomGrantFlags
+from relaypass.gate.room_parts import (
+    Room,
+    RoomCollector,
+    RoomGate,
+    RoomKey,
+    RoomSession,
+    S,
+    Waiting,
+    changed,
+    count,
+    grant_changed,
+    matches,
+    room_key,
+    same_room,
+    valid_participant,
+)
+from relaypass.profiles.room import RoomAction, RoomGrantFlags
 from relaypass.profiles.room_events import ACTIONS, update_change
-
-if TYPE_CHECKING:
-    from relaypass._clock import Clock
-    from relaypass.gate.usage import UsageEvents
 
 __all__ = [
     "CLOSE_CODES",
@@ -79,8 +89,6 @@ __all__ = [
     "RoomSession",
     "pending_error",
 ]
-
-RoomKey = tuple[str | None, str]
 
 #: Why the gate closed a room session -> the stable code adapters report.
 CLOSE_CODES: Final = {
@@ -95,72 +103,13 @@ _MEMORY_SECONDS: Final = 86_400.0
 #: What a moderator's own session may decide, as the control plane may.
 MODERATOR_ACTIONS: Final = frozenset({"admit", "deny", "admitAll", "update", "remove", "end"})
 _NEEDS_PARTICIPANT: Final = frozenset({"admit", "deny", "update", "remove"})
-_MAX_PARTICIPANT: Final = 256
 #: Tiers a participant list may be narrowed to.
 TIERS: Final = frozenset({"speaker", "viewer"})
-
-
-class RoomSession(Protocol):
-    """What the board reads and marks of a session (:class:`relaypass.gate.Session` is one)."""
-
-    grant: Grant
-    pending: bool
-
-    @property
-    def id(self) -> int:
-        """The session's number on its gate."""
-
-    @property
-    def started_at(self) -> float:
-        """When it connected (the gate's clock)."""
-
-    @property
-    def open(self) -> bool:
-        """Whether it is still live."""
-
-
-S = TypeVar("S", bound=RoomSession)
-S_contra = TypeVar("S_contra", bound=RoomSession, contravariant=True)
-
-
-class RoomGate(Protocol[S_contra]):
-    """What the board asks of its gate (:class:`relaypass.gate.Gate` is one).
-
-    The gate builds on the board, not the board on the gate: it files its room
-    sessions here, and the board closes or re-grants them through this.
-    """
-
-    @property
-    def clock(self) -> Clock:
-        """The gate's clock."""
-
-    @property
-    def usage(self) -> UsageEvents | None:
-        """Where usage events go, if anywhere."""
-
-    def close(self, session: S_contra, reason: str) -> None:
-        """End a session for ``reason``."""
-
-    def regrant(self, session: S_contra, grant: Grant) -> None:
-        """Pin a new grant to a live session."""
 
 
 def pending_error() -> PendingAdmissionError:
     """The refusal every check of a session in the lobby gets."""
     return PendingAdmissionError("waiting in the lobby for a moderator")
-
-
-@dataclass
-class _Waiting(Generic[S]):
-    session: S
-    deadline: float
-    timer: threading.Timer
-
-
-@dataclass
-class _Room(Generic[S]):
-    members: dict[str, set[S]] = field(default_factory=dict)
-    count_timer: threading.Timer | None = None
 
 
 @final
@@ -172,8 +121,8 @@ class RoomBoard(Generic[S]):
         self.gate_id = uuid.uuid4().hex[:12]
         self.coalesce_seconds = coalesce_seconds
         self._lock = threading.RLock()
-        self._rooms: dict[RoomKey, _Room[S]] = {}
-        self._waiting: dict[int, _Waiting[S]] = {}
+        self._rooms: dict[RoomKey, Room[S]] = {}
+        self._waiting: dict[int, Waiting[S]] = {}
         self._admitted: dict[tuple[RoomKey, str], float] = {}
         self._removed: dict[tuple[RoomKey, str], float] = {}
         self._ended: dict[RoomKey, float] = {}
@@ -198,7 +147,7 @@ class RoomBoard(Generic[S]):
         ``requested`` is the identity the client names (``None``: none); a token
         that pins ``participantId`` refuses any other one.
         """
-        if requested is not None and not _valid_participant(requested):
+        if requested is not None and not valid_participant(requested):
             msg = "participant must be 1-256 printable characters"
             raise InvalidRequestError(msg)
         if grant.participant is not None:
@@ -214,7 +163,7 @@ class RoomBoard(Generic[S]):
 
     def check_join(self, grant: Grant) -> None:
         """Refuse a token issued before its participant's removal or its room's end."""
-        key = _key(grant)
+        key = room_key(grant)
         if key is None:
             return
         issued = grant.issued_at or 0.0
@@ -230,7 +179,7 @@ class RoomBoard(Generic[S]):
 
     def joined(self, session: S) -> None:
         """File a room session: standing changes, an older twin replaced, the lobby."""
-        key = _key(session.grant)
+        key = room_key(session.grant)
         participant = session.grant.participant
         if key is None or participant is None:
             return
@@ -239,8 +188,8 @@ class RoomBoard(Generic[S]):
         with self._lock:
             update = self._update_for(key, participant)
             if update is not None and (session.grant.issued_at or 0.0) <= update[2]:
-                session.grant = _changed(session.grant, update[0], update[1])
-            room = self._rooms.setdefault(key, _Room())
+                session.grant = changed(session.grant, update[0], update[1])
+            room = self._rooms.setdefault(key, Room())
             replaced = list(room.members.get(participant, ()))
             room.members[participant] = {session}
             wait = (
@@ -253,7 +202,7 @@ class RoomBoard(Generic[S]):
                 ttl = float(session.grant.lobby_ttl or 0)
                 timer = threading.Timer(ttl, self._timed_out, args=(session,))
                 timer.daemon = True
-                self._waiting[session.id] = _Waiting(session, now + ttl, timer)
+                self._waiting[session.id] = Waiting(session, now + ttl, timer)
                 timer.start()
             self._schedule_count(key, room)
         for old in replaced:
@@ -274,7 +223,7 @@ class RoomBoard(Generic[S]):
 
     def left(self, session: S) -> None:
         """Forget a closed session."""
-        key = _key(session.grant)
+        key = room_key(session.grant)
         participant = session.grant.participant
         if key is None or participant is None:
             return
@@ -309,7 +258,7 @@ class RoomBoard(Generic[S]):
         elif grant.participant != current.participant:
             msg = "a refresh must keep the session's participant"
             raise UnauthorizedParticipantError(msg)
-        key = _key(grant)
+        key = room_key(grant)
         if current.expires_at is not None and (
             grant.expires_at is None or grant.expires_at < current.expires_at
         ):
@@ -318,7 +267,7 @@ class RoomBoard(Generic[S]):
             with self._lock:
                 update = self._update_for(key, grant.participant)
             if update is not None and (grant.issued_at or 0.0) <= update[2]:
-                grant = _changed(grant, update[0], update[1])
+                grant = changed(grant, update[0], update[1])
         return grant
 
     # ------------------------------------------------------------ moderation
@@ -329,7 +278,7 @@ class RoomBoard(Generic[S]):
             return [
                 {"participant": w.session.grant.participant, "deadline": w.deadline}
                 for w in self._waiting.values()
-                if _key(w.session.grant) == key
+                if room_key(w.session.grant) == key
             ]
 
     def moderate(
@@ -346,7 +295,7 @@ class RoomBoard(Generic[S]):
         ``update`` takes a room grant (validated as a token's) and/or a tier.
         """
         current = moderator.grant
-        key = _key(current)
+        key = room_key(current)
         if moderator.pending:
             raise pending_error()
         if key is None or RoomAction.MODERATE not in current.capabilities:
@@ -356,7 +305,7 @@ class RoomBoard(Generic[S]):
             msg = f"a moderator's action is one of {', '.join(sorted(MODERATOR_ACTIONS))}"
             raise InvalidRequestError(msg)
         if action in _NEEDS_PARTICIPANT and (
-            participant is None or not _valid_participant(participant)
+            participant is None or not valid_participant(participant)
         ):
             msg = f"{action} names a participant (1-256 printable characters)"
             raise InvalidRequestError(msg)
@@ -381,7 +330,7 @@ class RoomBoard(Generic[S]):
         if entries is None:
             with self._lock:
                 entries = sorted(
-                    (self._entry(s) for k, room in self._rooms.items() if _same_room(k, key)
+                    (self._entry(s) for k, room in self._rooms.items() if same_room(k, key)
                      for members in room.members.values() for s in members),
                     key=lambda e: (e["since"], e["participant"]),
                 )  # fmt: skip
@@ -434,7 +383,7 @@ class RoomBoard(Generic[S]):
         with self._lock:
             admitted = [
                 w for w in self._waiting.values()
-                if _matches(w.session, key)
+                if matches(w.session, key)
                 and (participant is None or w.session.grant.participant == participant)
             ]  # fmt: skip
             named = [w.session.grant.participant for w in admitted] if participant is None else [
@@ -454,7 +403,7 @@ class RoomBoard(Generic[S]):
         with self._lock:
             denied = [
                 w.session for w in self._waiting.values()
-                if _matches(w.session, key) and w.session.grant.participant == participant
+                if matches(w.session, key) and w.session.grant.participant == participant
             ]  # fmt: skip
         for session in denied:
             self._used("denied", session)
@@ -475,16 +424,16 @@ class RoomBoard(Generic[S]):
             sessions = self._sessions_of(key, participant)
         for session in sessions:
             before = session.grant
-            after = _changed(before, flags, is_viewer)
+            after = changed(before, flags, is_viewer)
             self._gate.regrant(session, after)
             self._report_session(session)
             self._used("grant_changed", session)
-            self._emit(session, _grant_changed(before, after))
+            self._emit(session, grant_changed(before, after))
             if before.is_viewer != after.is_viewer:
                 with self._lock:
-                    room = self._rooms.get(_key(after) or key)
+                    room = self._rooms.get(room_key(after) or key)
                     if room is not None:
-                        self._schedule_count(_key(after) or key, room)
+                        self._schedule_count(room_key(after) or key, room)
 
     def _on_remove(self, key: RoomKey, participant: str | None, when: float, _: Any) -> None:  # noqa: ANN401
         if participant is None:
@@ -501,7 +450,7 @@ class RoomBoard(Generic[S]):
         with self._lock:
             self._ended[key] = when
             sessions = [
-                s for k, room in self._rooms.items() if _same_room(k, key)
+                s for k, room in self._rooms.items() if same_room(k, key)
                 for members in room.members.values() for s in members
             ]  # fmt: skip
         for session in sessions:
@@ -533,7 +482,7 @@ class RoomBoard(Generic[S]):
         """Admitted speakers and viewers of a room on this gate."""
         with self._lock:
             room = self._rooms.get(key)
-            return _count(room) if room is not None else (0, 0)
+            return count(room) if room is not None else (0, 0)
 
     def waiting_total(self) -> int:
         """Joiners in every lobby on this gate."""
@@ -545,16 +494,16 @@ class RoomBoard(Generic[S]):
         with self._lock:
             speakers = viewers = 0
             for room in self._rooms.values():
-                s, v = _count(room)
+                s, v = count(room)
                 speakers += s
                 viewers += v
             return len(self._rooms), speakers, viewers
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
         """Expose the tiers in ``/metrics``: rooms and participants by tier, no per-room labels."""
-        registry.register(_RoomCollector(self))
+        registry.register(RoomCollector(self))
 
-    def _schedule_count(self, key: RoomKey, room: _Room[S]) -> None:
+    def _schedule_count(self, key: RoomKey, room: Room[S]) -> None:
         if room.count_timer is not None:
             return
         timer = threading.Timer(self.coalesce_seconds, self._flush_count, args=(key,))
@@ -568,7 +517,7 @@ class RoomBoard(Generic[S]):
             if room is None:
                 return
             room.count_timer = None
-            speaker, viewer = _count(room)
+            speaker, viewer = count(room)
             sessions = [s for members in room.members.values() for s in members if not s.pending]
             if not room.members:
                 del self._rooms[key]
@@ -579,11 +528,11 @@ class RoomBoard(Generic[S]):
 
     # ------------------------------------------------------------ internals
 
-    def _let_in(self, waiting: _Waiting[S]) -> None:
+    def _let_in(self, waiting: Waiting[S]) -> None:
         waiting.timer.cancel()
         self._waiting.pop(waiting.session.id, None)
         waiting.session.pending = False
-        key = _key(waiting.session.grant)
+        key = room_key(waiting.session.grant)
         room = self._rooms.get(key) if key is not None else None
         if key is not None and room is not None:
             self._schedule_count(key, room)
@@ -599,7 +548,7 @@ class RoomBoard(Generic[S]):
 
     def _sessions_of(self, key: RoomKey, participant: str) -> list[S]:
         return [
-            s for k, room in self._rooms.items() if _same_room(k, key)
+            s for k, room in self._rooms.items() if same_room(k, key)
             for s in room.members.get(participant, ())
         ]  # fmt: skip
 
@@ -607,7 +556,7 @@ class RoomBoard(Generic[S]):
         """Admitted moderators of the room on this gate (an event without an org: any org's)."""
         with self._lock:
             return [
-                s for k, room in self._rooms.items() if _same_room(k, key)
+                s for k, room in self._rooms.items() if same_room(k, key)
                 for members in room.members.values() for s in members
                 if not s.pending and RoomAction.MODERATE in s.grant.capabilities
             ]  # fmt: skip
@@ -620,23 +569,19 @@ class RoomBoard(Generic[S]):
     def _removed_at(self, key: RoomKey, participant: str | None) -> float | None:
         if participant is None:
             return None
-        found = [
-            t for (k, p), t in self._removed.items() if p == participant and _same_room(k, key)
-        ]
+        found = [t for (k, p), t in self._removed.items() if p == participant and same_room(k, key)]
         return max(found, default=None)
 
     def _admitted_at(self, key: RoomKey, participant: str) -> float | None:
         found = [
-            t for (k, p), t in self._admitted.items() if p == participant and _same_room(k, key)
+            t for (k, p), t in self._admitted.items() if p == participant and same_room(k, key)
         ]
         return max(found, default=None)
 
     def _update_for(
         self, key: RoomKey, participant: str
     ) -> tuple[RoomGrantFlags | None, bool | None, float] | None:
-        found = [
-            u for (k, p), u in self._updates.items() if p == participant and _same_room(k, key)
-        ]
+        found = [u for (k, p), u in self._updates.items() if p == participant and same_room(k, key)]
         return max(found, key=lambda u: u[2], default=None)
 
     def _entry(self, session: S) -> dict[str, Any]:
@@ -663,7 +608,7 @@ class RoomBoard(Generic[S]):
             usage.emit(kind, grant.org, grant.tenant, detail)
 
     def _report_session(self, session: S) -> None:
-        key, participant = _key(session.grant), session.grant.participant
+        key, participant = room_key(session.grant), session.grant.participant
         if key is not None and participant is not None:
             self._report(key, participant, session)
 
@@ -675,91 +620,3 @@ class RoomBoard(Generic[S]):
         if self.publish is not None:
             now = self._gate.clock.now()
             self.publish({"type": "room", "gate": self.gate_id, "at": now, **event})
-
-
-class _RoomCollector(Collector):
-    def __init__(self, board: RoomBoard[Any]) -> None:
-        self._board = board
-
-    def collect(self) -> Iterator[Metric]:
-        rooms, speakers, viewers = self._board.totals()
-        yield GaugeMetricFamily(
-            "relaypass_gate_rooms", "Rooms with a session on this gate", value=rooms
-        )
-        participants = GaugeMetricFamily(
-            "relaypass_gate_room_participants",
-            "Admitted room participants on this gate, by tier",
-            labels=["tier"],
-        )
-        participants.add_metric(["speaker"], speakers)
-        participants.add_metric(["viewer"], viewers)
-        yield participants
-        waiting = GaugeMetricFamily(
-            "relaypass_gate_room_waiting", "Joiners waiting in a lobby on this gate",
-            value=self._board.waiting_total(),
-        )  # fmt: skip
-        yield waiting
-
-
-def _key(grant: Grant) -> RoomKey | None:
-    return (grant.org, grant.room) if grant.room else None  # only room grants name a room
-
-
-def _valid_participant(value: str) -> bool:
-    return 0 < len(value) <= _MAX_PARTICIPANT and value.isprintable()
-
-
-def _same_room(a: RoomKey, b: RoomKey) -> bool:
-    """Same room id, and the same org where both know theirs (a gate without orgs knows none)."""
-    return a[1] == b[1] and (a[0] is None or b[0] is None or a[0] == b[0])
-
-
-def _matches(session: S, key: RoomKey) -> bool:
-    own = _key(session.grant)
-    return own is not None and _same_room(own, key)
-
-
-def _count(room: _Room[Any]) -> tuple[int, int]:
-    speakers = viewers = 0
-    for members in room.members.values():
-        live = [s for s in members if not s.pending and s.open]
-        if not live:
-            continue
-        if live[0].grant.is_viewer:
-            viewers += 1
-        else:
-            speakers += 1
-    return speakers, viewers
-
-
-def _changed(grant: Grant, flags: RoomGrantFlags | None, is_viewer: bool | None) -> Grant:
-    """``grant`` with a new room grant and/or tier; everything else (room, expiry, ids) kept."""
-    viewer = grant.is_viewer if is_viewer is None else is_viewer
-    if flags is None:
-        return dataclasses.replace(grant, is_viewer=viewer)
-    rebuilt = RoomClaims(
-        grant=flags, room_id=grant.room, participant_id=grant.participant, is_viewer=viewer
-    ).to_grant()
-    return dataclasses.replace(
-        grant,
-        publish=rebuilt.publish,
-        subscribe=rebuilt.subscribe,
-        capabilities=rebuilt.capabilities,
-        publish_sources=rebuilt.publish_sources,
-        is_viewer=viewer,
-    )
-
-
-def _grant_changed(before: Grant, after: Grant) -> dict[str, Any]:
-    """What the adapter needs: the new rights, and what it must stop carrying now."""
-    was = before.publish_sources or frozenset()
-    now = after.publish_sources or frozenset()
-    can_publish = RoomAction.PUBLISH in after.capabilities
-    stop = sorted(was if not can_publish else was - now)
-    return {
-        "type": "grant-changed",
-        "capabilities": sorted(after.capabilities),
-        "canPublishSources": sorted(now) if can_publish else [],
-        "isViewer": after.is_viewer,
-        "stopSources": stop if RoomAction.PUBLISH in before.capabilities else [],
-    }
