@@ -1,12 +1,12 @@
 """The change feed: which orgs' objects changed, so each worker's caches may hold entries long.
 
-Every write to an org's objects (keys, tenants, quotas, service accounts: whatever
-``Store._audit`` records) adds a row to ``changes`` in its own transaction. Each worker reads
-the rows added since its last look every :data:`POLL_MS` and drops the entries of the orgs
-they name from its caches. While that works, an entry is kept :data:`LONG_MS` (a change
-elsewhere still reaches this worker within a poll, sooner than the 5 s bound promised), so an
-org that mints steadily is reloaded once a minute instead of every few seconds: with a
-thousand orgs the reloads were a tenth of the process (``bench/mint.py``).
+Every write to what the caches hold (API keys, signing keys, tenants, the org: the actions
+``Store._audit`` records under those names) adds a row to ``changes`` in its own transaction.
+Each worker reads the rows added since its last look every :data:`POLL_MS` and drops the
+entries of the orgs they name from its caches. While that works, an entry is kept
+:data:`LONG_MS` (a change elsewhere still reaches this worker within a poll, sooner than the
+5 s bound promised), so an org that mints steadily is reloaded once a minute instead of every
+few seconds: with a thousand orgs the reloads were a tenth of the process (``bench/mint.py``).
 
 When the feed cannot be read (the database is away, the table is not migrated yet, the
 thread is gone), entries get the plain bound (:data:`~relaypass.server.db.refresh.CACHE_MS`)
@@ -21,7 +21,6 @@ among the last :data:`OVERLAP` ids and skips those already taken (no clock is tr
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Final, final
 
@@ -72,9 +71,8 @@ class ChangeFeed:
         self._now = clock_ms
         self._taken: set[int] = set()  # ids read within the overlap
         self._last_id = -1  # the greatest id taken (-1: none yet: the first look reads all)
-        self._lock = threading.Lock()
         self._background = Background(self._run, "relaypass-changes")
-        #: The end of the last look that succeeded (-1: none yet).
+        #: When the last look that succeeded began (-1: none yet).
         self.read_at_ms = -1
         #: When a change was last noticed: a load that began then or before gets the plain bound.
         self.noticed_at_ms = -1
@@ -94,10 +92,8 @@ class ChangeFeed:
         return began_ms + CACHE_MS
 
     def start(self) -> None:
-        """Read the feed every :data:`POLL_MS` in the background (once; cheap when running)."""
-        if not self._background.alive:
-            with self._lock:
-                self._background.start()
+        """Read the feed every :data:`POLL_MS` in the background (nothing if it already runs)."""
+        self._background.start()
 
     def close(self) -> None:
         """Stop reading (entries then get the plain bound)."""
@@ -114,18 +110,16 @@ class ChangeFeed:
             self._failed(started, type(exc).__name__)
             return 0
         fresh = [(i, org) for i, org in rows if i not in self._taken]
-        self._taken.update(i for i, _ in fresh)
-        self._last_id = max(self._last_id, *(i for i, _ in fresh)) if fresh else self._last_id
-        if fresh:
+        if fresh or self.failures:
             # Noticed before anything is dropped: a load finishing in between gets the plain
-            # bound, and one finishing after finds its org gone.
+            # bound, and one finishing after finds its org gone. After failed looks, a load
+            # that began while the feed was unread gets the plain bound too.
             self.noticed_at_ms = max(self._now(), self.noticed_at_ms)
-            for org in dict.fromkeys(org for _, org in fresh):
-                self._forget(org)
-        floor = self._last_id - OVERLAP
-        self._taken = {i for i in self._taken if i > floor}
-        if self.failures:
-            self.noticed_at_ms = max(self._now(), self.noticed_at_ms)
+        for org in dict.fromkeys(org for _, org in fresh):
+            self._forget(org)
+        self._taken.update(i for i, _ in fresh)
+        self._last_id = max([self._last_id, *(i for i, _ in fresh)])
+        self._taken = {i for i in self._taken if i > self._last_id - OVERLAP}
         self.failures = 0
         self.read_at_ms = started
         if started - self._trimmed_at_ms >= TRIM_MS:
