@@ -25,7 +25,7 @@ from relaypass import decode_unverified
 from relaypass._redis import clustered, keyspace, redis_client
 from relaypass.client import Client
 from relaypass.errors import InvalidRequestError, QuotaExceededError, RateLimitedError
-from relaypass.gate.adapters.http import RedisStreamKeys
+from relaypass.gate.adapters.stream_keys import RedisStreamKeys
 from relaypass.gate.config import GateOptions, build_gate
 from relaypass.server.ratelimit import MintRateLimiter
 from tests._cluster import Cluster, running_cluster

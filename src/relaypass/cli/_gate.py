@@ -65,11 +65,11 @@ def gate_serve(
     import uvicorn  # noqa: PLC0415 - only the service needs it
 
     from relaypass._http_protocol import http_protocol  # noqa: PLC0415 - with uvicorn
-    from relaypass.gate.adapters.http import (  # noqa: PLC0415
+    from relaypass.gate.adapters.http import create_gate_app  # noqa: PLC0415
+    from relaypass.gate.adapters.stream_keys import (  # noqa: PLC0415
         FileStreamKeys,
         RedisStreamKeys,
         SharedStreamKeys,
-        create_gate_app,
     )
     from relaypass.server import logging as rlog  # noqa: PLC0415
 
