@@ -30,6 +30,7 @@ from relaypass.errors import (
 )
 from relaypass.server.blocking import AuditRow, deferred_audit, forbid_blocking
 from relaypass.server.db import models
+from relaypass.server.db.accounts import ServiceAccountStore
 from relaypass.server.db.apikeys import ApiKeyRecord, ApiKeyStore
 from relaypass.server.db.audit import AuditAppender, LoopCommits
 from relaypass.server.db.changes import ChangeFeed
@@ -167,7 +168,15 @@ def _announced(
     return data
 
 
-class Store(ApiKeyStore, SigningKeyStore, TenancyStore, RoomStore, WebhookStore, LimitsStore):
+class Store(
+    ApiKeyStore,
+    SigningKeyStore,
+    TenancyStore,
+    ServiceAccountStore,
+    RoomStore,
+    WebhookStore,
+    LimitsStore,
+):
     """All persistent state of the control plane."""
 
     def __init__(
