@@ -9,9 +9,7 @@ API key's creation response holds the key once).
 from __future__ import annotations
 
 import collections
-import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -20,13 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, delete, event, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from relaypass._apikeys import ApiKeyHasher
 from relaypass.errors import (
     InvalidKeyError,
-    InvalidRequestError,
 )
 from relaypass.server.blocking import AuditRow, deferred_audit, forbid_blocking
 from relaypass.server.db import models
@@ -34,8 +30,10 @@ from relaypass.server.db.accounts import ServiceAccountStore
 from relaypass.server.db.apikeys import ApiKeyRecord, ApiKeyStore
 from relaypass.server.db.audit import AuditAppender, LoopCommits
 from relaypass.server.db.changes import ChangeFeed
+from relaypass.server.db.idempotency import IdempotencyStore
 from relaypass.server.db.limits import LimitsStore
 from relaypass.server.db.migrate import upgrade
+from relaypass.server.db.outbox import OutboxStore, outbox_events
 from relaypass.server.db.refresh import Refresher
 from relaypass.server.db.rooms import RoomStore
 from relaypass.server.db.signing import KeyState, SigningKeyStore, key_state
@@ -44,8 +42,6 @@ from relaypass.server.db.webhooks import AUDITED_EVENTS, WebhookStore, enqueue
 from relaypass.server.secrets import KeyEncryptionKey, SecretsMismatchError, pepper_check
 
 __all__ = ["ApiKeyRecord", "KeyState", "Store", "key_state", "make_engine", "outbox_events"]
-
-IDEMPOTENCY_TTL_MS: Final = 24 * 3600 * 1000
 
 
 def _now_ms() -> int:
@@ -79,67 +75,6 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, pool_timeout=1, connect_args={"connect_timeout": 2}
     )
-
-
-#: Audited actions that change what gates must know: the key set (keys, orgs and
-#: the live-issuer registry) and revocations, with the revocation each implies.
-_KEYSET_ACTIONS: Final = frozenset(
-    {
-        "signing_key.create",
-        "signing_key.retire",
-        "signing_key.revoke",
-        "org.create",
-        "org.disable",
-        "api_key.create",
-        "api_key.revoke",
-        "api_key.reroll",
-        "service_account.publish",
-        "service_account.revoke",
-        "tenant.disable",
-    }
-)
-_REVOCATIONS: Final = {
-    "token.revoke": "jti",
-    "signing_key.revoke": "kid",
-    "api_key.revoke": "iss",
-    "org.disable": "org",
-    "tenant.disable": "tenant",
-    "service_account.revoke": "kid",
-}
-
-
-def outbox_events(
-    action: str, org_id: str, target: str | None, detail: dict[str, Any] | None = None
-) -> list[tuple[str, dict[str, Any]]]:
-    """The outbox rows an audited action implies: key set, revocation, resource, room."""
-    events: list[tuple[str, dict[str, Any]]] = []
-    if action in {"resource.assign", "resource.release"} and target is not None:
-        kind, _, resource_id = target.partition("/")
-        tenant = (detail or {}).get("tenant")
-        events.append(
-            (
-                "resource",
-                {"op": action.removeprefix("resource."), "org": org_id, "kind": kind,
-                 "id": resource_id, "tenant": tenant},
-            )
-        )  # fmt: skip
-    revocation = _REVOCATIONS.get(action)
-    if revocation is not None and target is not None:
-        event: dict[str, Any] = {"kind": revocation, "value": target, "org": org_id}
-        until = (detail or {}).get("until")
-        if isinstance(until, int | float):
-            event["until"] = until
-        if action == "service_account.revoke":  # target is "<tenant>/<kid>"
-            tenant, _, kid = target.partition("/")
-            event = {"kind": "kid", "value": kid, "org": org_id, "tenant": tenant}
-        events.append(("revoke", event))
-    if action == "org.set_limits" and isinstance((detail or {}).get("limits"), dict):
-        events.append(("limits", {"org": org_id, "limits": dict((detail or {})["limits"])}))
-    if action.startswith("room.") and isinstance((detail or {}).get("event"), dict):
-        events.append(("room", dict((detail or {})["event"])))
-    if action in _KEYSET_ACTIONS:
-        events.append(("keyset", {}))
-    return events
 
 
 #: Clock skew a gate may allow past ``exp`` (its verifier's leeway is smaller).
@@ -176,6 +111,8 @@ class Store(
     RoomStore,
     WebhookStore,
     LimitsStore,
+    OutboxStore,
+    IdempotencyStore,
 ):
     """All persistent state of the control plane."""
 
@@ -424,57 +361,6 @@ class Store(
         with self.transaction() as session:
             self._audit(session, org_id, actor, "token.revoke", jti, {"until": until})
 
-    # -------------------------------------------------------------- outbox
-
-    def pending_outbox(self, limit: int = 500) -> list[tuple[int, str, dict[str, Any]]]:
-        """Unpublished outbox rows, oldest first: ``(id, kind, event)``."""
-        with self.transaction() as session:
-            rows = session.scalars(
-                select(models.OutboxEvent)
-                .where(models.OutboxEvent.published_at_ms.is_(None))
-                .order_by(models.OutboxEvent.id)
-                .limit(limit)
-            ).all()
-            return [(r.id, r.kind, dict(r.event)) for r in rows]
-
-    def mark_published(self, ids: list[int]) -> None:
-        """Mark outbox rows as accepted by Redis."""
-        if not ids:
-            return
-        with self.transaction() as session:
-            for row in session.scalars(
-                select(models.OutboxEvent).where(models.OutboxEvent.id.in_(ids))
-            ).all():
-                row.published_at_ms = self._now()
-
-    def keyset_version(self) -> int:
-        """The current key-set version: the id of the newest key-set outbox row."""
-        with self.transaction() as session:
-            newest = session.scalars(
-                select(models.OutboxEvent.id)
-                .where(models.OutboxEvent.kind == "keyset")
-                .order_by(models.OutboxEvent.id.desc())
-                .limit(1)
-            ).first()
-        return int(newest or 0)
-
-    def enqueue_keyset(self) -> None:
-        """A new key-set version with no change behind it (time moved keys between states)."""
-        with self.transaction() as session:
-            session.add(models.OutboxEvent(at_ms=self._now(), kind="keyset", event={}))
-
-    def all_resources(self) -> dict[str, str]:
-        """Every resource's owner, as gates hold them: ``"org/kind/id" -> tenant``."""
-        with self.transaction() as session:
-            rows = session.scalars(select(models.TenantResource)).all()
-            return {f"{r.org_id}/{r.kind}/{r.resource_id}": r.tenant_id for r in rows}
-
-    def standing_revocations(self) -> list[dict[str, Any]]:
-        """Revocations recent enough to matter: a token they cut may still be live."""
-        since = self._now() - self.max_token_ttl_ms
-        with self.transaction() as session:
-            return models.OutboxEvent.since(session, "revoke", since)
-
     def record_denied(self, org_id: str, who: ApiKeyRecord, procedure: str) -> None:
         """Record, in ``org_id``'s log, a refused attempt by another org's key.
 
@@ -558,72 +444,3 @@ class Store(
                 }
                 for r in rows
             ]
-
-    # --------------------------------------------------------- idempotency
-
-    def _idempotent(
-        self,
-        org_id: str,
-        procedure: str,
-        key: str | None,
-        request: dict[str, Any],
-        create: Callable[[Session], dict[str, Any]],
-    ) -> dict[str, Any]:
-        if key is None:
-            with self.transaction() as session:
-                return create(session)
-        if not 0 < len(key) <= 128:  # noqa: PLR2004 - column size
-            msg = "idempotency keys are 1-128 characters"
-            raise InvalidRequestError(msg)
-        request_hash = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-        aad = f"{org_id}:{procedure}:{key}"
-        replay = self._replay(org_id, procedure, key, request_hash, aad)
-        if replay is not None:
-            return replay
-        try:
-            with self.transaction() as session:
-                out = create(session)
-                session.add(
-                    models.IdempotencyRecord(
-                        org_id=org_id,
-                        procedure=procedure,
-                        key=key,
-                        request_hash=request_hash,
-                        response={"sealed": self._kek.seal(json.dumps(out).encode(), aad).hex()},
-                        created_at_ms=self._now(),
-                    )
-                )
-        except IntegrityError:
-            # A concurrent request with the same key committed first: replay it.
-            replay = self._replay(org_id, procedure, key, request_hash, aad)
-            if replay is None:
-                raise
-            return replay
-        return out
-
-    def _replay(
-        self, org_id: str, procedure: str, key: str, request_hash: str, aad: str
-    ) -> dict[str, Any] | None:
-        with self.transaction() as session:
-            row = session.scalars(
-                select(models.IdempotencyRecord).where(
-                    models.IdempotencyRecord.org_id == org_id,
-                    models.IdempotencyRecord.procedure == procedure,
-                    models.IdempotencyRecord.key == key,
-                )
-            ).first()
-            if row is None:
-                return None
-            if self._now() - row.created_at_ms > IDEMPOTENCY_TTL_MS:
-                session.delete(row)
-                return None
-            if row.request_hash != request_hash:
-                msg = "this idempotency key was used with a different request"
-                raise InvalidRequestError(msg)
-            try:
-                sealed = bytes.fromhex(str(row.response["sealed"]))
-                out: dict[str, Any] = json.loads(self._kek.open(sealed, aad))
-            except (InvalidKeyError, ValueError, KeyError) as exc:
-                msg = "stored idempotent response cannot be read"
-                raise InvalidRequestError(msg) from exc
-            return out
