@@ -17,8 +17,8 @@ import pytest
 
 from relaypass import InvalidRequestError, InvalidTokenError, Key, KeySet, sign_jwt
 from relaypass.gate import Gate, StaticKeySource
+from relaypass.gate.adapters.moq_credentials import check_broadcast_path as check_path
 from relaypass.gate.adapters.moq_relay import MoqRelay, token_from_query
-from relaypass.gate.adapters.moq_relay import _check_path as check_path
 
 TIMEOUT = 5.0
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import urllib.parse
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, final
@@ -49,15 +48,22 @@ import structlog
 
 from relaypass.errors import (
     InvalidPermissionsError,
-    InvalidRequestError,
-    InvalidTokenError,
     RelaypassError,
 )
 from relaypass.gate.adapters.moq_auth_client import AuthClient, AuthSession, Refused
+from relaypass.gate.adapters.moq_credentials import (
+    MAX_QUERY_BYTES,
+    MAX_REFRESH_FRAME,
+    REFRESH_BROADCAST,
+    REFRESH_TRACK,
+    RefreshChannel,
+    check_broadcast_path,
+    token_from_query,
+)
 from relaypass.gate.expiry import ExpiryTimer
 from relaypass.gate.session import Gate, Session
 
-__all__ = [
+__all__ = [  # the client's side is re-exported: it was defined here
     "CLOSE_CODE_REVOKED",
     "MAX_QUERY_BYTES",
     "REFRESH_BROADCAST",
@@ -66,39 +72,11 @@ __all__ = [
     "RefreshChannel",
 ]
 
-#: Longest query string read for ``?jwt=`` (tokens are capped by the verifier too).
-MAX_QUERY_BYTES: Final = 8192
 #: Close code sent when the gate ends a session (revoked, expired): the protocol's
 #: "unauthorized" session error, so ``moq.is_auth`` is true and clients stop redialling.
 CLOSE_CODE_REVOKED: Final = 2
 _NOT_FOUND: Final = 404
-#: The broadcast a client announces to hand the relay fresh tokens, and its track. (A path
-#: starting with "." is hidden by moq and never announced to the relay.)
-REFRESH_BROADCAST: Final = "_relaypass/refresh"
-REFRESH_TRACK: Final = "refresh"
-_MAX_REFRESH_FRAME: Final = 16 * 1024
-
 _log = structlog.get_logger("relaypass.gate.adapters.moq_relay")
-
-
-def token_from_query(query: str | None) -> str | None:
-    """The ``jwt`` parameter of a connection URL (``None`` when absent).
-
-    Strict: oversized queries and a repeated ``jwt`` are refused rather than
-    guessed at.
-    """
-    if not query:
-        return None
-    if len(query) > MAX_QUERY_BYTES:
-        msg = "connection query is too long"
-        raise InvalidTokenError(msg)
-    values = urllib.parse.parse_qs(query, keep_blank_values=True, max_num_fields=32).get("jwt")
-    if values is None:
-        return None
-    if len(values) != 1 or not values[0]:
-        msg = "connection query must carry one non-empty jwt"
-        raise InvalidTokenError(msg)
-    return values[0]
 
 
 def _transport_name(transport: object) -> str:
@@ -357,7 +335,7 @@ class MoqRelay:
                     self._withdraw(_join(conn.root, path), broadcast)
                 continue
             try:
-                _check_path(path)
+                check_broadcast_path(path)
                 conn.gate_session.authorize_publish(path)
             except RelaypassError as exc:
                 _log.info("moq.publish_refused", session=conn.gate_session.id, code=exc.code.value)
@@ -389,7 +367,7 @@ class MoqRelay:
             source = await consumer.request_broadcast(REFRESH_BROADCAST)
             track = await source.subscribe_track(REFRESH_TRACK)
             while (frame := await track.read_frame()) is not None:
-                if len(frame.payload) > _MAX_REFRESH_FRAME:
+                if len(frame.payload) > MAX_REFRESH_FRAME:
                     _log.info("moq.refresh_refused", session=session.id, code="INVALID_TOKEN")
                     continue
                 try:
@@ -539,41 +517,6 @@ class MoqRelay:
         loop = self._loop
         if conn is not None and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(conn.wake.set)
-
-
-@final
-class RefreshChannel:
-    """The client side of in-band refresh: hands the relay fresh tokens on a session.
-
-    ::
-
-        async with moq.Client(url) as conn:
-            channel = RefreshChannel(conn)
-            await provider.keep_fresh(channel.send)   # relaypass.client token provider
-    """
-
-    def __init__(self, conn: moq.Client) -> None:
-        self._broadcast = conn.create_broadcast(REFRESH_BROADCAST)
-        self._track = self._broadcast.publish_track(REFRESH_TRACK)
-        self._broadcast.announce()
-        self._sequence = 0
-
-    async def send(self, token: str) -> None:
-        """Write one token (the relay pins its grant to the session)."""
-        self._sequence += 1
-        self._track.write_frame(token.encode("ascii"), self._sequence)
-
-    def close(self) -> None:
-        """Withdraw the channel."""
-        with contextlib.suppress(moq.Error):
-            self._broadcast.close()
-
-
-def _check_path(path: str) -> None:
-    """Broadcast paths are plain segments: no empty, ``.`` or ``..`` segment."""
-    if not path or any(seg in {"", ".", ".."} for seg in path.split("/")):
-        msg = "broadcast paths are plain segments"
-        raise InvalidRequestError(msg)
 
 
 def _relative(prefix: str, path: str) -> str | None:
