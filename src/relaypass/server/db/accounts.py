@@ -8,11 +8,9 @@ a token (which finds the org) is keyed by the org first.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from relaypass._alg import Algorithm
 from relaypass._keys import Key
@@ -20,17 +18,14 @@ from relaypass._tokens import decode_unverified
 from relaypass.errors import InvalidRequestError, InvalidTokenError, KeyNotFoundError
 from relaypass.profiles.service_account import ServiceAccountRegistry, ServiceIdentity
 from relaypass.server.db import models
+from relaypass.server.db._part import StorePart
 
 __all__ = ["ServiceAccountStore"]
 
 
-class ServiceAccountStore:
+class ServiceAccountStore(StorePart):
     """Mixed into :class:`~relaypass.server.db.store.Store`: service accounts, keyed by org."""
 
-    transaction: Callable[[], AbstractContextManager[Session]]
-    _now: Callable[[], int]
-    clock: Any
-    _audit: Callable[..., None]
     require_tenant: Callable[[str, str], None]
 
     def publish_service_account(

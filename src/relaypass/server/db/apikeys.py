@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
 from collections.abc import Callable, Collection, Hashable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,9 +22,8 @@ from relaypass.errors import (
     InvalidRequestError,
 )
 from relaypass.server.db import models
-from relaypass.server.db.changes import ChangeFeed
-from relaypass.server.db.refresh import CACHE_MAX, Refresher
-from relaypass.server.secrets import KeyEncryptionKey
+from relaypass.server.db._part import StorePart
+from relaypass.server.db.refresh import CACHE_MAX
 
 __all__ = ["ApiKeyRecord", "ApiKeyStore"]
 
@@ -55,20 +52,12 @@ class ApiKeyRecord:
     environment: str
 
 
-class ApiKeyStore:
+class ApiKeyStore(StorePart):
     """Mixed into :class:`~relaypass.server.db.store.Store`: every org's API keys."""
 
-    transaction: Callable[[], AbstractContextManager[Session]]
-    _now: Callable[[], int]
-    _audit: Callable[..., None]
-    _idempotent: Callable[..., dict[str, Any]]
-    _refresher: Refresher
-    _changes: ChangeFeed
     _hasher: ApiKeyHasher
-    _kek: KeyEncryptionKey
     api_key_prefix: str
     _api_key_cache: dict[str, _CachedKey]
-    cache_misses: collections.Counter[str]
     _warm_org: Callable[[Session, models.Org, int], None]
 
     def create_api_key(

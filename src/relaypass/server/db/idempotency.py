@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -19,19 +18,15 @@ from sqlalchemy.orm import Session
 
 from relaypass.errors import InvalidKeyError, InvalidRequestError
 from relaypass.server.db import models
-from relaypass.server.secrets import KeyEncryptionKey
+from relaypass.server.db._part import StorePart
 
 __all__ = ["IDEMPOTENCY_TTL_MS", "IdempotencyStore"]
 
 IDEMPOTENCY_TTL_MS: Final = 24 * 3600 * 1000
 
 
-class IdempotencyStore:
+class IdempotencyStore(StorePart):
     """Mixed into :class:`~relaypass.server.db.store.Store`: the creates' replay."""
-
-    transaction: Callable[[], AbstractContextManager[Session]]
-    _now: Callable[[], int]
-    _kek: KeyEncryptionKey
 
     def _idempotent(
         self,

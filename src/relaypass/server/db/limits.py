@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any, Final
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from relaypass.errors import InvalidRequestError
 from relaypass.server.db import models
+from relaypass.server.db._part import StorePart
 
 __all__ = ["LIMIT_FIELDS", "LimitsStore"]
 
@@ -24,12 +22,8 @@ def _limits(row: models.OrgLimits | None) -> dict[str, int | None]:
     return {f: (getattr(row, f) if row is not None else None) for f in LIMIT_FIELDS}
 
 
-class LimitsStore:
+class LimitsStore(StorePart):
     """Mixed into :class:`~relaypass.server.db.store.Store`."""
-
-    transaction: Callable[[], AbstractContextManager[Session]]
-    _now: Callable[[], int]
-    _audit: Callable[..., None]
 
     def set_org_limits(
         self, org_id: str, limits: dict[str, int | None], *, actor: str

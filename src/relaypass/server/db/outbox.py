@@ -9,14 +9,12 @@ change and never hears of one that rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any, Final
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from relaypass.server.db import models
+from relaypass.server.db._part import StorePart
 
 __all__ = ["OutboxStore", "outbox_events"]
 
@@ -81,12 +79,8 @@ def outbox_events(
     return events
 
 
-class OutboxStore:
+class OutboxStore(StorePart):
     """Mixed into :class:`~relaypass.server.db.store.Store`: the outbox's reads and marks."""
-
-    transaction: Callable[[], AbstractContextManager[Session]]
-    _now: Callable[[], int]
-    max_token_ttl_ms: int
 
     def pending_outbox(self, limit: int = 500) -> list[tuple[int, str, dict[str, Any]]]:
         """Unpublished outbox rows, oldest first: ``(id, kind, event)``."""

@@ -8,14 +8,11 @@ ends) are replayed to a Redis that lost them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any, Final
-
-from sqlalchemy.orm import Session
 
 from relaypass.profiles.room_events import STANDING, standing_field
 from relaypass.server.db import models
+from relaypass.server.db._part import StorePart
 
 __all__ = ["RoomStore"]
 
@@ -23,12 +20,8 @@ __all__ = ["RoomStore"]
 _MEMORY_MS: Final = 86_400_000
 
 
-class RoomStore:
+class RoomStore(StorePart):
     """Mixed into :class:`~relaypass.server.db.store.Store`."""
-
-    transaction: Callable[[], AbstractContextManager[Session]]
-    _now: Callable[[], int]
-    _audit: Callable[..., None]
 
     def room_action(
         self,

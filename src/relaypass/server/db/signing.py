@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import collections
 import json
 import secrets
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Final
 
 from sqlalchemy import or_, select
@@ -22,9 +20,7 @@ from relaypass.errors import (
 )
 from relaypass.profiles.algorithms import PROFILE_ALGORITHMS, profiles_for
 from relaypass.server.db import models
-from relaypass.server.db.changes import ChangeFeed
-from relaypass.server.db.refresh import Refresher
-from relaypass.server.secrets import KeyEncryptionKey
+from relaypass.server.db._part import StorePart
 
 __all__ = ["KeyState", "SigningKeyStore", "key_state"]
 
@@ -55,21 +51,12 @@ def key_state(row: models.SigningKey, now_ms: int) -> str:
     return KeyState.ACTIVE
 
 
-class SigningKeyStore:
+class SigningKeyStore(StorePart):
     """Mixed into :class:`~relaypass.server.db.store.Store`: every org's signing keys."""
 
-    transaction: Callable[[], AbstractContextManager[Session]]
-    _now: Callable[[], int]
-    _audit: Callable[..., None]
-    _idempotent: Callable[..., dict[str, Any]]
-    _refresher: Refresher
-    _changes: ChangeFeed
-    _kek: KeyEncryptionKey
     key_propagation_ms: int
-    max_token_ttl_ms: int
     max_keys_per_org: int
     _signing_cache: dict[str, dict[str | None, tuple[Key, int]]]
-    cache_misses: collections.Counter[str]
 
     def create_signing_key(
         self,

@@ -8,11 +8,9 @@ one: the same error, code and text.
 
 from __future__ import annotations
 
-import collections
 import re
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, Final
 
 from sqlalchemy import select, tuple_
@@ -28,8 +26,8 @@ from relaypass.errors import (
 )
 from relaypass.profiles._common import IDENTIFIER, IDENTIFIER_RULE
 from relaypass.server.db import models
-from relaypass.server.db.changes import ChangeFeed
-from relaypass.server.db.refresh import CACHE_MAX, Refresher
+from relaypass.server.db._part import StorePart
+from relaypass.server.db.refresh import CACHE_MAX
 
 __all__ = ["MAX_NAMESPACES", "NO_SUCH_TENANT", "TenancyStore", "validate_namespaces"]
 
@@ -77,21 +75,12 @@ def _overlaps(mine: list[str], theirs: list[str]) -> bool:
     return False
 
 
-class TenancyStore:
+class TenancyStore(StorePart):
     """Mixed into :class:`~relaypass.server.db.store.Store`: ownership, keyed by org."""
 
-    transaction: Callable[[], AbstractContextManager[Session]]
-    _now: Callable[[], int]
-    clock: Any
-    _audit: Callable[..., None]
-    _idempotent: Callable[..., dict[str, Any]]
-    record: Callable[..., None]
     _tenant_cache: dict[tuple[str, str], int]
     _scope_cache: dict[str, tuple[KeyScope, int]]
     _tenant_lock: threading.Lock
-    _refresher: Refresher
-    _changes: ChangeFeed
-    cache_misses: collections.Counter[str]
 
     def _init_tenancy(self) -> None:
         self._tenant_cache = {}

@@ -15,8 +15,7 @@ import datetime as dt
 import random
 import secrets
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, final
 
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from relaypass.errors import InvalidRequestError
 from relaypass.server.db import models
-from relaypass.server.secrets import KeyEncryptionKey
+from relaypass.server.db._part import StorePart
 
 __all__ = [
     "AUDITED_EVENTS",
@@ -168,13 +167,8 @@ def _check_types(event_types: Sequence[str]) -> list[str]:
     return sorted(set(event_types))
 
 
-class WebhookStore:
+class WebhookStore(StorePart):
     """Mixed into :class:`~relaypass.server.db.store.Store`."""
-
-    transaction: Callable[[], AbstractContextManager[Session]]
-    _now: Callable[[], int]
-    _audit: Callable[..., None]
-    _kek: KeyEncryptionKey
 
     # ------------------------------------------------------------ endpoints
 
