@@ -50,34 +50,20 @@ import structlog
 
 from relaypass._grant import Grant
 from relaypass.errors import InvalidPermissionsError, InvalidTokenError, RelaypassError
+from relaypass.gate.adapters import nats_wire as _wire
+from relaypass.gate.adapters.nats_wire import *  # noqa: F403 - defined here before: kept
 from relaypass.gate.adapters.nats_wire import (
-    INBOX,
     NatsJwtError,
     decode_nats_jwt,
     encode_nats_jwt,
     grant_from_name,
     identity_name,
-    path_to_subject,
-    pattern_subjects,
     permissions_for,
-    subject_token,
 )
 from relaypass.gate.session import Gate, Session
 
-__all__ = [  # the translations are re-exported: they were defined here
-    "AUTH_SUBJECT",
-    "INBOX",
-    "NatsCallout",
-    "NatsJwtError",
-    "decode_nats_jwt",
-    "encode_nats_jwt",
-    "grant_from_name",
-    "identity_name",
-    "path_to_subject",
-    "pattern_subjects",
-    "permissions_for",
-    "subject_token",
-]
+__all__ = ["AUTH_SUBJECT", "NatsCallout"]
+__all__ += _wire.__all__
 
 AUTH_SUBJECT: Final = "$SYS.REQ.USER.AUTH"
 _KICK: Final = "$SYS.REQ.SERVER.{}.KICK"
