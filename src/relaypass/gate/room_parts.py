@@ -92,6 +92,10 @@ class RoomGate(Protocol[S_contra]):
     def regrant(self, session: S_contra, grant: Grant) -> None:
         """Pin a new grant to a live session."""
 
+    @property
+    def max_room_ttl_seconds(self) -> int:
+        """The longest a room token may live (how long the board remembers a decision)."""
+
 
 @dataclass
 class Waiting(Generic[S]):

@@ -60,6 +60,7 @@ from relaypass.errors import (
     RoomEndedError,
     UnauthorizedParticipantError,
 )
+from relaypass.gate.room_memory import MEMORY_SECONDS, RoomMemory
 from relaypass.gate.room_parts import (
     Room,
     RoomCollector,
@@ -98,8 +99,6 @@ CLOSE_CODES: Final = {
     "room_ended": ErrorCode.ROOM_ENDED,
     "replaced": ErrorCode.DUPLICATE_IDENTITY,
 }
-#: Removals, ends and changes older than the longest room token matter to nobody.
-_MEMORY_SECONDS: Final = 86_400.0
 #: What a moderator's own session may decide, as the control plane may.
 MODERATOR_ACTIONS: Final = frozenset({"admit", "deny", "admitAll", "update", "remove", "end"})
 _NEEDS_PARTICIPANT: Final = frozenset({"admit", "deny", "update", "remove"})
@@ -123,12 +122,8 @@ class RoomBoard(Generic[S]):
         self._lock = threading.RLock()
         self._rooms: dict[RoomKey, Room[S]] = {}
         self._waiting: dict[int, Waiting[S]] = {}
-        self._admitted: dict[tuple[RoomKey, str], float] = {}
-        self._removed: dict[tuple[RoomKey, str], float] = {}
-        self._ended: dict[RoomKey, float] = {}
-        self._updates: dict[
-            tuple[RoomKey, str], tuple[RoomGrantFlags | None, bool | None, float]
-        ] = {}
+        #: Admissions, removals, ends and grant changes, for as long as a token can live.
+        self._memory = RoomMemory(max(MEMORY_SECONDS, gate.max_room_ttl_seconds))
         #: Sends an event to the other gates (Redis); ``None`` for a gate on its own.
         self.publish: Callable[[dict[str, Any]], None] | None = None
         #: Tells the adapter about one session: ``grant-changed``, ``admitted``,
@@ -168,8 +163,8 @@ class RoomBoard(Generic[S]):
             return
         issued = grant.issued_at or 0.0
         with self._lock:
-            ended = self._ended_at(key)
-            removed = self._removed_at(key, grant.participant)
+            ended = self._memory.ended_at(key)
+            removed = self._memory.removed_at(key, grant.participant)
         if ended is not None and issued <= ended:
             msg = "the room was ended after this token was issued"
             raise RoomEndedError(msg)
@@ -186,7 +181,7 @@ class RoomBoard(Generic[S]):
         now = self._gate.clock.now()
         replaced: list[S] = []
         with self._lock:
-            update = self._update_for(key, participant)
+            update = self._memory.update_for(key, participant)
             if update is not None and (session.grant.issued_at or 0.0) <= update[2]:
                 session.grant = changed(session.grant, update[0], update[1])
             room = self._rooms.setdefault(key, Room())
@@ -195,7 +190,7 @@ class RoomBoard(Generic[S]):
             wait = (
                 session.grant.lobby_ttl is not None
                 and RoomAction.MODERATE not in session.grant.capabilities
-                and self._admitted_at(key, participant) is None
+                and self._memory.admitted_at(key, participant) is None
             )
             if wait:
                 session.pending = True
@@ -265,7 +260,7 @@ class RoomBoard(Generic[S]):
             grant = dataclasses.replace(grant, expires_at=current.expires_at)
         if key is not None and grant.participant is not None:
             with self._lock:
-                update = self._update_for(key, grant.participant)
+                update = self._memory.update_for(key, grant.participant)
             if update is not None and (grant.issued_at or 0.0) <= update[2]:
                 grant = changed(grant, update[0], update[1])
         return grant
@@ -366,7 +361,7 @@ class RoomBoard(Generic[S]):
 
     def hydrate(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Standing state after a (re)connect: removals, ends, changes, admissions."""
-        horizon = self._gate.clock.now() - _MEMORY_SECONDS
+        horizon = self._gate.clock.now() - self._memory.horizon_seconds
         for event in sorted(events, key=lambda e: float(e.get("at") or 0)):
             if float(event.get("at") or 0) >= horizon:
                 self.apply(event)
@@ -391,7 +386,7 @@ class RoomBoard(Generic[S]):
             ]  # fmt: skip
             for who in named:
                 if who is not None:  # remembered: their next join skips the lobby
-                    self._admitted[(key, who)] = when
+                    self._memory.admitted(key, who, when)
             for w in admitted:
                 self._let_in(w)
         for w in admitted:
@@ -420,7 +415,7 @@ class RoomBoard(Generic[S]):
             return  # the control plane validated it; a forged event changes nothing
         is_viewer = viewer if isinstance(viewer, bool) else None
         with self._lock:
-            self._updates[(key, participant)] = (flags, is_viewer, when)
+            self._memory.updated(key, participant, flags, is_viewer=is_viewer, when=when)
             sessions = self._sessions_of(key, participant)
         for session in sessions:
             before = session.grant
@@ -439,7 +434,7 @@ class RoomBoard(Generic[S]):
         if participant is None:
             return
         with self._lock:
-            self._removed[(key, participant)] = when
+            self._memory.removed(key, participant, when)
             sessions = self._sessions_of(key, participant)
         for session in sessions:
             if (session.grant.issued_at or 0.0) <= when:
@@ -448,7 +443,7 @@ class RoomBoard(Generic[S]):
 
     def _on_end(self, key: RoomKey, _p: str | None, when: float, _: Any) -> None:  # noqa: ANN401
         with self._lock:
-            self._ended[key] = when
+            self._memory.ended(key, when)
             sessions = [
                 s for k, room in self._rooms.items() if same_room(k, key)
                 for members in room.members.values() for s in members
@@ -560,29 +555,6 @@ class RoomBoard(Generic[S]):
                 for members in room.members.values() for s in members
                 if not s.pending and RoomAction.MODERATE in s.grant.capabilities
             ]  # fmt: skip
-
-    def _ended_at(self, key: RoomKey) -> float | None:
-        exact = self._ended.get(key)
-        loose = self._ended.get((None, key[1])) if key[0] is not None else None
-        return max((t for t in (exact, loose) if t is not None), default=None)
-
-    def _removed_at(self, key: RoomKey, participant: str | None) -> float | None:
-        if participant is None:
-            return None
-        found = [t for (k, p), t in self._removed.items() if p == participant and same_room(k, key)]
-        return max(found, default=None)
-
-    def _admitted_at(self, key: RoomKey, participant: str) -> float | None:
-        found = [
-            t for (k, p), t in self._admitted.items() if p == participant and same_room(k, key)
-        ]
-        return max(found, default=None)
-
-    def _update_for(
-        self, key: RoomKey, participant: str
-    ) -> tuple[RoomGrantFlags | None, bool | None, float] | None:
-        found = [u for (k, p), u in self._updates.items() if p == participant and same_room(k, key)]
-        return max(found, key=lambda u: u[2], default=None)
 
     def _entry(self, session: S) -> dict[str, Any]:
         grant = session.grant
