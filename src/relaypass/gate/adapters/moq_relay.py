@@ -70,6 +70,7 @@ __all__ = [  # the client's side is re-exported: it was defined here
     "REFRESH_TRACK",
     "MoqRelay",
     "RefreshChannel",
+    "token_from_query",
 ]
 
 #: Close code sent when the gate ends a session (revoked, expired): the protocol's
