@@ -55,7 +55,7 @@ from relaypass.server.secrets import KeyEncryptionKey, load_or_create_secret
 from relaypass.server.settings import Settings
 from relaypass.server.usage import UsageRecorder
 from relaypass.server.webhooks import Deliverer
-from relaypass.server.wire.rpc import problem_response, rpc_endpoint
+from relaypass.server.wire.rpc import RpcLane, problem_response, rpc_endpoint
 from relaypass.server.wire.trpc import trpc_endpoint
 
 __all__ = ["ALL_SCOPES", "ORG_SCOPES", "Scope", "create_app", "open_store"]
@@ -405,9 +405,6 @@ def create_app(
         # A cache hit costs microseconds: answered on the loop; a miss reads the database.
         return store.cached_api_key(key) or await asyncio.to_thread(store.verify_api_key, key)
 
-    app.add_middleware(
-        RequestLimits, max_body_bytes=settings.max_body_bytes, check_api_key=check_api_key
-    )
     services = Services(
         store=store,
         settings=settings,
@@ -427,7 +424,12 @@ def create_app(
         moved=metrics.hops,
     )
     app.state.dispatcher = dispatcher
-    app.add_route("/rpc/{name}", rpc_endpoint(dispatcher), methods=["POST"])
+    endpoint = rpc_endpoint(dispatcher)
+    app.add_middleware(RpcLane, endpoint=endpoint, handlers=app.exception_handlers)
+    app.add_middleware(
+        RequestLimits, max_body_bytes=settings.max_body_bytes, check_api_key=check_api_key
+    )
+    app.add_route("/rpc/{name}", endpoint, methods=["POST"])  # what RpcLane does not take
     app.add_route("/trpc/{path:path}", trpc_endpoint(dispatcher), methods=["GET", "POST"])
     app.router.routes.extend(dashboard_routes(dispatcher, store))
     _error_handlers(app)
