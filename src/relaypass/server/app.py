@@ -55,7 +55,8 @@ from relaypass.server.secrets import KeyEncryptionKey, load_or_create_secret
 from relaypass.server.settings import Settings
 from relaypass.server.usage import UsageRecorder
 from relaypass.server.webhooks import Deliverer
-from relaypass.server.wire.rpc import RpcLane, problem_response, rpc_endpoint
+from relaypass.server.wire.lane import ProcedureLane
+from relaypass.server.wire.rpc import problem_response, rpc_endpoint
 from relaypass.server.wire.trpc import trpc_endpoint
 
 __all__ = ["ALL_SCOPES", "ORG_SCOPES", "Scope", "create_app", "open_store"]
@@ -424,13 +425,14 @@ def create_app(
         moved=metrics.hops,
     )
     app.state.dispatcher = dispatcher
-    endpoint = rpc_endpoint(dispatcher)
-    app.add_middleware(RpcLane, endpoint=endpoint, handlers=app.exception_handlers)
+    rpc, trpc = rpc_endpoint(dispatcher), trpc_endpoint(dispatcher)
+    app.add_middleware(ProcedureLane, rpc=rpc, trpc=trpc, handlers=app.exception_handlers)
     app.add_middleware(
         RequestLimits, max_body_bytes=settings.max_body_bytes, check_api_key=check_api_key
     )
-    app.add_route("/rpc/{name}", endpoint, methods=["POST"])  # what RpcLane does not take
-    app.add_route("/trpc/{path:path}", trpc_endpoint(dispatcher), methods=["GET", "POST"])
+    # The routes still answer what the lane does not take (HEAD, an empty tRPC path).
+    app.add_route("/rpc/{name}", rpc, methods=["POST"])
+    app.add_route("/trpc/{path:path}", trpc, methods=["GET", "POST"])
     app.router.routes.extend(dashboard_routes(dispatcher, store))
     _error_handlers(app)
     _operations(app, store, publisher, metrics)

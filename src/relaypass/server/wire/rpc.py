@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Final
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relaypass.errors import ErrorCode
 from relaypass.server.dispatch import Dispatcher, Failure
 from relaypass.server.wire._common import is_json_content_type, meta_of
 
-__all__ = ["PROBLEM", "RpcLane", "problem_response", "rpc_endpoint"]
+__all__ = ["PROBLEM", "problem_response", "rpc_endpoint"]
 
 PROBLEM: Final = "application/problem+json"
 
@@ -64,58 +62,3 @@ def rpc_endpoint(dispatcher: Dispatcher) -> Callable[[Request], Awaitable[Respon
         return Response(orjson.dumps(outcome.data), media_type="application/json")
 
     return endpoint
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-#: What ``app.exception_handlers`` holds: an exception type's handler, async or not.
-ExceptionHandler = Callable[[Request, Any], "Response | Awaitable[Response]"]
-
-
-class RpcLane:
-    """``POST /rpc/<name>`` handed to its endpoint directly, every other request passed on.
-
-    The procedures' own wire, inside the service's middleware (limits, metrics, the
-    server-error answer) but not the framework's router and its layers, which a
-    mint otherwise crosses on the way to the same endpoint (measured: ``bench/mint.py``).
-    An exception the endpoint raises gets the handler the app registered for it, as the
-    router's path would give it; any other request takes the router's path unchanged.
-    """
-
-    def __init__(
-        self, app: ASGIApp, *, endpoint: Endpoint, handlers: Mapping[Any, ExceptionHandler]
-    ) -> None:
-        self.app = app
-        self.endpoint = endpoint
-        self.handlers = handlers  # the app's own mapping: handlers added later count too
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one ASGI connection."""
-        name = _procedure_path(scope)
-        if name is None:
-            await self.app(scope, receive, send)
-            return
-        scope["path_params"] = {"name": name}
-        request = Request(scope, receive)
-        try:
-            response = await self.endpoint(request)
-        except Exception as exc:
-            handler = next(
-                (self.handlers[c] for c in type(exc).__mro__ if c in self.handlers), None
-            )
-            if handler is None:
-                raise
-            answer = handler(request, exc)
-            response = await answer if inspect.isawaitable(answer) else answer
-        await response(scope, receive, send)
-
-
-def _procedure_path(scope: Scope) -> str | None:
-    """The procedure a ``POST /rpc/<name>`` names (one path segment), else ``None``."""
-    if scope["type"] != "http" or scope["method"] != "POST":
-        return None
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :]
-    name = path[5:] if path.startswith("/rpc/") else ""
-    return name if name and "/" not in name else None

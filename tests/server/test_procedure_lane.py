@@ -1,4 +1,4 @@
-"""``POST /rpc/<name>`` goes straight to its endpoint; everything else takes the router's path."""
+"""The procedures' wires go straight to their endpoints; everything else takes the router's path."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from relaypass.server.app import create_app
 from relaypass.server.db.store import Store
 from relaypass.server.dispatch import Dispatcher
 from relaypass.server.settings import Settings
-from relaypass.server.wire.rpc import RpcLane
+from relaypass.server.wire.lane import ProcedureLane
 from tests.server.conftest import bootstrap_with_tenants
 
 
@@ -42,6 +42,10 @@ class Behind:
         await JSONResponse({"behind": True})(scope, receive, send)
 
 
+async def trpc(request: Request) -> Response:
+    return JSONResponse({"trpc": request.path_params["path"], "method": request.method})
+
+
 async def endpoint(request: Request) -> Response:
     name = request.path_params["name"]
     if name == "boom":
@@ -57,13 +61,14 @@ async def on_value_error(_: Request, exc: ValueError) -> Response:
 
 
 @pytest.fixture
-def lane() -> tuple[RpcLane, Behind]:
+def lane() -> tuple[ProcedureLane, Behind]:
     behind = Behind()
-    return RpcLane(behind, endpoint=endpoint, handlers={ValueError: on_value_error}), behind
+    handlers = {ValueError: on_value_error}
+    return ProcedureLane(behind, rpc=endpoint, trpc=trpc, handlers=handlers), behind
 
 
 def test_a_procedure_call_reaches_its_endpoint_and_nothing_behind(
-    lane: tuple[RpcLane, Behind],
+    lane: tuple[ProcedureLane, Behind],
 ) -> None:
     app, behind = lane
     answer = call(app, "POST", "/rpc/tokens.relay.mint", content=b"{}")
@@ -73,25 +78,41 @@ def test_a_procedure_call_reaches_its_endpoint_and_nothing_behind(
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/rpc/x"), ("POST", "/rpc/"), ("POST", "/rpc/a/b"), ("POST", "/trpc/x"),
-     ("POST", "/rpcx"), ("POST", "/healthz")],
+    [("GET", "/rpc/x"), ("POST", "/rpc/"), ("POST", "/rpc/a/b"), ("POST", "/rpcx"),
+     ("POST", "/healthz"), ("HEAD", "/trpc/x"), ("GET", "/trpc/"), ("PUT", "/trpc/x"),
+     ("GET", "/trpcx/y")],
 )  # fmt: skip
 def test_anything_else_takes_the_router_path(
-    lane: tuple[RpcLane, Behind], method: str, path: str
+    lane: tuple[ProcedureLane, Behind], method: str, path: str
 ) -> None:
     app, behind = lane
-    assert call(app, method, path).json() == {"behind": True}
+    answer = call(app, method, path)
+    assert answer.status_code == 200
+    if method != "HEAD":
+        assert answer.json() == {"behind": True}
     assert behind.paths == [f"{method} {path}"]
 
 
-def test_behind_a_root_path_the_name_is_read_below_it(lane: tuple[RpcLane, Behind]) -> None:
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_trpc_call_or_batch_reaches_its_endpoint(
+    lane: tuple[ProcedureLane, Behind], method: str
+) -> None:
+    app, behind = lane
+    answer = call(app, method, "/trpc/auth.whoami,tokens.relay.mint?batch=1")
+    assert answer.json() == {"trpc": "auth.whoami,tokens.relay.mint", "method": method}
+    assert behind.paths == []
+
+
+def test_behind_a_root_path_the_name_is_read_below_it(lane: tuple[ProcedureLane, Behind]) -> None:
     app, behind = lane
     answer = call(app, "POST", "/cp/rpc/auth.whoami", root_path="/cp")
     assert answer.json()["name"] == "auth.whoami"
     assert behind.paths == []
 
 
-def test_an_exception_gets_the_apps_handler_or_goes_on_up(lane: tuple[RpcLane, Behind]) -> None:
+def test_an_exception_gets_the_apps_handler_or_goes_on_up(
+    lane: tuple[ProcedureLane, Behind],
+) -> None:
     app, _ = lane
     answer = call(app, "POST", "/rpc/boom")
     assert (answer.status_code, answer.json()) == (400, {"handled": "bad input"})
@@ -141,3 +162,6 @@ def test_the_service_still_refuses_other_methods_and_unknown_paths(
     assert call(app, "POST", "/rpc/a/b", headers=auth).status_code == 404
     whoami = call(app, "POST", "/rpc/auth.whoami", json={}, headers=auth)
     assert whoami.status_code == 200
+    over_trpc = call(app, "GET", "/trpc/auth.whoami", headers=auth)
+    assert over_trpc.json()["result"]["data"]["orgId"] == whoami.json()["orgId"]
+    assert call(app, "GET", "/trpc/", headers=auth).status_code == 404
