@@ -57,14 +57,23 @@ class ProcedureLane:
         try:
             response = await endpoint(request)
         except Exception as exc:
-            handler = next(
-                (self.handlers[c] for c in type(exc).__mro__ if c in self.handlers), None
-            )
+            handler = self._handler(exc)
             if handler is None:
                 raise
             answer = handler(request, exc)
             response = await answer if inspect.isawaitable(answer) else answer
         await response(scope, receive, send)
+
+    def _handler(self, exc: Exception) -> ExceptionHandler | None:
+        """The app's handler for ``exc``'s type, as the router's path finds it.
+
+        A handler of ``Exception`` itself is the server-error answer's, which stays outside
+        this lane (the framework gives it the same place), so it is not looked up here.
+        """
+        for kind in type(exc).__mro__:
+            if kind is not Exception and kind in self.handlers:
+                return self.handlers[kind]
+        return None
 
     def _route(self, scope: Scope) -> tuple[Endpoint, dict[str, str]] | None:
         """The endpoint and path parameters the router would give this request, if a wire's.
