@@ -46,6 +46,8 @@ def test_decisions_are_forgotten_once_no_token_they_concern_can_live() -> None:
     assert memory.removed_at(("acme", "standup"), "p29") is None  # older than 100 s
     assert memory.removed_at(("acme", "standup"), "p30") == 30.0  # still within it
     assert len(memory) == 20 + 20 + 1
+    memory.removed(("acme", "standup"), "int", 200)  # a whole-second time sweeps like any
+    assert memory.removed_at(("acme", "standup"), "p30") is None
 
 
 def test_a_gate_remembers_a_removal_as_long_as_its_longest_room_token_lives() -> None:

@@ -34,7 +34,8 @@ _ByOrg = dict[str | None, _V]
 
 
 def _when(value: float | Update) -> float:
-    return value if isinstance(value, float) else value[2]
+    """When a decision was made: the time itself, or a grant change's third member."""
+    return value[2] if isinstance(value, tuple) else value
 
 
 def _latest(by_org: dict[str | None, _V] | None, org: str | None) -> _V | None:
