@@ -79,6 +79,15 @@ def test_duplicate_patterns_collapse() -> None:
     assert PatternSet(["a/b", "/a/b/", "a//b"]).patterns == ("a/b",)
 
 
+def every_way(pats: list[str]) -> tuple[PatternSet, ...]:
+    """The set searched as text always; searched for two paths, then a trie; a trie at once."""
+    return (
+        PatternSet(pats),
+        PatternSet(pats, small_set=0, scan_paths=2),
+        PatternSet(pats, small_set=0, scan_paths=0),
+    )
+
+
 segment = st.sampled_from(["a", "b", "c", "live", "x1"])
 pattern_segment = st.one_of(segment, st.just("*"), st.just("**"))
 patterns = st.lists(pattern_segment, max_size=5).map("/".join)
@@ -89,7 +98,7 @@ paths = st.lists(segment, max_size=6).map("/".join)
 @given(st.lists(patterns, min_size=1, max_size=6), paths)
 def test_compiled_set_agrees_with_the_reference(pats: list[str], path: str) -> None:
     expected = any(reference_match(p, path) for p in pats)
-    for compiled in (PatternSet(pats), PatternSet(pats, small_set=0)):  # one by one; a trie
+    for compiled in every_way(pats):
         assert compiled.matches(path) is expected
         assert compiled.matches(path) is expected  # memoised answer is the same
 
@@ -100,11 +109,38 @@ def test_one_set_agrees_with_the_reference_path_after_path(
     pats: list[str], seen: list[str]
 ) -> None:
     """Later checks walk nodes earlier ones expanded (their tails let go), and must agree."""
-    for compiled in (PatternSet(pats), PatternSet(pats, small_set=0)):  # one by one; a trie
+    for compiled in every_way(pats):
         for path in seen:
             assert compiled.matches_segments(path.split("/") if path else []) is any(
                 reference_match(p, path) for p in pats
             ), (pats, path)
+
+
+def test_a_path_many_patterns_lead_goes_to_the_trie() -> None:
+    """Forty lines start with the path's leading run: past the search's budget, the trie
+    answers (built then), and agrees with the reference."""
+    pats = [f"o/*/x{i}" for i in range(40)] + ["o/**/mic"]
+    compiled = PatternSet(pats)
+    assert compiled._root is None
+    for path, expected in (("o/a/x39", True), ("o/a/b/mic", True), ("o/a/x40", False)):
+        assert compiled.matches(path) is expected
+        assert any(reference_match(p, path) for p in pats) is expected
+    assert compiled._root is not None
+
+
+def test_a_larger_set_builds_its_trie_after_its_scanned_paths() -> None:
+    pats = [f"o/voice/s{i}/*" for i in range(40)]
+    compiled = PatternSet(pats, scan_paths=3)
+    for n in range(3):
+        assert compiled.matches(f"o/voice/s{n}/mic")
+        assert compiled._root is None
+    assert not compiled.matches("o/voice/s40/mic")
+    assert compiled._root is not None
+    assert compiled.matches("o/voice/s39/mic")
+    small = PatternSet(pats[:10])
+    for n in range(20):
+        assert small.matches(f"o/voice/s{n % 10}/p{n}")
+    assert small._root is None  # a small set never builds one
 
 
 def test_a_small_set_stays_linear_however_many_globstars() -> None:
@@ -225,7 +261,7 @@ def test_memoised_answers_agree_with_the_reference_path_after_path(
     pats: list[str], seen: list[str]
 ) -> None:
     """The first path's answer, then the memo of later ones, asked again in turn."""
-    for compiled in (PatternSet(pats), PatternSet(pats, small_set=0)):
+    for compiled in every_way(pats):
         for path in seen + seen[::-1] + seen:
             assert compiled.matches(path) is any(reference_match(p, path) for p in pats)
 
@@ -244,6 +280,18 @@ def _one_by_one(pats: list[str]) -> tuple[str, ...] | None:
     except PathError:
         return None
     return tuple(out)
+
+
+normal_pattern = st.lists(pattern_segment, min_size=1, max_size=5).map("/".join)
+
+
+@settings(max_examples=500)
+@given(st.lists(normal_pattern, min_size=1, max_size=8))
+def test_patterns_already_in_normal_form_take_the_bulk_check(pats: list[str]) -> None:
+    """The bulk check never sends a normal set the slow way (wildcards side by side, '**')."""
+    from relaypass._scopes import _plainly_normal
+
+    assert _plainly_normal(pats) == "\n".join(pats)
 
 
 @settings(max_examples=1500)

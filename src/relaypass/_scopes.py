@@ -11,13 +11,17 @@ Patterns are literal segments plus two wildcards:
   covers ``live`` itself and its whole subtree.
 
 A wildcard is a whole segment: ``foo*`` is refused, as are the segments ``.``
-and ``..`` and non-printable characters anywhere. A :class:`PatternSet` of more
-than :data:`SMALL_SET` patterns compiles them into one trie and walks it with a
-set of states, so a check costs about the same for 20 or 1,000 patterns; a
-smaller set (most tokens carry a handful) keeps no more than its patterns and
-matches each in turn, segment by segment, which costs less memory than a trie
-and no more time at that size. Results are memoised per path (bounded), since a
-session checks the same few paths again and again.
+and ``..`` and non-printable characters anywhere. A :class:`PatternSet` keeps its
+patterns as one string. A set of at most :data:`SMALL_SET` patterns (most tokens carry
+a handful) tries each in turn, segment by segment, and never holds more. A larger set
+answers its first :data:`SCAN_PATHS` distinct paths by searching that string: only a
+pattern that is the path itself, or whose literal head (the segments before its first
+wildcard) leads the path, can cover it, so each leading run of the path's segments is
+one search and only the lines found are matched; building a set costs its validation
+and a first check a few searches. After those paths (or for a path that too many
+patterns lead) it compiles the patterns into one trie and walks it with a set of
+states, so a check then costs about the same for 20 or 1,000 patterns. Results are
+memoised per path (bounded), since a session checks the same few paths again and again.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Final, cast, final
 __all__ = [
     "MAX_PATH_CHARS",
     "MAX_PATTERNS",
+    "SCAN_PATHS",
     "SMALL_SET",
     "PathError",
     "PatternSet",
@@ -39,8 +44,12 @@ __all__ = [
 MAX_PATH_CHARS: Final = 1024
 MAX_SEGMENTS: Final = 64
 MAX_PATTERNS: Final = 1024
-#: A set of at most this many patterns matches them one by one, with no trie.
+#: A set of at most this many patterns tries them one by one and never builds a trie.
 SMALL_SET: Final = 16
+#: A larger set answers this many distinct paths by searching its text, then builds its trie.
+SCAN_PATHS: Final = 8
+#: A search that finds more candidate patterns than this leaves the path to the trie.
+_SCAN_BUDGET: Final = 32
 _MEMO_MAX: Final = 4096
 
 
@@ -88,22 +97,19 @@ def _plainly_normal(items: list[str] | tuple[str, ...]) -> str | None:
     per-pattern path normalises or refuses), never "malformed".
     """
     joined = _joined(items)
-    if joined is None or not joined.replace("\n", "").isprintable():
+    if joined is None:
+        return None
+    # Every pattern between slashes: "/p1/p2/.../pn/", so each segment has one on each side.
+    slashed = f"/{joined}/".replace("\n", "/")
+    if not slashed.isprintable() or "//" in slashed:  # an empty pattern or segment
         return None
     if max(map(len, items)) > _SHORT:  # long enough to hold too many segments: count them
         return None
-    text = f"\n{joined}\n"
-    if "\n\n" in text or "//" in text or "\n/" in text or "/\n" in text:
+    if "/." in slashed and ("/./" in slashed or "/../" in slashed):
         return None
-    if "/." in text or "\n." in text:  # some segment starts with a dot: '.', '..' or fine
-        edges = text.replace("\n", "/")
-        if "/./" in edges or "/../" in edges:
-            return None
-    if "*" in text:  # strip the whole-segment wildcards; any '*' left is inside a segment
-        edges = text.replace("\n", "//")
-        for _ in range(2):  # the second pass catches neighbours the first one overlapped
-            edges = edges.replace("/*/", "//").replace("/**/", "//")
-        if "*" in edges:
+    if "*" in slashed:  # each '*' in a segment of its own, alone or as '**'
+        spaced = slashed.replace("/", "//")  # so neighbouring segments do not share a slash
+        if spaced.count("*") != spaced.count("/*/") + 2 * spaced.count("/**/"):
             return None
     return joined
 
@@ -242,14 +248,28 @@ class PatternSet:
     about 700 bytes as ten strings in a tuple, 260 as one.
     """
 
-    __slots__ = ("_first", "_memo", "_root", "joined")
+    __slots__ = ("_first", "_memo", "_root", "_scans", "joined")
 
-    def __init__(self, patterns: Iterable[str] = (), *, small_set: int = SMALL_SET) -> None:
-        """``small_set``: up to how many patterns no trie is built (tests walk both ways)."""
+    def __init__(
+        self,
+        patterns: Iterable[str] = (),
+        *,
+        small_set: int = SMALL_SET,
+        scan_paths: int = SCAN_PATHS,
+    ) -> None:
+        """A set of ``patterns``, malformed ones refused (:class:`PathError`).
+
+        ``small_set``: up to how many patterns no trie is ever built; ``scan_paths``: how
+        many distinct paths a larger set answers from its text before it builds its trie
+        (tests walk every way).
+        """
         normalised, joined = _normal_forms(patterns)
         #: The patterns in normal form joined by newlines; ``None`` for the empty set.
         self.joined: str | None = joined
-        self._root = _Node(list(normalised)) if len(normalised) > small_set else None
+        self._root: _Node | None = None
+        # Paths still to answer by searching the text before the trie is built (-1: a
+        # small set, whose patterns are tried one by one and never make a trie).
+        self._scans = -1 if len(normalised) <= small_set else scan_paths
         # The first path checked and its answer (one tuple: read and written at once),
         # then a memo of further paths: most sessions check one or two.
         self._first: tuple[str, bool] | None = None
@@ -300,27 +320,80 @@ class PatternSet:
 
     def matches_segments(self, segments: Iterable[str]) -> bool:
         """Match already-normalised segments (no memo)."""
+        joined = self.joined
+        if joined is None:
+            return False
+        segs = segments if isinstance(segments, list) else list(segments)
         root = self._root
         if root is None:
-            joined = self.joined
-            return joined is not None and _one_by_one(joined.split("\n"), segments)
-        states: tuple[_Node, ...] | list[_Node] = root.closure or _expand(root)
-        for seg in segments:
-            if len(states) == 1:  # fast path: one live state, no wildcard at this step
-                node = states[0]
-                if node.star is None and not node.sticky:
-                    child = node.children.get(seg)
-                    if child is None:
-                        return False
-                    if not isinstance(child, _Node):
-                        child = _made(node, seg, child)
-                    states = child.closure or _expand(child)
-                    continue
-            following = _step(states, seg)
-            if not following:
-                return False
-            states = following
-        return any(node.terminal for node in states)
+            scans = self._scans
+            if scans < 0:
+                return _one_by_one(joined.split("\n"), segs)
+            if scans:
+                found = _scan(joined, segs)
+                if found is not None:
+                    self._scans = scans - 1  # a racing check may count the same scan
+                    return found
+            # A racing check may build its own root: both are the same trie.
+            root = self._root = _Node(joined.split("\n"))
+        return _walk(root, segs)
+
+
+def _walk(root: _Node, segments: list[str]) -> bool:
+    """Whether the trie under ``root`` reaches a pattern's end at the path's."""
+    states: tuple[_Node, ...] | list[_Node] = root.closure or _expand(root)
+    for seg in segments:
+        if len(states) == 1:  # fast path: one live state, no wildcard at this step
+            node = states[0]
+            if node.star is None and not node.sticky:
+                child = node.children.get(seg)
+                if child is None:
+                    return False
+                if not isinstance(child, _Node):
+                    child = _made(node, seg, child)
+                states = child.closure or _expand(child)
+                continue
+        following = _step(states, seg)
+        if not following:
+            return False
+        states = following
+    return any(node.terminal for node in states)
+
+
+def _scan(joined: str, segments: list[str]) -> bool | None:
+    """Whether a pattern covers the path, found by searching the patterns' text.
+
+    A pattern covers a path only if it is the path itself, or if its literal head (the
+    segments before its first wildcard) is a leading run of the path's segments. So
+    each leading run is one search of the text for the lines that start with it and a
+    wildcard, and only the lines found are matched. ``None``: more lines were found
+    than :data:`_SCAN_BUDGET` (a trie answers such a set better).
+    """
+    text = f"\n{joined}\n"
+    if f"\n{'/'.join(segments)}\n" in text:
+        return True
+    budget = _SCAN_BUDGET
+    head = "\n"
+    needle = "\n*"
+    at = text.find(needle)
+    for seg in (*segments, None):
+        while at >= 0:
+            budget -= 1
+            if budget < 0:
+                return None
+            end = text.index("\n", at + 1)
+            if _covers(text[at + 1 : end].split("/"), segments):
+                return True
+            at = text.find(needle, end)  # the line's newline starts the next line
+        if seg is None:
+            break
+        head = f"{head}{seg}/"
+        at = text.find(head)
+        if at < 0:  # no pattern starts with this run, so none with a longer one
+            return False
+        needle = f"{head}*"
+        at = text.find(needle, at)
+    return False
 
 
 def _one_by_one(patterns: list[str], segments: Iterable[str]) -> bool:
