@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final, final
 
 import moq
@@ -51,6 +50,14 @@ from relaypass.errors import (
     RelaypassError,
 )
 from relaypass.gate.adapters.moq_auth_client import AuthClient, AuthSession, Refused
+from relaypass.gate.adapters.moq_connection import (
+    NOT_FOUND,
+    Connection,
+    copy_track,
+    join_path,
+    relative_to,
+    transport_name,
+)
 from relaypass.gate.adapters.moq_credentials import (
     MAX_QUERY_BYTES,
     MAX_REFRESH_FRAME,
@@ -76,42 +83,7 @@ __all__ = [  # the client's side is re-exported: it was defined here
 #: Close code sent when the gate ends a session (revoked, expired): the protocol's
 #: "unauthorized" session error, so ``moq.is_auth`` is true and clients stop redialling.
 CLOSE_CODE_REVOKED: Final = 2
-_NOT_FOUND: Final = 404
 _log = structlog.get_logger("relaypass.gate.adapters.moq_relay")
-
-
-def _transport_name(transport: object) -> str:
-    """The contract's transport name (``quic``, ``websocket``, ...) of a moq transport."""
-    name = getattr(transport, "name", None)
-    return name.lower().replace("_", "") if isinstance(name, str) else "quic"
-
-
-def _join(root: str, path: str) -> str:
-    return f"{root}/{path}" if root and path else root or path
-
-
-@final
-@dataclass(eq=False)
-class _Connection:
-    """One admitted MoQ session and what it runs."""
-
-    gate_session: Session
-    root: str
-    ingest: moq.OriginProducer = field(default_factory=moq.OriginProducer)
-    egress: moq.OriginProducer = field(default_factory=moq.OriginProducer)
-    moq_session: moq.Session | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    published: dict[str, moq.BroadcastProducer] = field(default_factory=dict)
-    routes: dict[str, Any] = field(default_factory=dict)
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
-    expiry: ExpiryTimer | None = None
-    # With an auth server: what it knows of the session, and a push's wake-up.
-    auth: AuthSession | None = None
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    # Paths kept out by the current grant, reconsidered when a revalidate widens it.
-    withheld: set[str] = field(default_factory=set)  # announced in the hub, not mirrored
-    refused: set[str] = field(default_factory=set)  # announced by the client, not forwarded
-    consumer: moq.OriginConsumer | None = None
 
 
 @final
@@ -157,14 +129,14 @@ class MoqRelay:
         self._hub = moq.OriginProducer()
         # path -> publishers' hub broadcasts, newest last (a reconnecting publisher wins).
         self._hub_broadcasts: dict[str, list[moq.BroadcastProducer]] = {}
-        self._connections: dict[int, _Connection] = {}
+        self._connections: dict[int, Connection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accept_task: asyncio.Task[None] | None = None
         self._admissions: set[asyncio.Task[None]] = set()
         self._previous_on_close = gate.on_close
         self._auth = auth
         self._fingerprints: list[str] = []
-        self._by_auth: dict[str, _Connection] = {}  # the auth server's session id -> connection
+        self._by_auth: dict[str, Connection] = {}  # the auth server's session id -> connection
         self._reports: set[asyncio.Future[None]] = set()  # `end` events on their way
 
     # ------------------------------------------------------------ lifecycle
@@ -217,7 +189,7 @@ class MoqRelay:
         async for request in self._server:
             self._spawn(None, self._admit(request))
 
-    def _spawn(self, conn: _Connection | None, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, conn: Connection | None, coro: Coroutine[Any, Any, None]) -> None:
         # Strong references: the loop keeps only weak ones to running tasks.
         owner = self._admissions if conn is None else conn.tasks
         task = asyncio.create_task(coro)
@@ -230,7 +202,7 @@ class MoqRelay:
         try:
             if self._auth is not None:
                 auth_session = self._auth.new_session(root, request.query, None)
-                auth_session.transport = _transport_name(request.transport)
+                auth_session.transport = transport_name(request.transport)
                 grant, _tier = await self._auth.connect(auth_session)
                 gate_session = self.gate.adopt(grant, root)
             else:
@@ -245,7 +217,7 @@ class MoqRelay:
             if self._auth is not None and auth_session is not None:
                 await self._auth.end(auth_session, "refused", 0, 0)
             return
-        conn = _Connection(gate_session, root, auth=auth_session)
+        conn = Connection(gate_session, root, auth=auth_session)
         request.set_consume(conn.ingest)
         request.set_publish(conn.egress)
         try:
@@ -267,7 +239,7 @@ class MoqRelay:
         conn.expiry = ExpiryTimer(self.gate, gate_session, asyncio.get_running_loop())
         await self._wait_closed(conn)
 
-    async def _wait_closed(self, conn: _Connection) -> None:
+    async def _wait_closed(self, conn: Connection) -> None:
         assert conn.moq_session is not None  # noqa: S101 - set by _admit before this runs
         session_closed = asyncio.ensure_future(conn.moq_session.closed())
         cut = asyncio.ensure_future(conn.closed.wait())
@@ -301,7 +273,7 @@ class MoqRelay:
             _log.info("moq.cut", session=session_id, reason=reason)
         self._teardown(conn, code)
 
-    def _teardown(self, conn: _Connection, code: int) -> None:
+    def _teardown(self, conn: Connection, code: int) -> None:
         if self._connections.pop(conn.gate_session.id, None) is not None and conn.auth is not None:
             self._report_end(conn)
         conn.closed.set()
@@ -321,7 +293,7 @@ class MoqRelay:
 
     # ------------------------------------------------------------ ingest
 
-    async def _ingest(self, conn: _Connection) -> None:
+    async def _ingest(self, conn: Connection) -> None:
         consumer = conn.consumer = conn.ingest.consume()
         async for update in consumer.announced("", hidden=True):
             path = update.prefix
@@ -333,7 +305,7 @@ class MoqRelay:
                 conn.refused.discard(path)
                 broadcast = conn.published.pop(path, None)
                 if broadcast is not None:
-                    self._withdraw(_join(conn.root, path), broadcast)
+                    self._withdraw(join_path(conn.root, path), broadcast)
                 continue
             try:
                 check_broadcast_path(path)
@@ -347,21 +319,21 @@ class MoqRelay:
                 continue  # a metadata update of a route already forwarded
             await self._forward(conn, consumer, path)
 
-    async def _forward(self, conn: _Connection, consumer: moq.OriginConsumer, path: str) -> None:
+    async def _forward(self, conn: Connection, consumer: moq.OriginConsumer, path: str) -> None:
         """Re-create a client's allowed broadcast in the hub, tracks copied on demand."""
         conn.consumer = consumer
         try:
             source = await consumer.request_broadcast(path)
         except moq.Error:
             return  # withdrawn before it could be resolved
-        hub_path = _join(conn.root, path)
+        hub_path = join_path(conn.root, path)
         broadcast = self._hub.create_broadcast(hub_path)
         conn.published[path] = broadcast
         self._hub_broadcasts.setdefault(hub_path, []).append(broadcast)
         self._spawn(conn, self._serve_tracks(conn, source, broadcast.dynamic()))
         broadcast.announce()
 
-    async def _follow_refreshes(self, conn: _Connection, consumer: moq.OriginConsumer) -> None:
+    async def _follow_refreshes(self, conn: Connection, consumer: moq.OriginConsumer) -> None:
         """Pin every token the client writes on its refresh track to its session."""
         session = conn.gate_session
         try:
@@ -387,16 +359,16 @@ class MoqRelay:
             return  # the client withdrew the channel or left
 
     async def _serve_tracks(
-        self, conn: _Connection, source: moq.BroadcastConsumer, dynamic: moq.BroadcastDynamic
+        self, conn: Connection, source: moq.BroadcastConsumer, dynamic: moq.BroadcastDynamic
     ) -> None:
         async with dynamic:
             async for request in dynamic:
                 try:
                     upstream = await source.subscribe_track(request.name)
                 except moq.Error:
-                    request.abort(_NOT_FOUND)
+                    request.abort(NOT_FOUND)
                     continue
-                self._spawn(conn, _copy_track(upstream, request.accept(upstream.info())))
+                self._spawn(conn, copy_track(upstream, request.accept(upstream.info())))
 
     def _withdraw(self, hub_path: str, broadcast: moq.BroadcastProducer) -> None:
         stack = self._hub_broadcasts.get(hub_path, [])
@@ -409,11 +381,11 @@ class MoqRelay:
 
     # ------------------------------------------------------------ egress
 
-    async def _egress(self, conn: _Connection) -> None:
+    async def _egress(self, conn: Connection) -> None:
         prefix = conn.root
         async for update in self._hub.consume().announced(prefix, hidden=True):
             hub_path = update.prefix
-            relative = _relative(prefix, hub_path)
+            relative = relative_to(prefix, hub_path)
             if relative is None:
                 continue
             route = conn.routes.pop(relative, None)
@@ -427,16 +399,16 @@ class MoqRelay:
                 continue
             self._route(conn, relative)
 
-    def _route(self, conn: _Connection, relative: str) -> None:
+    def _route(self, conn: Connection, relative: str) -> None:
         """Mirror the hub's broadcast at ``relative`` into the session's outgoing origin."""
         dynamic = conn.egress.dynamic(relative)
         conn.routes[relative] = dynamic
         self._spawn(
-            conn, self._serve_broadcast(conn, dynamic, relative, _join(conn.root, relative))
+            conn, self._serve_broadcast(conn, dynamic, relative, join_path(conn.root, relative))
         )
 
     async def _serve_broadcast(
-        self, conn: _Connection, dynamic: moq.OriginDynamic, relative: str, hub_path: str
+        self, conn: Connection, dynamic: moq.OriginDynamic, relative: str, hub_path: str
     ) -> None:
         with contextlib.suppress(moq.Error):  # the route was cancelled (withdrawn or narrowed)
             async for request in dynamic:
@@ -450,13 +422,13 @@ class MoqRelay:
                     request.reject(403)
                     continue
                 if request.path != relative or not stack:
-                    request.reject(_NOT_FOUND)
+                    request.reject(NOT_FOUND)
                     continue
                 request.accept(stack[-1])
 
     # ------------------------------------------------------------ auth server
 
-    async def _revalidate(self, conn: _Connection) -> None:
+    async def _revalidate(self, conn: Connection) -> None:
         """Ask the auth server again on its cadence, or now when it pushes; resize or close."""
         assert self._auth is not None  # noqa: S101 - spawned only with an auth server
         assert conn.auth is not None  # noqa: S101
@@ -475,7 +447,7 @@ class MoqRelay:
             self.gate.regrant(session, grant)
             self._resize(conn)
 
-    def _resize(self, conn: _Connection) -> None:
+    def _resize(self, conn: Connection) -> None:
         """Hold the live session to its new grant: narrower closes, wider opens."""
         grant = conn.gate_session.grant
         for relative in [r for r in conn.routes if not grant.can_subscribe(r)]:
@@ -486,7 +458,7 @@ class MoqRelay:
             if relative not in conn.routes:
                 self._route(conn, relative)
         for path in [p for p in conn.published if not grant.can_publish(p)]:
-            self._withdraw(_join(conn.root, path), conn.published.pop(path))
+            self._withdraw(join_path(conn.root, path), conn.published.pop(path))
             conn.refused.add(path)
         consumer = conn.consumer
         for path in [p for p in conn.refused if grant.can_publish(p)]:
@@ -494,7 +466,7 @@ class MoqRelay:
             if consumer is not None and path not in conn.published:
                 self._spawn(conn, self._forward(conn, consumer, path))
 
-    def _report_end(self, conn: _Connection) -> None:
+    def _report_end(self, conn: Connection) -> None:
         assert self._auth is not None  # noqa: S101 - called only with an auth server
         assert conn.auth is not None  # noqa: S101
         self._by_auth.pop(conn.auth.id, None)
@@ -518,28 +490,3 @@ class MoqRelay:
         loop = self._loop
         if conn is not None and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(conn.wake.set)
-
-
-def _relative(prefix: str, path: str) -> str | None:
-    """``path`` below ``prefix`` by whole segments, or ``None``."""
-    if not prefix:
-        return path
-    if path.startswith(prefix + "/"):
-        return path[len(prefix) + 1 :]
-    return None
-
-
-async def _copy_track(upstream: moq.TrackConsumer, downstream: moq.TrackProducer) -> None:
-    """Copy a publisher's track into the hub, group by group, frame by frame."""
-    try:
-        while (group := await upstream.recv_group()) is not None:
-            out = downstream.create_group(group.sequence)
-            while (frame := await group.read_frame()) is not None:
-                out.write_frame(frame.payload, frame.timestamp_us)
-            out.finish()
-        downstream.finish()
-    except moq.Error:
-        with contextlib.suppress(moq.Error):
-            downstream.abort(_NOT_FOUND)
-    finally:
-        upstream.cancel()
