@@ -15,7 +15,7 @@ import itertools
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, final
+from typing import NamedTuple, final
 
 from relaypass._claims import ClaimsPolicy
 from relaypass._clock import SYSTEM_CLOCK, Clock
@@ -37,6 +37,7 @@ from relaypass.gate.accounts import SDK_ISSUERS, AccountDirectory, ResourceOwner
 from relaypass.gate.cutoff import Cutoff
 from relaypass.gate.index import SessionIndex
 from relaypass.gate.keysource import KeySource
+from relaypass.gate.moderation import Moderation
 from relaypass.gate.profiles import Connect, GateProfile, header_kid, profile_named
 from relaypass.gate.quotas import Quotas
 from relaypass.gate.revoked import Revoked
@@ -48,7 +49,6 @@ from relaypass.profiles.moq import MoqClaims
 from relaypass.profiles.room import (
     DEFAULT_ROOM_TTL_SECONDS,
     DEFAULT_ROOMLESS_TTL_SECONDS,
-    RoomAction,
 )
 
 __all__ = ["Gate", "Session"]
@@ -68,12 +68,17 @@ class _KeyView(NamedTuple):
 
 
 @final
-class Session:
-    """One live connection and the grant it is pinned to."""
+class Session(Moderation):
+    """One live connection and the grant it is pinned to.
+
+    A room's moderators also decide with it (:class:`~relaypass.gate.moderation.Moderation`).
+    """
 
     __slots__ = (
         "_gate", "close_reason", "grant", "id", "origin", "path", "pending", "started_at",
     )  # fmt: skip
+
+    _gate: Gate
 
     def __init__(self, gate: Gate, grant: Grant, path: str, origin: str | None) -> None:
         self._gate = gate
@@ -146,71 +151,6 @@ class Session:
         if self._gate.kind.holds_rooms:
             grant = self._gate.rooms.regranted(self, grant)
         self._gate.regrant(self, grant)
-
-    # Room moderation: decisions apply on every gate.
-
-    def admit(self, participant: str) -> None:
-        """As a moderator of this room: let a waiting participant in."""
-        self.moderate("admit", participant)
-
-    def deny(self, participant: str) -> None:
-        """As a moderator of this room: turn a waiting participant away (``ENTRY_DENIED``)."""
-        self.moderate("deny", participant)
-
-    def admit_all(self) -> None:
-        """As a moderator of this room: let everyone waiting in."""
-        self.moderate("admitAll")
-
-    def remove(self, participant: str) -> None:
-        """As a moderator: close a participant's sessions everywhere (``PARTICIPANT_REMOVED``)."""
-        self.moderate("remove", participant)
-
-    def end_room(self) -> None:
-        """As a moderator: close every session of this room (``ROOM_ENDED``)."""
-        self.moderate("end")
-
-    def update_participant(
-        self, participant: str, *, grant: object = None, is_viewer: bool | None = None
-    ) -> None:
-        """As a moderator: a new room grant and/or tier for a participant, live on every gate."""
-        self.moderate("update", participant, grant=grant, is_viewer=is_viewer)
-
-    def moderate(
-        self,
-        action: str,
-        participant: str | None = None,
-        *,
-        grant: object = None,
-        is_viewer: bool | None = None,
-    ) -> None:
-        """As a moderator of this room: one of the room's decisions, applied on every gate."""
-        self._live()
-        self._gate.rooms.moderate(self, action, participant, grant=grant, is_viewer=is_viewer)
-
-    def lobby(self) -> list[dict[str, object]]:
-        """As a moderator: who waits in this room's lobby on this gate."""
-        grant = self._admitted()
-        grant.authorize(RoomAction.MODERATE)
-        return self._gate.rooms.waiting((grant.org, grant.room or ""))
-
-    def participants(self, tier: str | None = None) -> list[dict[str, Any]]:
-        """Who is in this room, oldest first (``tier``: ``speaker`` or ``viewer`` only).
-
-        Each entry has ``participant``, ``tier``, ``state`` (``waiting`` or
-        ``admitted``) and ``since``; a moderator also sees each ``grant``.
-        """
-        grant = self._admitted()
-        if grant.room is None:
-            msg = "this session is not in a room"
-            raise InvalidPermissionsError(msg)
-        moderator = RoomAction.MODERATE in grant.capabilities
-        keep = ("participant", "tier", "state", "since", "grant") if moderator else (
-            "participant", "tier", "state", "since"
-        )  # fmt: skip
-        return [
-            {k: entry[k] for k in keep if k in entry}
-            for entry in self._gate.rooms.participants((grant.org, grant.room), tier)
-        ]
 
     def close(
         self, reason: str = "closed", *, sent: int | None = None, received: int | None = None
