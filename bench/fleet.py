@@ -48,8 +48,6 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).parent.parent))
-from tests._cluster import running_cluster
-
 from _servers import free_port, start_redis, stop
 from _timing import sized
 from moq_auth_fleet import RelayDouble, auth_server, percentile
@@ -194,6 +192,9 @@ def _wait(check: Callable[[], bool], timeout: float = 60.0) -> None:
 def topology(kind: str, work: Path) -> Iterator[tuple[str, list[int]]]:
     """A Redis of this kind: its URL and the ports of its nodes."""
     if kind == "cluster":
+        # Imported here: the spawned gate processes import this module and need none of it.
+        from tests._cluster import running_cluster  # noqa: PLC0415
+
         with running_cluster(work / "cluster") as cluster:
             yield cluster.url, list(cluster.ports)
         return
