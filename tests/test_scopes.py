@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relaypass._scopes import PathError, PatternSet, split_path
+from relaypass._scopes import PathError, PatternSet, compiled_patterns, split_path
 
 
 def reference_match(pattern: str, path: str) -> bool:
@@ -344,3 +344,22 @@ def test_a_set_expands_only_what_checks_visit_and_agrees_across_many_patterns() 
     compiled = PatternSet(pats)
     for path in ("voice/sid_7/a", "voice/sid_499/b", "voice/sid_500/a", "rooms/x/y/mic", "z/cam"):
         assert compiled.matches(path) is any(reference_match(p, path) for p in pats), path
+
+
+def test_shared_sets_are_bounded_and_let_the_oldest_go_first() -> None:
+    from relaypass import _scopes
+
+    first = compiled_patterns(["bound/first/*"])
+    assert compiled_patterns(["bound/first/*"]) is first
+    for n in range(_scopes._SHARED_MAX):
+        compiled_patterns([f"bound/{n}/*"])
+    assert len(_scopes._SHARED) == _scopes._SHARED_MAX
+    assert compiled_patterns([f"bound/{_scopes._SHARED_MAX - 1}/*"]) is compiled_patterns(
+        [f"bound/{_scopes._SHARED_MAX - 1}/*"]
+    )
+    again = compiled_patterns(["bound/first/*"])
+    assert again is not first  # let go, built again, and equal
+    assert again == first
+    with pytest.raises(PathError):
+        compiled_patterns(["bound/a*"])
+    assert "bound/a*" not in _scopes._SHARED  # a refused list is never kept

@@ -26,7 +26,8 @@ memoised per path (bounded), since a session checks the same few paths again and
 
 from __future__ import annotations
 
-import functools
+import contextlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Final, cast, final
 
@@ -89,16 +90,17 @@ def _pattern_segments(pattern: str) -> list[str]:
     return segments
 
 
-def _plainly_normal(items: list[str] | tuple[str, ...]) -> str | None:
+def _plainly_normal(items: list[str] | tuple[str, ...], joined: str | None = None) -> str | None:
     """The patterns joined by newlines if every one is already in normal form (C checks).
 
     No empty pattern or segment, no '.'/'..' segment, every '*' a whole segment,
     printable, within the size limits. ``None`` means "look closer" (the
     per-pattern path normalises or refuses), never "malformed".
     """
-    joined = _joined(items)
     if joined is None:
-        return None
+        joined = _joined(items)
+        if joined is None:
+            return None
     # Every pattern between slashes: "/p1/p2/.../pn/", so each segment has one on each side.
     slashed = f"/{joined}/".replace("\n", "/")
     if not slashed.isprintable() or "//" in slashed:  # an empty pattern or segment
@@ -126,13 +128,16 @@ def _joined(items: list[str] | tuple[str, ...]) -> str | None:
 _SHORT: Final = 2 * MAX_SEGMENTS - 1
 
 
-def _normal_forms(patterns: Iterable[str]) -> tuple[dict[str, None], str | None]:
+def _normal_forms(
+    patterns: Iterable[str], joined_as_given: str | None = None
+) -> tuple[dict[str, None], str | None]:
     """The patterns in normal form, de-duplicated in first-seen order, and joined.
 
     Joined by newlines (``None`` for no pattern); malformed ones raise :class:`PathError`.
+    ``joined_as_given``: the patterns already joined by newlines (by :func:`_joined`).
     """
     items = patterns if isinstance(patterns, list | tuple) else list(patterns)
-    plain = _plainly_normal(items)
+    plain = _plainly_normal(items, joined_as_given)
     joined: str | None
     if plain is not None:
         normalised = dict.fromkeys(items)
@@ -263,7 +268,12 @@ class PatternSet:
         many distinct paths a larger set answers from its text before it builds its trie
         (tests walk every way).
         """
-        normalised, joined = _normal_forms(patterns)
+        self._build(patterns, None, small_set, scan_paths)
+
+    def _build(
+        self, patterns: Iterable[str], joined_as_given: str | None, small_set: int, scan_paths: int
+    ) -> None:
+        normalised, joined = _normal_forms(patterns, joined_as_given)
         #: The patterns in normal form joined by newlines; ``None`` for the empty set.
         self.joined: str | None = joined
         self._root: _Node | None = None
@@ -442,21 +452,20 @@ def _covers(pattern: list[str], segments: list[str]) -> bool:
 EMPTY: Final = PatternSet()
 
 
-@functools.lru_cache(maxsize=4096)
-def _compiled(joined: str) -> PatternSet:
-    made = PatternSet(joined.split("\n"))
-    if made.joined == joined:
-        made.joined = joined  # the cache's key itself: equal, and one string fewer to keep
-    return made
+#: Pattern sets by their patterns joined, oldest first (see :func:`compiled_patterns`).
+_SHARED: OrderedDict[str, PatternSet] = OrderedDict()
+_SHARED_MAX: Final = 4096
 
 
 def compiled_patterns(patterns: Iterable[str]) -> PatternSet:
     """A :class:`PatternSet`, shared with every other caller of the same patterns.
 
     Tokens of one tenant or room carry the same few pattern lists again and
-    again: connecting with one reuses the compiled trie (and its memo) instead
-    of building it. Bounded (4,096 lists); a ``PatternSet`` is immutable, so
-    sharing is safe. Malformed patterns raise :class:`PathError` as always.
+    again: connecting with one reuses the compiled set (and its memo) instead
+    of building it. Bounded (4,096 lists, the oldest let go first); a
+    ``PatternSet`` is immutable, so sharing is safe. Malformed patterns raise
+    :class:`PathError` as always. A list no one shared before costs one lookup:
+    the set is built from the text the lookup already joined.
     """
     items = patterns if isinstance(patterns, list | tuple) else list(patterns)
     if not items:
@@ -464,4 +473,12 @@ def compiled_patterns(patterns: Iterable[str]) -> PatternSet:
     joined = _joined(items)
     if joined is None:  # not all strings, or one holds a newline: refused as ever
         return PatternSet(items)
-    return _compiled(joined)
+    shared = _SHARED.get(joined)
+    if shared is None:
+        shared = PatternSet.__new__(PatternSet)
+        shared._build(items, joined, SMALL_SET, SCAN_PATHS)  # noqa: SLF001 - its own module
+        if len(_SHARED) >= _SHARED_MAX:
+            with contextlib.suppress(KeyError):  # a racing caller emptied it
+                _SHARED.popitem(last=False)
+        _SHARED[joined] = shared
+    return shared
