@@ -128,6 +128,19 @@ def test_a_path_many_patterns_lead_goes_to_the_trie() -> None:
     assert compiled._root is not None
 
 
+def test_a_set_too_long_to_search_goes_to_its_trie_at_once() -> None:
+    from relaypass._scopes import _SCAN_TEXT_MAX
+
+    pats = [f"o/{'x' * 60}/s{i}/*" for i in range(_SCAN_TEXT_MAX // 60)]
+    assert len("\n".join(pats)) > _SCAN_TEXT_MAX
+    compiled = PatternSet(pats)
+    assert compiled.matches(f"o/{'x' * 60}/s3/mic")
+    assert compiled._root is not None
+    shorter = PatternSet(pats[:100])
+    assert shorter.matches(f"o/{'x' * 60}/s3/mic")
+    assert shorter._root is None
+
+
 def test_a_larger_set_builds_its_trie_after_its_scanned_paths() -> None:
     pats = [f"o/voice/s{i}/*" for i in range(40)]
     compiled = PatternSet(pats, scan_paths=3)

@@ -51,6 +51,9 @@ SMALL_SET: Final = 16
 SCAN_PATHS: Final = 8
 #: A search that finds more candidate patterns than this leaves the path to the trie.
 _SCAN_BUDGET: Final = 32
+#: A set whose text is longer than this goes to its trie at once (a search reads the text
+#: twice per segment of the path at the most: this bounds what one check may read).
+_SCAN_TEXT_MAX: Final = 16_384
 _MEMO_MAX: Final = 4096
 
 
@@ -279,7 +282,10 @@ class PatternSet:
         self._root: _Node | None = None
         # Paths still to answer by searching the text before the trie is built (-1: a
         # small set, whose patterns are tried one by one and never make a trie).
-        self._scans = -1 if len(normalised) <= small_set else scan_paths
+        if len(normalised) <= small_set:
+            self._scans = -1
+        else:
+            self._scans = scan_paths if joined is None or len(joined) <= _SCAN_TEXT_MAX else 0
         # The first path checked and its answer (one tuple: read and written at once),
         # then a memo of further paths: most sessions check one or two.
         self._first: tuple[str, bool] | None = None
