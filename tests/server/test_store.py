@@ -344,6 +344,39 @@ def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def test_keys_used_from_the_cache_write_last_used_together(store: Store, ms_clock: MsClock) -> None:
+    """Due ``last_used_at_ms`` writes of many keys (many orgs) go in one statement, not one
+    transaction per key."""
+    from sqlalchemy import event
+
+    made = [store.create_api_key(store.create_org(f"org{n}").id, "ci", []) for n in range(3)]
+    for record, secret in made:
+        assert store.verify_api_key(secret) == record
+    for entry in store._api_key_cache.values():
+        entry.last_used_written_ms -= 60_000  # as if the last write were a minute ago
+    ms_clock.advance(1.0)  # within the entries' bound; what is written now differs
+    updates: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE API_KEYS"):
+            updates.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        for record, secret in made:
+            assert store.cached_api_key(secret) == record
+        _eventually(
+            lambda: all(
+                store.list_api_keys(r.org_id, holding=ALL_SCOPES)[0]["last_used_at_ms"]
+                == ms_clock.now_ms
+                for r, _ in made
+            )
+        )
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert len(updates) == 1
+
+
 def test_an_entry_in_use_is_reloaded_before_its_bound(store: Store, ms_clock: MsClock) -> None:
     """Steady use never misses (a miss moves a call off the event loop); no entry outlives 5 s."""
     org = store.create_org("acme")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from relaypass._apikeys import (
@@ -23,7 +23,7 @@ from relaypass.errors import (
 )
 from relaypass.server.db import models
 from relaypass.server.db._part import StorePart
-from relaypass.server.db.refresh import CACHE_MAX
+from relaypass.server.db.refresh import AHEAD_MS, CACHE_MAX
 
 __all__ = ["ApiKeyRecord", "ApiKeyStore"]
 
@@ -184,10 +184,10 @@ class ApiKeyStore(StorePart):
             msg = "revoked or expired API key"
             raise InvalidApiKeyError(msg)
         if now - cached.last_used_written_ms >= LAST_USED_EVERY_MS:
-            # Written in the background (at most once a minute per key), not on this request.
+            # Written in the background (at most once a minute per key), not on this request,
+            # with every other key due at the next tick: one transaction for them all.
             cached.last_used_written_ms = now
-            key_id = cached.record.id
-            self._refresher.ahead(("touch", key_id), lambda: self._touch(key_id, now))
+            self._refresher.used("touch", cached.record.id, now, now + AHEAD_MS, self._touch_keys)
         self._refresh_api_key(parsed, digest, cached)
         return cached.record
 
@@ -302,6 +302,15 @@ class ApiKeyStore(StorePart):
             raise InvalidApiKeyError(msg)
         ends = [t for t in (row.revoked_at_ms, row.expires_at_ms) if t is not None]
         return _record(row), min(ends) if ends else 2**62
+
+    def _touch_keys(self, due: Mapping[Hashable, object]) -> None:
+        """Write ``last_used_at_ms`` of each due key (its id and time) in one transaction."""
+        written = update(models.ApiKey).where(models.ApiKey.id == bindparam("key"))
+        with self.transaction() as session:
+            session.connection().execute(  # one statement, many rows (not the ORM's by-key path)
+                written.values(last_used_at_ms=bindparam("at")),
+                [{"key": key, "at": at} for key, at in due.items()],
+            )
 
     def _touch(self, key_id: str, now: int) -> None:
         with self.transaction() as session:
