@@ -15,6 +15,7 @@ both beside the floor (EdDSA sign and one SQLite insert and commit per token,
 in process, no HTTP). Last, mints of one org against mints spread over 100, alternated too.
 
 Run: .venv/bin/python bench/mint.py [seconds]
+     .venv/bin/python bench/mint.py --orgs 1000   # one org beside 1,000, that section alone
 """
 
 from __future__ import annotations
@@ -311,6 +312,9 @@ def _warm(url: str, script: Path, warm_up: int, seconds: int) -> Run:
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
+    if sys.argv[1:2] == ["--orgs"]:  # that section alone: --orgs N
+        orgs_section(sized(5, 1), sized(4, 1), int(sys.argv[2]), idle=False)
+        return
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     name = f"relaypass_bench_{secrets.token_hex(4)}"
     with psycopg.connect(**PG, autocommit=True) as admin:  # type: ignore[arg-type]
@@ -351,30 +355,38 @@ def main() -> None:
     )
     sizes = (10,) if TINY else (100, 1000)
     for orgs in sizes:
-        ones, manys, (cold, warm) = across_orgs(rounds, round_seconds, orgs, idle=orgs == sizes[-1])
-        warmed = {side: sorted(WARMED[side]) for side in WARMED}
-        print(
-            f"\nSQLite, mints of 1 org beside mints spread over {orgs} orgs (each its own key "
-            f"and key set), {rounds} alternated rounds of {round_seconds} s, each after running "
-            f"unmeasured until its last {CACHE_BOUND_S:.0f} s read under one cache entry per "
-            f"100 mints (median "
-            f"{warmed[False][len(warmed[False]) // 2]} s for 1 org, "
-            f"{warmed[True][len(warmed[True]) // 2]} s for {orgs}), median (min..max)"
-        )
-        for side in WARMED.values():
-            side.clear()
-        _rows((("1 org", ones), (f"{orgs} orgs", manys)))
-        ratio_rps = [m.rps / o.rps for o, m in zip(ones, manys, strict=True)]
-        ratio_p99 = [m.p99_ms / o.p99_ms for o, m in zip(ones, manys, strict=True)]
-        target = 0.95 if orgs <= 100 else 0.9
-        print(f"{'':12} {orgs} orgs / 1 org, per round: throughput {_spread(ratio_rps)} (target "
-              f"at least {target}), p99 {_spread(ratio_p99)} (target at most 1.5)")  # fmt: skip
+        cold, warm = orgs_section(rounds, round_seconds, orgs, idle=orgs == sizes[-1])
     print(
         f"\nSQLite, one mint at a time for each of {len(cold)} orgs idle for two of the caches' "
         f"{KEPT_S:.0f} s bounds, then again: cold p50 {_pct(cold, 50):.2f} ms, p99 "
         f"{_pct(cold, 99):.2f} ms; warm p50 {_pct(warm, 50):.2f} ms, p99 {_pct(warm, 99):.2f} ms; "
         f"cold / warm p50 {_pct(cold, 50) / _pct(warm, 50):.2f}"
     )
+
+
+def orgs_section(
+    rounds: int, round_seconds: int, orgs: int, *, idle: bool
+) -> tuple[list[float], list[float]]:
+    """Print one org's mints beside mints spread over ``orgs`` orgs; the idle orgs' mints."""
+    ones, manys, (cold, warm) = across_orgs(rounds, round_seconds, orgs, idle=idle)
+    warmed = {side: sorted(WARMED[side]) for side in WARMED}
+    print(
+        f"\nSQLite, mints of 1 org beside mints spread over {orgs} orgs (each its own key "
+        f"and key set), {rounds} alternated rounds of {round_seconds} s, each after running "
+        f"unmeasured until its last {CACHE_BOUND_S:.0f} s read under one cache entry per "
+        f"100 mints (median "
+        f"{warmed[False][len(warmed[False]) // 2]} s for 1 org, "
+        f"{warmed[True][len(warmed[True]) // 2]} s for {orgs}), median (min..max)"
+    )
+    for side in WARMED.values():
+        side.clear()
+    _rows((("1 org", ones), (f"{orgs} orgs", manys)))
+    ratio_rps = [m.rps / o.rps for o, m in zip(ones, manys, strict=True)]
+    ratio_p99 = [m.p99_ms / o.p99_ms for o, m in zip(ones, manys, strict=True)]
+    target = 0.95 if orgs <= 100 else 0.9
+    print(f"{'':12} {orgs} orgs / 1 org, per round: throughput {_spread(ratio_rps)} (target "
+          f"at least {target}), p99 {_spread(ratio_p99)} (target at most 1.5)")  # fmt: skip
+    return cold, warm
 
 
 def _pct(values: list[float], pct: int) -> float:
