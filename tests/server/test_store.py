@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -282,20 +283,11 @@ def test_a_key_read_again_after_its_entry_expired_writes_last_used_once_a_minute
     store: Store, ms_clock: MsClock
 ) -> None:
     """A miss reads the key; it writes ``last_used_at_ms`` only when a minute has passed."""
-    from sqlalchemy import event
-
     org = store.create_org("acme")
     _, secret = store.create_api_key(org.id, "ci", [])
     store.verify_api_key(secret)
     written = store.list_api_keys(org.id, holding=ALL_SCOPES)[0]["last_used_at_ms"]
-    updates: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE API_KEYS"):
-            updates.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
+    with _api_key_updates(store) as updates:
         for _ in range(5):
             ms_clock.advance(6)  # past the entry's 5 s bound: read from the database again
             store.verify_api_key(secret)
@@ -304,6 +296,20 @@ def test_a_key_read_again_after_its_entry_expired_writes_last_used_once_a_minute
         ms_clock.advance(31)  # a minute since the last write
         store.verify_api_key(secret)
         assert len(updates) == 1
+
+
+@contextlib.contextmanager
+def _api_key_updates(store: Store) -> Iterator[list[str]]:
+    """The ``UPDATE api_keys`` statements run while inside (each executemany counts once)."""
+    updates: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE API_KEYS"):
+            updates.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        yield updates
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
 
@@ -347,22 +353,13 @@ def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
 def test_keys_used_from_the_cache_write_last_used_together(store: Store, ms_clock: MsClock) -> None:
     """Due ``last_used_at_ms`` writes of many keys (many orgs) go in one statement, not one
     transaction per key."""
-    from sqlalchemy import event
-
     made = [store.create_api_key(store.create_org(f"org{n}").id, "ci", []) for n in range(3)]
     for record, secret in made:
         assert store.verify_api_key(secret) == record
     for entry in store._api_key_cache.values():
         entry.last_used_written_ms -= 60_000  # as if the last write were a minute ago
     ms_clock.advance(1.0)  # within the entries' bound; what is written now differs
-    updates: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE API_KEYS"):
-            updates.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
+    with _api_key_updates(store) as updates:
         for record, secret in made:
             assert store.cached_api_key(secret) == record
         _eventually(
@@ -372,8 +369,6 @@ def test_keys_used_from_the_cache_write_last_used_together(store: Store, ms_cloc
                 for r, _ in made
             )
         )
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
     assert len(updates) == 1
 
 
