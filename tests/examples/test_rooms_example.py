@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import httpx
 import pytest
@@ -47,14 +48,25 @@ def join(gate: str, token: str, room: str = ROOM, *, v2: bool = False) -> Any:
     return connect(f"ws://{gate}/{room}", subprotocols=protocols)
 
 
+#: Messages a socket received while the test waited for another, oldest first. Events
+#: such as the coalesced count arrive on a timer, so one may come before the answer the
+#: test was reading for; a later ``expect`` finds it here.
+_passed_over: WeakKeyDictionary[ClientConnection, list[dict[str, Any]]] = WeakKeyDictionary()
+
+
 async def expect(ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """Read until a message matches (others, such as count events, are skipped)."""
+    """The first message, received or yet to come, that matches; others are kept for later."""
+    kept = _passed_over.setdefault(ws, [])
+    for i, message in enumerate(kept):
+        if wanted(message):
+            return kept.pop(i)
 
     async def read() -> dict[str, Any]:
         while True:
-            message = json.loads(await ws.recv())
+            message = dict(json.loads(await ws.recv()))
             if wanted(message):
-                return dict(message)
+                return message
+            kept.append(message)
 
     return await asyncio.wait_for(read(), TIMEOUT)
 
