@@ -5,6 +5,8 @@ import math
 import time
 from pathlib import Path
 
+import limits.storage.memory
+import limits.strategies
 import pytest
 
 from relaypass import RateLimitedError
@@ -28,22 +30,39 @@ def test_in_process_limit_per_key_and_window() -> None:
     limiter.hit("key_a")
 
 
-def test_no_double_burst_across_a_window_edge() -> None:
-    """A fixed window lets 2x the limit through around its edge; a sliding one does not."""
+class _LimitsClock:
+    """The time the in-process counters read (``limits`` reads ``time.time()``), set by a test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_no_double_burst_across_a_window_edge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed window lets 2x the limit through around its edge; a sliding one does not.
+
+    The counters' clock is set, not slept to: a loaded machine oversleeps, and a burst
+    meant for just after the edge would land later, where the window has slid on.
+    """
+    edge = float(math.ceil(time.time()))
+    clock = _LimitsClock(edge - 0.1)  # just before a window edge
+    for module in (limits.storage.memory, limits.strategies):
+        monkeypatch.setattr(module, "time", clock)
     limiter = MintRateLimiter(10, window_seconds=1)
-    edge = math.ceil(time.time())
-    time.sleep(max(0.0, edge - 0.1 - time.time()))  # just before a window edge
     passed = 0
     for _ in range(10):
         with contextlib.suppress(RateLimitedError):
             limiter.hit("key")
             passed += 1
-    time.sleep(max(0.0, edge + 0.05 - time.time()))  # just after it
+    assert passed == 10
+    clock.now = edge + 0.05  # just after it: the last window still counts 95 %
     for _ in range(10):
         with contextlib.suppress(RateLimitedError):
             limiter.hit("key")
             passed += 1
-    assert passed <= 11
+    assert passed == 11  # the last burst weighs 95 %: one more hit fits, not ten
 
 
 def test_redis_window_is_shared_between_limiters(redis_server: str, redis_prefix: str) -> None:
