@@ -142,14 +142,14 @@ def test_a_gated_session_shows_up_in_its_orgs_usage_and_nowhere_else(
             live = admin.usage.live()
             assert [(g.node, g.profile, [(r.tenant, r.sessions) for r in g.sessions])
                     for g in live.gates] == [("gate-1", "relay", [("acme", 1)])]  # fmt: skip
-            time.sleep(0.5)  # a sample or two with the session live
-            session.close("disconnected")
             since = int(time.time()) - 3600
             until = int(time.time()) + 120
 
             def figures() -> dict[str, int]:
                 return admin.usage.query(since=since, until=until, granularity="hour").totals
 
+            wait_for(lambda: figures().get("peak_sessions") == 1)  # sampled while it is live
+            session.close("disconnected")
             wait_for(lambda: figures().get("ended") == 1)
             totals = figures()
             assert totals["connects"] == 1
