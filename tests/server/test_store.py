@@ -195,8 +195,9 @@ def test_an_orgs_audit_page_is_read_from_an_index_in_order(tmp_path: Path) -> No
     """Newest first, filtered by time or not, with no sort of the org's rows (SQLite's plan).
 
     Every mint adds a row: an org's log grows without bound, and a page of it must not
-    cost a sort of all of it. The one index starting with the org (``ix_audit_org_at``)
-    serves it; so does ``ix_audit_log_at_ms`` for the platform's log.
+    cost a sort of all of it. The org index behind the log (``audit_org_index``) serves
+    it, newest first, and only the page's rows merged with the few not indexed yet are
+    sorted; ``ix_audit_log_at_ms`` serves the platform's log.
     """
     store = sqlite_store(tmp_path)
     seen: list[tuple[str, Any]] = []
@@ -214,12 +215,17 @@ def test_an_orgs_audit_page_is_read_from_an_index_in_order(tmp_path: Path) -> No
     assert len(seen) == 3
     raw = store.engine.raw_connection()
     try:
-        for statement, parameters in seen:
-            plan = " / ".join(
-                row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-            )
-            assert "USING INDEX ix_audit" in plan, plan
-            assert "TEMP B-TREE" not in plan, plan  # no sort
+        plans = [
+            " / ".join(row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, values))
+            for statement, values in seen
+        ]
+        for plan in plans[:2]:
+            indexed = plan[plan.index("LEFT-MOST SUBQUERY") : plan.index("UNION ALL")]
+            assert "SEARCH audit_org_index USING PRIMARY KEY (org_id=?" in indexed, plan
+            assert "TEMP B-TREE" not in indexed, plan  # the org's rows come in order
+            assert "SCAN audit_log" not in plan, plan
+        assert "USING INDEX ix_audit_log_at_ms" in plans[2], plans[2]
+        assert "TEMP B-TREE" not in plans[2], plans[2]  # no sort
     finally:
         raw.close()
         store.close()

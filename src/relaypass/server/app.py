@@ -82,6 +82,7 @@ def open_store(settings: Settings) -> Store:
     store.migrate()
     store.check_secrets(pepper)  # a replica with other secrets refuses to start
     store.follow_changes()
+    store.index_audit()
     return store
 
 

@@ -149,7 +149,25 @@ class TenantResource(Base):
     tenant_id: Mapped[str] = mapped_column(String(256))
 
 
+#: The log by org, newest first: on PostgreSQL an index of ``audit_log`` itself. SQLite
+#: writes each page an append touches into its log whole, and this index is touched at a
+#: different place for each org, so there the org index is :class:`AuditOrgEntry` instead.
 Index("ix_audit_org_at", AuditEvent.org_id, AuditEvent.at_ms)
+
+
+class AuditOrgEntry(Base):
+    """SQLite's org index of the audit log, written behind it in batches sorted by org.
+
+    Rows up to the mark in :class:`Meta` (``audit_indexed_id``) are here; a read of an
+    org's log takes those from here and the few after the mark from the log itself
+    (see :mod:`relaypass.server.db.audit_index`). PostgreSQL has no such table.
+    """
+
+    __tablename__ = "audit_org_index"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's declaration
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
 class OutboxEvent(Base):
