@@ -7,8 +7,8 @@ with a thousand orgs minting each row dirtied a page of its own, and an append c
 times what it costs for one org (``bench/audit.py``). On SQLite the log therefore keeps
 no such index: :class:`AuditIndexer` adds the rows appended since its last batch to
 ``audit_org_index`` every :data:`EVERY_SECONDS`, sorted by org, so each org's page is
-written once a batch, and moves the mark (``meta.audit_indexed_id``) with them, in one
-transaction.
+written once a batch (in transactions of a range of orgs each, so an append waits for a
+short one at the most), then moves the mark (``meta.audit_indexed_id``) past them.
 
 A read of an org's log (:func:`org_page`) takes the rows up to the mark from the index
 and those after it from the log itself (a range of its newest ids), each part newest
@@ -38,45 +38,81 @@ __all__ = ["EVERY_SECONDS", "MARK", "AuditIndexer", "index_behind", "org_page"]
 MARK: Final = "audit_indexed_id"
 #: How often the indexer adds what was appended.
 EVERY_SECONDS: Final = 2.0
-#: The most rows one batch indexes (bounds how long it holds the write lock).
+#: The most ids one batch takes (a service that fell behind catches up batch by batch).
 BATCH_MAX: Final = 50_000
+#: About how many rows one transaction of a batch indexes (what an append may wait for).
+CHUNK_ROWS: Final = 1_000
 
 _log = structlog.get_logger("relaypass.server.db.audit_index")
 
 
-def index_behind(engine: Engine, *, most: int = BATCH_MAX) -> int:
+def index_behind(engine: Engine, *, most: int = BATCH_MAX, chunk_rows: int = CHUNK_ROWS) -> int:
     """Index the org rows appended since the mark (``most`` ids at the most).
 
     Returns how many ids the mark moved over (``most``: there may be more to index).
 
-    One transaction that writes first (the mark, to itself), so it holds SQLite's write
-    lock before it reads: no row can be appended below what it then reads as the last
-    id. Entries already there are skipped, and the mark only moves forward.
+    The rows are indexed by ranges of orgs of about ``chunk_rows`` rows, each range a
+    transaction of its own (each holds SQLite's write lock, which the appends wait for,
+    a fraction of the batch), and each org's page is still written once a batch. The
+    mark moves last, only forward: an entry past it is not read from the index (its row
+    is read from the log), and one already there is skipped. Reading the last id needs
+    no lock: SQLite has one writer at a time, so an id below a committed one is never
+    committed later.
     """
     meta = models.Meta
     log = models.AuditEvent
-    with Session(engine) as session, session.begin():
-        session.execute(update(meta).where(meta.name == MARK).values(value=meta.value))
+    with Session(engine) as session:
         mark = session.scalar(select(meta.value).where(meta.name == MARK))
         if mark is None:  # not migrated for it (PostgreSQL, or an older schema)
             return 0
         after = int(mark)
-        last = session.scalar(select(func.max(log.id))) or 0
-        upto = min(last, after + most)
+        upto = min(session.scalar(select(func.max(log.id))) or 0, after + most)
         if upto <= after:
             return 0
+        batch = (log.id > after, log.id <= upto, log.org_id.is_not(None))
+        counts = session.execute(
+            select(log.org_id, func.count()).where(*batch).group_by(log.org_id).order_by(log.org_id)
+        ).all()
+    for first, last in _org_ranges([(str(org), int(n)) for org, n in counts], chunk_rows):
         rows = (
             select(log.org_id, log.at_ms, log.id)
-            .where(log.id > after, log.id <= upto, log.org_id.is_not(None))
+            .where(*batch, log.org_id >= first, log.org_id <= last)
             .order_by(log.org_id, log.at_ms, log.id)
         )
+        with Session(engine) as session, session.begin():
+            session.execute(
+                insert(models.AuditOrgEntry)
+                .from_select(["org_id", "at_ms", "id"], rows)
+                .prefix_with("OR IGNORE")
+            )
+    with Session(engine) as session, session.begin():
         session.execute(
-            insert(models.AuditOrgEntry)
-            .from_select(["org_id", "at_ms", "id"], rows)
-            .prefix_with("OR IGNORE")
+            update(meta)
+            .where(meta.name == MARK, cast(meta.value, BigInteger) < upto)
+            .values(value=str(upto))
         )
-        session.execute(update(meta).where(meta.name == MARK).values(value=str(upto)))
-        return upto - after
+    return upto - after
+
+
+def _org_ranges(counts: list[tuple[str, int]], chunk_rows: int) -> list[tuple[str, str]]:
+    """Consecutive ranges of the sorted orgs, each of about ``chunk_rows`` rows.
+
+    An org with more rows than that is a range of its own.
+    """
+    ranges: list[tuple[str, str]] = []
+    first = previous = ""
+    rows = 0
+    for org, n in counts:
+        if rows and rows + n > chunk_rows:
+            ranges.append((first, previous))
+            rows = 0
+        if not rows:
+            first = org
+        rows += n
+        previous = org
+    if rows:
+        ranges.append((first, previous))
+    return ranges
 
 
 def org_page(
