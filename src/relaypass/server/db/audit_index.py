@@ -7,8 +7,8 @@ with a thousand orgs minting each row dirtied a page of its own, and an append c
 times what it costs for one org (``bench/audit.py``). On SQLite the log therefore keeps
 no such index: :class:`AuditIndexer` adds the rows appended since its last batch to
 ``audit_org_index`` every :data:`EVERY_SECONDS`, sorted by org, so each org's page is
-written once a batch (in transactions of a range of orgs each, so an append waits for a
-short one at the most), then moves the mark (``meta.audit_indexed_id``) past them.
+written once a batch (in transactions of a slice of the sorted batch each, so an append
+waits for a short one at the most), then moves the mark (``meta.audit_indexed_id``) past them.
 
 A read of an org's log (:func:`org_page`) takes the rows up to the mark from the index
 and those after it from the log itself (a range of its newest ids), each part newest
@@ -23,8 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, final
 
 import structlog
-from sqlalchemy import BigInteger, Select, cast, func, insert, literal_column, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Select, cast, func, literal_column, select, update
 
 from relaypass._background import Background
 from relaypass.server.db import models
@@ -40,7 +39,7 @@ MARK: Final = "audit_indexed_id"
 EVERY_SECONDS: Final = 2.0
 #: The most ids one batch takes (a service that fell behind catches up batch by batch).
 BATCH_MAX: Final = 50_000
-#: About how many rows one transaction of a batch indexes (what an append may wait for).
+#: How many entries one transaction of a batch adds (what an append may wait for).
 CHUNK_ROWS: Final = 1_000
 
 _log = structlog.get_logger("relaypass.server.db.audit_index")
@@ -51,68 +50,53 @@ def index_behind(engine: Engine, *, most: int = BATCH_MAX, chunk_rows: int = CHU
 
     Returns how many ids the mark moved over (``most``: there may be more to index).
 
-    The rows are indexed by ranges of orgs of about ``chunk_rows`` rows, each range a
-    transaction of its own (each holds SQLite's write lock, which the appends wait for,
-    a fraction of the batch), and each org's page is still written once a batch. The
-    mark moves last, only forward: an entry past it is not read from the index (its row
-    is read from the log), and one already there is skipped. Reading the last id needs
-    no lock: SQLite has one writer at a time, so an id below a committed one is never
-    committed later.
+    The batch's entries are read from the log once, sorted by org into a temporary table
+    (the connection's own: no lock on the database), and added ``chunk_rows`` at a time,
+    each chunk a transaction of its own: an append waits for one chunk at the most, and
+    each org's page is still written about once a batch. The mark moves last, only
+    forward: an entry past it is not read from the index (its row is read from the log),
+    and one already there is skipped. Reading the last id needs no lock: SQLite has one
+    writer at a time, so an id below a committed one is never committed later.
     """
     meta = models.Meta
-    log = models.AuditEvent
-    with Session(engine) as session:
-        mark = session.scalar(select(meta.value).where(meta.name == MARK))
+    with engine.connect() as conn:
+        mark = conn.execute(select(meta.value).where(meta.name == MARK)).scalar()
         if mark is None:  # not migrated for it (PostgreSQL, or an older schema)
             return 0
         after = int(mark)
-        upto = min(session.scalar(select(func.max(log.id))) or 0, after + most)
+        last = conn.execute(select(func.max(models.AuditEvent.id))).scalar() or 0
+        upto = min(last, after + most)
         if upto <= after:
+            conn.rollback()
             return 0
-        batch = (log.id > after, log.id <= upto, log.org_id.is_not(None))
-        counts = session.execute(
-            select(log.org_id, func.count()).where(*batch).group_by(log.org_id).order_by(log.org_id)
-        ).all()
-    for first, last in _org_ranges([(str(org), int(n)) for org, n in counts], chunk_rows):
-        rows = (
-            select(log.org_id, log.at_ms, log.id)
-            .where(*batch, log.org_id >= first, log.org_id <= last)
-            .order_by(log.org_id, log.at_ms, log.id)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS temp.audit_batch")
+        conn.exec_driver_sql(
+            "CREATE TEMP TABLE audit_batch AS SELECT org_id, at_ms, id FROM audit_log"
+            " WHERE id > ? AND id <= ? AND org_id IS NOT NULL ORDER BY org_id, at_ms, id",
+            (after, upto),
         )
-        with Session(engine) as session, session.begin():
-            session.execute(
-                insert(models.AuditOrgEntry)
-                .from_select(["org_id", "at_ms", "id"], rows)
-                .prefix_with("OR IGNORE")
+        conn.commit()
+        try:
+            count = conn.exec_driver_sql("SELECT max(rowid) FROM temp.audit_batch").scalar() or 0
+            for start in range(1, count + 1, chunk_rows):
+                conn.exec_driver_sql(
+                    "INSERT OR IGNORE INTO audit_org_index (org_id, at_ms, id)"
+                    " SELECT org_id, at_ms, id FROM temp.audit_batch"
+                    " WHERE rowid >= ? AND rowid < ? ORDER BY org_id, at_ms, id",
+                    (start, start + chunk_rows),
+                )
+                conn.commit()
+            conn.execute(
+                update(meta)
+                .where(meta.name == MARK, cast(meta.value, BigInteger) < upto)
+                .values(value=str(upto))
             )
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(meta)
-            .where(meta.name == MARK, cast(meta.value, BigInteger) < upto)
-            .values(value=str(upto))
-        )
+            conn.commit()
+        finally:
+            conn.rollback()
+            conn.exec_driver_sql("DROP TABLE IF EXISTS temp.audit_batch")
+            conn.commit()
     return upto - after
-
-
-def _org_ranges(counts: list[tuple[str, int]], chunk_rows: int) -> list[tuple[str, str]]:
-    """Consecutive ranges of the sorted orgs, each of about ``chunk_rows`` rows.
-
-    An org with more rows than that is a range of its own.
-    """
-    ranges: list[tuple[str, str]] = []
-    first = previous = ""
-    rows = 0
-    for org, n in counts:
-        if rows and rows + n > chunk_rows:
-            ranges.append((first, previous))
-            rows = 0
-        if not rows:
-            first = org
-        rows += n
-        previous = org
-    if rows:
-        ranges.append((first, previous))
-    return ranges
 
 
 def org_page(
