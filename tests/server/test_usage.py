@@ -56,6 +56,30 @@ def test_rollups_add_keep_peaks_fold_and_expire(store: Store) -> None:
     assert usage.query("org_a", tenant=None, start=T0, until=T0 + DAY, granularity=DAY) == []
 
 
+def test_a_mint_flush_over_many_orgs_commits_in_slices_and_loses_none(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each slice is a transaction of its own (the write lock is held briefly), and every
+    org's count reaches the rollups."""
+    usage = UsageStore(store.engine)
+    recorder = UsageRecorder(usage)
+    commits: list[int] = []
+    real_apply = usage.apply
+    monkeypatch.setattr(usage, "apply", lambda figures, **kw: commits.append(
+        real_apply(list(figures), **kw)))  # fmt: skip
+    for n in range(250):
+        for _ in range(n % 3 + 1):
+            recorder.mint(f"org_{n:03d}", "acme")
+    assert recorder.flush_mints() == sum(n % 3 + 1 for n in range(250))
+    assert commits == [100, 100, 50]  # rollup rows per transaction
+    now = int(time.time())
+    for n in (0, 1, 2, 249):
+        buckets = usage.query(
+            f"org_{n:03d}", tenant=None, start=now - DAY, until=now + DAY, granularity=HOUR
+        )  # an hour's bucket or two, if the mints straddled one's end
+        assert sum(figures.get("mints", 0) for _, figures in buckets) == n % 3 + 1
+
+
 def test_events_become_figures_of_their_org_only() -> None:
     events: list[dict[str, Any]] = [
         {"k": "started", "o": "org_a", "t": "acme", "at": T0 + 1},

@@ -40,7 +40,7 @@ EVERY_SECONDS: Final = 2.0
 #: The most ids one batch takes (a service that fell behind catches up batch by batch).
 BATCH_MAX: Final = 50_000
 #: How many entries one transaction of a batch adds (what an append may wait for).
-CHUNK_ROWS: Final = 1_000
+CHUNK_ROWS: Final = 250
 
 _log = structlog.get_logger("relaypass.server.db.audit_index")
 
