@@ -67,7 +67,6 @@ def index_behind(engine: Engine, *, most: int = BATCH_MAX, chunk_rows: int = CHU
         last = conn.execute(select(func.max(models.AuditEvent.id))).scalar() or 0
         upto = min(last, after + most)
         if upto <= after:
-            conn.rollback()
             return 0
         conn.exec_driver_sql("DROP TABLE IF EXISTS temp.audit_batch")
         conn.exec_driver_sql(

@@ -149,9 +149,8 @@ class Store(
         #: Lets the caches keep entries long while it is read (``changes.py``): started by
         #: :meth:`follow_changes` (the service does); until then every entry gets the 5 s bound.
         self._changes = ChangeFeed(self._read_changes, self._forget, self._trim_changes, clock_ms)
-        self._sqlite = engine.dialect.name == "sqlite"
         #: SQLite's org index of the audit log, written behind it (``audit_index.py``).
-        self._audit_index = AuditIndexer(engine) if self._sqlite else None
+        self._audit_index = AuditIndexer(engine) if engine.dialect.name == "sqlite" else None
         self._init_tenancy()
 
     def close(self) -> None:
@@ -431,7 +430,7 @@ class Store(
         """Newest first, filterable by org, action, actor and time; paginated by ``offset``."""
         table = models.AuditEvent
         limit, offset = min(limit, 1000), max(offset, 0)
-        if org_id is not None and self._sqlite:  # the org index behind the log (audit_index)
+        if org_id is not None and self._audit_index is not None:  # the org index behind the log
             query = org_page(
                 org_id, action=action, actor=actor, since_ms=since_ms, until_ms=until_ms,
                 limit=limit, offset=offset,
