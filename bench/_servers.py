@@ -74,11 +74,13 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 @dataclass(frozen=True)
 class Served:
-    """A running control plane: its address, the first org's API key and its data directory."""
+    """A running control plane: its address, the first org's API key, its data directory and
+    its process id."""
 
     base: str
     key: str
     data: Path
+    pid: int
 
 
 @contextmanager
@@ -105,7 +107,7 @@ def control_plane(database_url: str | None = None) -> Iterator[Served]:
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        yield Served(base, ready(server, base), data)
+        yield Served(base, ready(server, base), data, server.pid)
     finally:
         stop(server)
         shutil.rmtree(data, ignore_errors=True)

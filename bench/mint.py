@@ -21,6 +21,7 @@ Run: .venv/bin/python bench/mint.py [seconds]
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import resource
@@ -61,6 +62,9 @@ class Run:
     p50_ms: float
     p99_ms: float
     wrk_cpu: float  # share of all cores wrk used
+    #: The server process's CPU time (user + system, all its threads) per request, µs; NaN
+    #: where the server was not watched.
+    server_us: float = math.nan
 
 
 def _ms(out: str, label: str) -> float:
@@ -69,19 +73,30 @@ def _ms(out: str, label: str) -> float:
     return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
 
 
-def wrk(url: str, seconds: int, script: Path | None) -> Run:
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def wrk(url: str, seconds: int, script: Path | None, *, pid: int | None = None) -> Run:
+    """wrk's figures; with ``pid``, also that server's CPU time per request."""
     argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url]
     if script is not None:
         argv[1:1] = ["-s", str(script)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    served_before = server_cpu_s(pid) if pid is not None else 0.0
     started = time.monotonic()
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout  # noqa: S603
     wall = time.monotonic() - started
+    served = server_cpu_s(pid) - served_before if pid is not None else math.nan
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert re.search(r"Non-2xx or 3xx responses: (\d+)", out) is None, out
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return Run(rps, _ms(out, "50"), _ms(out, "99"), cpu / wall / (os.cpu_count() or 1))
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Run(rps, _ms(out, "50"), _ms(out, "99"), cpu / wall / (os.cpu_count() or 1),
+               served / max(done, 1) * 1e6)  # fmt: skip
 
 
 def _post_script(path: Path, body: dict[str, object], key: str) -> Path:
@@ -267,7 +282,7 @@ def across_orgs(
             runs = {}
             for script in (first, second):
                 WARMED[script is many].append(_until_steady(served.base, script))
-                runs[script] = wrk(url, seconds, script)
+                runs[script] = wrk(url, seconds, script, pid=served.pid)
             ones.append(runs[one])
             manys.append(runs[many])
         return ones, manys, cold_mints(served.base, spread[:100]) if idle else ([], [])
@@ -386,6 +401,12 @@ def orgs_section(
     target = 0.95 if orgs <= 100 else 0.9
     print(f"{'':12} {orgs} orgs / 1 org, per round: throughput {_spread(ratio_rps)} (target "
           f"at least {target}), p99 {_spread(ratio_p99)} (target at most 1.5)")  # fmt: skip
+    # What a mint costs the service itself (its CPU time, every thread, over the mints it
+    # answered): wrk shares the two cores, so throughput moves with the machine; this less so.
+    cpu_ratio = [m.server_us / o.server_us for o, m in zip(ones, manys, strict=True)]
+    print(f"{'':12} the service's CPU per mint, µs: 1 org {_spread([o.server_us for o in ones])}"
+          f", {orgs} orgs {_spread([m.server_us for m in manys])}; {orgs} orgs / 1 org, per "
+          f"round {_spread(cpu_ratio)}")  # fmt: skip
     return cold, warm
 
 
