@@ -1,7 +1,8 @@
 """Gate costs: connect against the verify inside it, per-operation authorize, memory per live
 session, and what a revocation or an expiry sweep costs with 1k, 10k and 100k live sessions
 (indexed, beside the full scan it replaced). The first tables are the case users run: a
-distinct token per session with its own patterns, through its first authorize.
+distinct token per session with its own patterns, through its first authorize, and where the
+connect's extra over its verify goes, step by step.
 
 Run: .venv/bin/python bench/gate.py [max_sessions]
 """
@@ -14,12 +15,15 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import TINY, per_call_us, sized
 from relaypass import Key, KeySet, sign_jwt
 from relaypass._keyscope import KeyBinding, KeyScope
+from relaypass._scopes import compiled_patterns
 from relaypass.gate import Gate, StaticKeySource
+from relaypass.gate.profiles import Connect
 from relaypass.gate.usage import UsageEvents
 from relaypass.profiles.relay import RelayMinter
 from relaypass.testing import FrozenClock
@@ -143,6 +147,66 @@ def connect_as_used(rounds: int = sized(7, 1), count: int = sized(3000, 50)) -> 
             f"{connects[mid]:6.2f}  extra {extra[mid]:5.2f} ({extra[0]:.2f}..{extra[-1]:.2f}) µs"
             f" (target 10, ratio {extra[mid] / 10:.2f})"
         )
+
+
+def connect_parts(rounds: int = sized(5, 1), count: int = sized(4000, 50)) -> None:
+    """Where a connect's extra over its verify goes: each step of ``Gate.grant_for`` and the
+    session's life, run stage by stage over distinct tokens with their own 10 patterns.
+
+    Each stage runs over the whole batch before the next (its inputs made by the stage before),
+    less an empty loop's cost; median of the rounds, each over tokens no earlier round used.
+    The steps are the gate's own methods, called as ``connect`` calls them; what the sum leaves
+    out of the measured extra is the calls between them.
+    """
+    gate, every, paths = own_tokens(count * rounds)
+    kind = gate.kind
+    names = ("revoked", "tenancy", "grant", "of it patterns", "scope", "standing", "file",
+             "authorize", "close")  # fmt: skip
+    parts: dict[str, list[float]] = {name: [] for name in names}
+
+    def stage(name: str, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        gc.disable()
+        started = time.perf_counter()
+        out = [fn(item) for item in items]
+        spent = (time.perf_counter() - started) / len(items) * 1e6
+        started = time.perf_counter()
+        for _ in items:
+            pass
+        spent -= (time.perf_counter() - started) / len(items) * 1e6
+        gc.enable()
+        if name:
+            parts[name].append(spent)
+        return out
+
+    view = gate._current()  # the key view the connect reads (one key set: it does not change)
+    for n in range(rounds):
+        tokens, first = every[n * count : (n + 1) * count], paths[n * count : (n + 1) * count]
+        verified = stage("", lambda token: kind.verify(gate, token), tokens)
+        stage("revoked", lambda v: gate._check_revoked(v.token), verified)
+        tenancies = stage(
+            "tenancy", lambda v: kind.tenancy(v, "", view.keyset, view.fences), verified
+        )
+        grants = stage(
+            "grant",
+            lambda vt: kind.grant(Connect(gate, vt[0], "", None, vt[1])),
+            list(zip(verified, tenancies, strict=True)),
+        )
+        # Of the grant, the patterns' validation: the same lists reversed (so no shared set
+        # holds them), through the same shared builder.
+        ns = [list(reversed(cast("list[str]", v.token.claims["ns"]))) for v in verified]
+        stage("of it patterns", compiled_patterns, ns)
+        stage("scope", lambda gv: kind.check_scope(gv[0], gv[1], ""),
+              list(zip(grants, verified, strict=True)))  # fmt: skip
+        stage("standing", gate._check_standing, grants)
+        sessions = stage("file", lambda grant: gate._file(grant, "", None), grants)
+        stage("authorize", lambda sp: sp[0].authorize_publish(sp[1]),
+              list(zip(sessions, first, strict=True)))  # fmt: skip
+        stage("close", lambda session: session.close(), sessions)
+    medians = {name: sorted(values)[len(values) // 2] for name, values in parts.items()}
+    print("where it goes, µs, median of rounds over distinct tokens (each step of the connect "
+          "run alone):")  # fmt: skip
+    print("  " + "  ".join(f"{name} {value:.1f}" for name, value in medians.items())
+          + f"  sum {sum(medians.values()) - medians['of it patterns']:.1f}")  # fmt: skip
 
 
 def memory_own_patterns(count: int = sized(20_000, 200)) -> None:
@@ -285,6 +349,7 @@ def _one_size(size: int) -> str:
 if __name__ == "__main__":
     print(f"distinct tokens of 50 orgs, {sized(3000, 50)} per round, as a gate meets them:")
     connect_as_used()
+    connect_parts()
     memory_own_patterns()
     print("\nthe same token connected again and again (a cached best case, for comparison):")
     connect_costs()
